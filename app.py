@@ -1,0 +1,100 @@
+"""mmdemo entry point: flags → settings → UI → launch. Models load on first use, not here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mmdemo.errors import MMDemoError
+from mmdemo.settings import DEVICES, DTYPES, Settings
+
+
+def parse_auth(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]]:
+    """``user:password`` pairs from flags and from a file (one pair per line, ``#`` comments)."""
+    lines = list(pairs)
+    if auth_file:
+        text = Path(auth_file).read_text(encoding="utf-8")
+        lines += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    result = []
+    for line in lines:
+        user, sep, password = line.partition(":")
+        if not sep or not user or not password:
+            raise MMDemoError(f"Auth entries must look like user:password (got {line.split(':')[0]!r}:…).")
+        result.append((user, password))
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Run the mmdemo Gradio app.")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for all; default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 7860, or GRADIO_SERVER_PORT)")
+    p.add_argument("--share", action="store_true", help="create a public Gradio share link")
+    p.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD", help="require a login (repeat)")
+    p.add_argument("--auth-file", help="file with one USER:PASSWORD per line")
+    p.add_argument("--device", choices=[*DEVICES], help="compute device (default auto)")
+    p.add_argument("--dtype", choices=[*DTYPES], help="model dtype (default auto: fp16/bf16 on GPU, fp32 on CPU)")
+    p.add_argument("--memory-budget-gb", type=float, help="memory for loaded models on the compute device")
+    p.add_argument("--model", action="append", default=[], metavar="ROLE=ID_OR_FOLDER",
+                   help="model for a role, e.g. captioner=Salesforce/blip-image-captioning-large (repeat)")
+    p.add_argument("--model-dir", help="folder of prefetched models (see `python -m mmdemo prefetch --dir`)")
+    p.add_argument("--offline", action="store_true", default=None, help="never contact the Hugging Face Hub")
+    p.add_argument("--preload", default=None, metavar="ROLES",
+                   help="comma-separated roles to load in the background at start-up, or 'all'")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    models = {}
+    for item in args.model:
+        role, sep, model_id = item.partition("=")
+        if not sep or not role.strip() or not model_id.strip():
+            raise MMDemoError(f"--model takes ROLE=ID_OR_FOLDER (got {item!r}).")
+        models[role.strip().lower()] = model_id.strip()
+    preload = None if args.preload is None else tuple(r.strip() for r in args.preload.split(",") if r.strip())
+    return (base or Settings.from_env()).replace(
+        models=models or None,
+        device=args.device,
+        dtype=args.dtype,
+        memory_budget_gb=args.memory_budget_gb,
+        model_dir=args.model_dir,
+        offline=args.offline,
+        preload=preload,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        auth = parse_auth(args.auth, args.auth_file)
+    except (MMDemoError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    from mmdemo.runtime import configure
+    from mmdemo.ui import build_app, launch_kwargs
+
+    manager = configure(settings)
+    unknown = [r for r in settings.preload if r != "all" and r not in manager.specs]
+    if unknown:
+        print(f"error: unknown role(s) in --preload: {', '.join(unknown)}; known: {', '.join(manager.specs)}",
+              file=sys.stderr)
+        return 2
+    demo = build_app(manager)
+    if settings.preload:
+        manager.preload(settings.preload)
+    demo.queue().launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=auth or None,
+        **launch_kwargs(manager),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

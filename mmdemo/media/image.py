@@ -1,0 +1,341 @@
+"""Turn whatever the UI hands us (a path, Gradio's file dict, bytes, PIL, numpy) into one safe RGB image.
+
+Every bad input raises :class:`~mmdemo.errors.InputError` with a message the user can act on. Pixel
+limits are checked from the header before any pixel data is decoded; truncated files are rejected
+(``ImageFile.LOAD_TRUNCATED_IMAGES`` is never touched); transparency is composited over white.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import InputError
+
+__all__ = ["ImageLimits", "load_image"]
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Largest upload accepted: file size in bytes and width × height in pixels."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 50_000_000
+
+
+_FORMATS_HINT = "upload a PNG, JPEG, WebP or GIF image"
+_DAMAGED = (
+    "The image could not be read: the file is damaged or incomplete. "
+    "Upload it again, or try a different file."
+)
+_SVG = "SVG images aren't supported: export the drawing as PNG or JPEG and upload that instead."
+_HEIC = (
+    "HEIC/HEIF photos aren't supported: convert the photo to JPEG or PNG and upload that "
+    "(on an iPhone: Settings › Camera › Formats › Most Compatible)."
+)
+_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"\x00\x00\x01\x00")
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa"}
+# Formats a user may reasonably upload. Left out on purpose: EPS (PIL runs Ghostscript on it),
+# WMF, and scientific/game/video containers PIL only half-reads.
+_FORMATS = {
+    "PNG", "JPEG", "GIF", "WEBP", "AVIF", "HEIF", "BMP", "DIB", "TIFF", "ICO", "CUR", "ICNS",
+    "JPEG2000", "PPM", "TGA", "PSD", "QOI", "SGI", "PCX", "DDS", "XBM", "XPM",
+}  # fmt: skip
+# Warning filters are process-wide, so the code that turns PIL's DecompressionBombWarning into an
+# error is serialised; PIL's own MAX_IMAGE_PIXELS is left as it is.
+_BOMB_LOCK = threading.Lock()
+
+
+def load_image(source: Any, limits: ImageLimits = ImageLimits()) -> Image.Image:
+    """Load ``source`` as a fully decoded RGB image, detached from any file.
+
+    ``source``: a file path (``str``/``Path``), Gradio's file dict (``{"path": …, "url": …}``, where
+    ``url`` may be a ``data:`` URL), ``bytes``, a ``PIL.Image.Image`` or a numpy array (H×W or
+    H×W×1/2/3/4 of uint8, uint16, other ints, float in [0, 1] or [0, 255], or bool). Animated images
+    give their first frame; EXIF orientation is applied.
+    """
+    if source is None:
+        raise InputError("No image was provided: upload one.")
+    if isinstance(source, Image.Image):
+        return _from_pil(source, limits)
+    if isinstance(source, np.ndarray):
+        return _from_array(source, limits)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _decode(bytes(source), limits)
+    if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
+        source = source.model_dump()
+    if isinstance(source, dict):
+        source = _file_dict_location(source)
+    if isinstance(source, (str, Path)):
+        return _decode(_read_location(str(source), limits), limits)
+    raise InputError(f"Unsupported image input ({type(source).__name__}): upload an image file.")
+
+
+# --- getting the bytes ---------------------------------------------------------------------------
+
+
+def _file_dict_location(data: dict) -> str:
+    """The local path (or else the ``data:`` URL) of a file dict as Gradio sends it."""
+    if isinstance(data.get("orig_name"), str) and _is_svg_name(data["orig_name"]):
+        raise InputError(_SVG)
+    location = data.get("path") or data.get("url")
+    if not location or not isinstance(location, (str, Path)):
+        raise InputError("No image was provided: upload one.")
+    return str(location)
+
+
+def _read_location(text: str, limits: ImageLimits) -> bytes:
+    if text.startswith("data:"):
+        return _read_data_url(text, limits)
+    if re.match(r"(?i)https?://", text):
+        raise InputError("Links to images can't be opened here: download the image and upload the file.")
+    return _read_path(Path(text), limits)
+
+
+def _read_path(path: Path, limits: ImageLimits) -> bytes:
+    if _is_svg_name(path.name):
+        raise InputError(_SVG)
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError:
+        size = None
+    if size is None:
+        raise InputError("The uploaded image could not be found: upload it again.")
+    _check_bytes(size, limits)
+    try:
+        with path.open("rb") as f:
+            return f.read(limits.max_bytes + 1)
+    except OSError as exc:
+        raise InputError("The uploaded image could not be opened: upload it again.") from exc
+
+
+def _read_data_url(url: str, limits: ImageLimits) -> bytes:
+    header, comma, payload = url.partition(",")
+    if not comma:
+        raise InputError("The image data could not be decoded: upload the image file instead.")
+    params = [p.strip().lower() for p in header[5:].split(";")]
+    if params[0] == "image/svg+xml":
+        raise InputError(_SVG)
+    _check_bytes(len(payload) * 3 // 4, limits)  # the decoded size, before decoding
+    try:
+        if "base64" in params[1:]:
+            return base64.b64decode("".join(payload.split()), validate=True)
+        return unquote_to_bytes(payload)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError("The image data could not be decoded: upload the image file instead.") from exc
+
+
+def _is_svg_name(name: str) -> bool:
+    return name.lower().endswith((".svg", ".svgz"))
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<?xml", b"<svg", b"<!doctype svg")) and b"<svg" in head
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.3g} MB"
+
+
+def _mp(n: float) -> str:
+    return f"{n / 1e6:.3g} megapixels"
+
+
+def _check_bytes(size: int, limits: ImageLimits) -> None:
+    if size == 0:
+        raise InputError("The image file is empty (0 bytes): upload a different file.")
+    if size > limits.max_bytes:
+        raise InputError(
+            f"The image file is too large ({_mb(size)}; the limit is {_mb(limits.max_bytes)}): "
+            "upload a smaller or more compressed image."
+        )
+
+
+def _check_size(width: int, height: int, limits: ImageLimits) -> None:
+    if width <= 0 or height <= 0:
+        raise InputError(f"The image has no pixels ({width} × {height}): upload a different image.")
+    if width * height > limits.max_pixels:
+        raise InputError(
+            f"The image is too large ({width} × {height} pixels = {_mp(width * height)}; the limit is "
+            f"{_mp(limits.max_pixels)}): resize it and upload it again."
+        )
+
+
+def _bomb_error(exc: Exception, limits: ImageLimits) -> InputError:
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"about {_mp(int(found.group(1)))}; " if found else ""
+    limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+    return InputError(
+        f"The image is too large to process safely ({size}the limit is {_mp(limit)}): "
+        "resize it and upload it again."
+    )
+
+
+@contextmanager
+def _bomb_guard(limits: ImageLimits) -> Iterator[None]:
+    """Turn PIL's decompression-bomb warning and error into :class:`InputError`."""
+    with _BOMB_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            yield
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _bomb_error(exc, limits) from exc
+
+
+def _not_an_image(data: bytes) -> InputError:
+    """Explain an unidentified file: damaged image, SVG, HEIC, PDF, video … or just not an image."""
+    head = data[:64]
+    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return InputError(_DAMAGED)
+    kind = ""
+    if head.startswith(b"%PDF"):
+        kind = "a PDF document"
+    elif head[4:8] == b"ftyp":
+        if head[8:12] in _HEIC_BRANDS:
+            return InputError(_HEIC)
+        kind = "a video"
+    elif head.startswith(b"\x1aE\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+        kind = "a video"
+    elif head.startswith((b"ID3", b"OggS", b"fLaC")) or (head[:4] == b"RIFF" and head[8:12] == b"WAVE"):
+        kind = "an audio file"
+    elif head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):
+        kind = "a PostScript (EPS) file"
+    elif head.startswith(b"PK\x03\x04"):
+        kind = "a ZIP archive or office document"
+    elif b"\x00" not in data[:4096]:
+        try:
+            data[:4096].decode("utf-8")
+            kind = "a text file"
+        except UnicodeDecodeError:
+            pass
+    if kind:
+        return InputError(f"This file is {kind}, not an image: {_FORMATS_HINT}.")
+    return InputError(f"This file is not an image, or its format isn't supported: {_FORMATS_HINT}.")
+
+
+# --- decoding and conversion ---------------------------------------------------------------------
+
+
+def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
+    _check_bytes(len(data), limits)
+    if _looks_like_svg(data):
+        raise InputError(_SVG)
+    with _bomb_guard(limits):
+        try:
+            im = Image.open(io.BytesIO(data), formats=_formats())
+        except UnidentifiedImageError:
+            raise _not_an_image(data) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise
+        except Exception as exc:  # any other parser error on untrusted bytes: a damaged file
+            raise InputError(_DAMAGED) from exc
+        try:
+            _check_size(*im.size, limits)  # from the header: nothing decoded yet
+            _load(im)  # the full decode of the first frame; a truncated file fails here
+        except BaseException:
+            im.close()
+            raise
+    with im:
+        return _to_rgb(_exif_transpose(im))
+
+
+def _formats() -> list[str]:
+    Image.init()  # registers every plugin (HEIF too, where pillow-heif has registered itself)
+    return [name for name in Image.ID if name in _FORMATS]
+
+
+def _load(im: Image.Image) -> None:
+    try:
+        im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise
+    except Exception as exc:
+        raise InputError(_DAMAGED) from exc
+
+
+def _from_pil(im: Image.Image, limits: ImageLimits) -> Image.Image:
+    _check_size(*im.size, limits)
+    with _bomb_guard(limits):
+        _load(im)
+    return _to_rgb(_exif_transpose(im))
+
+
+def _from_array(arr: np.ndarray, limits: ImageLimits) -> Image.Image:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (2, 3, 4))):
+        raise InputError(
+            f"The image array has an unsupported shape {arr.shape}: expected height × width, "
+            "optionally with 1, 3 or 4 color channels."
+        )
+    if arr.dtype.kind not in "biuf":  # bool, signed or unsigned int, float
+        raise InputError(
+            f"The image array has an unsupported pixel type ({arr.dtype}): use uint8, uint16, float or bool."
+        )
+    _check_size(arr.shape[1], arr.shape[0], limits)
+    return _to_rgb(Image.fromarray(np.ascontiguousarray(_to_uint8(arr))))
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale pixel values to 0..255: 16-bit by /257, floats in [0, 1] by ×255, other ranges min–max."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:  # uint16, either byte order
+        return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    values = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if np.issubdtype(arr.dtype, np.floating) and lo >= 0 and hi <= 1:
+        values = values * 255
+    elif lo >= 0 and hi <= 255:
+        pass
+    elif np.issubdtype(arr.dtype, np.integer) and lo >= 0 and hi <= 65535:
+        values = values / 257
+    else:  # anything else (negative, 32-bit, HDR): stretch its own range
+        values = (values - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(values)
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def _exif_transpose(im: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; a broken EXIF block is ignored rather than rejecting the photo."""
+    try:
+        if im.getexif().get(0x0112, 1) not in (1, None):
+            return ImageOps.exif_transpose(im)
+    except Exception:  # malformed EXIF from some cameras/editors: keep the pixels as stored
+        pass
+    return im
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """A new RGB image: high bit depths scaled to 8 bits, transparency composited over white."""
+    if im.mode in ("I", "F") or im.mode.startswith("I;"):
+        im = Image.fromarray(_to_uint8(np.asarray(im)))
+    try:
+        palette_alpha = im.mode == "P" and getattr(im.palette, "mode", "") == "RGBA"
+        if im.mode in _ALPHA_MODES or "transparency" in im.info or palette_alpha:
+            rgba = im.convert("RGBA")
+            white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
+        out = im.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise InputError(f"The image's color format ({im.mode}) isn't supported: {_FORMATS_HINT}.") from exc
+    return out if out is not im else out.copy()

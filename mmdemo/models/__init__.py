@@ -1,0 +1,1 @@
+"""Model specs, Hub resolution and the model manager."""

@@ -1,0 +1,509 @@
+"""The model manager: the only code that knows about devices, dtypes and memory.
+
+Contract for callers::
+
+    with manager.use("captioner", progress) as handle:   # loads lazily, pins, inference mode
+        batch = handle.prepare(handle.processor(images=…, return_tensors="pt"))
+        out = handle.model.generate(**batch)
+
+* A role is loaded once, even when many requests ask for it at the same time.
+* A model in use (pinned) is never moved or dropped under its request.
+* When a load would exceed the budget of its memory *tier* (GPU memory on CUDA, RAM on CPU),
+  the least recently used idle models make room: GPU → CPU (if the offload budget allows) →
+  dropped, followed by ``gc.collect()`` and ``torch.cuda.empty_cache()``.
+* One request at a time runs on a given model (processors/tokenizers are not thread-safe);
+  different models run in parallel.
+* Every load failure is a :class:`~mmdemo.errors.ModelUnavailableError` naming the model.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MemoryBudgetError, MMDemoError, ModelUnavailableError
+from ..settings import Settings
+from .hub import how_to_provide, looks_like_path, prefetch_folder, resolve_model_folder
+from .specs import SPECS, LoadedModel, ModelSpec
+
+log = logging.getLogger(__name__)
+
+GiB = 1024**3
+ProgressFn = Callable[[float, str], None]
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One row of the status panel."""
+
+    role: str
+    title: str
+    model_id: str
+    state: str
+    """``not loaded``, ``loading``, ``ready`` (on the compute device) or ``offloaded`` (CPU copy)."""
+    device: str | None
+    dtype: str | None
+    bytes: int
+    last_used: float | None
+    in_use: int
+    source: str
+    """Where the files are: local folder, prefetch folder, HF cache, Hub download, or missing."""
+
+
+@dataclass
+class ModelHandle:
+    """What ``use()`` yields: a placed model plus its processor. Valid only inside the block."""
+
+    role: str
+    model_id: str
+    model: Any
+    processor: Any
+    device: Any
+    dtype: Any
+
+    def prepare(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """Move a processor's output to the model's device; floating tensors get the model's dtype."""
+        import torch
+
+        out: dict[str, Any] = {}
+        for key, value in batch.items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(self.device, dtype=self.dtype if value.is_floating_point() else None)
+            out[key] = value
+        return out
+
+
+@dataclass
+class _Entry:
+    spec: ModelSpec
+    model_id: str
+    tier: str
+    bytes: int
+    state: str = "loading"
+    loaded: LoadedModel | None = None
+    pins: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    last_used_wall: float = field(default_factory=time.time)
+    run_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def resolve_device(setting: str) -> Any:
+    """``auto`` → CUDA if present, else Apple MPS, else CPU. An explicit device must exist."""
+    import torch
+
+    setting = setting.lower()
+    if setting == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MMDemoError("Device 'cuda' was requested but PyTorch sees no CUDA GPU (use --device auto or cpu).")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise MMDemoError("Device 'mps' was requested but Apple MPS is not available (use --device auto or cpu).")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def resolve_dtype(device: Any, setting: str) -> Any:
+    """fp32 on CPU; bf16 on CUDA GPUs that support it, else fp16; fp16 on MPS."""
+    import torch
+
+    if setting != "auto":
+        return getattr(torch, setting)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def total_ram_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * GiB
+
+
+def module_bytes(model: Any) -> int:
+    """Bytes of parameters and buffers of a module or of every module of a diffusers pipeline."""
+    import torch
+
+    modules: Iterable[Any]
+    if isinstance(model, torch.nn.Module):
+        modules = [model]
+    else:
+        components = getattr(model, "components", {}) or {}
+        modules = [m for m in components.values() if isinstance(m, torch.nn.Module)]
+    seen: set[int] = set()
+    total = 0
+    for module in modules:
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def estimate_weight_bytes(folder: Path, element_size: int) -> int:
+    """Size the weights will take once loaded, read from safetensors headers (no tensor data read).
+
+    Floating tensors are counted at ``element_size`` (the dtype they will be cast to); ``.bin``
+    files, which cannot be inspected cheaply, count as their size on disk.
+    """
+    files = sorted(p for p in folder.rglob("*.safetensors") if p.is_file())
+    if not files:
+        return sum(p.stat().st_size for p in folder.rglob("*.bin") if p.is_file())
+    total = 0
+    for file in files:
+        try:
+            with file.open("rb") as fh:
+                (length,) = struct.unpack("<Q", fh.read(8))
+                header = json.loads(fh.read(length))
+        except (OSError, ValueError, struct.error):
+            total += file.stat().st_size
+            continue
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            numel = 1
+            for dim in info.get("shape", []):
+                numel *= dim
+            dtype = info.get("dtype", "F32")
+            size = element_size if dtype in ("F64", "F32", "F16", "BF16") else _DTYPE_BYTES.get(dtype, 4)
+            total += numel * size
+    return total
+
+
+class ModelManager:
+    """Loads models by role, keeps them within a memory budget and reports what is where."""
+
+    def __init__(self, settings: Settings, specs: Mapping[str, ModelSpec] | None = None) -> None:
+        self.settings = settings
+        self.specs: dict[str, ModelSpec] = dict(SPECS if specs is None else specs)
+        self._cond = threading.Condition(threading.RLock())
+        self._entries: dict[str, _Entry] = {}
+        self._role_locks: dict[str, threading.Lock] = {role: threading.Lock() for role in self.specs}
+        self._device: Any = None
+        self._dtype: Any = None
+        self._budgets: dict[str, int] = {}
+        self.load_count: dict[str, int] = {role: 0 for role in self.specs}
+        """How many times each role was built from its files (tests check loads happen once)."""
+
+    # ----------------------------------------------------------------- device, dtype, budgets
+    @property
+    def device(self) -> Any:
+        if self._device is None:
+            self._device = resolve_device(self.settings.device)
+            self._dtype = resolve_dtype(self._device, self.settings.dtype)
+            self._budgets = self._compute_budgets(self._device)
+        return self._device
+
+    @property
+    def dtype(self) -> Any:
+        _ = self.device
+        return self._dtype
+
+    @property
+    def compute_tier(self) -> str:
+        return str(self.device)
+
+    @property
+    def budgets(self) -> dict[str, int]:
+        _ = self.device
+        return dict(self._budgets)
+
+    def _compute_budgets(self, device: Any) -> dict[str, int]:
+        s = self.settings
+        headroom = int(s.memory_headroom_gb * GiB)
+        ram = total_ram_bytes()
+
+        def budget(configured: float | None, auto: float) -> int:
+            return int(configured * GiB) if configured is not None else max(int(auto), 0)
+
+        if device.type == "cuda":
+            import torch
+
+            total = torch.cuda.get_device_properties(device).total_memory
+            return {
+                str(device): budget(s.memory_budget_gb, total * 0.9 - headroom),
+                "cpu": budget(s.offload_budget_gb, ram * 0.4),
+            }
+        if device.type == "mps":  # unified memory: an offload copy would not free anything
+            import torch
+
+            total = getattr(torch.mps, "recommended_max_memory", lambda: ram * 0.6)()
+            return {str(device): budget(s.memory_budget_gb, total - headroom)}
+        return {"cpu": budget(s.memory_budget_gb, ram * 0.6 - headroom)}
+
+    # ----------------------------------------------------------------------------- public API
+    def spec(self, role: str) -> ModelSpec:
+        try:
+            return self.specs[role]
+        except KeyError:
+            raise MMDemoError(f"Unknown model role {role!r}; known roles: {', '.join(self.specs)}.") from None
+
+    def model_id(self, role: str) -> str:
+        """The model configured for ``role``, else the spec's default for this device type."""
+        return self.settings.model_for(role) or self.spec(role).default_for(self.device.type)
+
+    @contextmanager
+    def use(self, role: str, progress: ProgressFn | None = None) -> Iterator[ModelHandle]:
+        """Load (if needed), pin and yield ``role``'s model in inference mode; unpin afterwards."""
+        import torch
+
+        entry = self._acquire(role, progress)
+        try:
+            with entry.run_lock, torch.inference_mode():
+                assert entry.loaded is not None
+                yield ModelHandle(
+                    role=role,
+                    model_id=entry.model_id,
+                    model=entry.loaded.model,
+                    processor=entry.loaded.processor,
+                    device=self.device,
+                    dtype=self.dtype,
+                )
+        finally:
+            self._release(entry)
+
+    def preload(self, roles: Iterable[str], background: bool = True) -> threading.Thread | None:
+        """Load ``roles`` now (``all`` = every role); failures are logged, never raised."""
+        roles = list(self.specs) if "all" in roles else [r for r in roles]
+
+        def run() -> None:
+            for role in roles:
+                try:
+                    with self.use(role):
+                        pass
+                    log.info("preloaded %s (%s)", role, self.model_id(role))
+                except MMDemoError as err:
+                    log.warning("preload of %s failed: %s", role, err)
+
+        if not background:
+            run()
+            return None
+        thread = threading.Thread(target=run, name="mmdemo-preload", daemon=True)
+        thread.start()
+        return thread
+
+    def unload(self, role: str) -> bool:
+        """Drop ``role`` if it is loaded and idle. Returns whether it was dropped."""
+        with self._cond:
+            entry = self._entries.get(role)
+            if entry is None or entry.pins or entry.state == "loading":
+                return False
+            self._drop(entry)
+            return True
+
+    def status(self) -> list[ModelStatus]:
+        """One row per role: loaded or not, where, how big, and where its files would come from."""
+        rows = []
+        with self._cond:
+            entries = dict(self._entries)
+        for role, spec in self.specs.items():
+            entry = entries.get(role)
+            model_id = entry.model_id if entry else self.model_id(role)
+            rows.append(
+                ModelStatus(
+                    role=role,
+                    title=spec.title,
+                    model_id=model_id,
+                    state=entry.state if entry else "not loaded",
+                    device=entry.tier if entry else None,
+                    dtype=str(self.dtype).removeprefix("torch.") if entry else None,
+                    bytes=entry.bytes if entry else 0,
+                    last_used=entry.last_used_wall if entry else None,
+                    in_use=entry.pins if entry else 0,
+                    source=self.source_of(model_id),
+                )
+            )
+        return rows
+
+    def memory_usage(self) -> dict[str, tuple[int, int]]:
+        """Tier → (bytes used by models, budget)."""
+        with self._cond:
+            return {tier: (self._usage(tier), budget) for tier, budget in self.budgets.items()}
+
+    def source_of(self, model_id: str) -> str:
+        """Where ``model_id``'s files would be read from, without touching the network."""
+        if Path(model_id).expanduser().is_dir():
+            return "local folder"
+        if looks_like_path(model_id):
+            return "missing folder"
+        if self.settings.model_dir and prefetch_folder(self.settings.model_dir, model_id).is_dir():
+            return "prefetch folder"
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            for name in ("config.json", "model_index.json"):
+                if isinstance(try_to_load_from_cache(model_id, name), str):
+                    return "HF cache"
+        except Exception:  # noqa: BLE001 - a malformed id is reported when it is used
+            pass
+        return "missing (offline)" if self.settings.offline else "Hub (downloads on first use)"
+
+    # ------------------------------------------------------------------------------ internals
+    def _acquire(self, role: str, progress: ProgressFn | None) -> _Entry:
+        spec = self.spec(role)
+        with self._role_locks[role]:  # one loader per role; others wait here, then find it loaded
+            with self._cond:
+                entry = self._entries.get(role)
+                if entry is not None:
+                    entry.pins += 1
+                    if entry.tier == self.compute_tier:
+                        return entry
+            if entry is not None:
+                return self._bring_back(entry, progress)
+            return self._load(role, spec, progress)
+
+    def _release(self, entry: _Entry) -> None:
+        with self._cond:
+            entry.pins -= 1
+            entry.last_used = time.monotonic()
+            entry.last_used_wall = time.time()
+            self._cond.notify_all()
+
+    def _load(self, role: str, spec: ModelSpec, progress: ProgressFn | None) -> _Entry:
+        model_id = self.model_id(role)
+        _notify(progress, 0.0, f"Loading {spec.title.lower()} model {model_id} (first use)…")
+        folder = resolve_model_folder(
+            role, model_id, self.settings, spec.allow_patterns, on_download=lambda m: _notify(progress, 0.05, m)
+        )
+        element_size = self.dtype.itemsize
+        estimate = estimate_weight_bytes(folder, element_size)
+        tier = self.compute_tier
+        with self._cond:
+            self._make_room(tier, estimate, what=model_id)
+            entry = _Entry(spec=spec, model_id=model_id, tier=tier, bytes=estimate, pins=1)
+            self._entries[role] = entry  # reserves `estimate` bytes while loading
+        started = time.perf_counter()
+        try:
+            _notify(progress, 0.3, f"Reading {model_id} weights…")
+            loaded = spec.loader(folder, self.dtype)
+            actual = module_bytes(loaded.model)
+            with self._cond:
+                if actual > entry.bytes:
+                    self._make_room(tier, actual - entry.bytes, what=model_id)
+                entry.bytes = actual
+            if tier != "cpu":
+                _notify(progress, 0.8, f"Moving {model_id} to {tier}…")
+                loaded.model.to(self.device)
+        except BaseException as err:
+            with self._cond:
+                self._entries.pop(role, None)
+                self._cond.notify_all()
+            _free_memory(self.device)
+            if isinstance(err, MMDemoError) or not isinstance(err, Exception):
+                raise
+            raise ModelUnavailableError(
+                role,
+                model_id,
+                f"loading its files failed ({type(err).__name__}: {_first_line(err)}).",
+                "The download may be incomplete or corrupt: " + how_to_provide(role, model_id),
+            ) from err
+        with self._cond:
+            entry.loaded = loaded
+            entry.state = "ready"
+            self.load_count[role] = self.load_count.get(role, 0) + 1
+            self._cond.notify_all()
+        log.info("loaded %s (%s) on %s in %.2fs, %.1f MB", role, model_id, tier,
+                 time.perf_counter() - started, entry.bytes / 2**20)
+        _notify(progress, 1.0, f"{model_id} ready")
+        return entry
+
+    def _bring_back(self, entry: _Entry, progress: ProgressFn | None) -> _Entry:
+        """Move an offloaded (CPU) model back to the compute device. The entry is already pinned."""
+        _notify(progress, 0.5, f"Moving {entry.model_id} back to {self.compute_tier}…")
+        try:
+            with self._cond:
+                self._make_room(self.compute_tier, entry.bytes, what=entry.model_id)
+                assert entry.loaded is not None
+                entry.loaded.model.to(self.device)
+                entry.tier = self.compute_tier
+                entry.state = "ready"
+        except BaseException:
+            self._release(entry)
+            raise
+        return entry
+
+    def _usage(self, tier: str) -> int:
+        return sum(e.bytes for e in self._entries.values() if e.tier == tier)
+
+    def _make_room(self, tier: str, needed: int, what: str, wait: bool = True) -> None:
+        """Evict idle models from ``tier`` (LRU first) until ``needed`` more bytes fit. Holds the lock."""
+        budget = self.budgets.get(tier, 0)
+        if needed > budget:
+            raise MemoryBudgetError(
+                f"{what} needs {needed / GiB:.2f} GiB but the memory budget on {tier} is "
+                f"{budget / GiB:.2f} GiB: raise MMDEMO_MEMORY_BUDGET_GB or choose a smaller model."
+            )
+        deadline = time.monotonic() + (self.settings.evict_wait_s if wait else 0)
+        while self._usage(tier) + needed > budget:
+            idle = [e for e in self._entries.values() if e.tier == tier and e.pins == 0 and e.state != "loading"]
+            if idle:
+                self._evict(min(idle, key=lambda e: e.last_used))
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MemoryBudgetError(
+                    f"Not enough memory on {tier} for {what}: the models there are busy with other requests. "
+                    "Try again in a moment."
+                )
+            self._cond.wait(remaining)
+
+    def _evict(self, entry: _Entry) -> None:
+        """GPU → CPU when the offload budget has room (after dropping idle CPU copies), else drop."""
+        if entry.tier != "cpu" and "cpu" in self.budgets:
+            try:
+                self._make_room("cpu", entry.bytes, what=entry.model_id, wait=False)
+            except MemoryBudgetError:
+                pass
+            else:
+                assert entry.loaded is not None
+                entry.loaded.model.to("cpu")
+                entry.tier = "cpu"
+                entry.state = "offloaded"
+                _free_memory(self.device)
+                log.info("offloaded %s to cpu", entry.spec.role)
+                return
+        self._drop(entry)
+
+    def _drop(self, entry: _Entry) -> None:
+        self._entries.pop(entry.spec.role, None)
+        entry.loaded = None
+        entry.state = "dropped"
+        _free_memory(self.device)
+        log.info("dropped %s (%s)", entry.spec.role, entry.model_id)
+
+
+def _free_memory(device: Any) -> None:
+    gc.collect()
+    if getattr(device, "type", "cpu") == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def _notify(progress: ProgressFn | None, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(fraction, message)
+
+
+def _first_line(err: BaseException) -> str:
+    text = (str(err).strip().splitlines() or [""])[0]
+    return text[:200]

@@ -1,0 +1,135 @@
+"""One settings object for the whole app, read from environment variables and command-line flags.
+
+Every field has an environment variable (``MMDEMO_…``); ``app.py`` flags override them. Model ids
+are per *role* (``captioner``, ``vqa`` …): a Hugging Face Hub id or a local folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+DEVICES = ("auto", "cuda", "mps", "cpu")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no).")
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number.") from None
+    if value < 0:
+        raise InputError(f"{name}={raw!r} must not be negative.")
+    return value
+
+
+def role_env_var(role: str) -> str:
+    """Environment variable that sets the model of ``role``: ``captioner`` → ``MMDEMO_CAPTIONER_MODEL``."""
+    return f"MMDEMO_{role.upper()}_MODEL"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Build it with :meth:`from_env`, adjust with :meth:`replace`."""
+
+    models: Mapping[str, str] = field(default_factory=dict)
+    """Role → Hub id or local folder. Roles not listed use the spec's default for the device."""
+    device: str = "auto"
+    """``auto`` (CUDA, then Apple MPS, then CPU), ``cuda``, ``cuda:N``, ``mps`` or ``cpu``."""
+    dtype: str = "auto"
+    """``auto`` = bfloat16/float16 on CUDA, float16 on MPS, float32 on CPU."""
+    memory_budget_gb: float | None = None
+    """Models kept on the compute device at once (GPU memory on CUDA, RAM on CPU). None = auto."""
+    offload_budget_gb: float | None = None
+    """RAM for models moved off the GPU before they are dropped (CUDA only). None = auto."""
+    memory_headroom_gb: float = 1.0
+    """Left free for activations on top of the models (subtracted from the auto budget)."""
+    evict_wait_s: float = 60.0
+    """How long a load waits for busy (pinned) models to finish before giving up."""
+    max_upload_mb: float = 50.0
+    max_image_pixels: int = 50_000_000
+    max_audio_seconds: float = 600.0
+    max_video_seconds: float = 1800.0
+    offline: bool = False
+    """Never contact the Hub (also set by ``HF_HUB_OFFLINE=1``)."""
+    model_dir: str | None = None
+    """Folder of prefetched models (``<model_dir>/<org>/<name>``), looked up before the Hub."""
+    preload: tuple[str, ...] = ()
+    """Roles loaded in the background at start-up (``all`` = every role)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        prefix, suffix = "MMDEMO_", "_MODEL"
+        models = {
+            key[len(prefix) : -len(suffix)].lower(): value.strip()
+            for key, value in env.items()
+            if key.startswith(prefix) and key.endswith(suffix) and value.strip()
+        }
+        defaults = cls()
+        settings = cls(
+            models=models,
+            device=env.get("MMDEMO_DEVICE", defaults.device).strip().lower() or "auto",
+            dtype=env.get("MMDEMO_DTYPE", defaults.dtype).strip().lower() or "auto",
+            memory_budget_gb=_env_float(env, "MMDEMO_MEMORY_BUDGET_GB", None),
+            offload_budget_gb=_env_float(env, "MMDEMO_OFFLOAD_BUDGET_GB", None),
+            memory_headroom_gb=_env_float(env, "MMDEMO_MEMORY_HEADROOM_GB", defaults.memory_headroom_gb),
+            evict_wait_s=_env_float(env, "MMDEMO_EVICT_WAIT_S", defaults.evict_wait_s),
+            max_upload_mb=_env_float(env, "MMDEMO_MAX_UPLOAD_MB", defaults.max_upload_mb),
+            max_image_pixels=int(_env_float(env, "MMDEMO_MAX_IMAGE_PIXELS", defaults.max_image_pixels)),
+            max_audio_seconds=_env_float(env, "MMDEMO_MAX_AUDIO_SECONDS", defaults.max_audio_seconds),
+            max_video_seconds=_env_float(env, "MMDEMO_MAX_VIDEO_SECONDS", defaults.max_video_seconds),
+            offline=_env_bool(env, "MMDEMO_OFFLINE", False) or _env_bool(env, "HF_HUB_OFFLINE", False),
+            model_dir=env.get("MMDEMO_MODEL_DIR") or None,
+            preload=tuple(r.strip().lower() for r in env.get("MMDEMO_PRELOAD", "").split(",") if r.strip()),
+        )
+        return settings.validated()
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with ``changes`` applied (``None`` values are ignored, so unset flags keep env values)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "models" in changes:
+            changes["models"] = {**self.models, **changes["models"]}  # type: ignore[dict-item]
+        return dataclasses.replace(self, **changes).validated()  # type: ignore[arg-type]
+
+    def validated(self) -> Settings:
+        device = self.device.lower()
+        if device not in DEVICES and not (device.startswith("cuda:") and device[5:].isdigit()):
+            raise InputError(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)} or cuda:N.")
+        if self.dtype not in DTYPES:
+            raise InputError(f"Unknown dtype {self.dtype!r}: use one of {', '.join(DTYPES)}.")
+        if self.max_upload_mb <= 0 or self.max_image_pixels <= 0:
+            raise InputError("Upload limits must be positive.")
+        if self.model_dir is not None and not Path(self.model_dir).expanduser().is_dir():
+            raise InputError(f"MMDEMO_MODEL_DIR {self.model_dir!r} is not a folder.")
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def model_for(self, role: str) -> str | None:
+        """The model configured for ``role``, or None to use the spec's default."""
+        return self.models.get(role) or None

@@ -1,0 +1,1 @@
+"""One module per task, each: inputs → preprocess → model → postprocess → a typed result."""

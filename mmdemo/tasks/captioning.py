@@ -1,0 +1,157 @@
+"""Image captioning (optionally conditioned on a text prefix) and visual question answering.
+
+Shape shared by every task module: inputs → preprocess (decode + validate) → model (through the
+manager) → postprocess (clean text) → a frozen result dataclass.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from ..media.image import ImageLimits, load_image
+from ..models.manager import ModelManager, ProgressFn
+from ..runtime import get_manager
+
+MAX_PREFIX_CHARS = 200
+MAX_QUESTION_CHARS = 300
+# BLIP (large especially) was trained on web alt-text and sometimes opens with these non-words.
+_ARTEFACTS = re.compile(r"^(?:arafed|araffe|arafe|araf)\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """How text is generated: beam search with a length window."""
+
+    max_new_tokens: int = 30
+    min_new_tokens: int = 0
+    num_beams: int = 3
+
+    def validated(self) -> DecodingOptions:
+        if not 1 <= int(self.max_new_tokens) <= 128:
+            raise InputError("Maximum length must be between 1 and 128 tokens.")
+        if not 0 <= int(self.min_new_tokens) <= int(self.max_new_tokens):
+            raise InputError("Minimum length must be between 0 and the maximum length.")
+        if not 1 <= int(self.num_beams) <= 8:
+            raise InputError("Beams must be between 1 and 8.")
+        return DecodingOptions(int(self.max_new_tokens), int(self.min_new_tokens), int(self.num_beams))
+
+    def generate_kwargs(self) -> dict[str, int]:
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "min_new_tokens": self.min_new_tokens,
+            "num_beams": self.num_beams,
+        }
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    text: str
+    prefix: str
+    model_id: str
+    seconds: float
+    """Model time for the whole batch this caption was part of (loading excluded)."""
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    question: str
+    answer: str
+    model_id: str
+    seconds: float
+
+
+def _limits(manager: ModelManager) -> ImageLimits:
+    s = manager.settings
+    return ImageLimits(max_bytes=s.max_upload_bytes, max_pixels=s.max_image_pixels)
+
+
+def _clean(text: str) -> str:
+    text = _ARTEFACTS.sub("", " ".join(text.split()))
+    return text[:1].upper() + text[1:]
+
+
+def _decode(handle: Any, output_ids: Any) -> list[str]:
+    return [_clean(t) for t in handle.processor.batch_decode(output_ids, skip_special_tokens=True)]
+
+
+def caption_images(
+    images: Sequence[Any],
+    *,
+    prefix: str = "",
+    options: DecodingOptions = DecodingOptions(),
+    batch_size: int = 8,
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+) -> list[CaptionResult]:
+    """Caption several images in batches (the video task uses this for keyframes).
+
+    ``images`` may hold paths, bytes, PIL images, numpy arrays or Gradio file dicts. A non-empty
+    ``prefix`` conditions the caption ("a painting of" → "a painting of a …").
+    """
+    manager = manager or get_manager()
+    options = options.validated()
+    prefix = " ".join((prefix or "").split())
+    if len(prefix) > MAX_PREFIX_CHARS:
+        raise InputError(f"The caption prefix is too long ({len(prefix)} characters; at most {MAX_PREFIX_CHARS}).")
+    if not images:
+        raise InputError("No image to caption: upload one.")
+    limits = _limits(manager)
+    pil_images = [load_image(image, limits) for image in images]
+
+    results: list[CaptionResult] = []
+    with manager.use("captioner", progress) as handle:
+        for start in range(0, len(pil_images), batch_size):
+            batch = pil_images[start : start + batch_size]
+            if progress and len(pil_images) > batch_size:
+                progress(start / len(pil_images), f"Captioning images {start + 1}–{start + len(batch)} of {len(pil_images)}")
+            began = time.perf_counter()
+            inputs = handle.processor(
+                images=batch, text=[prefix] * len(batch) if prefix else None, return_tensors="pt", padding=True
+            )
+            output = handle.model.generate(**handle.prepare(inputs), **options.generate_kwargs())
+            seconds = time.perf_counter() - began
+            results.extend(CaptionResult(t, prefix, handle.model_id, seconds) for t in _decode(handle, output))
+    return results
+
+
+def caption_image(
+    image: Any,
+    *,
+    prefix: str = "",
+    options: DecodingOptions = DecodingOptions(),
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+) -> CaptionResult:
+    """Caption one image. See :func:`caption_images`."""
+    return caption_images([image], prefix=prefix, options=options, manager=manager, progress=progress)[0]
+
+
+def answer_question(
+    image: Any,
+    question: str,
+    *,
+    options: DecodingOptions = DecodingOptions(max_new_tokens=10),
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+) -> AnswerResult:
+    """Answer a free-form question about an image (BLIP VQA: short answers such as "2" or "red")."""
+    manager = manager or get_manager()
+    options = options.validated()
+    question = " ".join((question or "").split())
+    if not question:
+        raise InputError("Type a question about the image first.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS}).")
+    image = load_image(image, _limits(manager))
+
+    with manager.use("vqa", progress) as handle:
+        began = time.perf_counter()
+        inputs = handle.processor(images=image, text=question, return_tensors="pt")
+        output = handle.model.generate(**handle.prepare(inputs), **options.generate_kwargs())
+        answer = _decode(handle, output)[0]
+        return AnswerResult(question, answer, handle.model_id, time.perf_counter() - began)

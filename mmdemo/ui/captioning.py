@@ -1,0 +1,93 @@
+"""The image captioning tab: caption (optionally from a prefix) and visual question answering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..models.manager import ModelManager
+from ..tasks.captioning import DecodingOptions, answer_question, caption_image
+from .common import progress_to, user_errors
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
+EXAMPLES = ["cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
+
+
+def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> None:
+    """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
+
+    @user_errors
+    def caption(
+        image: Any,
+        prefix: str = "",
+        max_new_tokens: float = 30,
+        min_new_tokens: float = 0,
+        num_beams: float = 3,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),
+    ) -> str:
+        options = DecodingOptions(int(max_new_tokens), int(min_new_tokens), int(num_beams))
+        result = caption_image(image, prefix=prefix, options=options, manager=manager, progress=progress_to(progress))
+        return result.text
+
+    @user_errors
+    def ask(
+        image: Any,
+        question: str,
+        num_beams: float = 3,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),
+    ) -> str:
+        options = DecodingOptions(max_new_tokens=10, num_beams=int(num_beams))
+        result = answer_question(image, question, options=options, manager=manager, progress=progress_to(progress))
+        return result.answer
+
+    gr.Markdown(
+        "Describe a photo in one sentence, steer the description by giving its first words, "
+        "or ask a question about the photo (short answers: *yes*, *two*, *red*…)."
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            # type="filepath" + preprocess=False below: the backend decodes the original upload itself,
+            # so odd files (CMYK, 16-bit, EXIF-rotated, corrupt, bombs) get our checks and messages.
+            image = gr.Image(
+                label="Photo",
+                type="filepath",
+                image_mode=None,
+                sources=["upload", "clipboard", "webcam"],
+                height=380,
+                elem_id="caption-image",
+            )
+            gr.Examples(
+                examples=[[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()],
+                inputs=[image],
+                label="Example photos (click one, then Caption)",
+                examples_per_page=10,
+            )
+        with gr.Column(scale=1):
+            prefix = gr.Textbox(
+                label="Start the caption with (optional)",
+                value="",
+                placeholder="e.g. a photograph of",
+                max_lines=1,
+                elem_id="caption-prefix",
+            )
+            with gr.Accordion("Caption length and search", open=False):
+                max_tokens = gr.Slider(5, 100, value=30, step=1, label="Maximum length (tokens)")
+                min_tokens = gr.Slider(0, 40, value=0, step=1, label="Minimum length (tokens): raise for more detail")
+                beams = gr.Slider(1, 8, value=3, step=1, label="Beams (more = more careful, slower)")
+            caption_button = gr.Button("Caption", variant="primary", elem_id="caption-button")
+            caption_out = gr.Textbox(label="Caption", interactive=False, buttons=["copy"], elem_id="caption-output")
+            gr.Markdown("### Ask about the photo")
+            question = gr.Textbox(
+                label="Question", value="", placeholder="e.g. What animal is this?", max_lines=1, elem_id="vqa-question"
+            )
+            ask_button = gr.Button("Ask", variant="secondary", elem_id="vqa-button")
+            answer_out = gr.Textbox(label="Answer", interactive=False, buttons=["copy"], elem_id="vqa-output")
+
+    common: dict[str, Any] = {"preprocess": False, "concurrency_id": "models", "concurrency_limit": 1}
+    after(gr.on([caption_button.click, prefix.submit], caption, [image, prefix, max_tokens, min_tokens, beams],
+                caption_out, api_name="caption", **common))
+    after(gr.on([ask_button.click, question.submit], ask, [image, question, beams], answer_out,
+                api_name="vqa", **common))

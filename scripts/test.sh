@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Everything the tests need on a fresh Debian/Ubuntu machine, then the test suite.
+# Usage: bash scripts/test.sh [pytest args…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+"$PYTHON" -m pip install -q -r requirements-dev.txt
+
+# The browser test drives the distribution's Chromium (Playwright's own browser download needs
+# internet access that CI and air-gapped machines do not have).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# torch must stay the pinned build: anything that upgraded it would break the CPU wheel here.
+"$PYTHON" -c "import torch, sys; v = torch.__version__; print('torch', v); sys.exit(0 if v.startswith('2.13.0') else 1)"
+
+exec "$PYTHON" -m pytest "$@"

@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny random-weight models built once per run (cached on disk), settings that
+point the real loaders at them, odd images, and one running app for all end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports huggingface_hub/gradio: nothing in the tests may reach the network.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for _key in [k for k in os.environ if k.startswith("MMDEMO_")]:
+    del os.environ[_key]  # a developer's own settings must not leak into the tests
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mmdemo.models.manager import ModelManager
+from mmdemo.settings import Settings
+
+REAL_PHOTOS = ("cheetah1.jpg", "lion.jpg", "tower.jpg", "bus.png", "groot.jpeg", "hf-logo_transpng.png")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(request: pytest.FixtureRequest) -> dict[str, Path]:
+    """Tiny checkpoints of every architecture the app uses; rebuilt only when the kit changes."""
+    from mmdemo.testing.tiny_models import build_tiny_models
+
+    return build_tiny_models(request.config.cache.mkdir("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tiny_model_dirs: dict[str, Path]) -> Settings:
+    return Settings(models={role: str(path) for role, path in tiny_model_dirs.items()}, device="cpu", offline=True)
+
+
+@pytest.fixture(scope="session")
+def shared_manager(tiny_settings: Settings) -> ModelManager:
+    """One manager for backend tests that only need models to work (not fresh load counts)."""
+    return ModelManager(tiny_settings)
+
+
+@pytest.fixture(scope="session")
+def real_photos() -> dict[str, str]:
+    from gradio.media import get_image
+
+    return {name: get_image(name) for name in REAL_PHOTOS}
+
+
+@pytest.fixture(scope="session")
+def odd_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from mmdemo.testing.odd_images import make_odd_images
+
+    return make_odd_images(tmp_path_factory.mktemp("odd-images"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_settings: Settings) -> Iterator[str]:
+    """The real app (same build_app/launch_kwargs as app.py) on tiny models, launched once."""
+    from mmdemo.runtime import configure
+    from mmdemo.ui import build_app, launch_kwargs
+
+    manager = configure(tiny_settings.replace(max_upload_mb=5, max_image_pixels=5_000_000))
+    demo = build_app(manager)
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=_free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_kwargs(manager),
+    )
+    try:
+        yield demo.local_url.rstrip("/")
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url: str):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

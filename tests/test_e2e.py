@@ -1,0 +1,110 @@
+"""End to end: the real app on tiny models, called over HTTP with gradio_client."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from mmdemo.testing.odd_images import BAD_IMAGES, GOOD_IMAGES
+
+pytestmark = pytest.mark.e2e
+
+# What a user must read for some bad uploads (the test app's limits: 5 MB, 5 megapixels).
+BAD_IMAGE_WORDS = {
+    "empty.png": "empty",
+    "not_an_image.png": "image",
+    "truncated.jpg": "image",
+    "bomb.png": "megapixels",
+    "huge_pixels.png": "megapixels",
+    "drawing.svg": "SVG",
+}
+
+
+def test_api_lists_named_endpoints(client) -> None:
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/caption", "/vqa"} <= set(endpoints)
+    params = [p["parameter_name"] for p in endpoints["/caption"]["parameters"]]
+    assert params == ["image", "prefix", "max_new_tokens", "min_new_tokens", "num_beams"]
+
+
+def test_caption_and_vqa_on_real_photos(client, real_photos: dict[str, str]) -> None:
+    for path in real_photos.values():
+        caption = client.predict(handle_file(path), api_name="/caption")
+        assert isinstance(caption, str)
+        answer = client.predict(handle_file(path), "What is in the picture?", api_name="/vqa")
+        assert isinstance(answer, str)
+
+
+def test_caption_with_every_option(client, real_photos: dict[str, str]) -> None:
+    caption = client.predict(
+        handle_file(real_photos["tower.jpg"]), "a photo of", 8, 2, 2, api_name="/caption"
+    )
+    assert isinstance(caption, str)
+
+
+@pytest.mark.parametrize("name", GOOD_IMAGES)
+def test_every_image_mode(client, odd_images: dict[str, Path], name: str) -> None:
+    assert isinstance(client.predict(handle_file(str(odd_images[name])), api_name="/caption"), str)
+    assert isinstance(client.predict(handle_file(str(odd_images[name])), "Is it red?", api_name="/vqa"), str)
+
+
+@pytest.mark.parametrize("name", BAD_IMAGES)
+def test_bad_images_get_clear_errors_and_server_keeps_serving(
+    client, odd_images: dict[str, Path], real_photos: dict[str, str], name: str
+) -> None:
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(odd_images[name])), api_name="/caption")
+    message = str(info.value)
+    if name in BAD_IMAGE_WORDS:
+        assert BAD_IMAGE_WORDS[name].lower() in message.lower(), message
+    assert len(message) > 20 and "Traceback" not in message and "/tmp" not in message
+    assert isinstance(client.predict(handle_file(real_photos["lion.jpg"]), api_name="/caption"), str)
+
+
+def test_bad_parameters(client, real_photos: dict[str, str]) -> None:
+    with pytest.raises(AppError, match="question"):
+        client.predict(handle_file(real_photos["lion.jpg"]), "  ", api_name="/vqa")
+    with pytest.raises(AppError, match="Beams"):
+        client.predict(handle_file(real_photos["lion.jpg"]), "", 30, 0, 20, api_name="/caption")
+    with pytest.raises(AppError, match="upload"):
+        client.predict(None, api_name="/caption")
+
+
+def test_upload_over_size_limit_is_refused(client, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    big = tmp_path / "noise.png"  # ~6 MB of incompressible pixels, over the app's 5 MB limit
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (1500, 1400, 3), dtype=np.uint8)).save(big)
+    assert big.stat().st_size > 5 * 2**20
+    with pytest.raises(Exception, match="(?i)size|large"):
+        client.predict(handle_file(str(big)), api_name="/caption")
+
+
+def test_offline_default_model_gives_clear_error(tmp_path: Path, real_photos: dict[str, str]) -> None:
+    """A second app with the default Hub models and no network: a clear error naming the model."""
+    from gradio_client import Client
+
+    from mmdemo.models.manager import ModelManager
+    from mmdemo.settings import Settings
+    from mmdemo.ui import build_app, launch_kwargs
+
+    manager = ModelManager(Settings(device="cpu", offline=True))
+    demo = build_app(manager)
+    demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(manager))
+    try:
+        client = Client(demo.local_url, verbose=False)
+        began = time.perf_counter()
+        with pytest.raises(AppError) as info:
+            client.predict(handle_file(real_photos["lion.jpg"]), api_name="/caption")
+        assert time.perf_counter() - began < 20
+        message = str(info.value)
+        assert "Salesforce/blip-image-captioning-base" in message and "prefetch" in message
+        with pytest.raises(AppError, match="Salesforce/blip-vqa-base"):
+            client.predict(handle_file(real_photos["lion.jpg"]), "What?", api_name="/vqa")
+    finally:
+        demo.close()

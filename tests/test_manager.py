@@ -1,0 +1,201 @@
+"""Model manager: once-only loading, pinning, LRU eviction, budgets, status and load failures —
+on tiny real checkpoints loaded through the same loaders the app uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mmdemo.errors import MemoryBudgetError, ModelUnavailableError
+from mmdemo.models.manager import GiB, ModelManager, estimate_weight_bytes, module_bytes
+from mmdemo.models.specs import SPECS
+from mmdemo.settings import Settings
+
+ROLES = ("a", "b", "c")
+
+
+def _copies_of_captioner(tiny_model_dirs: dict[str, Path]) -> tuple[dict, dict[str, str]]:
+    """Three roles that all load the tiny captioner: equal sizes make eviction order easy to read."""
+    specs = {role: dataclasses.replace(SPECS["captioner"], role=role, title=f"Model {role}") for role in ROLES}
+    models = {role: str(tiny_model_dirs["captioner"]) for role in ROLES}
+    return specs, models
+
+
+@pytest.fixture(scope="module")
+def model_size(tiny_model_dirs: dict[str, Path]) -> int:
+    folder = tiny_model_dirs["captioner"]
+    loaded = SPECS["captioner"].loader(folder, __import__("torch").float32)
+    return max(module_bytes(loaded.model), estimate_weight_bytes(folder, 4))
+
+
+def _manager(tiny_model_dirs: dict[str, Path], budget_bytes: float | None = None, wait: float = 5.0) -> ModelManager:
+    specs, models = _copies_of_captioner(tiny_model_dirs)
+    settings = Settings(
+        models=models,
+        device="cpu",
+        offline=True,
+        memory_budget_gb=None if budget_bytes is None else budget_bytes / GiB,
+        evict_wait_s=wait,
+    )
+    return ModelManager(settings, specs)
+
+
+def _loaded(manager: ModelManager) -> list[str]:
+    return [s.role for s in manager.status() if s.state != "not loaded"]
+
+
+def test_concurrent_first_requests_load_once(tiny_model_dirs: dict[str, Path]) -> None:
+    manager = _manager(tiny_model_dirs)
+    barrier = threading.Barrier(8)
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with manager.use("a") as handle:
+                seen.append(id(handle.model))
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert manager.load_count["a"] == 1
+    assert len(seen) == 8 and len(set(seen)) == 1
+
+
+def test_lru_eviction_order(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    manager = _manager(tiny_model_dirs, budget_bytes=2.5 * model_size)
+    for role in ("a", "b", "a"):  # b is now the least recently used
+        with manager.use(role):
+            pass
+        time.sleep(0.01)
+    assert _loaded(manager) == ["a", "b"]
+    with manager.use("c"):
+        pass
+    assert _loaded(manager) == ["a", "c"]
+    with manager.use("b"):  # reloading b evicts a (used before c)
+        pass
+    assert _loaded(manager) == ["b", "c"]
+    assert manager.load_count == {"a": 1, "b": 2, "c": 1}
+    used, budget = manager.memory_usage()["cpu"]
+    assert used <= budget
+
+
+def test_pinned_model_is_never_evicted(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    manager = _manager(tiny_model_dirs, budget_bytes=1.5 * model_size, wait=0.3)
+    with manager.use("a") as handle:
+        # b does not fit next to a, and a is busy: b waits, then fails clearly; a is untouched.
+        with pytest.raises(MemoryBudgetError, match="busy"):
+            with manager.use("b"):
+                pass
+        assert _loaded(manager) == ["a"]
+        assert handle.model is not None and next(handle.model.parameters()).numel() > 0
+    with manager.use("b"):  # a is idle now, so it makes room
+        pass
+    assert _loaded(manager) == ["b"]
+
+
+def test_waiting_load_proceeds_when_pin_is_released(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    manager = _manager(tiny_model_dirs, budget_bytes=1.5 * model_size, wait=30)
+    holding = threading.Event()
+    release = threading.Event()
+    states_while_pinned: list[str] = []
+
+    def hold_a() -> None:
+        with manager.use("a"):
+            holding.set()
+            release.wait(30)
+            states_while_pinned.extend(s.state for s in manager.status() if s.role == "a")
+
+    holder = threading.Thread(target=hold_a)
+    holder.start()
+    assert holding.wait(30)
+    threading.Timer(0.5, release.set).start()
+    with manager.use("b"):  # blocks until a is released, then evicts it
+        assert _loaded(manager) == ["b"]
+    holder.join(30)
+    assert states_while_pinned == ["ready"]
+
+
+def test_model_larger_than_budget(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    manager = _manager(tiny_model_dirs, budget_bytes=model_size / 4)
+    with pytest.raises(MemoryBudgetError, match="MMDEMO_MEMORY_BUDGET_GB"):
+        with manager.use("a"):
+            pass
+    assert _loaded(manager) == []
+
+
+def test_status_reports_device_dtype_size(tiny_model_dirs: dict[str, Path]) -> None:
+    manager = _manager(tiny_model_dirs)
+    assert {s.state for s in manager.status()} == {"not loaded"}
+    with manager.use("a") as handle:
+        row = next(s for s in manager.status() if s.role == "a")
+        assert row.in_use == 1
+        assert str(handle.dtype) == "torch.float32" and handle.device.type == "cpu"
+    row = next(s for s in manager.status() if s.role == "a")
+    assert (row.state, row.device, row.dtype, row.in_use) == ("ready", "cpu", "float32", 0)
+    assert row.bytes == module_bytes(manager._entries["a"].loaded.model)
+    assert row.source == "local folder" and row.last_used is not None
+    assert manager.unload("a") and _loaded(manager) == []
+
+
+def test_estimate_matches_loaded_size(tiny_model_dirs: dict[str, Path]) -> None:
+    import torch
+
+    for role in ("captioner", "vqa"):
+        folder = tiny_model_dirs[role]
+        actual = module_bytes(SPECS[role].loader(folder, torch.float32).model)
+        estimate = estimate_weight_bytes(folder, 4)
+        assert 0.5 * actual <= estimate <= 1.5 * actual, (role, estimate, actual)
+        assert estimate_weight_bytes(folder, 2) < estimate  # fp16 halves the float tensors
+
+
+def test_offline_hub_model_fails_fast_and_names_model(tmp_path: Path) -> None:
+    manager = ModelManager(Settings(device="cpu", offline=True))
+    began = time.perf_counter()
+    with pytest.raises(ModelUnavailableError) as info:
+        with manager.use("captioner"):
+            pass
+    message = str(info.value)
+    assert "Salesforce/blip-image-captioning-base" in message
+    assert "prefetch" in message and "MMDEMO_CAPTIONER_MODEL" in message
+    assert time.perf_counter() - began < 10
+    assert manager.status()[0].source == "missing (offline)"
+
+
+def test_missing_folder_and_corrupt_model(tmp_path: Path, tiny_model_dirs: dict[str, Path]) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    settings = Settings(
+        models={"captioner": str(tmp_path / "nope"), "vqa": str(broken)}, device="cpu", offline=True
+    )
+    manager = ModelManager(settings)
+    with pytest.raises(ModelUnavailableError, match="does not exist"):
+        with manager.use("captioner"):
+            pass
+    with pytest.raises(ModelUnavailableError, match="loading its files failed") as info:
+        with manager.use("vqa"):
+            pass
+    assert str(broken) in str(info.value)
+    assert _loaded(manager) == []  # nothing half-registered; the manager keeps working
+    working = ModelManager(settings.replace(models={"captioner": str(tiny_model_dirs["captioner"])}))
+    with working.use("captioner") as handle:
+        assert handle.model is not None
+
+
+def test_preload_in_background(tiny_model_dirs: dict[str, Path]) -> None:
+    manager = _manager(tiny_model_dirs)
+    thread = manager.preload(["a", "c"])
+    assert thread is not None
+    thread.join(60)
+    assert _loaded(manager) == ["a", "c"]
