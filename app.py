@@ -36,12 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=[*DEVICES], help="compute device (default auto)")
     p.add_argument("--dtype", choices=[*DTYPES], help="model dtype (default auto: fp16/bf16 on GPU, fp32 on CPU)")
     p.add_argument("--memory-budget-gb", type=float, help="memory for loaded models on the compute device")
-    p.add_argument("--model", action="append", default=[], metavar="ROLE=ID_OR_FOLDER",
-                   help="model for a role, e.g. captioner=Salesforce/blip-image-captioning-large (repeat)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="ROLE=ID_OR_FOLDER",
+        help="model for a role, e.g. captioner=Salesforce/blip-image-captioning-large (repeat)",
+    )
     p.add_argument("--model-dir", help="folder of prefetched models (see `python -m mmdemo prefetch --dir`)")
     p.add_argument("--offline", action="store_true", default=None, help="never contact the Hugging Face Hub")
-    p.add_argument("--preload", default=None, metavar="ROLES",
-                   help="comma-separated roles to load in the background at start-up, or 'all'")
+    p.add_argument(
+        "--preload",
+        default=None,
+        metavar="ROLES",
+        help="comma-separated roles to load in the background at start-up, or 'all'",
+    )
     return p
 
 
@@ -80,19 +89,26 @@ def main(argv: list[str] | None = None) -> int:
     manager = configure(settings)
     unknown = [r for r in settings.preload if r != "all" and r not in manager.specs]
     if unknown:
-        print(f"error: unknown role(s) in --preload: {', '.join(unknown)}; known: {', '.join(manager.specs)}",
-              file=sys.stderr)
+        print(
+            f"error: unknown role(s) in --preload: {', '.join(unknown)}; known: {', '.join(manager.specs)}",
+            file=sys.stderr,
+        )
         return 2
     demo = build_app(manager)
-    if settings.preload:
-        manager.preload(settings.preload)
     demo.queue().launch(
         server_name=args.host,
         server_port=args.port,
         share=args.share,
         auth=auth or None,
+        prevent_thread_lock=True,
         **launch_kwargs(manager),
     )
+    # Only once the UI is served: load what was asked for, or at least import torch & co.
+    if settings.preload:
+        manager.preload(settings.preload)
+    else:
+        manager.warm_imports()
+    demo.block_thread()
     return 0
 
 

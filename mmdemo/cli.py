@@ -43,15 +43,14 @@ def cmd_prefetch(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 folder = download(model_id, spec.allow_patterns, local_dir=target)
                 report.append({"role": role, "model": model_id, "status": "ok", "folder": str(folder)})
-            except Exception as err:  # noqa: BLE001 - report every model, then fail at the end
+            except Exception as err:
                 failed += 1
                 line = (str(err).strip().splitlines() or [type(err).__name__])[0]
                 report.append({"role": role, "model": model_id, "status": f"failed: {line}"})
                 print(f"error: could not download {model_id}: {line}", file=sys.stderr)
     _print_json(report)
     if args.dir and not failed:
-        print(f"run the app from it with: MMDEMO_MODEL_DIR={args.dir} HF_HUB_OFFLINE=1 python app.py",
-              file=sys.stderr)
+        print(f"run the app from it with: MMDEMO_MODEL_DIR={args.dir} HF_HUB_OFFLINE=1 python app.py", file=sys.stderr)
     return 1 if failed else 0
 
 

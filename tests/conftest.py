@@ -25,11 +25,16 @@ REAL_PHOTOS = ("cheetah1.jpg", "lion.jpg", "tower.jpg", "bus.png", "groot.jpeg",
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dirs(request: pytest.FixtureRequest) -> dict[str, Path]:
-    """Tiny checkpoints of every architecture the app uses; rebuilt only when the kit changes."""
+def tiny_model_dirs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny checkpoints of every architecture the app uses; rebuilt only when the kit changes.
+
+    Kept in pytest's cache folder between runs (a fresh temp folder with ``-p no:cacheprovider``).
+    """
     from mmdemo.testing.tiny_models import build_tiny_models
 
-    return build_tiny_models(request.config.cache.mkdir("tiny-models"))
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("tiny-models") if cache is not None else tmp_path_factory.mktemp("tiny-models")
+    return build_tiny_models(root)
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,10 @@ def test_caption_with_prefix_and_options(shared_manager: ModelManager, real_phot
 def test_progress_messages(shared_manager: ModelManager, real_photos: dict[str, str]) -> None:
     messages: list[tuple[float, str]] = []
     caption_images(
-        [real_photos["lion.jpg"]] * 3, batch_size=2, manager=shared_manager, progress=lambda f, m: messages.append((f, m))
+        [real_photos["lion.jpg"]] * 3,
+        batch_size=2,
+        manager=shared_manager,
+        progress=lambda f, m: messages.append((f, m)),
     )
     assert any("Captioning images 3–3 of 3" in m for _, m in messages)
     assert all(0.0 <= f <= 1.0 for f, _ in messages)

@@ -40,9 +40,7 @@ def test_caption_and_vqa_on_real_photos(client, real_photos: dict[str, str]) -> 
 
 
 def test_caption_with_every_option(client, real_photos: dict[str, str]) -> None:
-    caption = client.predict(
-        handle_file(real_photos["tower.jpg"]), "a photo of", 8, 2, 2, api_name="/caption"
-    )
+    caption = client.predict(handle_file(real_photos["tower.jpg"]), "a photo of", 8, 2, 2, api_name="/caption")
     assert isinstance(caption, str)
 
 
@@ -81,7 +79,7 @@ def test_upload_over_size_limit_is_refused(client, tmp_path: Path) -> None:
     big = tmp_path / "noise.png"  # ~6 MB of incompressible pixels, over the app's 5 MB limit
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (1500, 1400, 3), dtype=np.uint8)).save(big)
     assert big.stat().st_size > 5 * 2**20
-    with pytest.raises(Exception, match="(?i)size|large"):
+    with pytest.raises(Exception, match=r"(?i)size|large"):
         client.predict(handle_file(str(big)), api_name="/caption")
 
 

@@ -59,7 +59,7 @@ def test_concurrent_first_requests_load_once(tiny_model_dirs: dict[str, Path]) -
             barrier.wait()
             with manager.use("a") as handle:
                 seen.append(id(handle.model))
-        except BaseException as err:  # noqa: BLE001
+        except BaseException as err:
             errors.append(err)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
@@ -176,9 +176,7 @@ def test_missing_folder_and_corrupt_model(tmp_path: Path, tiny_model_dirs: dict[
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
-    settings = Settings(
-        models={"captioner": str(tmp_path / "nope"), "vqa": str(broken)}, device="cpu", offline=True
-    )
+    settings = Settings(models={"captioner": str(tmp_path / "nope"), "vqa": str(broken)}, device="cpu", offline=True)
     manager = ModelManager(settings)
     with pytest.raises(ModelUnavailableError, match="does not exist"):
         with manager.use("captioner"):
@@ -199,3 +197,15 @@ def test_preload_in_background(tiny_model_dirs: dict[str, Path]) -> None:
     assert thread is not None
     thread.join(60)
     assert _loaded(manager) == ["a", "c"]
+
+
+def test_warm_imports_survives_broken_module(caplog: pytest.LogCaptureFixture) -> None:
+    broken = dataclasses.replace(
+        SPECS["captioner"], role="broken", imports=("json:dumps", "json:no_such_attr", "mmdemo_no_such_module")
+    )
+    manager = ModelManager(Settings(device="cpu"), {"broken": broken})
+    thread = manager.warm_imports()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert "mmdemo_no_such_module" in caplog.text and "json:no_such_attr" in caplog.text
+    assert manager.status()[0].state == "not loaded"  # importing loads no model

@@ -113,9 +113,7 @@ def test_transparency_is_composited_over_white(odd_images: dict[str, Path], name
     assert im.getpixel((128, 128)) != WHITE  # the opaque photo is untouched
 
 
-def test_half_transparent_pixels_are_blended_with_white(
-    odd_images: dict[str, Path], base: Image.Image
-) -> None:
+def test_half_transparent_pixels_are_blended_with_white(odd_images: dict[str, Path], base: Image.Image) -> None:
     im = load_image(odd_images["rgba.png"])
     x, y = 200, 10
     expected = tuple((c * 128 + 255 * 127) // 255 for c in base.getpixel((x, y)))
@@ -137,16 +135,12 @@ def test_16_bit_rgb_png(odd_images: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize("name", ["float32.tiff", "gray.png", "palette.png"])
-def test_gray_float_and_palette_look_like_the_photo(
-    odd_images: dict[str, Path], base: Image.Image, name: str
-) -> None:
+def test_gray_float_and_palette_look_like_the_photo(odd_images: dict[str, Path], base: Image.Image, name: str) -> None:
     reference = base if name == "palette.png" else base.convert("L").convert("RGB")
     assert _mean_diff(load_image(odd_images[name]), reference) < 8
 
 
-def test_1_bit_is_black_and_white_with_the_photo_s_brightness(
-    odd_images: dict[str, Path], base: Image.Image
-) -> None:
+def test_1_bit_is_black_and_white_with_the_photo_s_brightness(odd_images: dict[str, Path], base: Image.Image) -> None:
     im = np.asarray(load_image(odd_images["bw_1bit.png"]))
     assert set(np.unique(im)) == {0, 255}
     assert abs(im.mean() - np.asarray(base.convert("L")).mean()) < 12
@@ -201,12 +195,7 @@ def test_bad_image_is_rejected_clearly(odd_images: dict[str, Path], name: str) -
 
 def test_huge_pixels_over_a_small_limit(odd_images: dict[str, Path]) -> None:
     msg = _rejects(odd_images["huge_pixels.png"], ImageLimits(max_pixels=1_000_000))
-    assert (
-        "too large" in msg
-        and "3000 × 2000" in msg
-        and "6 megapixels" in msg
-        and "limit is 1 megapixels" in msg
-    )
+    assert "too large" in msg and "3000 × 2000" in msg and "6 megapixels" in msg and "limit is 1 megapixels" in msg
     assert load_image(odd_images["huge_pixels.png"]).size == odd.HUGE_PIXELS_SIZE  # fine by default
 
 

@@ -158,9 +158,7 @@ def test_caption_with_prefix(captioner: tuple[Any, Any], photo: Image.Image, num
 
 
 @pytest.mark.parametrize("prefix", ["", "a picture of"])
-def test_caption_batch_of_different_sizes(
-    captioner: tuple[Any, Any], photos: list[Image.Image], prefix: str
-) -> None:
+def test_caption_batch_of_different_sizes(captioner: tuple[Any, Any], photos: list[Image.Image], prefix: str) -> None:
     proc, model = captioner
     text = [prefix] * len(photos) if prefix else None  # as mmdemo.tasks.captioning does
     inputs = proc(images=photos, text=text, return_tensors="pt", padding=True)
@@ -181,9 +179,7 @@ def test_generation_is_bounded(captioner: tuple[Any, Any], photo: Image.Image) -
 
 
 @pytest.mark.parametrize("num_beams", [1, 3])
-def test_vqa(
-    blip_dirs: dict[str, Path], photo: Image.Image, photos: list[Image.Image], num_beams: int
-) -> None:
+def test_vqa(blip_dirs: dict[str, Path], photo: Image.Image, photos: list[Image.Image], num_beams: int) -> None:
     from transformers import AutoProcessor, BlipForQuestionAnswering, BlipProcessor
 
     proc = AutoProcessor.from_pretrained(blip_dirs["vqa"])

@@ -37,10 +37,7 @@ class ImageLimits:
 
 
 _FORMATS_HINT = "upload a PNG, JPEG, WebP or GIF image"
-_DAMAGED = (
-    "The image could not be read: the file is damaged or incomplete. "
-    "Upload it again, or try a different file."
-)
+_DAMAGED = "The image could not be read: the file is damaged or incomplete. Upload it again, or try a different file."
 _SVG = "SVG images aren't supported: export the drawing as PNG or JPEG and upload that instead."
 _HEIC = (
     "HEIC/HEIF photos aren't supported: convert the photo to JPEG or PNG and upload that "
@@ -184,8 +181,7 @@ def _bomb_error(exc: Exception, limits: ImageLimits) -> InputError:
     size = f"about {_mp(int(found.group(1)))}; " if found else ""
     limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
     return InputError(
-        f"The image is too large to process safely ({size}the limit is {_mp(limit)}): "
-        "resize it and upload it again."
+        f"The image is too large to process safely ({size}the limit is {_mp(limit)}): resize it and upload it again."
     )
 
 

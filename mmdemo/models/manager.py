@@ -19,6 +19,7 @@ Contract for callers::
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import logging
 import os
@@ -203,11 +204,14 @@ class ModelManager:
         self._budgets: dict[str, int] = {}
         self.load_count: dict[str, int] = {role: 0 for role in self.specs}
         """How many times each role was built from its files (tests check loads happen once)."""
+        self._imports_done = threading.Event()
+        self._imports_done.set()  # cleared while warm_imports() runs
 
     # ----------------------------------------------------------------- device, dtype, budgets
     @property
     def device(self) -> Any:
         if self._device is None:
+            self._imports_done.wait()
             self._device = resolve_device(self.settings.device)
             self._dtype = resolve_dtype(self._device, self.settings.dtype)
             self._budgets = self._compute_budgets(self._device)
@@ -301,6 +305,36 @@ class ModelManager:
         thread.start()
         return thread
 
+    def warm_imports(self) -> threading.Thread:
+        """Import torch and the loaders' libraries in the background.
+
+        Importing them takes seconds, most of a cold first request on a small model; doing it while the
+        UI is already being served (and nobody has asked for a model yet) takes that off the first request.
+        A load that starts meanwhile waits for it to finish: half-imported, transformers' lazy module
+        lacks attributes (``AutoProcessor``) in other threads.
+        """
+        names = dict.fromkeys(["torch", *(name for spec in self.specs.values() for name in spec.imports)])
+
+        def run() -> None:
+            started = time.perf_counter()
+            try:
+                for name in names:
+                    module, _, attr = name.partition(":")
+                    try:
+                        imported = importlib.import_module(module)
+                        if attr:
+                            getattr(imported, attr)  # lazy modules (transformers) import on attribute access
+                    except Exception as err:  # a broken install shows up, with its traceback, when used
+                        log.warning("background import of %s failed: %s", name, err)
+                log.info("imported %s in %.1f s", ", ".join(names), time.perf_counter() - started)
+            finally:
+                self._imports_done.set()
+
+        self._imports_done.clear()
+        thread = threading.Thread(target=run, name="mmdemo-imports", daemon=True)
+        thread.start()
+        return thread
+
     def unload(self, role: str) -> bool:
         """Drop ``role`` if it is loaded and idle. Returns whether it was dropped."""
         with self._cond:
@@ -353,7 +387,7 @@ class ModelManager:
             for name in ("config.json", "model_index.json"):
                 if isinstance(try_to_load_from_cache(model_id, name), str):
                     return "HF cache"
-        except Exception:  # noqa: BLE001 - a malformed id is reported when it is used
+        except Exception:
             pass
         return "missing (offline)" if self.settings.offline else "Hub (downloads on first use)"
 
@@ -380,6 +414,8 @@ class ModelManager:
 
     def _load(self, role: str, spec: ModelSpec, progress: ProgressFn | None) -> _Entry:
         model_id = self.model_id(role)
+        # transformers' lazy module is not safe to use from a second thread while it is being imported.
+        self._imports_done.wait()
         _notify(progress, 0.0, f"Loading {spec.title.lower()} model {model_id} (first use)…")
         folder = resolve_model_folder(
             role, model_id, self.settings, spec.allow_patterns, on_download=lambda m: _notify(progress, 0.05, m)
@@ -421,8 +457,14 @@ class ModelManager:
             entry.state = "ready"
             self.load_count[role] = self.load_count.get(role, 0) + 1
             self._cond.notify_all()
-        log.info("loaded %s (%s) on %s in %.2fs, %.1f MB", role, model_id, tier,
-                 time.perf_counter() - started, entry.bytes / 2**20)
+        log.info(
+            "loaded %s (%s) on %s in %.2fs, %.1f MB",
+            role,
+            model_id,
+            tier,
+            time.perf_counter() - started,
+            entry.bytes / 2**20,
+        )
         _notify(progress, 1.0, f"{model_id} ready")
         return entry
 

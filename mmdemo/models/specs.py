@@ -35,6 +35,9 @@ class ModelSpec:
     loader: Loader
     license: str = ""
     allow_patterns: tuple[str, ...] = field(default=DEFAULT_ALLOW_PATTERNS)
+    imports: tuple[str, ...] = ()
+    """What the loader imports (``module`` or ``module:attribute``), to import in the background after
+    start-up (see ``ModelManager.warm_imports``)."""
 
     def default_for(self, device_type: str) -> str:
         return self.defaults.get(device_type) or self.defaults["*"]
@@ -62,6 +65,7 @@ CAPTIONER = ModelSpec(
     },
     loader=_load_blip("BlipForConditionalGeneration"),
     license="BSD-3-Clause",
+    imports=("transformers:AutoProcessor", "transformers:BlipForConditionalGeneration"),
 )
 
 VQA = ModelSpec(
@@ -70,6 +74,7 @@ VQA = ModelSpec(
     defaults={"*": "Salesforce/blip-vqa-base"},
     loader=_load_blip("BlipForQuestionAnswering"),
     license="BSD-3-Clause",
+    imports=("transformers:AutoProcessor", "transformers:BlipForQuestionAnswering"),
 )
 
 SPECS: dict[str, ModelSpec] = {spec.role: spec for spec in (CAPTIONER, VQA)}

@@ -108,7 +108,9 @@ def caption_images(
         for start in range(0, len(pil_images), batch_size):
             batch = pil_images[start : start + batch_size]
             if progress and len(pil_images) > batch_size:
-                progress(start / len(pil_images), f"Captioning images {start + 1}–{start + len(batch)} of {len(pil_images)}")
+                progress(
+                    start / len(pil_images), f"Captioning images {start + 1}–{start + len(batch)} of {len(pil_images)}"
+                )
             began = time.perf_counter()
             inputs = handle.processor(
                 images=batch, text=[prefix] * len(batch) if prefix else None, return_tensors="pt", padding=True

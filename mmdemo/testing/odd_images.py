@@ -97,12 +97,7 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
 
 def _png(width: int, height: int, bit_depth: int, color_type: int, idat: bytes) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
 def _zero_png(width: int, height: int, bit_depth: int = 1) -> bytes:

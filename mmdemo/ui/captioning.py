@@ -87,7 +87,16 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
             answer_out = gr.Textbox(label="Answer", interactive=False, buttons=["copy"], elem_id="vqa-output")
 
     common: dict[str, Any] = {"preprocess": False, "concurrency_id": "models", "concurrency_limit": 1}
-    after(gr.on([caption_button.click, prefix.submit], caption, [image, prefix, max_tokens, min_tokens, beams],
-                caption_out, api_name="caption", **common))
-    after(gr.on([ask_button.click, question.submit], ask, [image, question, beams], answer_out,
-                api_name="vqa", **common))
+    after(
+        gr.on(
+            [caption_button.click, prefix.submit],
+            caption,
+            [image, prefix, max_tokens, min_tokens, beams],
+            caption_out,
+            api_name="caption",
+            **common,
+        )
+    )
+    after(
+        gr.on([ask_button.click, question.submit], ask, [image, question, beams], answer_out, api_name="vqa", **common)
+    )

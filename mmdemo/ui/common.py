@@ -72,9 +72,7 @@ def memory_summary(manager: ModelManager) -> str:
         f"**{tier}**: {used / 2**30:.2f} of {budget / 2**30:.1f} GiB budget"
         for tier, (used, budget) in manager.memory_usage().items()
     ]
-    return "Models load on first use and the least recently used idle ones make room when needed. " + " · ".join(
-        parts
-    )
+    return "Models load on first use and the least recently used idle ones make room when needed. " + " · ".join(parts)
 
 
 def status_panel(manager: ModelManager) -> tuple[gr.Dataframe, gr.Markdown, Callable[[], tuple[Any, str]]]:
