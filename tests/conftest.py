@@ -12,6 +12,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 for _key in [k for k in os.environ if k.startswith("MMDEMO_")]:
     del os.environ[_key]  # a developer's own settings must not leak into the tests
 
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,3 +95,43 @@ def client(app_url: str):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Headless Debian Chromium (new empty profile, no background networking), started once."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `apt-get install chromium` (scripts/test.sh does it).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),  # a new, empty profile
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+            viewport={"width": 1280, "height": 1000},
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url: str):
+    """A fresh browser tab showing the app, one per test module."""
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.locator(".gradio-container").first.wait_for()
+    yield page
+    page.close()

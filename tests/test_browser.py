@@ -1,44 +1,20 @@
-"""A real browser (Debian's headless Chromium via Playwright) uses the app like a person would."""
+"""A real browser (Debian's headless Chromium via Playwright) uses the captioning tab like a person would.
+
+The ``page`` fixture (conftest) is one browser tab on the shared app; each tab's tests open their own tab.
+"""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-
-@pytest.fixture(scope="module")
-def page(app_url: str, tmp_path_factory: pytest.TempPathFactory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `apt-get install chromium` (scripts/test.sh does it).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),  # a new, empty profile
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-            viewport={"width": 1280, "height": 1000},
-        )
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(app_url)
-        page.get_by_role("button", name="Caption", exact=True).wait_for()
-        yield page
-        browser.close()
+@pytest.fixture(scope="module", autouse=True)
+def _captioning_tab_ready(page) -> None:
+    page.get_by_role("button", name="Caption", exact=True).wait_for()
 
 
 def _textbox_value(page, elem_id: str) -> str:
