@@ -95,14 +95,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     demo = build_app(manager)
-    demo.queue().launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=args.share,
-        auth=auth or None,
-        prevent_thread_lock=True,
-        **launch_kwargs(manager),
-    )
+    try:
+        demo.queue().launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            auth=auth or None,
+            prevent_thread_lock=True,
+            **launch_kwargs(manager),
+        )
+    except OSError as err:  # port taken, address not available…
+        print(f"error: cannot start the server: {err}", file=sys.stderr)
+        return 1
     # Only once the UI is served: load what was asked for, or at least import torch & co.
     if settings.preload:
         manager.preload(settings.preload)
