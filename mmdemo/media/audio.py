@@ -1,0 +1,433 @@
+"""Turn whatever the UI hands us (a path, Gradio's file dict, bytes, a ``(rate, array)`` tuple) into mono audio.
+
+Every bad input raises :class:`~mmdemo.errors.InputError` with a message the user can act on. Size is
+checked before reading, duration before decoding wherever the container says it (and while decoding
+otherwise), so an over-long upload never fills memory.
+
+Decoding: ``soundfile`` (libsndfile: WAV, FLAC, OGG Vorbis/Opus, MP3, AIFF …) first, then PyAV
+(FFmpeg: M4A/AAC, WebM/Opus as browsers record, MP4/MOV sound tracks, anything else FFmpeg reads).
+Channels are averaged to mono; resampling uses ``soxr`` (what librosa calls for ``soxr_hq``, without
+librosa's numba start-up cost). Also here: frame loudness, a simple energy-based speech detector and
+a mel-spectrogram picture.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .files import check_file_size, read_limited
+
+__all__ = [
+    "Audio",
+    "AudioLimits",
+    "frame_levels_db",
+    "load_audio",
+    "probe_duration",
+    "resample",
+    "spectrogram_image",
+    "voiced_frames",
+]
+
+FORMATS_HINT = "upload a WAV, MP3, FLAC, OGG, M4A/AAC or WebM/Opus recording"
+_DAMAGED = f"The audio could not be read: the file is damaged or incomplete. Upload it again, or {FORMATS_HINT}."
+FRAME_SECONDS = 0.025
+"""Loudness and speech detection work on frames of 25 ms."""
+SILENCE_DB = -55.0
+"""Frames quieter than this (RMS, dB below full scale) never count as sound."""
+DYNAMIC_RANGE_DB = 35.0
+"""…nor do frames more than this far below the loudest frame (background noise)."""
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """What an upload may be: file size in bytes and duration in seconds."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_seconds: float = 600.0
+    min_seconds: float = 0.05
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Decoded mono audio: float32 samples (full scale ±1) at ``sample_rate``."""
+
+    samples: np.ndarray = field(repr=False)
+    sample_rate: int
+    source_rate: int
+    """The rate of the file (before any resampling)."""
+    source_channels: int
+    decoder: str
+    """``soundfile``, ``pyav`` or ``array``."""
+    warnings: tuple[str, ...] = ()
+    """Things the user should know (e.g. the file ended early and only part of it was read)."""
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def at_rate(self, rate: int) -> Audio:
+        """The same audio resampled to ``rate`` (self when it already is)."""
+        if rate == self.sample_rate:
+            return self
+        return Audio(
+            resample(self.samples, self.sample_rate, rate),
+            rate,
+            self.source_rate,
+            self.source_channels,
+            self.decoder,
+            self.warnings,
+        )
+
+
+def load_audio(source: Any, limits: AudioLimits = AudioLimits(), sample_rate: int | None = None) -> Audio:
+    """Decode ``source`` to mono float32, resampled to ``sample_rate`` when given.
+
+    ``source``: a file path (``str``/``Path``), Gradio's file dict (``{"path": …}``) or ``FileData``,
+    ``bytes``, a ``(sample_rate, array)`` tuple as ``gr.Audio(type="numpy")`` gives (int or float
+    samples, shape ``(n,)`` or ``(n, channels)``), or an :class:`Audio`.
+    """
+    if source is None:
+        raise InputError("No audio was provided: upload a recording or record one with the microphone.")
+    if isinstance(source, Audio):
+        audio = source
+        _check_duration(audio.duration, limits)
+    elif isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], np.ndarray):
+        audio = _from_array(source[0], source[1], limits)
+    else:
+        if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
+            source = source.model_dump()
+        if isinstance(source, dict):
+            location = source.get("path") or source.get("url")
+            if not location or not isinstance(location, (str, Path)):
+                raise InputError("No audio was provided: upload a recording or record one with the microphone.")
+            source = location
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+        elif isinstance(source, (str, Path)):
+            data = _read_path(str(source), limits)
+        else:
+            raise InputError(f"Unsupported audio input ({type(source).__name__}): {FORMATS_HINT}.")
+        audio = _decode(data, limits)
+    if sample_rate is not None:
+        audio = audio.at_rate(int(sample_rate))
+    return audio
+
+
+def probe_duration(source: Any) -> float | None:
+    """The duration a file's header states, without decoding (None when unknown or unreadable)."""
+    if hasattr(source, "model_dump"):
+        source = source.model_dump()
+    if isinstance(source, dict):
+        source = source.get("path")
+    if not isinstance(source, (str, Path)) or not Path(source).is_file():
+        return None
+    try:
+        import soundfile as sf
+
+        info = sf.info(str(source))
+        if info.samplerate > 0 and 0 < info.frames < 2**62:
+            return info.frames / info.samplerate
+    except Exception:
+        pass
+    return _container_seconds(str(source))
+
+
+# --- getting the bytes ---------------------------------------------------------------------------
+
+
+_SHORTER = "upload a shorter or more compressed recording."
+
+
+def _read_path(text: str, limits: AudioLimits) -> bytes:
+    if text.startswith(("http://", "https://", "data:")):
+        raise InputError("Links to audio can't be opened here: download the file and upload it.")
+    return read_limited(Path(text), limits.max_bytes, "audio", _SHORTER)
+
+
+def _check_bytes(size: int, limits: AudioLimits) -> None:
+    check_file_size(size, limits.max_bytes, "audio", _SHORTER)
+
+
+def _fmt_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d} min"
+
+
+def _check_duration(seconds: float, limits: AudioLimits) -> None:
+    if seconds > limits.max_seconds:
+        raise InputError(
+            f"The recording is too long ({_fmt_seconds(seconds)}; the limit is {_fmt_seconds(limits.max_seconds)}): "
+            "trim it and upload it again."
+        )
+    if seconds < limits.min_seconds:
+        if seconds <= 0:
+            raise InputError("The recording contains no sound samples (zero length): upload a different file.")
+        raise InputError(
+            f"The recording is too short ({seconds * 1000:.0f} ms; at least {limits.min_seconds * 1000:.0f} ms): "
+            "record a little longer."
+        )
+
+
+# --- decoding ------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, limits: AudioLimits) -> Audio:
+    _check_bytes(len(data), limits)
+    try:
+        return _decode_soundfile(data, limits)
+    except InputError:
+        raise
+    except Exception:  # libsndfile cannot read it (M4A, WebM, damaged …): let FFmpeg try
+        pass
+    return _decode_pyav(data, limits)
+
+
+def _decode_soundfile(data: bytes, limits: AudioLimits) -> Audio:
+    import soundfile as sf
+
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
+        if rate <= 0 or channels <= 0:
+            raise ValueError("no audio")
+        if not 0 < frames < 2**62:  # libsndfile reports a huge count when it does not know
+            expected = None
+        elif f.format == "MP3":  # libsndfile's MP3 count overstates real files by ~0.5 s; FFmpeg's is exact
+            expected = _container_seconds(data)
+        else:
+            expected = frames / rate
+        if expected is not None:
+            _check_duration(expected, limits)
+        max_frames = int(limits.max_seconds * rate) + 1
+        samples = f.read(frames=min(frames, max_frames) if frames > 0 else max_frames, dtype="float32", always_2d=True)
+    seconds = len(samples) / rate
+    _check_duration(seconds, limits)
+    note: tuple[str, ...] = ()
+    if expected is not None and seconds < 0.98 * expected - 0.05:  # the header promised more than the file holds
+        note = (_ended_early(seconds),)
+    return Audio(_to_mono(samples.T), rate, rate, channels, "soundfile", note)
+
+
+def _container_seconds(data: bytes | str) -> float | None:
+    """The duration FFmpeg reads from a file's headers (file bytes or a path; no decoding), or None."""
+    try:
+        import av
+
+        with av.open(io.BytesIO(data) if isinstance(data, bytes) else data, metadata_errors="ignore") as container:
+            if container.streams.audio and container.duration:
+                return container.duration / 1e6
+    except Exception:
+        pass
+    return None
+
+
+def _ended_early(seconds: float) -> str:
+    return f"The file ended early or is damaged after {_fmt_seconds(seconds)}: only that part was analysed."
+
+
+def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
+    import av
+
+    try:
+        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+    except Exception as exc:
+        raise _not_audio(data) from exc
+    with container:
+        streams = container.streams.audio
+        if not streams:
+            if _sniff(data):  # FFmpeg opens images too (as one-frame videos)
+                raise _not_audio(data)
+            kind = "a video without a sound track" if container.streams.video else "not an audio recording"
+            raise InputError(f"This file is {kind}: {FORMATS_HINT}.")
+        stream = streams[0]
+        rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+        channels = int(stream.codec_context.channels or 0)
+        if rate <= 0:
+            raise InputError(_DAMAGED)
+        if stream.duration is not None and stream.time_base is not None:
+            _check_duration(float(stream.duration * stream.time_base), limits)
+        elif container.duration is not None:  # microseconds; WebM from a browser's recorder has none
+            _check_duration(container.duration / 1e6, limits)
+        max_samples = int(limits.max_seconds * rate) + 1
+        chunks: list[np.ndarray] = []
+        total = 0
+        note: tuple[str, ...] = ()
+        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout or "mono", rate=rate)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().astype(np.float32, copy=False)
+                    chunks.append(chunk)
+                    total += chunk.shape[1]
+                if total > max_samples:
+                    _check_duration(total / rate, limits)
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+                total += chunks[-1].shape[1]
+        except InputError:
+            raise
+        except Exception as exc:  # a damaged or truncated stream: keep what decoded, if anything
+            if total == 0:
+                raise InputError(_DAMAGED) from exc
+            note = (_ended_early(total / rate),)
+    if not chunks:
+        _check_duration(0.0, limits)
+    samples = np.concatenate(chunks, axis=1)
+    _check_duration(samples.shape[1] / rate, limits)
+    return Audio(_to_mono(samples), rate, rate, channels or samples.shape[0], "pyav", note)
+
+
+def _sniff(data: bytes) -> str:
+    """What a non-audio file evidently is (``an image`` …), or ``""``."""
+    head = data[:64]
+    kind = ""
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        kind = "an image"
+    elif head.startswith(b"%PDF"):
+        kind = "a PDF document"
+    elif head.startswith(b"PK\x03\x04"):
+        kind = "a ZIP archive or office document"
+    elif b"\x00" not in data[:4096]:
+        try:
+            data[:4096].decode("utf-8")
+            kind = "a text file"
+        except UnicodeDecodeError:
+            pass
+    return kind
+
+
+def _not_audio(data: bytes) -> InputError:
+    head = data[:64]
+    kind = _sniff(data)
+    if kind:
+        return InputError(f"This file is {kind}, not an audio recording: {FORMATS_HINT}.")
+    if head.startswith((b"RIFF", b"ID3", b"OggS", b"fLaC", b"\x1aE\xdf\xa3")) or head[4:8] == b"ftyp":
+        return InputError(_DAMAGED)
+    return InputError(f"This file is not an audio recording, or its format isn't supported: {FORMATS_HINT}.")
+
+
+def _from_array(rate: Any, array: np.ndarray, limits: AudioLimits) -> Audio:
+    try:
+        rate = int(rate)
+    except (TypeError, ValueError):
+        raise InputError(f"The audio sample rate {rate!r} is not a number.") from None
+    if not 1000 <= rate <= 384_000:
+        raise InputError(f"The audio sample rate ({rate} Hz) is outside 1–384 kHz.")
+    if array.ndim == 1:
+        channels_first = array[np.newaxis, :]
+    elif array.ndim == 2:
+        # gr.Audio's convention is (samples, channels); accept (channels, samples) when obvious.
+        channels_first = array if array.shape[0] <= 8 < array.shape[1] else array.T
+    else:
+        raise InputError(f"The audio array has an unsupported shape {array.shape}: expected (samples, channels).")
+    if array.dtype.kind not in "iuf":
+        raise InputError(f"The audio array has an unsupported sample type ({array.dtype}).")
+    _check_duration(channels_first.shape[1] / rate, limits)
+    return Audio(_to_mono(_to_float(channels_first)), rate, rate, channels_first.shape[0], "array")
+
+
+def _to_float(array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind == "f":
+        return array.astype(np.float32, copy=False)
+    info = np.iinfo(array.dtype)
+    if array.dtype.kind == "u":  # unsigned PCM is centred on the middle of its range
+        middle = (int(info.max) + 1) / 2
+        return ((array.astype(np.float64) - middle) / middle).astype(np.float32)
+    return (array.astype(np.float64) / (int(info.max) + 1)).astype(np.float32)
+
+
+def _to_mono(channels_first: np.ndarray) -> np.ndarray:
+    """Average the channels; NaN/inf samples (broken float files) become silence."""
+    mono = channels_first.mean(axis=0, dtype=np.float32) if channels_first.shape[0] > 1 else channels_first[0]
+    return np.ascontiguousarray(np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0), dtype=np.float32)
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """High-quality resampling (soxr ``HQ``) of mono float32 samples."""
+    if from_rate == to_rate or len(samples) == 0:
+        return samples
+    import soxr
+
+    return np.ascontiguousarray(soxr.resample(samples, from_rate, to_rate, quality="HQ"), dtype=np.float32)
+
+
+# --- loudness, speech, spectrogram ---------------------------------------------------------------
+
+
+def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_seconds: float = FRAME_SECONDS) -> np.ndarray:
+    """RMS level of each ``frame_seconds`` frame in dB below full scale (the last partial frame included)."""
+    size = max(1, round(frame_seconds * sample_rate))
+    n = math.ceil(len(samples) / size)
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    padded = np.zeros(n * size, dtype=np.float64)
+    padded[: len(samples)] = samples
+    power = np.square(padded).reshape(n, size).sum(axis=1)
+    counts = np.full(n, size, dtype=np.float64)
+    counts[-1] = len(samples) - (n - 1) * size
+    return (10 * np.log10(power / counts + 1e-12)).astype(np.float32)
+
+
+def voiced_frames(levels_db: np.ndarray) -> np.ndarray:
+    """Frames that carry sound: above :data:`SILENCE_DB` and within :data:`DYNAMIC_RANGE_DB` of the loudest."""
+    if levels_db.size == 0:
+        return np.zeros(0, dtype=bool)
+    threshold = max(SILENCE_DB, float(levels_db.max()) - DYNAMIC_RANGE_DB)
+    return levels_db >= threshold
+
+
+_MAGMA = np.array(  # a few anchors of matplotlib's "magma" (CC0), interpolated below
+    [[0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [181, 54, 122], [229, 80, 100], [251, 135, 97],
+     [254, 194, 135], [252, 253, 191]],
+    dtype=np.float64,
+)  # fmt: skip
+
+
+def _mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+        return 700.0 * (10 ** (mel / 2595.0) - 1.0)
+
+    fft_hz = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(sample_rate / 2)), n_mels + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (fft_hz - lower) / np.maximum(centre - lower, 1e-9)
+    falling = (upper - fft_hz) / np.maximum(upper - centre, 1e-9)
+    return np.maximum(0.0, np.minimum(rising, falling))
+
+
+def spectrogram_image(
+    samples: np.ndarray, sample_rate: int, *, width: int = 800, height: int = 160, n_mels: int = 64
+) -> np.ndarray:
+    """A mel spectrogram as an RGB ``height × ≤width × 3`` uint8 picture (low pitches at the bottom, 80 dB range)."""
+    n_fft = 512 if sample_rate <= 24_000 else 1024
+    hop = max(n_fft // 4, math.ceil(len(samples) / width))
+    if len(samples) < n_fft:
+        samples = np.pad(samples, (0, n_fft - len(samples)))
+    n_frames = 1 + (len(samples) - n_fft) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        samples, shape=(n_frames, n_fft), strides=(samples.strides[0] * hop, samples.strides[0]), writeable=False
+    )
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
+    mel = _mel_filters(sample_rate, n_fft, n_mels) @ spectrum.T  # n_mels × frames
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        db = 10 * np.log10(np.maximum(mel, 1e-10))
+    db = np.clip((db - (db.max() - 80.0)) / 80.0, 0.0, 1.0)[::-1]  # low frequencies at the bottom
+    rows = np.linspace(0, n_mels - 1, height).round().astype(int)
+    position = db[rows] * (len(_MAGMA) - 1)
+    low = np.floor(position).astype(int).clip(0, len(_MAGMA) - 2)
+    frac = (position - low)[..., None]
+    rgb = _MAGMA[low] * (1 - frac) + _MAGMA[low + 1] * frac
+    return rgb.round().astype(np.uint8)

@@ -1,0 +1,448 @@
+"""Emotion in speech: from the voice (acoustic classifier over sliding windows), from the words
+(speech recognition + a text emotion classifier) and both fused.
+
+Shape shared by every task module: inputs → preprocess (decode, validate, find speech) → models
+(through the manager: ``emotion``, then ``asr``, then ``text_emotion``) → postprocess (readable
+labels, averaging, fusion) → a frozen :class:`EmotionResult`.
+
+Labels always come from each model's ``config.id2label``. Two documented maps act on them:
+
+* :data:`DISPLAY_NAMES` only *renames* abbreviations for display (``neu`` → ``neutral``); labels it
+  does not know are shown as they are;
+* :data:`SHARED_LABELS` puts synonyms from the two models on one label set for fusion
+  (``joy`` → ``happy``, ``anger`` → ``angry`` …); labels it does not know keep their (lower-cased) name.
+
+Late fusion: both distributions are mapped onto the shared names, restricted to the labels *both*
+models have, renormalised, and averaged with weight ``text_weight`` for the text side. Probability
+the text model gives to labels the voice model lacks (e.g. ``fear``, ``disgust``, ``surprise`` for
+the default four-class voice model) is left out of the fused estimate but shown in the text result.
+
+When a model cannot be loaded (offline, missing) the analysis degrades to what is available and
+says so in ``notes``; it fails only when neither the voice nor the words can be analysed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, ModelUnavailableError
+from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
+from ..models.manager import ModelManager, ProgressFn
+from ..runtime import get_manager
+from .transcription import Transcript, transcribe
+
+DISPLAY_NAMES: dict[str, str] = {
+    "neu": "neutral",
+    "hap": "happy",
+    "ang": "angry",
+    "sad": "sad",
+    "fea": "fearful",
+    "dis": "disgust",
+    "sur": "surprised",
+    "cal": "calm",
+    "exc": "excited",
+    "fru": "frustrated",
+    "oth": "other",
+}
+"""Abbreviated labels (IEMOCAP/SUPERB, CREMA-D, RAVDESS codes, any case) → readable names. Only renames."""
+
+SHARED_LABELS: dict[str, str] = {
+    "neutral": "neutral",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "joyful": "happy",
+    "excited": "happy",  # IEMOCAP practice: "excited" is merged into "happy"
+    "angry": "angry",
+    "anger": "angry",
+    "sad": "sad",
+    "sadness": "sad",
+    "fear": "fearful",
+    "fearful": "fearful",
+    "disgust": "disgusted",
+    "disgusted": "disgusted",
+    "surprise": "surprised",
+    "surprised": "surprised",
+}
+"""Readable label (lower case) → the shared label used for fusion. Unknown labels keep their own name."""
+
+MIN_VOICED_SECONDS = 0.1
+"""A window counts as speech when it has this much sound (or sound in half of it, if shorter)."""
+MAX_WINDOWS = 2000
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Sliding windows for the voice, whether to use the words, and how much they weigh."""
+
+    window_seconds: float = 3.0
+    hop_seconds: float = 1.5
+    use_transcript: bool = True
+    text_weight: float = 0.5
+    """Weight of the text emotion in the fused estimate (0 = voice only, 1 = words only)."""
+    language: str | None = None
+    """Language code for speech recognition; None = detect."""
+    batch_size: int = 8
+    """Windows per forward pass of the voice model (bounds memory on long audio)."""
+
+    def validated(self) -> AnalysisOptions:
+        window, hop, weight = float(self.window_seconds), float(self.hop_seconds), float(self.text_weight)
+        if not 0.5 <= window <= 30:
+            raise InputError("The window must be between 0.5 and 30 seconds long.")
+        if not 0.1 <= hop <= window:
+            raise InputError("The hop must be between 0.1 seconds and the window length.")
+        if not 0.0 <= weight <= 1.0:
+            raise InputError("The text weight must be between 0 and 1.")
+        if not 1 <= int(self.batch_size) <= 64:
+            raise InputError("The batch size must be between 1 and 64 windows.")
+        language = (self.language or "").strip() or None
+        return AnalysisOptions(window, hop, bool(self.use_transcript), weight, language, int(self.batch_size))
+
+
+@dataclass(frozen=True)
+class WindowEmotion:
+    """One window of the voice timeline; ``probabilities`` is None where there was no speech."""
+
+    start: float
+    end: float
+    probabilities: Mapping[str, float] | None
+
+    @property
+    def voiced(self) -> bool:
+        return self.probabilities is not None
+
+
+@dataclass(frozen=True)
+class EmotionResult:
+    fused: dict[str, float]
+    """The overall estimate on the shared labels (sums to 1): voice and words fused, or whichever is available."""
+    acoustic: dict[str, float] | None
+    """From the voice, averaged over the windows with speech (readable model labels); None if unavailable."""
+    text: dict[str, float] | None
+    """From the transcript (readable model labels); None without a transcript or text model."""
+    windows: tuple[WindowEmotion, ...]
+    """The voice timeline, one entry per window (empty when the voice model is unavailable)."""
+    transcript: Transcript | None
+    duration: float
+    sources: tuple[str, ...]
+    """What the fused estimate rests on: ``("voice", "words")``, ``("voice",)`` or ``("words",)``."""
+    notes: tuple[str, ...]
+    """What the user should know: unavailable models, skipped steps, a truncated file …"""
+    model_ids: dict[str, str]
+    seconds: float
+    """Model time of all steps (loading excluded)."""
+    audio: Audio = field(repr=False, compare=False)
+    """The decoded input (for a waveform or spectrogram view)."""
+
+    @property
+    def top(self) -> str:
+        return max(self.fused, key=self.fused.__getitem__)
+
+
+# --- labels and fusion ---------------------------------------------------------------------------
+
+
+def readable_labels(id2label: Mapping[Any, str]) -> list[str]:
+    """The model's labels in id order, abbreviations renamed; a rename that would collide is not made."""
+    raw = [str(id2label[key]) for key in sorted(id2label, key=int)]
+    renamed = [DISPLAY_NAMES.get(label.strip().lower(), label) for label in raw]
+    return [new if renamed.count(new) == 1 else old for old, new in zip(raw, renamed, strict=True)]
+
+
+def to_shared(probabilities: Mapping[str, float]) -> dict[str, float]:
+    """Map readable labels onto :data:`SHARED_LABELS` (synonyms add up)."""
+    out: dict[str, float] = {}
+    for label, p in probabilities.items():
+        key = SHARED_LABELS.get(label.strip().lower(), label.strip().lower())
+        out[key] = out.get(key, 0.0) + float(p)
+    return out
+
+
+def fuse(
+    acoustic: Mapping[str, float] | None, text: Mapping[str, float] | None, text_weight: float
+) -> dict[str, float]:
+    """Late fusion on the shared labels both sides have (see the module docstring). Sums to 1."""
+    if acoustic is None and text is None:
+        raise ValueError("nothing to fuse")
+    if text is None or (acoustic is not None and text_weight <= 0):
+        return _normalised(to_shared(acoustic or {}))
+    if acoustic is None or text_weight >= 1:
+        return _normalised(to_shared(text))
+    a, t = to_shared(acoustic), to_shared(text)
+    shared = [label for label in a if label in t]
+    if not shared:
+        return _normalised(a)
+    a_sum, t_sum = sum(a[k] for k in shared), sum(t[k] for k in shared)
+    return _normalised(
+        {k: (1 - text_weight) * a[k] / max(a_sum, 1e-12) + text_weight * t[k] / max(t_sum, 1e-12) for k in shared}
+    )
+
+
+def _normalised(probabilities: Mapping[str, float]) -> dict[str, float]:
+    total = sum(probabilities.values())
+    if total <= 0:
+        return {k: 1 / len(probabilities) for k in probabilities}
+    return {k: v / total for k, v in probabilities.items()}
+
+
+def _distribution(logits: Any, config: Any) -> np.ndarray:
+    """Class probabilities; multi-label models (sigmoid per label) are normalised to sum to 1."""
+    import torch
+
+    logits = logits.float()
+    if getattr(config, "problem_type", None) == "multi_label_classification":
+        scores = torch.sigmoid(logits)
+        return (scores / scores.sum(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
+    return torch.softmax(logits, dim=-1).cpu().numpy()
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+
+def window_bounds(n_samples: int, sample_rate: int, window_seconds: float, hop_seconds: float) -> list[tuple[int, int]]:
+    """Sliding windows ``[(start, end), …]`` in samples: every ``hop``, each ``window`` long; the last one is
+    aligned to the end of the audio, so the tail is covered by a full window. Audio shorter than one window
+    is one window."""
+    window = max(1, round(window_seconds * sample_rate))
+    hop = max(1, round(hop_seconds * sample_rate))
+    if n_samples <= window:
+        return [(0, n_samples)]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] + window < n_samples:
+        starts.append(n_samples - window)
+    return [(s, s + window) for s in starts]
+
+
+def min_input_samples(config: Any) -> int:
+    """The shortest input a wav2vec2-style model accepts: its convolutional front end's receptive field."""
+    kernels, strides = getattr(config, "conv_kernel", None), getattr(config, "conv_stride", None)
+    if not kernels or not strides:
+        return 400
+    field_, jump = 1, 1
+    for kernel, stride in zip(kernels, strides, strict=False):
+        field_ += (kernel - 1) * jump
+        jump *= stride
+    return field_
+
+
+def _voiced_windows(bounds: Iterable[tuple[int, int]], voiced: np.ndarray, rate: int) -> list[bool]:
+    frame = max(1, round(FRAME_SECONDS * rate))
+    out = []
+    for a, b in bounds:
+        seconds = float(voiced[a // frame : -(-b // frame)].sum()) * FRAME_SECONDS
+        out.append(seconds >= min(MIN_VOICED_SECONDS, 0.5 * (b - a) / rate))
+    return out
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+def _stage(progress: ProgressFn | None, low: float, high: float) -> ProgressFn | None:
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(low + (high - low) * min(max(fraction, 0.0), 1.0), message)
+
+
+def _acoustic(
+    audio: Audio,
+    options: AnalysisOptions,
+    manager: ModelManager,
+    progress: ProgressFn | None,
+    notes: list[str],
+) -> tuple[dict[str, float], tuple[WindowEmotion, ...], str, float]:
+    with manager.use("emotion", progress) as handle:
+        extractor = handle.processor
+        rate = int(extractor.sampling_rate)
+        samples = audio.at_rate(rate).samples
+        labels = readable_labels(handle.model.config.id2label)
+        bounds = window_bounds(len(samples), rate, options.window_seconds, options.hop_seconds)
+        if len(bounds) > MAX_WINDOWS:
+            raise InputError(
+                f"That would be {len(bounds)} windows (at most {MAX_WINDOWS}): use a longer hop or a shorter recording."
+            )
+        voiced = _voiced_windows(bounds, voiced_frames(frame_levels_db(samples, rate)), rate)
+        todo = [i for i, v in enumerate(voiced) if v]
+        if not todo:
+            raise InputError(_NO_SPEECH)
+        minimum = min_input_samples(handle.model.config)
+        began = time.perf_counter()
+        probabilities: dict[int, np.ndarray] = {}
+        for first in range(0, len(todo), options.batch_size):
+            batch = todo[first : first + options.batch_size]
+            if progress and len(todo) > options.batch_size:
+                progress(first / len(todo), f"Voice emotion: windows {first + 1}–{first + len(batch)} of {len(todo)}")
+            arrays = []
+            for i in batch:
+                a, b = bounds[i]
+                piece = samples[a:b]
+                if len(piece) < minimum:
+                    pad = minimum - len(piece)
+                    piece = np.pad(piece, (pad // 2, pad - pad // 2))
+                    notes.append("The clip is shorter than the voice model's minimum input: padded with silence.")
+                arrays.append(piece)
+            inputs = extractor(arrays, sampling_rate=rate, return_tensors="pt", padding=True)
+            logits = handle.model(**handle.prepare(inputs)).logits
+            for i, row in zip(batch, _distribution(logits, handle.model.config), strict=True):
+                probabilities[i] = row
+        seconds = time.perf_counter() - began
+        windows = tuple(
+            WindowEmotion(
+                round(a / rate, 3),
+                round(b / rate, 3),
+                dict(zip(labels, map(float, probabilities[i]), strict=True)) if i in probabilities else None,
+            )
+            for i, (a, b) in enumerate(bounds)
+        )
+        mean = np.mean([probabilities[i] for i in todo], axis=0)
+        overall = dict(zip(labels, map(float, mean / mean.sum()), strict=True))
+        return overall, windows, handle.model_id, seconds
+
+
+def _text_emotion(
+    transcript: Transcript, manager: ModelManager, progress: ProgressFn | None, batch_size: int = 16
+) -> tuple[dict[str, float], str, float]:
+    """Classify the transcript: in pieces of whole segments that fit the model, averaged by length."""
+    with manager.use("text_emotion", progress) as handle:
+        tokenizer = handle.processor
+        limit = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
+        budget = max(8, limit - 2)  # room for the special tokens
+        pieces: list[str] = []
+        lengths: list[int] = []
+        texts = [s.text for s in transcript.segments] or [transcript.text]
+        counts = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        for text, count in zip(texts, counts, strict=True):
+            if pieces and lengths[-1] + count <= budget:
+                pieces[-1] += " " + text
+                lengths[-1] += count
+            else:
+                pieces.append(text)
+                lengths.append(count)
+        labels = readable_labels(handle.model.config.id2label)
+        began = time.perf_counter()
+        rows = []
+        for first in range(0, len(pieces), batch_size):
+            inputs = tokenizer(
+                pieces[first : first + batch_size],
+                truncation=True,  # a single segment longer than the model's limit
+                max_length=limit,
+                padding=True,
+                return_tensors="pt",
+            )
+            rows.append(_distribution(handle.model(**handle.prepare(inputs)).logits, handle.model.config))
+        weights = np.minimum(np.array(lengths, dtype=np.float64), budget) + 1
+        mean = (np.concatenate(rows) * weights[:, None]).sum(axis=0) / weights.sum()
+        probabilities = dict(zip(labels, map(float, mean / mean.sum()), strict=True))
+        return probabilities, handle.model_id, time.perf_counter() - began
+
+
+_NO_SPEECH = (
+    "No speech detected: the recording is silent or almost silent, so there is no emotion to estimate. "
+    "Check the microphone level, or upload a recording with speech."
+)
+
+
+def _unavailable(err: ModelUnavailableError, consequence: str) -> str:
+    return f"{consequence} The {err.role} model '{err.model_id}' is not available: {err.reason} {err.hint}".strip()
+
+
+def analyze_emotion(
+    audio: Any,
+    *,
+    options: AnalysisOptions = AnalysisOptions(),
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+) -> EmotionResult:
+    """Estimate the emotion in a speech recording, overall and over time.
+
+    ``audio``: a path, Gradio's file dict, bytes, a ``(sample_rate, array)`` tuple or an
+    :class:`~mmdemo.media.audio.Audio`. Raises :class:`~mmdemo.errors.InputError` for unusable input
+    (empty, corrupt, unsupported, over the limits, or without speech).
+    """
+    manager = manager or get_manager()
+    options = options.validated()
+    s = manager.settings
+    audio = load_audio(audio, AudioLimits(max_bytes=s.max_upload_bytes, max_seconds=s.max_audio_seconds))
+    audio16 = audio.at_rate(16_000)  # the rate of every default model; speech detection runs on it too
+    levels = frame_levels_db(audio16.samples, 16_000)
+    if not any(_voiced_windows([(0, len(audio16.samples))], voiced_frames(levels), 16_000)):
+        raise InputError(_NO_SPEECH)
+
+    notes: list[str] = list(audio.warnings)
+    model_ids: dict[str, str] = {}
+    seconds = 0.0
+    acoustic_end = 0.45 if options.use_transcript else 1.0
+    acoustic: dict[str, float] | None = None
+    windows: tuple[WindowEmotion, ...] = ()
+    acoustic_error: ModelUnavailableError | None = None
+    try:
+        acoustic, windows, model_ids["emotion"], took = _acoustic(
+            audio16, options, manager, _stage(progress, 0.0, acoustic_end), notes
+        )
+        seconds += took
+    except ModelUnavailableError as err:
+        acoustic_error = err
+        if options.use_transcript:
+            notes.append(_unavailable(err, "No voice analysis (emotion from the words only)."))
+
+    transcript: Transcript | None = None
+    text: dict[str, float] | None = None
+    if options.use_transcript:
+        try:
+            transcript = transcribe(
+                audio16, language=options.language, manager=manager, progress=_stage(progress, acoustic_end, 0.9)
+            )
+            model_ids["asr"] = transcript.model_id
+            seconds += transcript.seconds
+        except ModelUnavailableError as err:
+            if acoustic_error is not None:
+                raise acoustic_error from err
+            notes.append(_unavailable(err, "No transcript, so the estimate uses the voice only."))
+        if transcript is not None and not transcript.text.strip():
+            notes.append("No words were recognised in the speech, so the estimate uses the voice only.")
+        elif transcript is not None:
+            try:
+                text, model_ids["text_emotion"], took = _text_emotion(transcript, manager, _stage(progress, 0.9, 1.0))
+                seconds += took
+            except ModelUnavailableError as err:
+                if acoustic_error is not None:
+                    raise acoustic_error from err
+                notes.append(_unavailable(err, "No emotion from the words, so the estimate uses the voice only."))
+    if acoustic is None and text is None:
+        assert acoustic_error is not None
+        raise acoustic_error
+
+    weight = options.text_weight
+    sources = tuple(
+        name for name, part, used in (("voice", acoustic, weight < 1), ("words", text, weight > 0)) if part and used
+    ) or (("voice",) if acoustic else ("words",))
+    if acoustic is not None and text is not None and 0 < weight < 1:
+        a, t = to_shared(acoustic), to_shared(text)
+        left_out = sorted(set(t) - set(a))
+        if not set(a) & set(t):
+            notes.append("The voice and text models share no emotion labels, so the estimate uses the voice only.")
+            sources = ("voice",)
+        elif left_out:
+            notes.append(
+                f"The voice model has no {', '.join(left_out)} label, so those text probabilities are not in the "
+                "fused estimate (they are in the text result)."
+            )
+    if progress:
+        progress(1.0, "Done")
+    return EmotionResult(
+        fused=fuse(acoustic, text, weight),
+        acoustic=acoustic,
+        text=text,
+        windows=windows,
+        transcript=transcript,
+        duration=audio.duration,
+        sources=sources,
+        notes=tuple(dict.fromkeys(notes)),
+        model_ids=model_ids,
+        seconds=seconds,
+        audio=audio16,
+    )

@@ -1,0 +1,221 @@
+"""Speech recognition (Whisper family, role ``asr``) with segment timestamps, for any length of audio.
+
+Reused by the audio emotion tab and the video tab. Long audio is cut into chunks of at most the
+model's window (30 s for Whisper), at the quietest moment near each cut so words are not split;
+chunks without sound are skipped (Whisper invents text on silence); chunks run in small batches,
+so memory stays bounded whatever the length. Segment times come from Whisper's timestamp tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import InputError
+from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
+from ..models.manager import ModelManager, ProgressFn
+from ..runtime import get_manager
+
+SEARCH_SECONDS = 5.0
+"""A chunk ends at the quietest 25 ms within this many seconds before the model's window ends."""
+DEFAULT_TIME_PRECISION = 0.02
+"""Seconds per Whisper timestamp token (30 s / 1500 encoder positions)."""
+
+
+class TranscriptSegment(NamedTuple):
+    """One stretch of speech: ``(start, end, text)`` in seconds from the start of the audio."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    segments: tuple[TranscriptSegment, ...]
+    language: str | None
+    """Language code Whisper detected (or was given), e.g. ``en``; None for English-only models."""
+    model_id: str
+    seconds: float = 0.0
+    """Model time (loading excluded)."""
+    chunks: int = 0
+    """How many chunks were run through the model (silent ones are skipped)."""
+
+
+def chunk_bounds(samples: np.ndarray, sample_rate: int, max_seconds: float) -> list[tuple[int, int]]:
+    """Cut points ``[(start, end), …]`` covering ``samples`` in chunks of at most ``max_seconds``, each
+    long chunk ending at the quietest frame of its last :data:`SEARCH_SECONDS`."""
+    n = len(samples)
+    limit = max(1, int(max_seconds * sample_rate))
+    frame = max(1, round(FRAME_SECONDS * sample_rate))
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < n:
+        end = start + limit
+        if end >= n:
+            bounds.append((start, n))
+            break
+        search_from = max(start + frame, end - int(min(SEARCH_SECONDS, max_seconds / 2) * sample_rate))
+        levels = frame_levels_db(samples[search_from:end], sample_rate)
+        if levels.size > 1:
+            end = search_from + int(np.argmin(levels[:-1])) * frame + frame // 2  # the middle of the quietest frame
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def _parse(
+    ids: Sequence[int], tokenizer: Any, timestamp_begin: int, eos: int | None, duration: float, precision: float
+) -> list[TranscriptSegment]:
+    """Whisper's output ``<|t0|> words <|t1|><|t1|> words <|t2|> …`` → segments within ``[0, duration]``.
+
+    Robust to any token order (tiny random models emit anything): unclosed text ends at ``duration``,
+    times are clamped into the chunk and made non-decreasing.
+    """
+    special = set(tokenizer.all_special_ids)
+    segments: list[TranscriptSegment] = []
+    start: float | None = None
+    words: list[int] = []
+
+    def close(end: float) -> None:
+        text = " ".join(tokenizer.decode(words, skip_special_tokens=True).split())
+        begin = min(max(start or 0.0, 0.0), duration)
+        if segments:
+            begin = max(begin, segments[-1].start)
+        if text:
+            segments.append(TranscriptSegment(begin, min(max(end, begin), duration), text))
+        words.clear()
+
+    for token in ids:
+        token = int(token)
+        if token == eos:
+            break
+        if token >= timestamp_begin:
+            time_ = (token - timestamp_begin) * precision
+            if words:
+                close(time_)
+                start = None
+            else:
+                start = time_
+        elif token not in special:
+            words.append(token)
+    if words:
+        close(duration)
+    return segments
+
+
+def transcribe(
+    audio: Any,
+    sample_rate: int | None = None,
+    *,
+    language: str | None = None,
+    chunk_seconds: float | None = None,
+    batch_size: int = 4,
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+) -> Transcript:
+    """Transcribe speech of any length with segment timestamps.
+
+    ``audio``: mono samples (``np.ndarray``, with ``sample_rate``), an :class:`~mmdemo.media.audio.Audio`,
+    or anything :func:`~mmdemo.media.audio.load_audio` accepts (a path, Gradio's file dict, bytes).
+    ``language``: a code such as ``"en"`` to skip detection (multilingual models only).
+    ``chunk_seconds``: at most the model's window (30 s for Whisper; the default).
+    """
+    manager = manager or get_manager()
+    if isinstance(audio, np.ndarray):
+        if sample_rate is None:
+            raise InputError("A sample rate is needed with raw audio samples.")
+        audio = Audio(np.asarray(audio, dtype=np.float32).reshape(-1), int(sample_rate), int(sample_rate), 1, "array")
+    elif not isinstance(audio, Audio):
+        s = manager.settings
+        audio = load_audio(audio, AudioLimits(max_bytes=s.max_upload_bytes, max_seconds=s.max_audio_seconds))
+    if not 1 <= int(batch_size) <= 32:
+        raise InputError("The batch size must be between 1 and 32 chunks.")
+
+    with manager.use("asr", progress) as handle:
+        extractor = handle.processor.feature_extractor
+        tokenizer = handle.processor.tokenizer
+        rate = int(extractor.sampling_rate)
+        samples = audio.at_rate(rate).samples
+        window = float(getattr(extractor, "chunk_length", 30) or 30)
+        if chunk_seconds is not None:
+            if not 1 <= chunk_seconds <= window:
+                raise InputError(f"Chunks must be between 1 and {window:g} seconds long for this model.")
+            window = float(chunk_seconds)
+        voiced = voiced_frames(frame_levels_db(samples, rate))
+        frame = max(1, round(FRAME_SECONDS * rate))
+        chunks = [
+            (a, b)
+            for a, b in chunk_bounds(samples, rate, window)
+            if voiced[a // frame : max(a // frame + 1, -(-b // frame))].any()
+        ]
+        generation = handle.model.generation_config
+        multilingual = bool(getattr(generation, "is_multilingual", False)) and hasattr(generation, "lang_to_id")
+        id_to_language = {i: t.strip("<|>") for t, i in getattr(generation, "lang_to_id", {}).items()}
+        if language:
+            language = language.strip().lower()
+            if not multilingual:
+                raise InputError(f"The speech model {handle.model_id} is English-only: leave the language unset.")
+            if language not in id_to_language.values():
+                known = ", ".join(sorted(id_to_language.values()))
+                raise InputError(f"Unknown language code {language!r} for {handle.model_id}; use one of: {known}.")
+        timestamp_begin = int(generation.no_timestamps_token_id) + 1
+        hop = getattr(extractor, "hop_length", 160)
+        precision = 2 * hop / rate if hop else DEFAULT_TIME_PRECISION  # Whisper's encoder halves the frame rate
+
+        began = time.perf_counter()
+        segments: list[TranscriptSegment] = []
+        languages: Counter[str] = Counter()
+        for first in range(0, len(chunks), int(batch_size)):
+            batch = chunks[first : first + int(batch_size)]
+            if progress:
+                progress(
+                    first / len(chunks),
+                    f"Transcribing {_clock(batch[0][0] / rate)}–{_clock(batch[-1][1] / rate)} "
+                    f"of {_clock(len(samples) / rate)}",
+                )
+            inputs = extractor([samples[a:b] for a, b in batch], sampling_rate=rate, return_tensors="pt")
+            features = handle.prepare(inputs)["input_features"]
+            kwargs: dict[str, Any] = {"return_timestamps": True}
+            if multilingual:
+                kwargs["task"] = "transcribe"
+                if language:
+                    kwargs["language"] = language
+                else:  # detect once here, so the language is known and generate() does not detect again
+                    detected = handle.model.detect_language(input_features=features).tolist()
+                    codes = [id_to_language.get(int(i), "") for i in detected]
+                    languages.update(c for c in codes if c)
+                    kwargs["language"] = [c or "en" for c in codes]
+            output = handle.model.generate(features, **kwargs)
+            sequences = output if not hasattr(output, "sequences") else output.sequences
+            for (a, b), ids in zip(batch, sequences.tolist(), strict=True):
+                offset = a / rate
+                found = _parse(ids, tokenizer, timestamp_begin, generation.eos_token_id, (b - a) / rate, precision)
+                segments.extend(_shift(x, offset) for x in found)
+        seconds = time.perf_counter() - began
+        if progress and chunks:
+            progress(1.0, "Transcribed")
+        detected_language = language or (languages.most_common(1)[0][0] if languages else None)
+        return Transcript(
+            text=" ".join(s.text for s in segments),
+            segments=tuple(segments),
+            language=detected_language,
+            model_id=handle.model_id,
+            seconds=seconds,
+            chunks=len(chunks),
+        )
+
+
+def _shift(segment: TranscriptSegment, offset: float) -> TranscriptSegment:
+    return TranscriptSegment(round(segment.start + offset, 2), round(segment.end + offset, 2), segment.text)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"

@@ -1,0 +1,103 @@
+"""End to end: the audio emotion tab of the real app on tiny models, called over HTTP with gradio_client."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from mmdemo.media.audio import load_audio
+from mmdemo.tasks.audio_emotion import window_bounds
+from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS, make_odd_audio
+
+pytestmark = pytest.mark.e2e
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "audio"
+VOICE_LABELS = {"neutral", "happy", "angry", "sad"}
+
+
+@pytest.fixture(scope="module")
+def odd_audio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("odd-audio-1") if cache is not None else tmp_path_factory.mktemp("odd-audio")
+    return make_odd_audio(root)
+
+
+def _confidences(label: dict) -> dict[str, float]:
+    return {c["label"]: c["confidence"] for c in label["confidences"]}
+
+
+def _analyse(client, path: Path | str, *args):
+    return client.predict(handle_file(str(path)), *args, api_name="/emotion")
+
+
+def test_endpoint_is_listed_with_its_parameters(client) -> None:
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/emotion"]
+    params = [p["parameter_name"] for p in endpoint["parameters"]]
+    assert params == ["audio", "window_seconds", "hop_seconds", "use_transcript", "text_weight"]
+    assert len(endpoint["returns"]) == 7
+
+
+@pytest.mark.parametrize("name", ["cate_blanch.mp3", "heath_ledger.mp3", "recording1.wav"])
+def test_examples_return_every_output(client, name: str) -> None:
+    path = ASSETS / name
+    fused, timeline, transcript, text, voice, spectrogram, summary = _analyse(client, path)
+
+    probabilities = _confidences(fused)
+    assert set(probabilities) == VOICE_LABELS and fused["label"] in VOICE_LABELS
+    assert math.isclose(sum(probabilities.values()), 1.0, abs_tol=1e-4)
+    for part, labels in ((voice, VOICE_LABELS), (text, None)):
+        values = _confidences(part)
+        assert math.isclose(sum(values.values()), 1.0, abs_tol=1e-4)
+        assert labels is None or set(values) == labels
+
+    # the timeline: one point per window and label (real speech: every window has speech)
+    samples = load_audio(path, sample_rate=16_000).samples
+    windows = window_bounds(len(samples), 16_000, 3.0, 1.5)
+    assert timeline["columns"] == ["time", "emotion", "probability"]
+    times = sorted({row[0] for row in timeline["data"]})
+    assert len(times) == len(windows) and len(timeline["data"]) == len(windows) * len(VOICE_LABELS)
+    assert times == [round((a + b) / 2 / 16_000, 3) for a, b in windows]
+    for time in times:
+        total = sum(row[2] for row in timeline["data"] if row[0] == time)
+        assert math.isclose(total, 1.0, abs_tol=1e-3)
+
+    assert isinstance(transcript, str) and transcript.startswith("[0:")
+    assert Path(spectrogram).is_file() and Path(spectrogram).stat().st_size > 1000
+    assert isinstance(summary, str) and "from the voice and the words" in summary
+
+
+def test_options_change_the_windows(client) -> None:
+    path = ASSETS / "cate_blanch.mp3"
+    fused, timeline, transcript, text, voice, _, summary = _analyse(client, path, 1.0, 1.0, False, 0.5)
+    samples = load_audio(path, sample_rate=16_000).samples
+    assert len({row[0] for row in timeline["data"]}) == len(window_bounds(len(samples), 16_000, 1.0, 1.0))
+    assert transcript == "" and not text and "from the voice " in summary  # an empty Label arrives as {}
+    assert _confidences(fused) == pytest.approx({k: v for k, v in _confidences(voice).items()}, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["empty.wav", "silence.wav", "corrupt.wav", "not_audio.txt", "too_short.wav"])
+def test_bad_audio_gets_a_clear_error_and_the_server_keeps_serving(
+    client, odd_audio: dict[str, Path], name: str
+) -> None:
+    with pytest.raises(AppError) as info:
+        _analyse(client, odd_audio[name])
+    message = str(info.value)
+    assert BAD_AUDIO_WORDS[name].lower() in message.lower(), message
+    assert "Traceback" not in message and "/tmp" not in message
+    assert isinstance(_analyse(client, odd_audio["short_0.1s.wav"])[2], str)
+
+
+def test_browser_formats(client, odd_audio: dict[str, Path]) -> None:
+    for name in ("speech.webm", "speech.m4a", "speech_opus.ogg", "stereo_48k.wav", "speech_8k.wav"):
+        fused = _analyse(client, odd_audio[name])[0]
+        assert math.isclose(sum(_confidences(fused).values()), 1.0, abs_tol=1e-4), name
+
+
+def test_bad_options(client) -> None:
+    with pytest.raises(AppError, match="hop"):
+        _analyse(client, ASSETS / "heath_ledger.mp3", 2.0, 3.0, True, 0.5)
+    with pytest.raises(AppError, match="No audio"):
+        client.predict(None, api_name="/emotion")
