@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
+from .files import check_file_size, read_limited
 
 __all__ = ["ImageLimits", "load_image"]
 
@@ -35,8 +36,14 @@ class ImageLimits:
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 50_000_000
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> ImageLimits:
+        """The limits configured in :class:`mmdemo.settings.Settings`."""
+        return cls(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+
 
 _FORMATS_HINT = "upload a PNG, JPEG, WebP or GIF image"
+_SMALLER = "upload a smaller or more compressed image."
 _DAMAGED = "The image could not be read: the file is damaged or incomplete. Upload it again, or try a different file."
 _SVG = "SVG images aren't supported: export the drawing as PNG or JPEG and upload that instead."
 _HEIC = (
@@ -106,18 +113,7 @@ def _read_location(text: str, limits: ImageLimits) -> bytes:
 def _read_path(path: Path, limits: ImageLimits) -> bytes:
     if _is_svg_name(path.name):
         raise InputError(_SVG)
-    try:
-        size = path.stat().st_size if path.is_file() else None
-    except OSError:
-        size = None
-    if size is None:
-        raise InputError("The uploaded image could not be found: upload it again.")
-    _check_bytes(size, limits)
-    try:
-        with path.open("rb") as f:
-            return f.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise InputError("The uploaded image could not be opened: upload it again.") from exc
+    return read_limited(path, limits.max_bytes, "image", _SMALLER)
 
 
 def _read_data_url(url: str, limits: ImageLimits) -> bytes:
@@ -148,22 +144,12 @@ def _looks_like_svg(data: bytes) -> bool:
 # --- checks --------------------------------------------------------------------------------------
 
 
-def _mb(n: float) -> str:
-    return f"{n / 2**20:.3g} MB"
-
-
 def _mp(n: float) -> str:
     return f"{n / 1e6:.3g} megapixels"
 
 
 def _check_bytes(size: int, limits: ImageLimits) -> None:
-    if size == 0:
-        raise InputError("The image file is empty (0 bytes): upload a different file.")
-    if size > limits.max_bytes:
-        raise InputError(
-            f"The image file is too large ({_mb(size)}; the limit is {_mb(limits.max_bytes)}): "
-            "upload a smaller or more compressed image."
-        )
+    check_file_size(size, limits.max_bytes, "image", _SMALLER)
 
 
 def _check_size(width: int, height: int, limits: ImageLimits) -> None:

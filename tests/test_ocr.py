@@ -1,0 +1,82 @@
+"""OCR ("read text") on the real PP-OCR model that ships in the rapidocr wheel: known text in, same words out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmdemo.errors import InputError, ModelUnavailableError
+from mmdemo.models.hub import packaged_folder
+from mmdemo.models.manager import NATIVE_DTYPE, ModelManager
+from mmdemo.settings import Settings
+from mmdemo.tasks.ocr import OcrResult, annotate, read_text, read_texts
+from mmdemo.testing.text_images import render_text
+
+
+@pytest.fixture(scope="module")
+def manager() -> ModelManager:
+    return ModelManager(Settings(device="cpu", offline=True))
+
+
+def test_reads_rendered_text_in_reading_order(manager: ModelManager, tmp_path: Path) -> None:
+    path = tmp_path / "report.png"
+    render_text(["Quarterly Sales Report", "Revenue grew in March"], path)
+    result = read_text(str(path), manager=manager)
+    assert isinstance(result, OcrResult)
+    words = result.text.lower()
+    assert "quarterly" in words and "report" in words and "revenue" in words
+    assert words.index("quarterly") < words.index("revenue")  # top line first
+    for line in result.lines:
+        assert 0.5 <= line.score <= 1
+        xs, ys = [x for x, _ in line.box], [y for _, y in line.box]
+        assert 0 <= min(xs) <= max(xs) <= result.image.width + 1
+        assert 0 <= min(ys) <= max(ys) <= result.image.height + 1
+
+
+def test_blank_image_has_no_text(manager: ModelManager) -> None:
+    from PIL import Image
+
+    result = read_text(Image.new("RGB", (320, 200), "white"), manager=manager)
+    assert result.lines == () and result.text == ""
+
+
+def test_real_photos_and_batch(manager: ModelManager, real_photos: dict[str, str]) -> None:
+    results = read_texts(list(real_photos.values()), manager=manager)
+    assert len(results) == len(real_photos)
+    assert all(isinstance(r.text, str) and r.seconds >= 0 for r in results)
+
+
+def test_annotate_draws_boxes(manager: ModelManager) -> None:
+    result = read_text(render_text(["STOP"], font_size=60), manager=manager)
+    assert [line.text for line in result.lines] == ["STOP"]
+    drawn = annotate(result)
+    assert drawn.size == result.image.size and drawn.tobytes() != result.image.tobytes()
+
+
+def test_bad_input(manager: ModelManager, odd_images: dict[str, Path]) -> None:
+    with pytest.raises(InputError):
+        read_text(str(odd_images["random_bytes.jpg"]), manager=manager)
+    with pytest.raises(InputError, match="confidence"):
+        read_text(render_text(["x"]), min_score=2, manager=manager)
+    with pytest.raises(InputError):
+        read_texts([], manager=manager)
+
+
+def test_status_shows_packaged_cpu_model(manager: ModelManager) -> None:
+    read_text(render_text(["status"]), manager=manager)
+    row = next(s for s in manager.status() if s.role == "ocr")
+    assert row.model_id == "pip:rapidocr/models"
+    assert row.source == "pip package (offline)"
+    assert (row.state, row.device, row.dtype) == ("ready", "cpu", NATIVE_DTYPE)
+    assert row.bytes > 1_000_000  # the ONNX files' size
+
+
+def test_missing_package_names_it() -> None:
+    with pytest.raises(ModelUnavailableError, match="no_such_package_xyz"):
+        packaged_folder("ocr", "pip:no_such_package_xyz/models")
+    with pytest.raises(ModelUnavailableError, match="no folder"):
+        packaged_folder("ocr", "pip:rapidocr/no_such_folder")
+    broken = ModelManager(Settings(device="cpu", models={"ocr": "pip:no_such_package_xyz/models"}))
+    with pytest.raises(ModelUnavailableError, match="pip install"):
+        read_text(render_text(["x"]), manager=broken)
