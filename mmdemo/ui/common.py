@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,16 +22,72 @@ F = TypeVar("F", bound=Callable[..., Any])
 STATUS_HEADERS = ["Role", "Model", "State", "Device", "Dtype", "Size (MB)", "In use", "Files", "Last used"]
 
 
+class RateLimiter:
+    """At most ``per_minute`` requests per client in any sliding minute (0 = unlimited)."""
+
+    def __init__(self, per_minute: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._seen: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        """Count a request of ``client``; raise ``gr.Error`` (nothing counted) when over the limit."""
+        if self.per_minute <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            times = self._seen[client]
+            while times and times[0] <= now - 60:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                wait = 60 - (now - times[0])
+                raise gr.Error(
+                    f"Too many requests: at most {self.per_minute} a minute per user. Try again in {wait:.0f} s.",
+                    title="Slow down",
+                )
+            times.append(now)
+            if len(self._seen) > 10_000:  # forget idle clients so the table stays small
+                for key in [k for k, v in self._seen.items() if not v or v[-1] <= now - 60]:
+                    del self._seen[key]
+
+
+rate_limiter = RateLimiter()
+"""Shared by every model event of the app; ``build_app`` sets its limit from the settings."""
+
+
+def client_id(request: gr.Request | None) -> str:
+    """Who is asking: the login name, else the first forwarded-for address, else the peer address."""
+    if request is None:
+        return "local"
+    if getattr(request, "username", None):
+        return f"user:{request.username}"
+    forwarded = (request.headers or {}).get("x-forwarded-for", "") if hasattr(request, "headers") else ""
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
+
+
 def user_errors(fn: F) -> F:
-    """Turn backend errors into ``gr.Error`` with their message; log anything unexpected.
+    """Wrap a model event handler: per-client rate limit, then backend errors → ``gr.Error``.
 
     The user never sees a traceback, and a failure in one request leaves the app serving others.
+    The wrapper asks Gradio for the request (an extra ``request: gr.Request`` parameter that the
+    API does not show) to know who is calling; ``fn`` itself does not get it.
     """
+    signature = inspect.signature(fn)
+    request_param = inspect.Parameter(
+        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request
+    )
+    full_signature = signature.replace(parameters=[*signature.parameters.values(), request_param])
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = full_signature.bind_partial(*args, **kwargs)
+        rate_limiter.check(client_id(bound.arguments.pop("request", None)))
         try:
-            return fn(*args, **kwargs)
+            return fn(*bound.args, **bound.kwargs)
         except gr.Error:
             raise
         except MMDemoError as err:
@@ -41,6 +100,8 @@ def user_errors(fn: F) -> F:
                 title="Unexpected error",
             ) from None
 
+    wrapper.__signature__ = full_signature  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
     return wrapper  # type: ignore[return-value]
 
 
