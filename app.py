@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mmdemo.errors import MMDemoError
-from mmdemo.settings import DEVICES, DTYPES, Settings
+from mmdemo.settings import DEVICES, DTYPES, PROFILES, Settings
 
 
 def parse_auth(pairs: list[str], auth_file: str | None) -> list[tuple[str, str]]:
@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD", help="require a login (repeat)")
     p.add_argument("--auth-file", help="file with one USER:PASSWORD per line")
+    p.add_argument(
+        "--profile",
+        choices=["auto", *PROFILES],
+        help="defaults for the hardware: local, cpu (CPU Space), gpu, zerogpu (default auto: detected on Spaces)",
+    )
     p.add_argument("--device", choices=[*DEVICES], help="compute device (default auto)")
     p.add_argument("--dtype", choices=[*DTYPES], help="model dtype (default auto: fp16/bf16 on GPU, fp32 on CPU)")
     p.add_argument("--memory-budget-gb", type=float, help="memory for loaded models on the compute device")
@@ -62,7 +67,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
             raise MMDemoError(f"--model takes ROLE=ID_OR_FOLDER (got {item!r}).")
         models[role.strip().lower()] = model_id.strip()
     preload = None if args.preload is None else tuple(r.strip() for r in args.preload.split(",") if r.strip())
-    return (base or Settings.from_env()).replace(
+    return (base or Settings.from_env(profile=args.profile)).replace(
         models=models or None,
         device=args.device,
         dtype=args.dtype,
@@ -94,9 +99,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.profile == "zerogpu":
+        # ZeroGPU wants every model on "cuda" before the app serves (the GPU is attached per call).
+        manager.preload(settings.preload or ("all",), background=False)
     demo = build_app(manager)
     try:
-        demo.queue().launch(
+        demo.launch(
             server_name=args.host,
             server_port=args.port,
             share=args.share,
@@ -107,8 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # port taken, address not available…
         print(f"error: cannot start the server: {err}", file=sys.stderr)
         return 1
+    if args.share and not demo.share_url:
+        print(
+            "warning: the public share link could not be created (this machine cannot reach Gradio's share "
+            f"servers, or a firewall blocks them); the app is served only at {demo.local_url}",
+            file=sys.stderr,
+        )
+    elif args.share and not auth:
+        print(
+            "warning: anyone with the share link can use this app; add --auth USER:PASSWORD to restrict it.",
+            file=sys.stderr,
+        )
     # Only once the UI is served: load what was asked for, or at least import torch & co.
-    if settings.preload:
+    if settings.profile == "zerogpu":
+        pass  # loaded above
+    elif settings.preload:
         manager.preload(settings.preload)
     else:
         manager.warm_imports()

@@ -13,20 +13,30 @@ from typing import Any
 
 __all__ = [
     "Settings",
+    "analyze_emotion",
     "answer_question",
     "caption_image",
     "caption_images",
     "configure",
+    "generate_images",
     "get_manager",
+    "read_text",
+    "summarize_video",
+    "transcribe",
 ]
 
 _LAZY = {
     "Settings": "mmdemo.settings",
+    "analyze_emotion": "mmdemo.tasks.audio_emotion",
     "answer_question": "mmdemo.tasks.captioning",
     "caption_image": "mmdemo.tasks.captioning",
     "caption_images": "mmdemo.tasks.captioning",
     "configure": "mmdemo.runtime",
+    "generate_images": "mmdemo.tasks.text_to_image",
     "get_manager": "mmdemo.runtime",
+    "read_text": "mmdemo.tasks.ocr",
+    "summarize_video": "mmdemo.tasks.video_summary",
+    "transcribe": "mmdemo.tasks.transcription",
 }
 
 

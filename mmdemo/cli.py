@@ -23,7 +23,7 @@ def _print_json(obj: Any) -> None:
 
 def cmd_prefetch(args: argparse.Namespace, settings: Settings) -> int:
     """Download every configured model (or ``--roles``) to the HF cache or to ``--dir``."""
-    from .models.hub import download, looks_like_path, prefetch_folder
+    from .models.hub import download, is_packaged, looks_like_path, prefetch_folder
     from .models.manager import ModelManager
 
     manager = ModelManager(settings)
@@ -35,6 +35,10 @@ def cmd_prefetch(args: argparse.Namespace, settings: Settings) -> int:
         spec = manager.spec(role)
         ids = {settings.model_for(role) or spec.default_for(t) for t in device_types}
         for model_id in sorted(ids):
+            if is_packaged(model_id):
+                status = "ships with a pip package, nothing to download"
+                report.append({"role": role, "model": model_id, "status": status})
+                continue
             if Path(model_id).expanduser().is_dir() or looks_like_path(model_id):
                 report.append({"role": role, "model": model_id, "status": "local folder, nothing to download"})
                 continue
@@ -74,6 +78,121 @@ def cmd_vqa(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ocr(args: argparse.Namespace, settings: Settings) -> int:
+    from .runtime import configure
+    from .tasks.ocr import annotate, read_text
+
+    manager = configure(settings)
+    result = read_text(args.image, min_score=args.min_score, manager=manager)
+    if args.boxes:
+        annotate(result).save(args.boxes)
+    lines = [dataclasses.asdict(line) for line in result.lines]
+    _print_json({"text": result.text, "lines": lines, "model_id": result.model_id, "seconds": result.seconds})
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    """Generate images; PNGs go to ``--out``, everything else to stdout as JSON."""
+    from .runtime import configure
+    from .tasks.text_to_image import generate_images
+
+    manager = configure(settings)
+    result = generate_images(
+        args.prompt,
+        negative_prompt=args.negative_prompt,
+        steps=args.steps,
+        guidance_scale=args.guidance_scale,
+        width=args.width,
+        height=args.height,
+        num_images=args.num_images,
+        seed=args.seed,
+        decoder=args.decoder,
+        clip_score=not args.no_clip_score,
+        manager=manager,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = []
+    for item in result.images:
+        path = out / f"mmdemo-{item.seed}.png"
+        item.image.save(path)
+        images.append({"file": str(path), "seed": item.seed, "clip_score": item.clip_score})
+    report = {k: v for k, v in dataclasses.asdict(result).items() if k != "images"}
+    _print_json({**report, "images": images})
+    return 0
+
+
+def cmd_emotion(args: argparse.Namespace, settings: Settings) -> int:
+    """Emotion in a speech recording: overall, per window, and from the transcript."""
+    from .runtime import configure
+    from .tasks.audio_emotion import AnalysisOptions, analyze_emotion
+
+    manager = configure(settings)
+    options = AnalysisOptions(
+        window_seconds=args.window,
+        hop_seconds=args.hop,
+        use_transcript=not args.no_transcript,
+        text_weight=args.text_weight,
+        language=args.language,
+    )
+    result = analyze_emotion(args.audio, options=options, manager=manager)
+    transcript = None
+    if result.transcript is not None:
+        transcript = {
+            "text": result.transcript.text,
+            "language": result.transcript.language,
+            "segments": [s._asdict() for s in result.transcript.segments],
+        }
+    _print_json(
+        {
+            "top": result.top,
+            "fused": result.fused,
+            "acoustic": result.acoustic,
+            "text": result.text,
+            "sources": result.sources,
+            "windows": [dataclasses.asdict(w) for w in result.windows],
+            "transcript": transcript,
+            "duration": result.duration,
+            "notes": result.notes,
+            "model_ids": result.model_ids,
+            "seconds": result.seconds,
+        }
+    )
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
+    """Summarise a video; the Markdown/SRT reports and keyframes go to ``--out`` when given."""
+    from .runtime import configure
+    from .tasks.video_summary import summarize_video
+
+    manager = configure(settings)
+    result = summarize_video(args.video, max_keyframes=args.max_keyframes, language=args.language, manager=manager)
+    report = result.to_dict()
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.md").write_text(result.to_markdown(), encoding="utf-8")
+        (out / "summary.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        srt = result.to_srt()
+        if srt:
+            (out / "summary.srt").write_text(srt, encoding="utf-8")
+        for i, keyframe in enumerate(result.keyframes, start=1):
+            keyframe.image.save(out / f"keyframe-{i:02d}.jpg")
+    _print_json(report)
+    return 0
+
+
+def cmd_space(args: argparse.Namespace, settings: Settings) -> int:
+    """Write a folder ready to push to a Hugging Face Space."""
+    from .deploy import write_space
+
+    out = write_space(args.out, hardware=args.hardware, title=args.title)
+    print(f"wrote {out}; push it with: hf upload <you>/<space> {out} --repo-type space", file=sys.stderr)
+    _print_json({"folder": str(out), "hardware": args.hardware})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmdemo", description=__doc__.splitlines()[0])
     parser.add_argument("--device", help="auto, cuda, mps or cpu")
@@ -99,6 +218,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--num-beams", type=int, default=3)
     p.set_defaults(func=cmd_vqa)
+
+    p = sub.add_parser("ocr", help="read the text in an image")
+    p.add_argument("image")
+    p.add_argument("--min-score", type=float, default=0.5, help="drop lines recognised with less confidence")
+    p.add_argument("--boxes", metavar="OUT.png", help="also save the image with the text boxes drawn")
+    p.set_defaults(func=cmd_ocr)
+
+    p = sub.add_parser("generate", help="generate images from a text prompt")
+    p.add_argument("prompt")
+    p.add_argument("--negative-prompt", default="")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the model's recommendation)")
+    p.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default: the model's)")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--num-images", type=int, default=1)
+    p.add_argument("--seed", type=int, help="default: random (printed, so the image can be made again)")
+    p.add_argument("--decoder", choices=["auto", "tiny", "full"], default="auto")
+    p.add_argument("--no-clip-score", action="store_true")
+    p.add_argument("--out", default=".", help="folder for the PNG files (default: here)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("emotion", help="emotion in a speech recording (voice, words, and both fused)")
+    p.add_argument("audio")
+    p.add_argument("--window", type=float, default=3.0, help="seconds per timeline window")
+    p.add_argument("--hop", type=float, default=1.5, help="seconds between window starts")
+    p.add_argument("--no-transcript", action="store_true", help="voice only: skip speech recognition")
+    p.add_argument("--text-weight", type=float, default=0.5, help="weight of the words in the fused estimate")
+    p.add_argument("--language", help="speech language code (default: detected)")
+    p.set_defaults(func=cmd_emotion)
+
+    p = sub.add_parser("summarize", help="summarise a video: what is seen, read and said")
+    p.add_argument("video")
+    p.add_argument("--max-keyframes", type=int, help="default: the MMDEMO_MAX_KEYFRAMES setting")
+    p.add_argument("--language", help="speech language code (default: detected)")
+    p.add_argument("--out", help="also write summary.md, summary.json, summary.srt and keyframe JPEGs here")
+    p.set_defaults(func=cmd_summarize)
+
+    from .deploy import HARDWARE
+
+    p = sub.add_parser("space", help="write a folder to push to a Hugging Face Space")
+    p.add_argument("out", help="folder to write (created if missing)")
+    p.add_argument("--hardware", choices=HARDWARE, default="cpu-basic", help="suggested Space hardware")
+    p.add_argument("--title", default="mmdemo")
+    p.set_defaults(func=cmd_space)
     return parser
 
 

@@ -45,6 +45,40 @@ def _env_float(env: Mapping[str, str], name: str, default: float | None) -> floa
     return value
 
 
+PROFILES: dict[str, dict[str, object]] = {
+    "local": {},
+    "cpu": {  # a CPU-basic Space (2 vCPU, 16 GB): keep requests short enough for shared visitors
+        "device": "cpu",
+        "max_upload_mb": 25.0,
+        "max_audio_seconds": 300.0,
+        "max_video_seconds": 300.0,
+        "max_generated_side": 512,
+        "max_generated_images": 2,
+        "max_keyframes": 8,
+        "rate_limit_per_minute": 20,
+    },
+    "gpu": {"device": "cuda"},  # a dedicated GPU: larger defaults (chosen per device), lazy LRU loading
+    "zerogpu": {  # ZeroGPU: models placed on "cuda" eagerly at start-up, the GPU attached per call
+        "device": "cuda",
+        "preload": ("all",),
+        "memory_budget_gb": 40.0,
+        "rate_limit_per_minute": 20,
+    },
+}
+"""Hardware profiles: defaults for where the app runs. Any MMDEMO_* variable or flag still wins."""
+
+
+def detect_profile(env: Mapping[str, str]) -> str:
+    """``zerogpu`` on ZeroGPU Spaces, ``gpu``/``cpu`` on other Spaces, else ``local`` (no changes)."""
+    if _env_bool(env, "SPACES_ZERO_GPU", False):
+        return "zerogpu"
+    if env.get("SPACE_ID"):
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "local"
+
+
 def role_env_var(role: str) -> str:
     """Environment variable that sets the model of ``role``: ``captioner`` → ``MMDEMO_CAPTIONER_MODEL``."""
     return f"MMDEMO_{role.upper()}_MODEL"
@@ -72,15 +106,29 @@ class Settings:
     max_image_pixels: int = 50_000_000
     max_audio_seconds: float = 600.0
     max_video_seconds: float = 1800.0
+    max_keyframes: int = 12
+    """Most keyframes the video summary captions and reads (scene changes beyond it: the most distinct kept)."""
+    max_generated_side: int = 1024
+    """Largest width or height of a generated image (text-to-image), in pixels; a multiple of 8."""
+    max_generated_images: int = 4
+    """Most images one text-to-image request may ask for."""
     offline: bool = False
     """Never contact the Hub (also set by ``HF_HUB_OFFLINE=1``)."""
     model_dir: str | None = None
     """Folder of prefetched models (``<model_dir>/<org>/<name>``), looked up before the Hub."""
     preload: tuple[str, ...] = ()
     """Roles loaded in the background at start-up (``all`` = every role)."""
+    profile: str = "local"
+    """Hardware profile whose defaults were applied (see :data:`PROFILES`)."""
+    max_queue: int = 64
+    """Requests waiting in the queue at most; more are turned away with "the app is busy"."""
+    rate_limit_per_minute: int = 0
+    """Model requests one client (login, else IP address) may make per minute; 0 = no limit."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, profile: str | None = None) -> Settings:
+        """Settings from ``MMDEMO_*`` variables over the defaults of ``profile`` (``MMDEMO_PROFILE``, else
+        detected: see :func:`detect_profile`)."""
         env = os.environ if env is None else env
         prefix, suffix = "MMDEMO_", "_MODEL"
         models = {
@@ -101,11 +149,26 @@ class Settings:
             max_image_pixels=int(_env_float(env, "MMDEMO_MAX_IMAGE_PIXELS", defaults.max_image_pixels)),
             max_audio_seconds=_env_float(env, "MMDEMO_MAX_AUDIO_SECONDS", defaults.max_audio_seconds),
             max_video_seconds=_env_float(env, "MMDEMO_MAX_VIDEO_SECONDS", defaults.max_video_seconds),
+            max_keyframes=int(_env_float(env, "MMDEMO_MAX_KEYFRAMES", defaults.max_keyframes)),
+            max_generated_side=int(_env_float(env, "MMDEMO_MAX_GENERATED_SIDE", defaults.max_generated_side)),
+            max_generated_images=int(_env_float(env, "MMDEMO_MAX_GENERATED_IMAGES", defaults.max_generated_images)),
             offline=_env_bool(env, "MMDEMO_OFFLINE", False) or _env_bool(env, "HF_HUB_OFFLINE", False),
             model_dir=env.get("MMDEMO_MODEL_DIR") or None,
             preload=tuple(r.strip().lower() for r in env.get("MMDEMO_PRELOAD", "").split(",") if r.strip()),
+            max_queue=int(_env_float(env, "MMDEMO_MAX_QUEUE", defaults.max_queue)),
+            rate_limit_per_minute=int(_env_float(env, "MMDEMO_RATE_LIMIT_PER_MINUTE", 0)),
         )
-        return settings.validated()
+        name = (profile or env.get("MMDEMO_PROFILE", "").strip().lower() or "auto").lower()
+        name = detect_profile(env) if name == "auto" else name
+        if name not in PROFILES:
+            raise InputError(f"Unknown profile {name!r}: use auto or one of {', '.join(PROFILES)}.")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        overrides = {
+            key: value
+            for key, value in PROFILES[name].items()
+            if key in fields and f"MMDEMO_{key.upper()}" not in env  # what the user set wins
+        }
+        return dataclasses.replace(settings, profile=name, **overrides).validated()  # type: ignore[arg-type]
 
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (``None`` values are ignored, so unset flags keep env values)."""
@@ -122,6 +185,14 @@ class Settings:
             raise InputError(f"Unknown dtype {self.dtype!r}: use one of {', '.join(DTYPES)}.")
         if self.max_upload_mb <= 0 or self.max_image_pixels <= 0:
             raise InputError("Upload limits must be positive.")
+        if self.max_generated_side < 64 or self.max_generated_side % 8:
+            raise InputError("MMDEMO_MAX_GENERATED_SIDE must be a multiple of 8, at least 64.")
+        if not 1 <= self.max_keyframes <= 64:
+            raise InputError("MMDEMO_MAX_KEYFRAMES must be between 1 and 64.")
+        if self.max_generated_images < 1:
+            raise InputError("MMDEMO_MAX_GENERATED_IMAGES must be at least 1.")
+        if self.max_queue < 1:
+            raise InputError("MMDEMO_MAX_QUEUE must be at least 1.")
         if self.model_dir is not None and not Path(self.model_dir).expanduser().is_dir():
             raise InputError(f"MMDEMO_MODEL_DIR {self.model_dir!r} is not a folder.")
         return self

@@ -77,7 +77,7 @@ def app_url(tiny_settings: Settings) -> Iterator[str]:
 
     manager = configure(tiny_settings.replace(max_upload_mb=5, max_image_pixels=5_000_000))
     demo = build_app(manager)
-    demo.queue().launch(
+    demo.launch(
         server_name="127.0.0.1",
         server_port=_free_port(),
         prevent_thread_lock=True,

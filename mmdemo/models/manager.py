@@ -34,12 +34,14 @@ from typing import Any
 
 from ..errors import MemoryBudgetError, MMDemoError, ModelUnavailableError
 from ..settings import Settings
-from .hub import how_to_provide, looks_like_path, prefetch_folder, resolve_model_folder
+from .hub import how_to_provide, is_packaged, looks_like_path, packaged_folder, prefetch_folder, resolve_model_folder
 from .specs import SPECS, LoadedModel, ModelSpec
 
 log = logging.getLogger(__name__)
 
 GiB = 1024**3
+NATIVE_DTYPE = "own runtime"
+"""Status-panel dtype of CPU-only models (ONNX …): their runtime picks the precision, not torch."""
 ProgressFn = Callable[[float, str], None]
 _DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
@@ -163,12 +165,12 @@ def module_bytes(model: Any) -> int:
 def estimate_weight_bytes(folder: Path, element_size: int) -> int:
     """Size the weights will take once loaded, read from safetensors headers (no tensor data read).
 
-    Floating tensors are counted at ``element_size`` (the dtype they will be cast to); ``.bin``
-    files, which cannot be inspected cheaply, count as their size on disk.
+    Floating tensors are counted at ``element_size`` (the dtype they will be cast to); ``.bin`` and
+    ``.onnx`` files, which cannot be inspected cheaply, count as their size on disk.
     """
     files = sorted(p for p in folder.rglob("*.safetensors") if p.is_file())
     if not files:
-        return sum(p.stat().st_size for p in folder.rglob("*.bin") if p.is_file())
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.suffix in (".bin", ".onnx") and p.is_file())
     total = 0
     for file in files:
         try:
@@ -274,13 +276,14 @@ class ModelManager:
         try:
             with entry.run_lock, torch.inference_mode():
                 assert entry.loaded is not None
+                on_cpu = entry.spec.cpu_only
                 yield ModelHandle(
                     role=role,
                     model_id=entry.model_id,
                     model=entry.loaded.model,
                     processor=entry.loaded.processor,
-                    device=self.device,
-                    dtype=self.dtype,
+                    device=torch.device("cpu") if on_cpu else self.device,
+                    dtype=torch.float32 if on_cpu else self.dtype,
                 )
         finally:
             self._release(entry)
@@ -352,6 +355,7 @@ class ModelManager:
         for role, spec in self.specs.items():
             entry = entries.get(role)
             model_id = entry.model_id if entry else self.model_id(role)
+            dtype = NATIVE_DTYPE if spec.cpu_only else str(self.dtype).removeprefix("torch.")
             rows.append(
                 ModelStatus(
                     role=role,
@@ -359,7 +363,7 @@ class ModelManager:
                     model_id=model_id,
                     state=entry.state if entry else "not loaded",
                     device=entry.tier if entry else None,
-                    dtype=str(self.dtype).removeprefix("torch.") if entry else None,
+                    dtype=dtype if entry else None,
                     bytes=entry.bytes if entry else 0,
                     last_used=entry.last_used_wall if entry else None,
                     in_use=entry.pins if entry else 0,
@@ -375,6 +379,12 @@ class ModelManager:
 
     def source_of(self, model_id: str) -> str:
         """Where ``model_id``'s files would be read from, without touching the network."""
+        if is_packaged(model_id):
+            try:
+                packaged_folder("", model_id)
+            except MMDemoError:
+                return "missing package"
+            return "pip package (offline)"
         if Path(model_id).expanduser().is_dir():
             return "local folder"
         if looks_like_path(model_id):
@@ -399,7 +409,7 @@ class ModelManager:
                 entry = self._entries.get(role)
                 if entry is not None:
                     entry.pins += 1
-                    if entry.tier == self.compute_tier:
+                    if entry.tier == self._home_tier(spec):
                         return entry
             if entry is not None:
                 return self._bring_back(entry, progress)
@@ -422,7 +432,7 @@ class ModelManager:
         )
         element_size = self.dtype.itemsize
         estimate = estimate_weight_bytes(folder, element_size)
-        tier = self.compute_tier
+        tier = self._home_tier(spec)
         with self._cond:
             self._make_room(tier, estimate, what=model_id)
             entry = _Entry(spec=spec, model_id=model_id, tier=tier, bytes=estimate, pins=1)
@@ -431,14 +441,14 @@ class ModelManager:
         try:
             _notify(progress, 0.3, f"Reading {model_id} weights…")
             loaded = spec.loader(folder, self.dtype)
-            actual = module_bytes(loaded.model)
+            actual = module_bytes(loaded.model) or estimate  # not torch (ONNX …): its files' size
             with self._cond:
                 if actual > entry.bytes:
                     self._make_room(tier, actual - entry.bytes, what=model_id)
                 entry.bytes = actual
             if tier != "cpu":
                 _notify(progress, 0.8, f"Moving {model_id} to {tier}…")
-                loaded.model.to(self.device)
+                self._place(spec, loaded.model)
         except BaseException as err:
             with self._cond:
                 self._entries.pop(role, None)
@@ -475,13 +485,24 @@ class ModelManager:
             with self._cond:
                 self._make_room(self.compute_tier, entry.bytes, what=entry.model_id)
                 assert entry.loaded is not None
-                entry.loaded.model.to(self.device)
+                self._place(entry.spec, entry.loaded.model)
                 entry.tier = self.compute_tier
                 entry.state = "ready"
         except BaseException:
             self._release(entry)
             raise
         return entry
+
+    def _place(self, spec: ModelSpec, model: Any) -> None:
+        """Put ``model`` on the compute device: the spec's own ``place`` (memory savers) or ``.to()``."""
+        if spec.place is not None:
+            spec.place(model, self.device)
+        else:
+            model.to(self.device)
+
+    def _home_tier(self, spec: ModelSpec) -> str:
+        """Where ``spec``'s model lives when in use: the compute device, or RAM for CPU-only models."""
+        return "cpu" if spec.cpu_only and "cpu" in self.budgets else self.compute_tier
 
     def _usage(self, tier: str) -> int:
         return sum(e.bytes for e in self._entries.values() if e.tier == tier)

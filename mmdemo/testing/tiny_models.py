@@ -23,7 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-KIT_VERSION = "1"
+from .tiny_audio import build_roberta_text_emotion, build_wav2vec2_emotion, build_whisper_asr
+from .tiny_diffusion import build_tiny_autoencoder, build_tiny_clip, build_tiny_sd_pipeline
+from .tiny_text import build_bart_summarizer
+
+KIT_VERSION = "5"
 """Bump when any builder changes: folders stamped with another version are rebuilt."""
 SEED = 1234
 STAMP_PREFIX = ".mmdemo-tiny-"
@@ -198,6 +202,13 @@ def build_blip_vqa(path: str | Path) -> Path:
 TINY_BUILDERS: dict[str, Callable[[Path], Path]] = {
     "captioner": build_blip_captioner,
     "vqa": build_blip_vqa,
+    "text_to_image": build_tiny_sd_pipeline,
+    "tiny_vae": build_tiny_autoencoder,
+    "clip": build_tiny_clip,
+    "emotion": build_wav2vec2_emotion,
+    "asr": build_whisper_asr,
+    "text_emotion": build_roberta_text_emotion,
+    "summarizer": build_bart_summarizer,
 }
 """Role (as in :data:`mmdemo.models.specs.SPECS`) → builder that saves a tiny model into a folder."""
 

@@ -8,13 +8,20 @@ import gradio as gr
 
 from ..models.manager import ModelManager
 from ..runtime import get_manager
+from .audio_emotion import build_audio_emotion_tab
 from .captioning import build_captioning_tab
-from .common import status_panel
+from .common import rate_limiter, status_panel
+from .text_to_image import build_text_to_image_tab
+from .video_summary import build_video_summary_tab
 
 TITLE = "mmdemo · multimodal AI demo"
 INTRO = f"""# {TITLE}
-Image captioning and visual question answering, running on this machine. Models load on first
-use (the first request takes longer) and stay loaded while memory allows.
+Four multimodal tasks, running on this machine: **image captioning** (with questions about the
+photo and reading its text), **text to image** (with the seed that reproduces each picture and a
+CLIP score of how well it matches the prompt), **audio emotion** (from the voice over time and
+from the transcribed words) and **video summary** (what a video shows, says and writes on screen).
+Models load on first use, so a tab's first request takes longer; the panel at the bottom shows
+what is loaded.
 """
 
 
@@ -27,10 +34,19 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Image captioning", id="caption"):
                 build_captioning_tab(manager, events.append)
+            with gr.Tab("Text to image", id="generate"):
+                build_text_to_image_tab(manager, events.append)
+            with gr.Tab("Audio emotion", id="emotion"):
+                build_audio_emotion_tab(manager, events.append)
+            with gr.Tab("Video summary", id="video"):
+                build_video_summary_tab(manager, events.append)
         table, summary, refresh = status_panel(manager)
         for event in events:
             event.then(refresh, None, [table, summary], api_visibility="private", queue=False)
         demo.load(refresh, None, [table, summary], api_visibility="private", queue=False)
+    rate_limiter.per_minute = manager.settings.rate_limit_per_minute
+    # One queue for the whole app; model events also share one worker (concurrency_id="models").
+    demo.queue(max_size=manager.settings.max_queue)
     return demo
 
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import gradio as gr
 
+from ..deploy import gpu
 from ..models.manager import ModelManager
 from ..tasks.captioning import DecodingOptions, answer_question, caption_image
+from ..tasks.ocr import annotate, read_text
 from .common import progress_to, user_errors
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
@@ -20,6 +22,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
     @user_errors
+    @gpu(duration=30)
     def caption(
         image: Any,
         prefix: str = "",
@@ -33,6 +36,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
         return result.text
 
     @user_errors
+    @gpu(duration=20)
     def ask(
         image: Any,
         question: str,
@@ -43,9 +47,19 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
         result = answer_question(image, question, options=options, manager=manager, progress=progress_to(progress))
         return result.answer
 
+    @user_errors
+    def read(
+        image: Any, min_score: float = 0.5, progress: gr.Progress = gr.Progress(track_tqdm=True)
+    ) -> tuple[Any, str, list[list[Any]]]:
+        result = read_text(image, min_score=float(min_score), manager=manager, progress=progress_to(progress))
+        if not result.lines:
+            gr.Info("No text found in this image.")
+        rows = [[i, line.text, line.score] for i, line in enumerate(result.lines, start=1)]
+        return annotate(result), result.text, rows
+
     gr.Markdown(
         "Describe a photo in one sentence, steer the description by giving its first words, "
-        "or ask a question about the photo (short answers: *yes*, *two*, *red*…)."
+        "ask a question about the photo (short answers: *yes*, *two*, *red*…), or read the text in it."
     )
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
@@ -85,6 +99,18 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
             )
             ask_button = gr.Button("Ask", variant="secondary", elem_id="vqa-button")
             answer_out = gr.Textbox(label="Answer", interactive=False, buttons=["copy"], elem_id="vqa-output")
+            gr.Markdown("### Read the text in it")
+            with gr.Row():
+                min_score = gr.Slider(0, 1, value=0.5, step=0.05, label="Minimum confidence", scale=3)
+                read_button = gr.Button("Read text", variant="secondary", elem_id="ocr-button", scale=1)
+            ocr_text = gr.Textbox(
+                label="Text (reading order)", lines=3, interactive=False, buttons=["copy"], elem_id="ocr-text"
+            )
+            with gr.Accordion("Where the text is", open=True):
+                ocr_image = gr.Image(label="Text boxes", type="pil", interactive=False, elem_id="ocr-image")
+                ocr_lines = gr.Dataframe(
+                    headers=["#", "Text", "Confidence"], interactive=False, wrap=True, elem_id="ocr-lines"
+                )
 
     common: dict[str, Any] = {"preprocess": False, "concurrency_id": "models", "concurrency_limit": 1}
     after(
@@ -100,3 +126,4 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
     after(
         gr.on([ask_button.click, question.submit], ask, [image, question, beams], answer_out, api_name="vqa", **common)
     )
+    after(read_button.click(read, [image, min_score], [ocr_image, ocr_text, ocr_lines], api_name="ocr", **common))
