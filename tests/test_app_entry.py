@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +34,12 @@ def env(tiny_model_dirs: dict[str, Path]) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def running_app(env: dict[str, str]) -> Iterator[int]:
+@contextlib.contextmanager
+def _serve(env: dict[str, str], *args: str) -> Iterator[int]:
+    """``python app.py --port P *args`` until its page answers; yields the port."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+        [sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -53,6 +57,12 @@ def running_app(env: dict[str, str]) -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def running_app(env: dict[str, str]) -> Iterator[int]:
+    with _serve(env) as port:
+        yield port
 
 
 def test_serves_the_ui(running_app: int) -> None:
@@ -110,3 +120,26 @@ def test_share_link_failure_is_explained(env: dict[str, str]) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_auth_rejects_a_wrong_password(env: dict[str, str], tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("# team\nbob:hunter2\n")
+    with _serve(env, "--auth", "alice:secret", "--auth-file", str(users)) as port:
+        base = f"http://127.0.0.1:{port}"
+
+        def login(user: str, password: str) -> int:
+            data = urllib.parse.urlencode({"username": user, "password": password}).encode()
+            try:
+                with urllib.request.urlopen(f"{base}/login", data=data, timeout=10) as response:
+                    return response.status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        assert login("alice", "wrong") in (400, 401)
+        assert login("mallory", "secret") in (400, 401)
+        assert login("alice", "secret") == 200
+        assert login("bob", "hunter2") == 200
+        with pytest.raises(urllib.error.HTTPError) as err:  # the API needs a login too
+            urllib.request.urlopen(f"{base}/config", timeout=10)
+        assert err.value.code == 401
