@@ -225,6 +225,7 @@ ASR = transformers_spec(
     license="MIT",
 )
 
+
 def _load_faster_whisper(folder: Path, dtype: Any) -> LoadedModel:
     """Whisper converted to CTranslate2 (``model.bin`` + ``config.json``), run by faster-whisper on the CPU."""
     from faster_whisper import WhisperModel
