@@ -13,7 +13,6 @@ for _key in [k for k in os.environ if k.startswith("MMDEMO_")]:
     del os.environ[_key]  # a developer's own settings must not leak into the tests
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
+from mmdemo.testing.server import launched_app
 
 REAL_PHOTOS = ("cheetah1.jpg", "lion.jpg", "tower.jpg", "bus.png", "groot.jpeg", "hf-logo_transpng.png")
 
@@ -63,31 +63,29 @@ def odd_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return make_odd_images(tmp_path_factory.mktemp("odd-images"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def odd_audio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Generated odd recordings (0.1 s, 8 kHz, stereo 48 kHz, silence, corrupt …), cached between runs."""
+    from mmdemo.testing.odd_audio import make_odd_audio
+
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("odd-audio-1") if cache is not None else tmp_path_factory.mktemp("odd-audio")
+    return make_odd_audio(root)
+
+
+@pytest.fixture(scope="session")
+def odd_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Generated odd videos (vertical, one frame, VFR, several containers, speech, corrupt …)."""
+    from mmdemo.testing.odd_videos import make_odd_videos
+
+    return make_odd_videos(tmp_path_factory.mktemp("odd-videos"))
 
 
 @pytest.fixture(scope="session")
 def app_url(tiny_settings: Settings) -> Iterator[str]:
-    """The real app (same build_app/launch_kwargs as app.py) on tiny models, launched once."""
-    from mmdemo.runtime import configure
-    from mmdemo.ui import build_app, launch_kwargs
-
-    manager = configure(tiny_settings.replace(max_upload_mb=5, max_image_pixels=5_000_000))
-    demo = build_app(manager)
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=_free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_kwargs(manager),
-    )
-    try:
-        yield demo.local_url.rstrip("/")
-    finally:
-        demo.close()
+    """The app on tiny models, launched once for all end-to-end and browser tests."""
+    with launched_app(tiny_settings.replace(max_upload_mb=5, max_image_pixels=5_000_000)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

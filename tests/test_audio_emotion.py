@@ -25,18 +25,11 @@ from mmdemo.tasks.audio_emotion import (
     window_bounds,
 )
 from mmdemo.tasks.transcription import Transcript, TranscriptSegment, _parse, chunk_bounds, transcribe
-from mmdemo.testing.odd_audio import BAD_AUDIO, BAD_AUDIO_WORDS, GAP_SECONDS, GOOD_AUDIO, make_odd_audio, speech
+from mmdemo.testing.odd_audio import BAD_AUDIO, BAD_AUDIO_WORDS, GAP_SECONDS, GOOD_AUDIO, speech
 from mmdemo.testing.tiny_audio import ACOUSTIC_LABELS, TEXT_LABELS, build_wav2vec2_emotion
 
 VOICE_LABELS = ["neutral", "happy", "angry", "sad"]  # ACOUSTIC_LABELS renamed for display
 AUDIO_ROLES = ("emotion", "asr", "text_emotion")
-
-
-@pytest.fixture(scope="module")
-def odd_audio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    cache = getattr(request.config, "cache", None)
-    root = cache.mkdir("odd-audio-1") if cache is not None else tmp_path_factory.mktemp("odd-audio")
-    return make_odd_audio(root)
 
 
 @pytest.fixture(scope="module")

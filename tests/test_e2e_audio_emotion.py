@@ -11,18 +11,11 @@ from gradio_client.exceptions import AppError
 
 from mmdemo.media.audio import load_audio
 from mmdemo.tasks.audio_emotion import window_bounds
-from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS, make_odd_audio
+from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS
 
 pytestmark = pytest.mark.e2e
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "audio"
 VOICE_LABELS = {"neutral", "happy", "angry", "sad"}
-
-
-@pytest.fixture(scope="module")
-def odd_audio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    cache = getattr(request.config, "cache", None)
-    root = cache.mkdir("odd-audio-1") if cache is not None else tmp_path_factory.mktemp("odd-audio")
-    return make_odd_audio(root)
 
 
 def _confidences(label: dict) -> dict[str, float]:

@@ -9,15 +9,10 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from mmdemo.testing.odd_videos import BAD_VIDEO_WORDS, make_odd_videos
+from mmdemo.testing.odd_videos import BAD_VIDEO_WORDS
 
 pytestmark = pytest.mark.e2e
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "videos"
-
-
-@pytest.fixture(scope="module")
-def odd_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_odd_videos(tmp_path_factory.mktemp("odd-videos"))
 
 
 def _video(path: str | Path) -> dict:

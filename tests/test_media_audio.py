@@ -17,17 +17,10 @@ from mmdemo.media.audio import (
     spectrogram_image,
     voiced_frames,
 )
-from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS, GAP_SECONDS, GOOD_AUDIO, make_odd_audio, speech
+from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS, GAP_SECONDS, GOOD_AUDIO, speech
 
 SPEECH_SECONDS = 7.884  # cate_blanch.mp3 as decoded at 16 kHz (the odd files are cut from it)
 DECODE_ONLY_BAD = [n for n in BAD_AUDIO_WORDS if n not in ("silence.wav", "near_silent.wav")]
-
-
-@pytest.fixture(scope="module")
-def odd_audio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    cache = getattr(request.config, "cache", None)
-    root = cache.mkdir("odd-audio-1") if cache is not None else tmp_path_factory.mktemp("odd-audio")
-    return make_odd_audio(root)
 
 
 @pytest.mark.parametrize("name", GOOD_AUDIO)

@@ -18,14 +18,9 @@ from mmdemo.media.video import (
     open_video,
     select_keyframes,
 )
-from mmdemo.testing.odd_videos import BAD_VIDEO_WORDS, BAD_VIDEOS, GOOD_VIDEOS, WITH_SPEECH, make_odd_videos
+from mmdemo.testing.odd_videos import BAD_VIDEO_WORDS, BAD_VIDEOS, GOOD_VIDEOS, WITH_SPEECH
 
 REAL_VIDEOS = ("a.mp4", "b.mp4", "muted_b.mp4", "b.avi")
-
-
-@pytest.fixture(scope="module")
-def odd_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_odd_videos(tmp_path_factory.mktemp("odd-videos"))
 
 
 @pytest.fixture(scope="module")

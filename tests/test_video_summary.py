@@ -21,15 +21,10 @@ from mmdemo.tasks.video_summary import (
     build_chapters,
     summarize_video,
 )
-from mmdemo.testing.odd_videos import GOOD_VIDEOS, SIGN_TEXT, WITH_SPEECH, make_odd_videos, write_video
+from mmdemo.testing.odd_videos import GOOD_VIDEOS, SIGN_TEXT, WITH_SPEECH, write_video
 
 MD_SECTIONS = ("## Summary", "## Chapters", "## Keyframes", "## Transcript", "## Notes")
 SRT_BLOCK = re.compile(r"^(\d+)\n(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)\n(.+)$")
-
-
-@pytest.fixture(scope="module")
-def odd_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_odd_videos(tmp_path_factory.mktemp("odd-videos"))
 
 
 @pytest.fixture(scope="module")
