@@ -209,3 +209,19 @@ def test_warm_imports_survives_broken_module(caplog: pytest.LogCaptureFixture) -
     assert not thread.is_alive()
     assert "mmdemo_no_such_module" in caplog.text and "json:no_such_attr" in caplog.text
     assert manager.status()[0].state == "not loaded"  # importing loads no model
+
+
+def test_default_model_from_prefetch_folder(tmp_path: Path, tiny_model_dirs: dict[str, Path]) -> None:
+    """The air-gapped flow: `prefetch --dir D` on a connected machine, then MMDEMO_MODEL_DIR=D offline."""
+    import shutil
+
+    from mmdemo.tasks.captioning import caption_image
+    from mmdemo.testing.text_images import render_text
+
+    model_id = SPECS["captioner"].default_for("cpu")
+    shutil.copytree(tiny_model_dirs["captioner"], tmp_path / model_id)
+    manager = ModelManager(Settings(device="cpu", offline=True, model_dir=str(tmp_path)))
+    row = next(s for s in manager.status() if s.role == "captioner")
+    assert (row.model_id, row.source) == (model_id, "prefetch folder")
+    assert isinstance(caption_image(render_text(["hi"]), manager=manager).text, str)
+    assert next(s for s in manager.status() if s.role == "captioner").state == "ready"
