@@ -30,13 +30,13 @@ def test_endpoint_is_listed_with_its_parameters(client) -> None:
     endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/emotion"]
     params = [p["parameter_name"] for p in endpoint["parameters"]]
     assert params == ["audio", "window_seconds", "hop_seconds", "use_transcript", "text_weight"]
-    assert len(endpoint["returns"]) == 7
+    assert len(endpoint["returns"]) == 9
 
 
 @pytest.mark.parametrize("name", ["cate_blanch.mp3", "heath_ledger.mp3", "recording1.wav"])
 def test_examples_return_every_output(client, name: str) -> None:
     path = ASSETS / name
-    fused, timeline, transcript, text, voice, spectrogram, summary = _analyse(client, path)
+    fused, timeline, transcript, text, voice, spectrogram, pitch, loudness, summary = _analyse(client, path)
 
     probabilities = _confidences(fused)
     assert set(probabilities) == VOICE_LABELS and fused["label"] in VOICE_LABELS
@@ -61,10 +61,17 @@ def test_examples_return_every_output(client, name: str) -> None:
     assert Path(spectrogram).is_file() and Path(spectrogram).stat().st_size > 1000
     assert isinstance(summary, str) and "from the voice and the words" in summary
 
+    # prosody: a pitch contour in the range of human voices, loudness for every 20 ms frame
+    assert pitch["columns"] == ["time", "pitch"] and loudness["columns"] == ["time", "loudness"]
+    pitches = [row[1] for row in pitch["data"]]
+    assert pitches and all(65 <= p <= 400 for p in pitches)
+    assert abs(len(loudness["data"]) - len(samples) / 320) <= 60  # one row per frame (64 ms frame edge)
+    assert "median pitch" in summary and "words a minute" in summary
+
 
 def test_options_change_the_windows(client) -> None:
     path = ASSETS / "cate_blanch.mp3"
-    fused, timeline, transcript, text, voice, _, summary = _analyse(client, path, 1.0, 1.0, False, 0.5)
+    fused, timeline, transcript, text, voice, _, _, _, summary = _analyse(client, path, 1.0, 1.0, False, 0.5)
     samples = load_audio(path, sample_rate=16_000).samples
     assert len({row[0] for row in timeline["data"]}) == len(window_bounds(len(samples), 16_000, 1.0, 1.0))
     assert transcript == "" and not text and "from the voice " in summary  # an empty Label arrives as {}

@@ -34,6 +34,7 @@ from ..errors import InputError, ModelUnavailableError
 from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
 from ..models.manager import ModelManager, ProgressFn
 from ..runtime import get_manager
+from .prosody import Prosody, analyze_prosody
 from .transcription import Transcript, transcribe
 
 DISPLAY_NAMES: dict[str, str] = {
@@ -138,6 +139,8 @@ class EmotionResult:
     """Model time of all steps (loading excluded)."""
     audio: Audio = field(repr=False, compare=False)
     """The decoded input (for a waveform or spectrogram view)."""
+    prosody: Prosody | None = field(default=None, repr=False, compare=False)
+    """Pitch contour, loudness and speaking rate: how it was said (no model needed)."""
 
     @property
     def top(self) -> str:
@@ -446,4 +449,7 @@ def analyze_emotion(
         model_ids=model_ids,
         seconds=seconds,
         audio=audio16,
+        prosody=analyze_prosody(
+            audio16.samples, audio16.sample_rate, len(transcript.text.split()) if transcript is not None else None
+        ),
     )

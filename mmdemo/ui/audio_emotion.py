@@ -32,6 +32,27 @@ def timeline_frame(result: EmotionResult) -> Any:
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
 
+MAX_PLOT_POINTS = 1500
+
+
+def prosody_frames(result: EmotionResult) -> tuple[Any, Any]:
+    """Pitch (voiced frames only) and loudness over time as DataFrames, thinned for long recordings."""
+    import numpy as np
+    import pandas as pd
+
+    prosody = result.prosody
+    if prosody is None or len(prosody.times) == 0:
+        return pd.DataFrame(columns=["time", "pitch"]), pd.DataFrame(columns=["time", "loudness"])
+    step = max(1, -(-len(prosody.times) // MAX_PLOT_POINTS))
+    times = np.round(prosody.times[::step], 2)
+    pitch = prosody.pitch_hz[::step]
+    voiced = ~np.isnan(pitch)
+    return (
+        pd.DataFrame({"time": times[voiced], "pitch": np.round(pitch[voiced], 1)}),
+        pd.DataFrame({"time": times, "loudness": np.round(prosody.loudness_db[::step], 1)}),
+    )
+
+
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     return f"{int(minutes)}:{secs:04.1f}"
@@ -58,7 +79,15 @@ def describe(result: EmotionResult) -> str:
         parts.append(f"language: {result.transcript.language}")
     parts.append(f"model time {result.seconds:.2f} s")
     models = " · ".join(f"{role}: `{model_id}`" for role, model_id in result.model_ids.items())
-    lines = [" · ".join(parts), models, *(f"⚠️ {note}" for note in result.notes)]
+    voice = []
+    if result.prosody is not None and result.prosody.median_pitch_hz is not None:
+        voice.append(f"median pitch {result.prosody.median_pitch_hz:.0f} Hz")
+        if result.prosody.pitch_range_semitones is not None:
+            voice.append(f"pitch range {result.prosody.pitch_range_semitones:.1f} semitones")
+    if result.prosody is not None and result.prosody.speaking_rate_wpm is not None:
+        voice.append(f"{result.prosody.speaking_rate_wpm:.0f} words a minute")
+    prosody = ("How it was said: " + " · ".join(voice)) if voice else ""
+    lines = [" · ".join(parts), prosody, models, *(f"⚠️ {note}" for note in result.notes)]
     return "\n\n".join(line for line in lines if line)
 
 
@@ -81,7 +110,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         use_transcript: bool = True,
         text_weight: float = 0.5,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> tuple[dict[str, float], Any, str, dict[str, float] | None, dict[str, float] | None, Any, str]:
+    ) -> tuple[dict[str, float], Any, str, dict[str, float] | None, dict[str, float] | None, Any, Any, Any, str]:
         options = AnalysisOptions(
             window_seconds=float(window_seconds),
             hop_seconds=float(hop_seconds),
@@ -90,6 +119,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         )
         result = analyze_emotion(audio, options=options, manager=manager, progress=progress_to(progress))
         spectrogram = spectrogram_image(result.audio.samples, result.audio.sample_rate)
+        pitch, loudness = prosody_frames(result)
         return (
             result.fused,
             timeline_frame(result),
@@ -97,6 +127,8 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             result.text,
             result.acoustic,
             spectrogram,
+            pitch,
+            loudness,
             describe(result),
         )
 
@@ -133,6 +165,23 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
                 height=170,
                 elem_id="emotion-spectrogram",
             )
+            with gr.Accordion("Prosody: how it was said (pitch and loudness, no model needed)", open=True):
+                pitch_plot = gr.LinePlot(
+                    x="time",
+                    y="pitch",
+                    x_title="time (s)",
+                    y_title="pitch (Hz)",
+                    label="Pitch",
+                    elem_id="emotion-pitch",
+                )
+                loudness_plot = gr.LinePlot(
+                    x="time",
+                    y="loudness",
+                    x_title="time (s)",
+                    y_title="loudness (dBFS)",
+                    label="Loudness",
+                    elem_id="emotion-loudness",
+                )
         with gr.Column(scale=1):
             fused = gr.Label(label="Overall emotion (fused)", num_top_classes=8, elem_id="emotion-overall")
             summary = gr.Markdown(elem_id="emotion-notes")
@@ -156,7 +205,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         button.click(
             analyse,
             [audio, window, hop, use_transcript, weight],
-            [fused, timeline, transcript, text_label, voice_label, spectrogram, summary],
+            [fused, timeline, transcript, text_label, voice_label, spectrogram, pitch_plot, loudness_plot, summary],
             api_name="emotion",
             preprocess=False,  # the backend decodes the original upload itself (our checks and messages)
             concurrency_id="models",
