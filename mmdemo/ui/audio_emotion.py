@@ -166,7 +166,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
                 elem_id="emotion-spectrogram",
             )
             with gr.Accordion("Prosody: how it was said (pitch and loudness, no model needed)", open=True):
-                pitch_plot = gr.LinePlot(
+                pitch_plot = gr.ScatterPlot(  # points: unvoiced gaps stay gaps instead of being bridged by lines
                     x="time",
                     y="pitch",
                     x_title="time (s)",
