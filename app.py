@@ -127,12 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     # Only once the UI is served: load what was asked for, or at least import torch & co.
-    if settings.profile == "zerogpu":
-        pass  # loaded above
-    elif settings.preload:
-        manager.preload(settings.preload)
-    else:
-        manager.warm_imports()
+    if settings.profile != "zerogpu":  # (ZeroGPU: loaded above)
+        if settings.preload:
+            manager.preload(settings.preload)
+        else:
+            manager.warm_imports()
     demo.block_thread()
     return 0
 

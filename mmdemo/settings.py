@@ -156,7 +156,7 @@ class Settings:
             model_dir=env.get("MMDEMO_MODEL_DIR") or None,
             preload=tuple(r.strip().lower() for r in env.get("MMDEMO_PRELOAD", "").split(",") if r.strip()),
             max_queue=int(_env_float(env, "MMDEMO_MAX_QUEUE", defaults.max_queue)),
-            rate_limit_per_minute=int(_env_float(env, "MMDEMO_RATE_LIMIT_PER_MINUTE", 0)),
+            rate_limit_per_minute=int(_env_float(env, "MMDEMO_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute)),
         )
         name = (profile or env.get("MMDEMO_PROFILE", "").strip().lower() or "auto").lower()
         name = detect_profile(env) if name == "auto" else name

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .files import check_file_size, read_limited
+from .files import check_file_size, read_limited, sniff
 
 __all__ = [
     "Audio",
@@ -288,21 +288,7 @@ def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
 
 def _sniff(data: bytes) -> str:
     """What a non-audio file evidently is (``an image`` …), or ``""``."""
-    head = data[:64]
-    kind = ""
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
-        kind = "an image"
-    elif head.startswith(b"%PDF"):
-        kind = "a PDF document"
-    elif head.startswith(b"PK\x03\x04"):
-        kind = "a ZIP archive or office document"
-    elif b"\x00" not in data[:4096]:
-        try:
-            data[:4096].decode("utf-8")
-            kind = "a text file"
-        except UnicodeDecodeError:
-            pass
-    return kind
+    return sniff(data, ("an image", "a PDF document", "a ZIP archive or office document"))
 
 
 def _not_audio(data: bytes) -> InputError:

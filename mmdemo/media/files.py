@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import InputError
@@ -33,3 +34,36 @@ def read_limited(path: Path, max_bytes: int, kind: str, advice: str) -> bytes:
             return f.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"The uploaded {kind} could not be opened: upload it again.") from exc
+
+
+_SIGNATURES: dict[str, Callable[[bytes], bool]] = {
+    "an image": lambda h: (
+        h.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or (h[:4] == b"RIFF" and h[8:12] == b"WEBP")
+    ),
+    "a PDF document": lambda h: h.startswith(b"%PDF"),
+    "a video": lambda h: (
+        h[4:8] == b"ftyp" or h.startswith(b"\x1aE\xdf\xa3") or (h[:4] == b"RIFF" and h[8:12] == b"AVI ")
+    ),
+    "an audio file": lambda h: h.startswith((b"ID3", b"OggS", b"fLaC")) or (h[:4] == b"RIFF" and h[8:12] == b"WAVE"),
+    "a PostScript (EPS) file": lambda h: h.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")),
+    "a ZIP archive or office document": lambda h: h.startswith(b"PK\x03\x04"),
+}
+"""What a file is, from its first bytes, phrased for "This file is …, not …" messages."""
+
+
+def sniff(data: bytes, kinds: Iterable[str]) -> str:
+    """The first of ``kinds`` (keys of the signature table) that ``data`` evidently is; else
+    ``"a text file"`` when its first 4 KB are UTF-8 text; else ``""``. Each media module asks only
+    about the kinds that are *not* its own, so a damaged file of its own kind is not misnamed."""
+    head = data[:64]
+    for kind in kinds:
+        if _SIGNATURES[kind](head):
+            return kind
+    start = data[:4096]
+    if start and b"\x00" not in start:
+        try:
+            start.decode("utf-8")
+            return "a text file"
+        except UnicodeDecodeError:
+            pass
+    return ""

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
-from .files import check_file_size, read_limited
+from .files import check_file_size, read_limited, sniff
 
 __all__ = ["ImageLimits", "load_image"]
 
@@ -182,32 +182,17 @@ def _bomb_guard(limits: ImageLimits) -> Iterator[None]:
             raise _bomb_error(exc, limits) from exc
 
 
+_ZIP = "a ZIP archive or office document"
+
+
 def _not_an_image(data: bytes) -> InputError:
     """Explain an unidentified file: damaged image, SVG, HEIC, PDF, video … or just not an image."""
     head = data[:64]
     if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return InputError(_DAMAGED)
-    kind = ""
-    if head.startswith(b"%PDF"):
-        kind = "a PDF document"
-    elif head[4:8] == b"ftyp":
-        if head[8:12] in _HEIC_BRANDS:
-            return InputError(_HEIC)
-        kind = "a video"
-    elif head.startswith(b"\x1aE\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
-        kind = "a video"
-    elif head.startswith((b"ID3", b"OggS", b"fLaC")) or (head[:4] == b"RIFF" and head[8:12] == b"WAVE"):
-        kind = "an audio file"
-    elif head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):
-        kind = "a PostScript (EPS) file"
-    elif head.startswith(b"PK\x03\x04"):
-        kind = "a ZIP archive or office document"
-    elif b"\x00" not in data[:4096]:
-        try:
-            data[:4096].decode("utf-8")
-            kind = "a text file"
-        except UnicodeDecodeError:
-            pass
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIC_BRANDS:
+        return InputError(_HEIC)
+    kind = sniff(data, ("a PDF document", "a video", "an audio file", "a PostScript (EPS) file", _ZIP))
     if kind:
         return InputError(f"This file is {kind}, not an image: {_FORMATS_HINT}.")
     return InputError(f"This file is not an image, or its format isn't supported: {_FORMATS_HINT}.")

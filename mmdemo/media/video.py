@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .files import check_file_size
+from .files import check_file_size, sniff
 
 __all__ = [
     "AudioTrack",
@@ -182,21 +182,7 @@ def _size(location: Path | bytes) -> int:
 
 def _sniff(head: bytes) -> str:
     """What a non-video file evidently is, or ``""``."""
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or (
-        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    ):
-        return "an image"
-    if head.startswith(b"%PDF"):
-        return "a PDF document"
-    if head.startswith(b"PK\x03\x04"):
-        return "a ZIP archive or office document"
-    if head and b"\x00" not in head:
-        try:
-            head.decode("utf-8")
-            return "a text file"
-        except UnicodeDecodeError:
-            pass
-    return ""
+    return sniff(head, ("an image", "a PDF document", "a ZIP archive or office document"))
 
 
 def _head(location: Path | bytes) -> bytes:

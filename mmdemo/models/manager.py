@@ -212,8 +212,7 @@ class ModelManager:
     # ----------------------------------------------------------------- device, dtype, budgets
     @property
     def device(self) -> Any:
-        if self._device is None:
-            self._imports_done.wait()
+        if self._device is None:  # (torch's own import lock covers a concurrent background import)
             self._device = resolve_device(self.settings.device)
             self._dtype = resolve_dtype(self._device, self.settings.dtype)
             self._budgets = self._compute_budgets(self._device)
