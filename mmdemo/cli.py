@@ -273,6 +273,6 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except MMDemoError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except MMDemoError as err:  # the person at the shell is the operator: the full detail
+        print(f"error: {err.detail}", file=sys.stderr)
         return 1

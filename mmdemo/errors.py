@@ -1,14 +1,27 @@
-"""Errors the backend raises on purpose. Each carries a message a user can act on.
+"""Errors the backend raises on purpose. Each speaks to two audiences.
 
-The UI turns every :class:`MMDemoError` into ``gr.Error`` with that message; anything else is a
-bug and is logged with its traceback (the user sees a short generic message).
+``str(err)`` is one short sentence a user can act on (never a local path); ``err.detail`` is what
+the operator needs (model id, cause, how to fix it), for the log, the Models panel and details views.
+The UI turns every :class:`MMDemoError` into ``gr.Error`` with ``str(err)``; anything else is a bug
+and is logged with its traceback (the user sees a short generic message).
 """
 
 from __future__ import annotations
 
 
 class MMDemoError(Exception):
-    """Base class: ``str(err)`` is safe and useful to show to a user."""
+    """Base class: ``str(err)`` is safe and useful to show to a user; ``detail`` is for the operator."""
+
+    def __init__(self, message: str = "", detail: str | None = None) -> None:
+        super().__init__(message)
+        self._detail = detail
+
+    def __reduce__(self) -> tuple[object, ...]:  # keeps ``detail`` across processes (ZeroGPU workers)
+        return (type(self), (str(self), self._detail))
+
+    @property
+    def detail(self) -> str:
+        return self._detail or str(self)
 
 
 class InputError(MMDemoError, ValueError):
@@ -16,18 +29,56 @@ class InputError(MMDemoError, ValueError):
 
 
 class ModelUnavailableError(MMDemoError, RuntimeError):
-    """A model could not be loaded (not cached offline, missing folder, corrupt files …)."""
+    """A model could not be loaded (not cached offline, missing folder, corrupt files …).
 
-    def __init__(self, role: str, model_id: str, reason: str, hint: str = "") -> None:
+    ``title`` says what the model does ("Image captioning"); the manager sets it from the role's spec.
+    """
+
+    def __init__(self, role: str, model_id: str, reason: str, hint: str = "", title: str | None = None) -> None:
         self.role = role
         self.model_id = model_id
         self.reason = reason
         self.hint = hint
-        msg = f"The {role} model '{model_id}' is not available: {reason}"
-        if hint:
-            msg += f" {hint}"
-        super().__init__(msg)
+        self._title = title
+        super().__init__()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.role, self.model_id, self.reason, self.hint, self._title))
+
+    @property
+    def title(self) -> str:
+        """What the model does ("Image captioning"): given, else the role's spec title."""
+        if self._title:
+            return self._title
+        from .models.specs import SPECS
+
+        spec = SPECS.get(self.role)
+        return spec.title if spec else self.role.replace("_", " ").capitalize()
+
+    @title.setter
+    def title(self, value: str) -> None:
+        self._title = value
+
+    @property
+    def public_id(self) -> str:
+        from .models.hub import public_model_id
+
+        return public_model_id(self.model_id)
+
+    def __str__(self) -> str:
+        return f"{self.title} is not available on this server (its model {self.public_id} is not installed)."
+
+    @property
+    def detail(self) -> str:
+        return f"The {self.role} model '{self.model_id}' is not available: {self.reason} {self.hint}".strip()
 
 
 class MemoryBudgetError(MMDemoError, RuntimeError):
     """A model does not fit in the configured memory budget, even after evicting others."""
+
+
+class Cancelled(BaseException):
+    """The client that asked for this work has gone away: stop at the next step and free the slot.
+
+    A ``BaseException`` so that no ``except Exception`` on the way up swallows it.
+    """

@@ -7,6 +7,7 @@ are per *role* (``captioner``, ``vqa`` …): a Hugging Face Hub id or a local fo
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,17 @@ def _env_float(env: Mapping[str, str], name: str, default: float | None) -> floa
         raise InputError(f"{name}={raw!r} must not be negative.")
     return value
 
+
+def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+SPACES_PROXIES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+"""On Hugging Face Spaces the app is reached only through the platform's proxy, which connects from its
+internal network and appends the visitor's address to ``X-Forwarded-For``: the hops trusted there."""
 
 PROFILES: dict[str, dict[str, object]] = {
     "local": {},
@@ -124,6 +136,9 @@ class Settings:
     """Requests waiting in the queue at most; more are turned away with "the app is busy"."""
     rate_limit_per_minute: int = 0
     """Model requests one client (login, else IP address) may make per minute; 0 = no limit."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses/networks of reverse proxies whose ``X-Forwarded-For`` is believed (else the peer address
+    identifies the client). Default: none; on Hugging Face Spaces the platform's internal network."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, profile: str | None = None) -> Settings:
@@ -157,6 +172,7 @@ class Settings:
             preload=tuple(r.strip().lower() for r in env.get("MMDEMO_PRELOAD", "").split(",") if r.strip()),
             max_queue=int(_env_float(env, "MMDEMO_MAX_QUEUE", defaults.max_queue)),
             rate_limit_per_minute=int(_env_float(env, "MMDEMO_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute)),
+            trusted_proxies=_env_list(env, "MMDEMO_TRUSTED_PROXIES", SPACES_PROXIES if env.get("SPACE_ID") else ()),
         )
         name = (profile or env.get("MMDEMO_PROFILE", "").strip().lower() or "auto").lower()
         name = detect_profile(env) if name == "auto" else name
@@ -193,6 +209,13 @@ class Settings:
             raise InputError("MMDEMO_MAX_GENERATED_IMAGES must be at least 1.")
         if self.max_queue < 1:
             raise InputError("MMDEMO_MAX_QUEUE must be at least 1.")
+        for item in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise InputError(
+                    f"MMDEMO_TRUSTED_PROXIES: {item!r} is not an IP address or network (e.g. 10.0.0.0/8, 127.0.0.1)."
+                ) from None
         if self.model_dir is not None and not Path(self.model_dir).expanduser().is_dir():
             raise InputError(f"MMDEMO_MODEL_DIR {self.model_dir!r} is not a folder.")
         return self

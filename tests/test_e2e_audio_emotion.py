@@ -99,5 +99,5 @@ def test_browser_formats(client, odd_audio: dict[str, Path]) -> None:
 def test_bad_options(client) -> None:
     with pytest.raises(AppError, match="hop"):
         _analyse(client, ASSETS / "heath_ledger.mp3", 2.0, 3.0, True, 0.5)
-    with pytest.raises(AppError, match="No audio"):
+    with pytest.raises(AppError, match="no recording was provided"):
         client.predict(None, api_name="/emotion")

@@ -92,7 +92,7 @@ def test_long_prompt_note(client) -> None:
         ({"width": 100}, "multiple of 8"),
         ({"height": 4096}, "Height"),
         ({"steps": 500}, "Steps|maximum value 100"),
-        ({"num_images": 9}, "Number of images|maximum value 4"),
+        ({"num_images": 9}, "Images .num_images. must be a whole number from 1 to 4"),
         ({"guidance_scale": -3}, "Guidance|minimum value 0"),
         ({"seed": -5}, "Seed"),
         ({"decoder": "fastest"}, "Decoder|fastest"),

@@ -67,7 +67,10 @@ def test_each_image_is_reproducible_from_its_own_seed(shared_manager: ModelManag
     batch = generate_images("a dog", seed=100, num_images=3, manager=shared_manager, **FAST)
     alone = generate_images("a dog", seed=batch.images[2].seed, manager=shared_manager, **FAST)
     assert alone.seed == 102
-    assert np.array_equal(_pixels(batch)[2], _pixels(alone)[0])
+    # The same image, not necessarily the same bytes: CPU kernels pick their blocking by batch size, so a
+    # batch of 3 and a batch of 1 can round differently (seen here: one level in one pixel of 64×64×3).
+    difference = np.abs(_pixels(batch)[2].astype(int) - _pixels(alone)[0].astype(int))
+    assert difference.max() <= 2 and difference.mean() < 0.01, (difference.max(), difference.mean())
     assert not np.array_equal(_pixels(batch)[0], _pixels(batch)[1])
 
 

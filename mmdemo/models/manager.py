@@ -18,6 +18,7 @@ Contract for callers::
 
 from __future__ import annotations
 
+import collections
 import gc
 import importlib
 import json
@@ -34,7 +35,15 @@ from typing import Any
 
 from ..errors import MemoryBudgetError, MMDemoError, ModelUnavailableError
 from ..settings import Settings
-from .hub import how_to_provide, is_packaged, looks_like_path, packaged_folder, prefetch_folder, resolve_model_folder
+from .hub import (
+    how_to_provide,
+    is_packaged,
+    looks_like_path,
+    packaged_folder,
+    prefetch_folder,
+    public_model_id,
+    resolve_model_folder,
+)
 from .specs import SPECS, LoadedModel, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -62,6 +71,8 @@ class ModelStatus:
     in_use: int
     source: str
     """Where the files are: local folder, prefetch folder, HF cache, Hub download, or missing."""
+    problem: str = ""
+    """Why the last load failed and how to fix it (operator detail); empty when it did not fail."""
 
 
 @dataclass
@@ -87,6 +98,48 @@ class ModelHandle:
         return out
 
 
+class FairLock:
+    """A lock granted in arrival order. ``threading.Lock`` is not: a thread that releases and at once
+    re-acquires it (a long job going from one batch to the next) can starve a waiting quick request."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: collections.deque[object] = collections.deque()
+        self._held = False
+
+    def acquire(self) -> None:
+        token = object()
+        with self._cond:
+            self._queue.append(token)
+            try:
+                while self._held or self._queue[0] is not token:
+                    self._cond.wait()
+            except BaseException:
+                self._queue.remove(token)
+                self._cond.notify_all()
+                raise
+            self._queue.popleft()
+            self._held = True
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    @property
+    def waiting(self) -> int:
+        """Requests holding or waiting for the lock."""
+        with self._cond:
+            return len(self._queue) + self._held
+
+
 @dataclass
 class _Entry:
     spec: ModelSpec
@@ -98,7 +151,7 @@ class _Entry:
     pins: int = 0
     last_used: float = field(default_factory=time.monotonic)
     last_used_wall: float = field(default_factory=time.time)
-    run_lock: threading.Lock = field(default_factory=threading.Lock)
+    run_lock: FairLock = field(default_factory=lambda: FairLock())
 
 
 def resolve_device(setting: str) -> Any:
@@ -204,6 +257,8 @@ class ModelManager:
         self._device: Any = None
         self._dtype: Any = None
         self._budgets: dict[str, int] = {}
+        self.problems: dict[str, str] = {}
+        """Role → why its last load failed and how to fix it (operator detail, for the Models panel)."""
         self.load_count: dict[str, int] = {role: 0 for role in self.specs}
         """How many times each role was built from its files (tests check loads happen once)."""
         self._imports_done = threading.Event()
@@ -367,6 +422,7 @@ class ModelManager:
                     last_used=entry.last_used_wall if entry else None,
                     in_use=entry.pins if entry else 0,
                     source=self.source_of(model_id),
+                    problem=self.problems.get(role, ""),
                 )
             )
         return rows
@@ -422,10 +478,22 @@ class ModelManager:
             self._cond.notify_all()
 
     def _load(self, role: str, spec: ModelSpec, progress: ProgressFn | None) -> _Entry:
+        try:
+            entry = self._load_unchecked(role, spec, progress)
+        except ModelUnavailableError as err:
+            err.title = spec.title
+            self.problems[role] = err.detail
+            log.warning("%s", err.detail)
+            raise
+        self.problems.pop(role, None)
+        return entry
+
+    def _load_unchecked(self, role: str, spec: ModelSpec, progress: ProgressFn | None) -> _Entry:
         model_id = self.model_id(role)
+        shown = public_model_id(model_id)
         # transformers' lazy module is not safe to use from a second thread while it is being imported.
         self._imports_done.wait()
-        _notify(progress, 0.0, f"Loading {spec.title.lower()} model {model_id} (first use)…")
+        _notify(progress, 0.0, f"Loading the {spec.title.lower()} model {shown} (first use)…")
         folder = resolve_model_folder(
             role, model_id, self.settings, spec.allow_patterns, on_download=lambda m: _notify(progress, 0.05, m)
         )
@@ -438,7 +506,7 @@ class ModelManager:
             self._entries[role] = entry  # reserves `estimate` bytes while loading
         started = time.perf_counter()
         try:
-            _notify(progress, 0.3, f"Reading {model_id} weights…")
+            _notify(progress, 0.3, f"Reading the {shown} weights…")
             loaded = spec.loader(folder, self.dtype)
             actual = module_bytes(loaded.model) or estimate  # not torch (ONNX …): its files' size
             with self._cond:
@@ -446,7 +514,7 @@ class ModelManager:
                     self._make_room(tier, actual - entry.bytes, what=model_id)
                 entry.bytes = actual
             if tier != "cpu":
-                _notify(progress, 0.8, f"Moving {model_id} to {tier}…")
+                _notify(progress, 0.8, f"Moving {shown} to {tier}…")
                 self._place(spec, loaded.model)
         except BaseException as err:
             with self._cond:
@@ -474,12 +542,12 @@ class ModelManager:
             time.perf_counter() - started,
             entry.bytes / 2**20,
         )
-        _notify(progress, 1.0, f"{model_id} ready")
+        _notify(progress, 1.0, f"{spec.title} model ready")
         return entry
 
     def _bring_back(self, entry: _Entry, progress: ProgressFn | None) -> _Entry:
         """Move an offloaded (CPU) model back to the compute device. The entry is already pinned."""
-        _notify(progress, 0.5, f"Moving {entry.model_id} back to {self.compute_tier}…")
+        _notify(progress, 0.5, f"Moving {public_model_id(entry.model_id)} back to {self.compute_tier}…")
         try:
             with self._cond:
                 self._make_room(self.compute_tier, entry.bytes, what=entry.model_id)
@@ -511,8 +579,9 @@ class ModelManager:
         budget = self.budgets.get(tier, 0)
         if needed > budget:
             raise MemoryBudgetError(
-                f"{what} needs {needed / GiB:.2f} GiB but the memory budget on {tier} is "
-                f"{budget / GiB:.2f} GiB: raise MMDEMO_MEMORY_BUDGET_GB or choose a smaller model."
+                f"This server does not have enough memory for {public_model_id(what)}.",
+                detail=f"{what} needs {needed / GiB:.2f} GiB but the memory budget on {tier} is "
+                f"{budget / GiB:.2f} GiB: raise MMDEMO_MEMORY_BUDGET_GB or choose a smaller model.",
             )
         deadline = time.monotonic() + (self.settings.evict_wait_s if wait else 0)
         while self._usage(tier) + needed > budget:
@@ -523,8 +592,10 @@ class ModelManager:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise MemoryBudgetError(
-                    f"Not enough memory on {tier} for {what}: the models there are busy with other requests. "
-                    "Try again in a moment."
+                    "The server is busy with other requests and has no memory free for this one. "
+                    "Try again in a moment.",
+                    detail=f"Not enough memory on {tier} for {what}: the models there stayed pinned by other "
+                    f"requests for {self.settings.evict_wait_s:g} s (MMDEMO_EVICT_WAIT_S).",
                 )
             self._cond.wait(remaining)
 

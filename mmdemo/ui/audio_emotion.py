@@ -8,11 +8,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..deploy import gpu
 from ..media.audio import probe_duration, spectrogram_image
 from ..models.manager import ModelManager
 from ..tasks.audio_emotion import AnalysisOptions, EmotionResult, analyze_emotion
-from .common import progress_to, user_errors
+from .common import model_event, progress_to
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "audio"
 EXAMPLES = ["cate_blanch.mp3", "heath_ledger.mp3", "recording1.wav"]
@@ -101,8 +100,6 @@ def gpu_seconds(audio: Any = None, *_: Any, **__: Any) -> float:
 def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
-    @user_errors
-    @gpu(duration=gpu_seconds)
     def analyse(
         audio: Any,
         window_seconds: float = 3.0,
@@ -112,10 +109,10 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[dict[str, float], Any, str, dict[str, float] | None, dict[str, float] | None, Any, Any, Any, str]:
         options = AnalysisOptions(
-            window_seconds=float(window_seconds),
-            hop_seconds=float(hop_seconds),
-            use_transcript=bool(use_transcript),
-            text_weight=float(text_weight),
+            window_seconds=window_seconds,
+            hop_seconds=hop_seconds,
+            use_transcript=use_transcript,
+            text_weight=text_weight,
         )
         result = analyze_emotion(audio, options=options, manager=manager, progress=progress_to(progress))
         spectrogram = spectrogram_image(result.audio.samples, result.audio.sample_rate)
@@ -202,13 +199,13 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
                 voice_label = gr.Label(label="From the voice", elem_id="emotion-voice")
 
     after(
-        button.click(
+        model_event(
+            button.click,
             analyse,
             [audio, window, hop, use_transcript, weight],
             [fused, timeline, transcript, text_label, voice_label, spectrogram, pitch_plot, loudness_plot, summary],
             api_name="emotion",
-            preprocess=False,  # the backend decodes the original upload itself (our checks and messages)
-            concurrency_id="models",
-            concurrency_limit=1,
+            lane="emotion",
+            gpu_duration=gpu_seconds,
         )
     )

@@ -8,11 +8,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..deploy import gpu
 from ..models.manager import ModelManager
 from ..tasks.captioning import DecodingOptions, answer_question, caption_image
 from ..tasks.ocr import annotate, read_text
-from .common import progress_to, user_errors
+from .common import model_event, progress_to
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
 EXAMPLES = ["cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
@@ -21,37 +20,32 @@ EXAMPLES = ["cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
 def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
-    @user_errors
-    @gpu(duration=30)
     def caption(
         image: Any,
         prefix: str = "",
-        max_new_tokens: float = 30,
-        min_new_tokens: float = 0,
-        num_beams: float = 3,
+        max_new_tokens: int = 30,
+        min_new_tokens: int = 0,
+        num_beams: int = 3,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> str:
-        options = DecodingOptions(int(max_new_tokens), int(min_new_tokens), int(num_beams))
+        options = DecodingOptions(max_new_tokens, min_new_tokens, num_beams)
         result = caption_image(image, prefix=prefix, options=options, manager=manager, progress=progress_to(progress))
         return result.text
 
-    @user_errors
-    @gpu(duration=20)
     def ask(
         image: Any,
         question: str,
-        num_beams: float = 3,
+        num_beams: int = 3,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> str:
-        options = DecodingOptions(max_new_tokens=10, num_beams=int(num_beams))
+        options = DecodingOptions(max_new_tokens=10, num_beams=num_beams)
         result = answer_question(image, question, options=options, manager=manager, progress=progress_to(progress))
         return result.answer
 
-    @user_errors
     def read(
         image: Any, min_score: float = 0.5, progress: gr.Progress = gr.Progress(track_tqdm=True)
     ) -> tuple[Any, str, list[list[Any]]]:
-        result = read_text(image, min_score=float(min_score), manager=manager, progress=progress_to(progress))
+        result = read_text(image, min_score=min_score, manager=manager, progress=progress_to(progress))
         if not result.lines:
             gr.Info("No text found in this image.")
         rows = [[i, line.text, line.score] for i, line in enumerate(result.lines, start=1)]
@@ -85,17 +79,27 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
                 value="",
                 placeholder="e.g. a photograph of",
                 max_lines=1,
+                max_length=200,
                 elem_id="caption-prefix",
             )
             with gr.Accordion("Caption length and search", open=False):
-                max_tokens = gr.Slider(5, 100, value=30, step=1, label="Maximum length (tokens)")
-                min_tokens = gr.Slider(0, 40, value=0, step=1, label="Minimum length (tokens): raise for more detail")
-                beams = gr.Slider(1, 8, value=3, step=1, label="Beams (more = more careful, slower)")
+                max_tokens = gr.Slider(5, 100, value=30, step=1, precision=0, label="Maximum length (tokens)")
+                min_tokens = gr.Slider(
+                    0, 40, value=0, step=1, precision=0, label="Minimum length (tokens)", info="Raise for more detail."
+                )
+                beams = gr.Slider(
+                    1, 8, value=3, step=1, precision=0, label="Beams", info="More = more careful, slower."
+                )
             caption_button = gr.Button("Caption", variant="primary", elem_id="caption-button")
             caption_out = gr.Textbox(label="Caption", interactive=False, buttons=["copy"], elem_id="caption-output")
             gr.Markdown("### Ask about the photo")
             question = gr.Textbox(
-                label="Question", value="", placeholder="e.g. What animal is this?", max_lines=1, elem_id="vqa-question"
+                label="Question",
+                value="",
+                placeholder="e.g. What animal is this?",
+                max_lines=1,
+                max_length=300,
+                elem_id="vqa-question",
             )
             ask_button = gr.Button("Ask", variant="secondary", elem_id="vqa-button")
             answer_out = gr.Textbox(label="Answer", interactive=False, buttons=["copy"], elem_id="vqa-output")
@@ -112,18 +116,31 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
                     headers=["#", "Text", "Confidence"], interactive=False, wrap=True, elem_id="ocr-lines"
                 )
 
-    common: dict[str, Any] = {"preprocess": False, "concurrency_id": "models", "concurrency_limit": 1}
     after(
-        gr.on(
+        model_event(
             [caption_button.click, prefix.submit],
             caption,
             [image, prefix, max_tokens, min_tokens, beams],
             caption_out,
             api_name="caption",
-            **common,
+            lane="caption",
+            gpu_duration=30,
         )
     )
     after(
-        gr.on([ask_button.click, question.submit], ask, [image, question, beams], answer_out, api_name="vqa", **common)
+        model_event(
+            [ask_button.click, question.submit],
+            ask,
+            [image, question, beams],
+            answer_out,
+            api_name="vqa",
+            lane="vqa",
+            gpu_duration=20,
+        )
     )
-    after(read_button.click(read, [image, min_score], [ocr_image, ocr_text, ocr_lines], api_name="ocr", **common))
+    # OCR runs on ONNX Runtime on the CPU whatever the device: its own lane, never behind GPU work.
+    after(
+        model_event(
+            read_button.click, read, [image, min_score], [ocr_image, ocr_text, ocr_lines], api_name="ocr", lane="ocr"
+        )
+    )

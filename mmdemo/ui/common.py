@@ -1,81 +1,112 @@
-"""Pieces every tab shares: error translation, progress adaptation and the model status panel."""
+"""What every tab shares: one way to register a model event (gate, rate limit, queue lane, errors,
+cancellation, ZeroGPU), progress adaptation, where output files go, and the Models panel.
+
+Every model event of the app is registered with :func:`model_event`:
+
+* its values have already passed the gate (:mod:`mmdemo.ui.gate`) when the handler runs;
+* the client's request is counted against the per-client limit (:mod:`mmdemo.ui.access`);
+* it runs in its own **queue lane** (a Gradio concurrency group, one request at a time per lane), so a
+  quick request never queues behind a long one of another task; the model manager's per-model locks
+  (granted in arrival order) keep any one model to one request at a time, and long pipelines take
+  and release each model per stage and per batch, so a quick request on a shared model waits for one
+  batch at most, not for the whole job;
+* backend errors become ``gr.Error`` with the user's sentence (the operator detail goes to the log);
+* work for a client that has gone away stops at its next progress step (:class:`~mmdemo.errors.Cancelled`);
+* on ZeroGPU the handler runs under ``@spaces.GPU``, with errors already converted inside it.
+"""
 
 from __future__ import annotations
 
-import collections
 import functools
 import inspect
 import logging
-import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
-from ..errors import MMDemoError
+from ..deploy import gpu
+from ..errors import Cancelled, MMDemoError
+from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
+from .access import access
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
-STATUS_HEADERS = ["Role", "Model", "State", "Device", "Dtype", "Size (MB)", "In use", "Files", "Last used"]
-
-
-class RateLimiter:
-    """At most ``per_minute`` requests per client in any sliding minute (0 = unlimited)."""
-
-    def __init__(self, per_minute: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._seen: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
-        self._lock = threading.Lock()
-
-    def check(self, client: str) -> None:
-        """Count a request of ``client``; raise ``gr.Error`` (nothing counted) when over the limit."""
-        if self.per_minute <= 0:
-            return
-        now = self._clock()
-        with self._lock:
-            times = self._seen[client]
-            while times and times[0] <= now - 60:
-                times.popleft()
-            if len(times) >= self.per_minute:
-                wait = 60 - (now - times[0])
-                raise gr.Error(
-                    f"Too many requests: at most {self.per_minute} a minute per user. Try again in {wait:.0f} s.",
-                    title="Slow down",
-                )
-            times.append(now)
-            if len(self._seen) > 10_000:  # forget idle clients so the table stays small
-                for key in [k for k, v in self._seen.items() if not v or v[-1] <= now - 60]:
-                    del self._seen[key]
+STATUS_HEADERS = ["Role", "Model", "State", "Device", "Dtype", "Size (MB)", "In use", "Files", "Last used", "Problem"]
+UNEXPECTED = (
+    "Something unexpected went wrong while processing this request (details are in the server log). "
+    "Try another input; the app is still running."
+)
 
 
-rate_limiter = RateLimiter()
-"""Shared by every model event of the app; ``build_app`` sets its limit from the settings."""
+def client_gone() -> bool:
+    """True when the request this thread works for was abandoned: its client disconnected (Gradio then
+    marks the queued event dead) or it was cancelled. False outside a Gradio request."""
+    from gradio.context import LocalContext
+
+    blocks = LocalContext.blocks.get(None)
+    event_id = LocalContext.event_id.get(None)
+    queue = getattr(blocks, "_queue", None)
+    if queue is None or event_id is None:
+        return False
+    for jobs in list(getattr(queue, "active_jobs", []) or []):
+        for event in list(jobs or []):
+            if getattr(event, "_id", None) == event_id:
+                return not getattr(event, "alive", True)
+    return False
 
 
-def client_id(request: gr.Request | None) -> str:
-    """Who is asking: the login name, else the first forwarded-for address, else the peer address."""
-    if request is None:
-        return "local"
-    if getattr(request, "username", None):
-        return f"user:{request.username}"
-    forwarded = (request.headers or {}).get("x-forwarded-for", "") if hasattr(request, "headers") else ""
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    client = getattr(request, "client", None)
-    return getattr(client, "host", None) or "unknown"
+def progress_to(progress: gr.Progress) -> ProgressFn:
+    """Adapt Gradio's progress tracker to the backend's ``(fraction, message)`` callback.
 
-
-def user_errors(fn: F) -> F:
-    """Wrap a model event handler: per-client rate limit, then backend errors → ``gr.Error``.
-
-    The user never sees a traceback, and a failure in one request leaves the app serving others.
-    The wrapper asks Gradio for the request (an extra ``request: gr.Request`` parameter that the
-    API does not show) to know who is calling; ``fn`` itself does not get it.
+    Every long backend loop reports progress at its stage and step boundaries; that is where a request
+    whose client has gone away stops (:class:`Cancelled`), freeing its lane and its models.
     """
+
+    def report(fraction: float, message: str) -> None:
+        if client_gone():
+            raise Cancelled
+        progress(fraction, desc=message)
+
+    return report
+
+
+def _convert_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Backend errors → ``gr.Error``: the user's sentence to the client, one log line for the operator."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except MMDemoError as err:
+            log.info("%s refused: %s", fn.__name__, err.detail)
+            raise gr.Error(str(err), title="Cannot do that", print_exception=False) from None
+        except Cancelled:
+            log.info("%s stopped: its client went away", fn.__name__)
+            raise gr.Error("This request was cancelled.", title="Cancelled", print_exception=False) from None
+        except Exception:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(UNEXPECTED, title="Unexpected error", print_exception=False) from None
+
+    return run
+
+
+def guarded(fn: Callable[..., Any], gpu_duration: float | Callable[..., float] | None = None) -> Callable[..., Any]:
+    """``fn`` as a model event handler: per-client rate limit, then (under ``@spaces.GPU`` on ZeroGPU when
+    ``gpu_duration`` is given) ``fn`` with its errors converted inside the GPU function.
+
+    The wrapper asks Gradio for the request (an extra ``request: gr.Request`` parameter that the API does
+    not show) to know who is calling; ``fn`` itself does not get it.
+    """
+    inner = _convert_errors(fn)
+    if gpu_duration is not None:
+        inner = gpu(duration=gpu_duration)(inner)
     signature = inspect.signature(fn)
     request_param = inspect.Parameter(
         "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request
@@ -83,31 +114,49 @@ def user_errors(fn: F) -> F:
     full_signature = signature.replace(parameters=[*signature.parameters.values(), request_param])
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def handler(*args: Any, **kwargs: Any) -> Any:
         bound = full_signature.bind_partial(*args, **kwargs)
-        rate_limiter.check(client_id(bound.arguments.pop("request", None)))
-        try:
-            return fn(*bound.args, **bound.kwargs)
-        except gr.Error:
-            raise
-        except MMDemoError as err:
-            raise gr.Error(str(err), title="Cannot do that") from None
-        except Exception:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(
-                "Something unexpected went wrong while processing this request (details are in the server log). "
-                "Try another input; the app is still running.",
-                title="Unexpected error",
-            ) from None
+        access.limiter.check(access.client_id(bound.arguments.pop("request", None)))
+        return inner(*bound.args, **bound.kwargs)
 
-    wrapper.__signature__ = full_signature  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
-    return wrapper  # type: ignore[return-value]
+    handler.__signature__ = full_signature  # type: ignore[attr-defined]
+    handler.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
+    return handler
 
 
-def progress_to(progress: gr.Progress) -> ProgressFn:
-    """Adapt Gradio's progress tracker to the backend's ``(fraction, message)`` callback."""
-    return lambda fraction, message: progress(fraction, desc=message)
+def model_event(
+    triggers: Any,
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    outputs: Sequence[Any] | Any,
+    *,
+    api_name: str,
+    lane: str,
+    gpu_duration: float | Callable[..., float] | None = None,
+) -> Any:
+    """Register a model event: ``fn`` :func:`guarded`, run in queue lane ``lane`` (one request at a time),
+    raw values (``preprocess=False``: the gate has checked them, the backend decodes files itself)."""
+    triggers = triggers if isinstance(triggers, (list, tuple)) else [triggers]
+    return gr.on(
+        list(triggers),
+        guarded(fn, gpu_duration),
+        list(inputs),
+        outputs,
+        api_name=api_name,
+        preprocess=False,
+        concurrency_id=lane,
+        concurrency_limit=1,
+    )
+
+
+def output_folder() -> Path:
+    """A new folder for files a request writes (reports …), inside Gradio's cache, so that the cache
+    clean-up (``delete_cache``) removes them with everything else the app served."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()) / "mmdemo" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def status_rows(manager: ModelManager) -> list[list[Any]]:
@@ -115,7 +164,7 @@ def status_rows(manager: ModelManager) -> list[list[Any]]:
     return [
         [
             s.role,
-            s.model_id,
+            public_model_id(s.model_id),
             s.state,
             s.device or "",
             s.dtype or "",
@@ -123,6 +172,7 @@ def status_rows(manager: ModelManager) -> list[list[Any]]:
             s.in_use,
             s.source,
             f"{now - s.last_used:.0f} s ago" if s.last_used else "",
+            s.problem,
         ]
         for s in manager.status()
     ]
@@ -137,12 +187,13 @@ def memory_summary(manager: ModelManager) -> str:
 
 
 def status_panel(manager: ModelManager) -> tuple[gr.Dataframe, gr.Markdown, Callable[[], tuple[Any, str]]]:
-    """The "Models" panel: what is loaded, where and how big. Returns its parts and its refresh fn."""
+    """The "Models" panel: what is loaded, where and how big, and why a model could not be loaded
+    (with how to fix it). Returns its parts and its refresh fn."""
 
     def refresh() -> tuple[Any, str]:
         return status_rows(manager), memory_summary(manager)
 
-    with gr.Accordion("Models: what is loaded, where, how big", open=False):
+    with gr.Accordion("Models: what is loaded, where, how big", open=False, elem_id="model-panel"):
         summary = gr.Markdown()
         table = gr.Dataframe(headers=STATUS_HEADERS, interactive=False, wrap=True, elem_id="model-status")
         refresh_button = gr.Button("Refresh", size="sm")

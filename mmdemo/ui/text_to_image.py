@@ -7,10 +7,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..deploy import gpu
 from ..models.manager import ModelManager
 from ..tasks.text_to_image import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_SIDE, GenerationResult, generate_images
-from .common import progress_to, user_errors
+from .common import model_event, progress_to
 
 EXAMPLES = [
     "a cozy wooden cabin in a snowy forest at dusk, warm light in the windows, photograph",
@@ -18,6 +17,8 @@ EXAMPLES = [
     "an astronaut riding a horse on the moon, digital art",
     "a bowl of ramen on a wooden table, studio lighting, top view",
 ]
+MAX_PROMPT_CHARS = 1000
+"""Longer prompts are refused (the text encoders read the first 77 tokens anyway)."""
 DECODER_CHOICES = [
     ("Automatic (fast decoder on CPU)", "auto"),
     ("Fast tiny decoder (TAESD)", "tiny"),
@@ -63,17 +64,15 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) 
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     settings = manager.settings
 
-    @user_errors
-    @gpu(duration=gpu_seconds)
     def generate(
         prompt: str,
         negative_prompt: str = "",
-        steps: float | None = 0,
-        guidance_scale: float | None = 0,
-        width: float | None = 0,
-        height: float | None = 0,
-        num_images: float = 1,
-        seed: float | None = 0,
+        steps: int = 0,
+        guidance_scale: float = 0,
+        width: int | None = 0,
+        height: int | None = 0,
+        num_images: int = 1,
+        seed: int | None = 0,
         randomize_seed: bool = True,
         decoder: str = "auto",
         clip_score: bool = True,
@@ -81,7 +80,7 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) 
     ) -> tuple[list[tuple[Any, str]], int, str]:
         result = generate_images(
             prompt,
-            negative_prompt=negative_prompt or "",
+            negative_prompt=negative_prompt,
             steps=steps,
             guidance_scale=guidance_scale,
             width=width,
@@ -103,31 +102,46 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         "Describe an image and generate it. Steps, guidance and size at 0 mean the model's "
         "recommendation. Each result shows its seed: untick *Random seed* and reuse it to get the same image."
     )
-    # No minimum/maximum on the number fields: the backend checks them and says which field is wrong.
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             prompt = gr.Textbox(
                 label="Prompt",
                 lines=3,
                 placeholder="e.g. a lighthouse on a cliff at sunset, oil painting",
+                max_length=MAX_PROMPT_CHARS,
                 elem_id="t2i-prompt",
             )
             negative = gr.Textbox(
                 label="Negative prompt (what to avoid; needs guidance > 1)",
                 lines=1,
                 placeholder="e.g. blurry, text, watermark",
+                max_length=MAX_PROMPT_CHARS,
                 elem_id="t2i-negative",
             )
             with gr.Row():
                 num_images = gr.Slider(
-                    1, settings.max_generated_images, value=1, step=1, label="Images", elem_id="t2i-count"
+                    1,
+                    max(settings.max_generated_images, 2),  # (a slider needs two values; the backend caps it)
+                    value=1,
+                    step=1,
+                    precision=0,
+                    label="Images",
+                    elem_id="t2i-count",
                 )
-                seed = gr.Number(label=f"Seed (0–{MAX_SEED})", value=0, precision=0, elem_id="t2i-seed")
+                seed = gr.Number(
+                    label=f"Seed (0–{MAX_SEED})", value=0, precision=0, minimum=0, maximum=MAX_SEED, elem_id="t2i-seed"
+                )
                 randomize = gr.Checkbox(label="Random seed", value=True, elem_id="t2i-randomize")
             with gr.Accordion("Steps, guidance, size, decoder", open=False):
                 with gr.Row():
                     steps = gr.Slider(
-                        0, MAX_STEPS, value=0, step=1, label="Steps (0 = model's choice)", elem_id="t2i-steps"
+                        0,
+                        MAX_STEPS,
+                        value=0,
+                        step=1,
+                        precision=0,
+                        label="Steps (0 = model's choice)",
+                        elem_id="t2i-steps",
                     )
                     guidance = gr.Slider(
                         0,
@@ -139,8 +153,9 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) 
                     )
                 with gr.Row():
                     side = f"{MIN_SIDE}–{settings.max_generated_side}, multiple of 8; 0 = model's size"
-                    width = gr.Number(label=f"Width ({side})", value=0, precision=0, elem_id="t2i-width")
-                    height = gr.Number(label=f"Height ({side})", value=0, precision=0, elem_id="t2i-height")
+                    size = {"value": 0, "precision": 0, "minimum": 0, "maximum": settings.max_generated_side}
+                    width = gr.Number(label=f"Width ({side})", elem_id="t2i-width", **size)
+                    height = gr.Number(label=f"Height ({side})", elem_id="t2i-height", **size)
                 decoder = gr.Radio(DECODER_CHOICES, value="auto", label="Image decoder", elem_id="t2i-decoder")
                 clip = gr.Checkbox(label="CLIP score (how well each image matches the prompt)", value=True)
             button = gr.Button("Generate", variant="primary", elem_id="t2i-button")
@@ -159,13 +174,13 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             info = gr.Markdown(elem_id="t2i-info")
 
     after(
-        gr.on(
+        model_event(
             [button.click, prompt.submit],
             generate,
             [prompt, negative, steps, guidance, width, height, num_images, seed, randomize, decoder, clip],
             [gallery, seed_used, info],
             api_name="generate",
-            concurrency_id="models",
-            concurrency_limit=1,
+            lane="generate",
+            gpu_duration=gpu_seconds,
         )
     )

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..deploy import gpu
 from ..media.video import format_time, open_video
 from ..models.manager import ModelManager
 from ..tasks.video_summary import VideoSummary, summarize_video
-from .common import progress_to, user_errors
+from .common import model_event, output_folder, progress_to
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "videos"
 EXAMPLES = ["thanks-for-watching.mp4", "earth-at-night.mp4"]
@@ -69,11 +67,9 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     limit = manager.settings.max_keyframes
 
-    @user_errors
-    @gpu(duration=gpu_seconds)
     def summarize(
         video: Any,
-        max_keyframes: float = min(8, limit),
+        max_keyframes: int = min(8, limit),
         describe: bool = True,
         read_text: bool = True,
         transcribe: bool = True,
@@ -82,15 +78,15 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
     ) -> tuple[str, str, list[tuple[Any, str]], str, list[str], str]:
         result = summarize_video(
             video,
-            max_keyframes=int(max_keyframes),
-            describe=bool(describe),
-            read_text=bool(read_text),
-            transcribe=bool(transcribe),
+            max_keyframes=max_keyframes,
+            describe=describe,
+            read_text=read_text,
+            transcribe=transcribe,
             summary_method=summary_method,  # type: ignore[arg-type]
             manager=manager,
             progress=progress_to(progress),
         )
-        files = result.write_report(tempfile.mkdtemp(prefix="mmdemo-video-"))
+        files = result.write_report(output_folder())
         gallery = []
         for k in result.keyframes:
             label = " · ".join(p for p in (format_time(k.time), k.caption, " / ".join(k.text)) if p)
@@ -120,7 +116,9 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
                 elem_id="video-examples",
             )
             with gr.Accordion("Options", open=False):
-                keyframes = gr.Slider(1, limit, value=min(8, limit), step=1, label="Most keyframes (scenes)")
+                keyframes = gr.Slider(
+                    1, max(limit, 2), value=min(8, limit), step=1, precision=0, label="Most keyframes (scenes)"
+                )
                 with gr.Row():
                     describe = gr.Checkbox(value=True, label="Describe frames")
                     read_text = gr.Checkbox(value=True, label="Read on-screen text")
@@ -142,13 +140,13 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             files = gr.File(label="Report (Markdown, JSON, SRT)", file_count="multiple", elem_id="video-files")
 
     after(
-        button.click(
+        model_event(
+            button.click,
             summarize,
             [video, keyframes, describe, read_text, transcribe, method],
             [summary, chapters, gallery, transcript, files, notes],
             api_name="summarize",
-            preprocess=False,
-            concurrency_id="models",
-            concurrency_limit=1,
+            lane="video",
+            gpu_duration=gpu_seconds,
         )
     )
