@@ -125,3 +125,13 @@ def test_read_text(client, tmp_path: Path, odd_images: dict[str, Path]) -> None:
     assert table["data"] and table["data"][0][1] in text
     with pytest.raises(AppError, match="damaged"):
         client.predict(handle_file(str(odd_images["truncated.jpg"])), 0.5, api_name="/ocr")
+
+
+@pytest.mark.parametrize("size", [(10, 3000), (3000, 12)])
+def test_read_text_on_degenerate_shapes(client, tmp_path: Path, size: tuple[int, int]) -> None:
+    from PIL import Image
+
+    path = tmp_path / "thin.png"
+    Image.new("RGB", size, "white").save(path)
+    boxes_image, text, table = client.predict(handle_file(str(path)), 0.5, api_name="/ocr")
+    assert text == "" and table["data"] in ([], [[]], None) or not table["data"][0][1]

@@ -101,3 +101,12 @@ def test_bad_options(client) -> None:
         _analyse(client, ASSETS / "heath_ledger.mp3", 2.0, 3.0, True, 0.5)
     with pytest.raises(AppError, match="no recording was provided"):
         client.predict(None, api_name="/emotion")
+
+
+def test_wav_whose_header_understates_its_length_is_analysed_whole_and_said(client, tmp_path: Path) -> None:
+    from mmdemo.testing.odd_audio import lying_wav
+
+    outputs = _analyse(client, lying_wav(tmp_path / "recorder.wav", seconds=6.0, stated_seconds=1.5))
+    timeline, summary = outputs[1], outputs[-1]
+    assert max(row[0] for row in timeline["data"]) > 4  # windows over all 6 s, not the 1.5 s the header states
+    assert "6.0 s of audio" in summary and "header says it holds 1.5 s of audio, but it holds 6 s" in summary

@@ -228,3 +228,26 @@ def test_probe_duration(odd_audio: dict[str, Path]) -> None:
     expected = 20 + 0.1 * SPEECH_SECONDS  # loading slack + 0.1 s per second of audio
     assert gpu_seconds({"path": str(odd_audio["speech.wav"])}, 3.0, 1.5) == pytest.approx(expected, abs=0.01)
     assert gpu_seconds(None) == 80.0  # unknown length: ask for the longest allowed recording
+
+
+def test_wav_header_that_understates_the_length_is_corrected_and_said(tmp_path: Path) -> None:
+    import struct
+
+    from mmdemo.testing.odd_audio import lying_wav
+
+    path = lying_wav(tmp_path / "lying.wav", seconds=4.0, stated_seconds=1.0)
+    audio = load_audio(path)
+    assert audio.duration == pytest.approx(4.0, abs=0.01)
+    assert audio.warnings == (
+        "The file's header says it holds 1 s of audio, but it holds 4 s: all of it was analysed "
+        "(the header was not updated when the recording was written).",
+    )
+    data = bytearray(path.read_bytes())  # a streaming writer's size 0
+    at = data.find(b"data")
+    data[at + 4 : at + 8] = struct.pack("<I", 0)
+    assert load_audio(bytes(data)).duration == pytest.approx(4.0, abs=0.01)
+    # An honest file with a metadata chunk after the samples is left as it is.
+    honest = lying_wav(tmp_path / "honest.wav", seconds=2.0, stated_seconds=2.0).read_bytes()
+    honest += b"LIST" + struct.pack("<I", 4) + b"INFO"
+    audio = load_audio(honest)
+    assert audio.duration == pytest.approx(2.0, abs=0.01) and audio.warnings == ()

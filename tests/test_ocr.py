@@ -82,3 +82,24 @@ def test_missing_package_names_it() -> None:
     with pytest.raises(ModelUnavailableError) as info:
         read_text(render_text(["x"]), manager=broken)
     assert "pip install" in info.value.detail
+
+
+@pytest.mark.parametrize("size", [(10, 3000), (3000, 12), (5000, 8), (8, 5000), (1, 1), (100, 3)])
+def test_degenerate_shapes_are_read_without_error(manager: ModelManager, size: tuple[int, int]) -> None:
+    from PIL import Image
+
+    result = read_text(Image.new("RGB", size, "white"), manager=manager)
+    assert result.lines == () and result.image.size == size
+
+
+def test_text_on_a_long_strip_keeps_its_coordinates(manager: ModelManager) -> None:
+    from PIL import Image
+
+    word = render_text(["EXIT 12"])
+    word = word.crop((0, 40, word.width, word.height - 40))  # 72 px high
+    strip = Image.new("RGB", (1500, word.height), "white")  # a 21:1 banner
+    strip.paste(word, (700, 0))
+    result = read_text(strip, manager=manager)
+    assert result.text == "EXIT 12"
+    xs = [x for x, _ in result.lines[0].box]
+    assert 700 <= min(xs) and max(xs) <= 700 + word.width and result.image.size == strip.size

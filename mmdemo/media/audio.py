@@ -13,8 +13,10 @@ a mel-spectrogram picture.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,13 +185,51 @@ def _check_duration(seconds: float, limits: AudioLimits) -> None:
 
 def _decode(data: bytes, limits: AudioLimits) -> Audio:
     _check_bytes(len(data), limits)
+    data, header_note = _wav_true_length(data)
     try:
-        return _decode_soundfile(data, limits)
+        audio = _decode_soundfile(data, limits)
     except InputError:
         raise
     except Exception:  # libsndfile cannot read it (M4A, WebM, damaged …): let FFmpeg try
-        pass
-    return _decode_pyav(data, limits)
+        audio = _decode_pyav(data, limits)
+    if header_note:
+        audio = dataclasses.replace(audio, warnings=(*audio.warnings, header_note))
+    return audio
+
+
+def _wav_true_length(data: bytes) -> tuple[bytes, str | None]:
+    """A WAV whose header states fewer sample bytes than the file holds (a recorder that never updated its
+    header, a stream written with size 0): the header corrected to what is there, and a note saying so.
+
+    Bytes after the stated end count as audio only when they do not start another chunk (``LIST``,
+    ``id3 `` …), so honest files with trailing metadata are left alone."""
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return data, None
+    pos, block_align, rate = 12, 0, 0
+    while pos + 8 <= len(data):
+        chunk_id, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if chunk_id == b"fmt " and size >= 16:
+            rate = struct.unpack("<I", data[pos + 12 : pos + 16])[0]
+            block_align = struct.unpack("<H", data[pos + 20 : pos + 22])[0]
+        if chunk_id == b"data":
+            available = len(data) - (pos + 8)
+            end = pos + 8 + size + (size & 1)
+            follows_chunk = end + 8 <= len(data) and all(32 <= b < 127 for b in data[end : end + 4])
+            if available <= size or follows_chunk or not block_align or not rate:
+                return data, None
+            true_size = available - available % block_align
+            if true_size <= size + block_align:
+                return data, None
+            fixed = bytearray(data[: pos + 8 + true_size])
+            fixed[pos + 4 : pos + 8] = struct.pack("<I", min(true_size, 2**32 - 1))
+            fixed[4:8] = struct.pack("<I", min(len(fixed) - 8, 2**32 - 1))
+            stated, held = size / block_align / rate, true_size / block_align / rate
+            return bytes(fixed), (
+                f"The file's header says it holds {_fmt_seconds(stated)} of audio, but it holds {_fmt_seconds(held)}: "
+                "all of it was analysed (the header was not updated when the recording was written)."
+            )
+        pos += 8 + size + (size & 1)
+    return data, None
 
 
 def _decode_soundfile(data: bytes, limits: AudioLimits) -> Audio:

@@ -65,6 +65,29 @@ def _reading_order(lines: list[TextLine]) -> list[TextLine]:
     return [line for row in rows for line in sorted(row, key=lambda ln: min(x for x, _ in ln.box))]
 
 
+MAX_ASPECT = 32
+"""Thinner images (a 10×3000 strip) are padded to this aspect ratio before reading: the OCR engine scales
+the long side down to 2000 px and fails when the short side rounds to nothing."""
+
+
+def ocr_canvas(image: Image.Image) -> Image.Image:
+    """``image`` padded at the right or bottom (with its median border colour) to at most :data:`MAX_ASPECT`
+    : 1, so degenerate shapes can be read; boxes keep the original coordinates."""
+    width, height = image.size
+    target_w = max(width, -(-height // MAX_ASPECT))
+    target_h = max(height, -(-width // MAX_ASPECT))
+    if (target_w, target_h) == (width, height):
+        return image
+    import numpy as np
+
+    pixels = np.asarray(image)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    colour = tuple(int(c) for c in np.median(border, axis=0))
+    canvas = Image.new("RGB", (target_w, target_h), colour)  # type: ignore[arg-type]
+    canvas.paste(image, (0, 0))
+    return canvas
+
+
 def read_texts(
     images: Sequence[Any],
     *,
@@ -89,7 +112,7 @@ def read_texts(
             if progress and len(pil_images) > 1:
                 progress(i / len(pil_images), f"Reading text in image {i + 1} of {len(pil_images)}")
             began = time.perf_counter()
-            output = handle.model(np.asarray(image))
+            output = handle.model(np.asarray(ocr_canvas(image)))
             seconds = time.perf_counter() - began
             found: list[TextLine] = []
             if output.boxes is not None and output.txts is not None:

@@ -176,3 +176,20 @@ def make_odd_audio(directory: str | Path) -> dict[str, Path]:
             os.replace(tmp, path)  # atomic: an interrupted run never leaves a half-written file
         paths[name] = path
     return paths
+
+
+def lying_wav(path: Path, seconds: float = 4.0, stated_seconds: float = 1.0, rate: int = 16_000) -> Path:
+    """Speech-like tones in a WAV whose header states only ``stated_seconds`` (a recorder that never
+    updated its header): decoders that trust the header read a quarter of it."""
+    import struct
+
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.3 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    sf.write(path, samples, rate, format="WAV", subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    at = data.find(b"data")
+    data[at + 4 : at + 8] = struct.pack("<I", int(stated_seconds * rate) * 2)
+    path.write_bytes(bytes(data))
+    return path
