@@ -158,7 +158,7 @@ def cmd_emotion(args: argparse.Namespace, settings: Settings) -> int:
             "seconds": result.seconds,
         }
     )
-    return 0
+    return 0 if result.fused is not None else 1  # no emotion model could run: the notes say which
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:

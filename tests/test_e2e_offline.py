@@ -20,8 +20,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def offline_client(tiny_settings: Settings) -> Iterator[Client]:
-    """The app with the Hub-only speech recogniser and summariser unavailable (their Hub defaults, offline)."""
-    hub_only = {"asr": "openai/whisper-base", "summarizer": "sshleifer/distilbart-cnn-12-6"}
+    """The app as a fresh offline install has it: the Hub-only models (speech recognition, both emotion
+    classifiers, the summariser) are unavailable (their Hub defaults, offline)."""
+    hub_only = {
+        "asr": "openai/whisper-base",
+        "summarizer": "sshleifer/distilbart-cnn-12-6",
+        "emotion": "superb/wav2vec2-base-superb-er",
+        "text_emotion": "j-hartmann/emotion-english-distilroberta-base",
+    }
     with launched_app(tiny_settings.replace(models=hub_only)) as url:
         yield Client(url, verbose=False)
 
@@ -32,11 +38,22 @@ def test_ocr_reads_rendered_text(offline_client: Client, tmp_path: Path) -> None
     assert "Quarterly Sales Report" in text
 
 
-def test_speech_is_transcribed_offline(offline_client: Client) -> None:
+def test_audio_tab_without_emotion_models_keeps_transcript_and_prosody(offline_client: Client) -> None:
+    """No emotion model can run, so no estimate; everything that needs none is still there, and the
+    notes name every missing model."""
     outputs = offline_client.predict(handle_file(get_audio("cate_blanch.mp3")), 3, 1.5, True, 0.5, api_name="/emotion")
-    transcript, notes = outputs[2], outputs[-1]
+    fused, timeline, transcript, text, voice, spectrogram, pitch, loudness, notes = outputs
+    assert not text and not voice and not timeline["data"]  # (an empty gr.Label reads as {})
     assert "dagger" in transcript.lower() and "touch me" in transcript.lower()
     assert "offline model" in notes
+    assert "No emotion estimate" in notes
+    for model_id in ("superb/wav2vec2-base-superb-er", "j-hartmann/emotion-english-distilroberta-base"):
+        assert model_id in notes
+    assert "openai/whisper-base" in notes  # replaced by the offline model, and said so
+    assert fused is None or not fused.get("confidences")
+    assert Path(spectrogram).is_file()
+    assert len(pitch["data"]) > 20 and len(loudness["data"]) > 20
+    assert "median pitch" in notes and "words a minute" in notes
 
 
 def test_video_gets_transcript_on_screen_text_and_extractive_summary(offline_client: Client, odd_videos) -> None:

@@ -17,8 +17,10 @@ models have, renormalised, and averaged with weight ``text_weight`` for the text
 the text model gives to labels the voice model lacks (e.g. ``fear``, ``disgust``, ``surprise`` for
 the default four-class voice model) is left out of the fused estimate but shown in the text result.
 
-When a model cannot be loaded (offline, missing) the analysis degrades to what is available and
-says so in ``notes``; it fails only when neither the voice nor the words can be analysed.
+When a model cannot be loaded (offline, missing) the analysis keeps everything that does not depend on
+it and names *every* missing model in ``notes``: without the voice model there is no timeline, without
+speech recognition or the text model no emotion of the words, and with neither emotion model no estimate
+at all (``fused`` is None) — the transcript, pitch, loudness and the decoded audio are still returned.
 """
 
 from __future__ import annotations
@@ -120,8 +122,9 @@ class WindowEmotion:
 
 @dataclass(frozen=True)
 class EmotionResult:
-    fused: dict[str, float]
-    """The overall estimate on the shared labels (sums to 1): voice and words fused, or whichever is available."""
+    fused: dict[str, float] | None
+    """The overall estimate on the shared labels (sums to 1): voice and words fused, or whichever is available;
+    None when neither the voice nor the words could be classified (models missing)."""
     acoustic: dict[str, float] | None
     """From the voice, averaged over the windows with speech (readable model labels); None if unavailable."""
     text: dict[str, float] | None
@@ -131,7 +134,7 @@ class EmotionResult:
     transcript: Transcript | None
     duration: float
     sources: tuple[str, ...]
-    """What the fused estimate rests on: ``("voice", "words")``, ``("voice",)`` or ``("words",)``."""
+    """What the fused estimate rests on: ``("voice", "words")``, ``("voice",)``, ``("words",)`` or ``()``."""
     notes: tuple[str, ...]
     """What the user should know: unavailable models, skipped steps, a truncated file …"""
     model_ids: dict[str, str]
@@ -143,8 +146,9 @@ class EmotionResult:
     """Pitch contour, loudness and speaking rate: how it was said (no model needed)."""
 
     @property
-    def top(self) -> str:
-        return max(self.fused, key=self.fused.__getitem__)
+    def top(self) -> str | None:
+        """The most likely emotion, or None without an estimate."""
+        return max(self.fused, key=self.fused.__getitem__) if self.fused else None
 
 
 # --- labels and fusion ---------------------------------------------------------------------------
@@ -350,7 +354,7 @@ _NO_SPEECH = (
 
 
 def _unavailable(err: ModelUnavailableError, consequence: str) -> str:
-    return f"{consequence} The {err.role} model '{err.model_id}' is not available: {err.reason} {err.hint}".strip()
+    return f"{err} {consequence}"
 
 
 def analyze_emotion(
@@ -381,16 +385,13 @@ def analyze_emotion(
     acoustic_end = 0.45 if options.use_transcript else 1.0
     acoustic: dict[str, float] | None = None
     windows: tuple[WindowEmotion, ...] = ()
-    acoustic_error: ModelUnavailableError | None = None
     try:
         acoustic, windows, model_ids["emotion"], took = _acoustic(
             audio16, options, manager, _stage(progress, 0.0, acoustic_end), notes
         )
         seconds += took
     except ModelUnavailableError as err:
-        acoustic_error = err
-        if options.use_transcript:
-            notes.append(_unavailable(err, "No voice analysis (emotion from the words only)."))
+        notes.append(_unavailable(err, "No emotion from the voice (no timeline)."))
 
     transcript: Transcript | None = None
     text: dict[str, float] | None = None
@@ -403,27 +404,29 @@ def analyze_emotion(
             seconds += transcript.seconds
             notes.extend(transcript.notes)
         except ModelUnavailableError as err:
-            if acoustic_error is not None:
-                raise acoustic_error from err
-            notes.append(_unavailable(err, "No transcript, so the estimate uses the voice only."))
+            notes.append(_unavailable(err, "No transcript, so no emotion from the words."))
         if transcript is not None and not transcript.text.strip():
-            notes.append("No words were recognised in the speech, so the estimate uses the voice only.")
+            notes.append("No words were recognised in the speech, so there is no emotion from the words.")
         elif transcript is not None:
             try:
                 text, model_ids["text_emotion"], took = _text_emotion(transcript, manager, _stage(progress, 0.9, 1.0))
                 seconds += took
             except ModelUnavailableError as err:
-                if acoustic_error is not None:
-                    raise acoustic_error from err
-                notes.append(_unavailable(err, "No emotion from the words, so the estimate uses the voice only."))
+                notes.append(_unavailable(err, "No emotion from the words."))
     if acoustic is None and text is None:
-        assert acoustic_error is not None
-        raise acoustic_error
+        notes.insert(
+            len(audio.warnings),
+            "No emotion estimate: neither the voice nor the words could be classified on this server. "
+            "The transcript, pitch and loudness below do not need those models.",
+        )
 
     weight = options.text_weight
-    sources = tuple(
-        name for name, part, used in (("voice", acoustic, weight < 1), ("words", text, weight > 0)) if part and used
-    ) or (("voice",) if acoustic else ("words",))
+    sources = (
+        tuple(
+            name for name, part, used in (("voice", acoustic, weight < 1), ("words", text, weight > 0)) if part and used
+        )
+        or tuple(name for name, part in (("voice", acoustic), ("words", text)) if part)[:1]
+    )
     if acoustic is not None and text is not None and 0 < weight < 1:
         a, t = to_shared(acoustic), to_shared(text)
         left_out = sorted(set(t) - set(a))
@@ -438,7 +441,7 @@ def analyze_emotion(
     if progress:
         progress(1.0, "Done")
     return EmotionResult(
-        fused=fuse(acoustic, text, weight),
+        fused=fuse(acoustic, text, weight) if acoustic is not None or text is not None else None,
         acoustic=acoustic,
         text=text,
         windows=windows,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, MemoryBudgetError, ModelUnavailableError
+from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
 from ..runtime import get_manager
 
@@ -276,8 +277,7 @@ def generate_images(
         try:
             scores, clip_model_id = _clip_scores(manager, images, prompt, progress)
         except (ModelUnavailableError, MemoryBudgetError) as err:
-            reason = err.reason if isinstance(err, ModelUnavailableError) else str(err)
-            notes.append(f"CLIP score not shown: the CLIP model {manager.model_id('clip')!r} is unavailable ({reason})")
+            notes.append(f"CLIP score not shown: {err}")
 
     return GenerationResult(
         images=tuple(
@@ -305,11 +305,11 @@ def _tiny_decoder(manager: ModelManager, stack: ExitStack, pipe: Any, progress: 
     try:
         tiny = stack.enter_context(manager.use("tiny_vae", progress))
     except (ModelUnavailableError, MemoryBudgetError) as err:
-        reason = err.reason if isinstance(err, ModelUnavailableError) else str(err)
-        return None, f"the fast decoder {manager.model_id('tiny_vae')!r} is unavailable ({reason})"
+        return None, str(err)
     channels = getattr(getattr(vae, "config", None), "latent_channels", None)
     if channels != tiny.model.config.latent_channels:
-        return None, f"the fast decoder {tiny.model_id!r} does not fit this model's latents ({channels} channels)."
+        shown = public_model_id(tiny.model_id)
+        return None, f"the fast decoder {shown} does not fit this model's latents ({channels} channels)."
     return tiny, ""
 
 

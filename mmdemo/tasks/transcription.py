@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError, ModelUnavailableError
 from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
+from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
 from ..runtime import get_manager
 
@@ -150,9 +151,9 @@ def transcribe(
         except ModelUnavailableError:
             raise err from None
         note = (
-            f"The speech model {err.model_id} is not available here, so the offline model {result.model_id} "
-            f"transcribed instead (smaller: expect more mistakes). {err.hint}"
-        ).strip()
+            f"{err} The offline model {public_model_id(result.model_id)} transcribed instead "
+            "(smaller: expect more mistakes)."
+        )
         return dataclasses.replace(result, notes=(*result.notes, note))
 
 

@@ -32,6 +32,7 @@ from ..media.video import (
     open_video,
     select_keyframes,
 )
+from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
 from ..runtime import get_manager
 from .summarize import METHODS, Method, embed_texts, split_sentences, summarize
@@ -147,7 +148,7 @@ class VideoSummary:
             ],
             "transcript": transcript,
             "notes": list(self.notes),
-            "models": dict(self.models),
+            "models": {role: public_model_id(model) for role, model in self.models.items()},
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -200,7 +201,7 @@ class VideoSummary:
         lines += ["", "## Notes", ""]
         lines += [f"- {note}" for note in self.notes] or ["- none"]
         lines += ["", "## Models", ""]
-        lines += [f"- {role}: `{model}`" for role, model in self.models.items()] or ["- none"]
+        lines += [f"- {role}: `{public_model_id(model)}`" for role, model in self.models.items()] or ["- none"]
         return "\n".join(lines) + "\n"
 
     def write_report(self, folder: str | Path) -> list[Path]:

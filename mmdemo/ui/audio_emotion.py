@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..media.audio import probe_duration, spectrogram_image
+from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..tasks.audio_emotion import AnalysisOptions, EmotionResult, analyze_emotion
 from .common import model_event, progress_to
@@ -68,16 +69,19 @@ def describe(result: EmotionResult) -> str:
     """Markdown summary: the top emotion, what it rests on, what was analysed, and the notes."""
     windows = len(result.windows)
     voiced = sum(w.voiced for w in result.windows)
-    parts = [
-        f"**{result.top.capitalize()}** ({result.fused[result.top]:.0%}) from the {' and the '.join(result.sources)}",
-        f"{result.duration:.1f} s of audio",
-    ]
+    top = result.top
+    headline = (
+        f"**{top.capitalize()}** ({result.fused[top]:.0%}) from the {' and the '.join(result.sources)}"
+        if top and result.fused
+        else "**No emotion estimate** (see the notes below)"
+    )
+    parts = [headline, f"{result.duration:.1f} s of audio"]
     if windows:
         parts.append(f"{windows} windows ({voiced} with speech)")
     if result.transcript is not None and result.transcript.language:
         parts.append(f"language: {result.transcript.language}")
     parts.append(f"model time {result.seconds:.2f} s")
-    models = " · ".join(f"{role}: `{model_id}`" for role, model_id in result.model_ids.items())
+    models = " · ".join(f"{role}: `{public_model_id(model_id)}`" for role, model_id in result.model_ids.items())
     voice = []
     if result.prosody is not None and result.prosody.median_pitch_hz is not None:
         voice.append(f"median pitch {result.prosody.median_pitch_hz:.0f} Hz")
@@ -107,7 +111,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         use_transcript: bool = True,
         text_weight: float = 0.5,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> tuple[dict[str, float], Any, str, dict[str, float] | None, dict[str, float] | None, Any, Any, Any, str]:
+    ) -> tuple[dict[str, float] | None, Any, str, dict[str, float] | None, dict[str, float] | None, Any, Any, Any, str]:
         options = AnalysisOptions(
             window_seconds=window_seconds,
             hop_seconds=hop_seconds,

@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..tasks.text_to_image import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_SIDE, GenerationResult, generate_images
 from .common import model_event, progress_to
@@ -32,7 +33,7 @@ def describe(result: GenerationResult) -> str:
         f"**Seed {result.seed}**"
         + (f" (images use {result.seed}–{result.seed + len(result.images) - 1})" if len(result.images) > 1 else "")
         + f" · {result.steps} steps · guidance {result.guidance_scale:g} · {result.width}×{result.height}"
-        + f" · {result.decoder} decoder · `{result.model_id}` · {result.seconds:.1f} s"
+        + f" · {result.decoder} decoder · `{public_model_id(result.model_id)}` · {result.seconds:.1f} s"
     ]
     scores = [g.clip_score for g in result.images if g.clip_score is not None]
     if scores:
