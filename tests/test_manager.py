@@ -233,3 +233,39 @@ def test_default_model_from_prefetch_folder(tmp_path: Path, tiny_model_dirs: dic
     assert (row.model_id, row.source) == (model_id, "prefetch folder")
     assert isinstance(caption_image(render_text(["hi"]), manager=manager).text, str)
     assert next(s for s in manager.status() if s.role == "captioner").state == "ready"
+
+
+def test_different_models_load_in_parallel_threads_without_corrupting_each_other(tiny_settings: Settings) -> None:
+    """Requests in different queue lanes can be the first to ask for different models at the same moment.
+    transformers builds models on the meta device through process-wide state (and its lazy module is not
+    safe to import from two threads at once); the manager serialises building, not running."""
+    import threading
+
+    import torch
+
+    roles = ("text_to_image", "captioner", "vqa", "tiny_vae", "clip", "text_emotion", "summarizer", "asr")
+    errors: list[str] = []
+    for _ in range(3):  # fresh managers: every round loads everything again, all at once
+        manager = ModelManager(tiny_settings)
+        start = threading.Barrier(len(roles))
+
+        def first_use(role: str, manager: ModelManager = manager, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                with manager.use(role) as handle:
+                    model = handle.model
+                    modules = [model] if isinstance(model, torch.nn.Module) else list(model.components.values())
+                    for module in modules:
+                        if isinstance(module, torch.nn.Module):
+                            meta = [n for n, p in module.named_parameters() if p.device.type == "meta"]
+                            assert not meta, f"left on the meta device: {meta[:3]}"
+            except Exception as err:  # collected: a thread's exception would not fail the test
+                errors.append(f"{role}: {type(err).__name__}: {err}")
+
+        threads = [threading.Thread(target=first_use, args=(role,)) for role in roles]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert all(manager.load_count[role] == 1 for role in roles if not any(e.startswith(role) for e in errors))
+    assert errors == []

@@ -52,6 +52,12 @@ GiB = 1024**3
 NATIVE_DTYPE = "own runtime"
 """Status-panel dtype of CPU-only models (ONNX …): their runtime picks the precision, not torch."""
 ProgressFn = Callable[[float, str], None]
+_LOADING = threading.Lock()
+"""Held while any model is being built from its files. Loaders patch process-wide state while they build
+(accelerate's ``init_empty_weights`` patches ``nn.Module.register_parameter``; transformers patches
+``torch.linspace`` and imports lazily), so two loads in parallel threads corrupt each other: seen as a
+captioner left with ``meta`` tensors ("Tensor on device meta is not on the expected device cpu") and as
+"module 'transformers' has no attribute 'AutoProcessor'". Running loaded models in parallel is fine."""
 _DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
@@ -507,7 +513,8 @@ class ModelManager:
         started = time.perf_counter()
         try:
             _notify(progress, 0.3, f"Reading the {shown} weights…")
-            loaded = spec.loader(folder, self.dtype)
+            with _LOADING:  # one model built at a time in the whole process (see _LOADING)
+                loaded = spec.loader(folder, self.dtype)
             actual = module_bytes(loaded.model) or estimate  # not torch (ONNX …): its files' size
             with self._cond:
                 if actual > entry.bytes:

@@ -99,13 +99,14 @@ def caption_images(
     pil_images = [load_image(image, limits) for image in images]
 
     results: list[CaptionResult] = []
-    with manager.use("captioner", progress) as handle:
-        for start in range(0, len(pil_images), batch_size):
-            batch = pil_images[start : start + batch_size]
-            if progress and len(pil_images) > batch_size:
-                progress(
-                    start / len(pil_images), f"Captioning images {start + 1}–{start + len(batch)} of {len(pil_images)}"
-                )
+    for start in range(0, len(pil_images), batch_size):
+        batch = pil_images[start : start + batch_size]
+        if progress and len(pil_images) > batch_size:
+            progress(
+                start / len(pil_images), f"Captioning images {start + 1}–{start + len(batch)} of {len(pil_images)}"
+            )
+        # Taken per batch: a quick request for the same model waits for one batch, not for the whole job.
+        with manager.use("captioner", progress if start == 0 else None) as handle:
             began = time.perf_counter()
             inputs = handle.processor(
                 images=batch, text=[prefix] * len(batch) if prefix else None, return_tensors="pt", padding=True

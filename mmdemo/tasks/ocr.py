@@ -107,21 +107,22 @@ def read_texts(
     pil_images = [load_image(image, limits) for image in images]
 
     results: list[OcrResult] = []
-    with manager.use("ocr", progress) as handle:
-        for i, image in enumerate(pil_images):
-            if progress and len(pil_images) > 1:
-                progress(i / len(pil_images), f"Reading text in image {i + 1} of {len(pil_images)}")
+    for i, image in enumerate(pil_images):
+        if progress and len(pil_images) > 1:
+            progress(i / len(pil_images), f"Reading text in image {i + 1} of {len(pil_images)}")
+        # Taken per image: a quick request for the same model waits for one image, not for the whole job.
+        with manager.use("ocr", progress if i == 0 else None) as handle:
             began = time.perf_counter()
             output = handle.model(np.asarray(ocr_canvas(image)))
             seconds = time.perf_counter() - began
-            found: list[TextLine] = []
-            if output.boxes is not None and output.txts is not None:
-                for box, text, score in zip(output.boxes.tolist(), output.txts, output.scores, strict=True):
-                    text = " ".join(str(text).split())
-                    if text and float(score) >= min_score:
-                        corners = tuple((float(x), float(y)) for x, y in box)
-                        found.append(TextLine(text, round(float(score), 4), corners))  # type: ignore[arg-type]
-            results.append(OcrResult(tuple(_reading_order(found)), handle.model_id, seconds, image))
+        found: list[TextLine] = []
+        if output.boxes is not None and output.txts is not None:
+            for box, text, score in zip(output.boxes.tolist(), output.txts, output.scores, strict=True):
+                text = " ".join(str(text).split())
+                if text and float(score) >= min_score:
+                    corners = tuple((float(x), float(y)) for x, y in box)
+                    found.append(TextLine(text, round(float(score), 4), corners))  # type: ignore[arg-type]
+        results.append(OcrResult(tuple(_reading_order(found)), handle.model_id, seconds, image))
     return results
 
 

@@ -195,3 +195,15 @@ def _write_sound_only(path: Path, samples: np.ndarray) -> Path:
         stream = container.add_stream("aac", rate=16_000, layout="mono")
         _write_audio(container, stream, samples, 16_000)
     return path
+
+
+def long_talk(path: str | Path, minutes: float = 5.0, fps: float = 1.0) -> Path:
+    """A long video with speech all through (Gradio's recording, repeated) and a scene change every
+    ``minutes * 60 / 6`` seconds: a job that keeps the video pipeline busy for a while (load tests)."""
+    seconds = minutes * 60
+    voice = speech_samples()
+    speech = np.tile(voice, int(np.ceil(seconds * 16_000 / len(voice))))[: int(seconds * 16_000)]
+    times = [i / fps for i in range(int(seconds * fps))]
+    return write_video(
+        path, codec="libx264", size=(160, 90), fps=max(1, round(fps)), scenes=6, frame_times=times, audio=speech
+    )
