@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,3 +70,36 @@ def call_raw(
                 elif line.startswith("data:") and event in ("complete", "error"):
                     return RawResult(event, json.loads(line.split(":", 1)[1]))
     return RawResult("error", "the result stream ended without a result")
+
+
+def fn_index(base_url: str, api_name: str) -> int:
+    """The index of the event named ``api_name`` in the app's config (what the browser sends)."""
+    import httpx
+
+    config = httpx.get(f"{base_url.rstrip('/')}/config", timeout=30).json()
+    for dep in config["dependencies"]:
+        if dep.get("api_name") == api_name.strip("/"):
+            return int(dep["id"])
+    raise KeyError(api_name)
+
+
+def browser_call(base_url: str, api_name: str, data: Any, *, timeout: float = 120.0) -> Iterator[dict[str, Any]]:
+    """Call an endpoint as the browser does (``queue/join`` + the ``queue/data`` event stream) and yield each
+    message (``estimation``, ``process_starts``, ``progress``, ``process_completed`` …). Leaving the loop
+    early closes the connection: the client has gone away."""
+    import secrets
+
+    import httpx
+
+    base = base_url.rstrip("/")
+    session = secrets.token_hex(8)
+    body = {"data": data, "fn_index": fn_index(base, api_name), "session_hash": session, "event_data": None}
+    with httpx.Client(timeout=timeout) as http:
+        http.post(f"{base}/gradio_api/queue/join", json=body).raise_for_status()
+        with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    yield message
+                    if message.get("msg") in ("process_completed", "close_stream"):
+                        return
