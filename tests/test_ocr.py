@@ -97,9 +97,23 @@ def test_text_on_a_long_strip_keeps_its_coordinates(manager: ModelManager) -> No
 
     word = render_text(["EXIT 12"])
     word = word.crop((0, 40, word.width, word.height - 40))  # 72 px high
-    strip = Image.new("RGB", (1500, word.height), "white")  # a 21:1 banner
+    strip = Image.new("RGB", (1500, word.height), "white")  # a 21:1 banner: padded to 4:1 before reading
     strip.paste(word, (700, 0))
     result = read_text(strip, manager=manager)
     assert result.text == "EXIT 12"
     xs = [x for x, _ in result.lines[0].box]
     assert 700 <= min(xs) and max(xs) <= 700 + word.width and result.image.size == strip.size
+
+
+@pytest.mark.parametrize("size", [(2000, 100), (100, 2000), (3000, 10), (640, 480), (1, 1)])
+def test_detector_input_stays_bounded(size: tuple[int, int]) -> None:
+    """Padded to at most 4:1, so the engine's 736 px minimum side never blows a banner up to ~15000 px."""
+    from PIL import Image
+
+    from mmdemo.tasks.ocr import MAX_ASPECT, ocr_canvas
+
+    canvas = ocr_canvas(Image.new("RGB", size, "white"))
+    assert max(canvas.size) / min(canvas.size) <= MAX_ASPECT + 0.05
+    assert canvas.size[0] >= size[0] and canvas.size[1] >= size[1]
+    if max(size) / min(size) <= MAX_ASPECT:
+        assert canvas.size == size  # ordinary images are read as they are

@@ -359,7 +359,7 @@ class ModelManager:
                         pass
                     log.info("preloaded %s (%s)", role, self.model_id(role))
                 except MMDemoError as err:
-                    log.warning("preload of %s failed: %s", role, err)
+                    log.warning("preload of %s failed: %s", role, err.detail)
 
         if not background:
             run()
@@ -488,8 +488,7 @@ class ModelManager:
             entry = self._load_unchecked(role, spec, progress)
         except ModelUnavailableError as err:
             err.title = spec.title
-            self.problems[role] = err.detail
-            log.warning("%s", err.detail)
+            self.problems[role] = err.detail  # the caller logs it, once
             raise
         self.problems.pop(role, None)
         return entry

@@ -65,9 +65,11 @@ def _reading_order(lines: list[TextLine]) -> list[TextLine]:
     return [line for row in rows for line in sorted(row, key=lambda ln: min(x for x, _ in ln.box))]
 
 
-MAX_ASPECT = 32
-"""Thinner images (a 10×3000 strip) are padded to this aspect ratio before reading: the OCR engine scales
-the long side down to 2000 px and fails when the short side rounds to nothing."""
+MAX_ASPECT = 4
+"""Thinner images are padded to this aspect ratio before reading. The OCR engine scales the long side down
+to 2000 px (a 10×3000 strip's short side then rounds to nothing: an error) and the short side *up* to
+736 px for its detector (a 2000×100 banner becomes 14720×736: ~20 s of CPU on one request). Padded,
+every detector input is at most about 2000×2000 or 736×2944."""
 
 
 def ocr_canvas(image: Image.Image) -> Image.Image:
