@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +17,15 @@ from mmdemo.models.manager import ModelManager
 from mmdemo.models.specs import SPECS
 from mmdemo.settings import Settings
 
-FAKE_SPACES = '''
-"""Stand-in for Hugging Face's `spaces` package: records what @spaces.GPU receives."""
-import functools
-
-calls = []
-
-
-def GPU(fn=None, *, duration=60):
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            seconds = duration(*args, **kwargs) if callable(duration) else duration
-            calls.append({"fn": fn.__name__, "args": args, "duration": seconds})
-            return fn(*args, **kwargs)
-
-        wrapper.zerogpu = True
-        return wrapper
-
-    return decorate(fn) if fn is not None else decorate
-'''
-
 
 @pytest.fixture
-def fake_spaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    (tmp_path / "spaces.py").write_text(FAKE_SPACES)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    monkeypatch.delitem(sys.modules, "spaces", raising=False)
-    import spaces
+def zerogpu() -> Any:
+    """The app on a ZeroGPU Space, as far as the code can tell: a faithful ``spaces`` double (worker process,
+    pickled arguments and results, its exception conversion) and ``SPACES_ZERO_GPU=true``."""
+    from mmdemo.testing import zerogpu
 
-    yield spaces
-    sys.modules.pop("spaces", None)
+    with zerogpu.zerogpu_installed():
+        yield zerogpu
 
 
 def test_gpu_is_a_no_op_off_zerogpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,36 +40,74 @@ def test_gpu_is_a_no_op_off_zerogpu(monkeypatch: pytest.MonkeyPatch) -> None:
         assert gpu(30)(handler) is handler
 
 
-def test_gpu_uses_spaces_and_duration_gets_the_inputs(fake_spaces: Any) -> None:
+def test_gpu_runs_in_a_worker_process_and_duration_gets_the_inputs(zerogpu: Any) -> None:
+    import os
+
     assert zerogpu_active()
 
     @gpu(duration=lambda prompt, steps: 2.0 * steps)
-    def generate(prompt: str, steps: int) -> str:
-        return prompt * steps
+    def generate(prompt: str, steps: int) -> tuple[str, int]:
+        return prompt * steps, os.getpid()
 
-    assert generate.zerogpu
-    assert generate("ab", 3) == "ababab"
-    assert fake_spaces.calls[-1] == {"fn": "generate", "args": ("ab", 3), "duration": 6.0}
+    text, pid = generate("ab", 3)
+    assert text == "ababab" and pid != os.getpid() and zerogpu.pids == [pid]
+    assert zerogpu.calls == [6.0]
 
 
-def test_app_handlers_take_the_zerogpu_path(fake_spaces: Any, tiny_settings: Settings, real_photos: dict) -> None:
+def test_zerogpu_double_converts_exceptions_like_spaces(zerogpu: Any) -> None:
+    """What the real package does with errors raised in the GPU worker: a gr.Error keeps its message,
+    anything else arrives as "ZeroGPU worker error" with only its class name."""
+    import gradio as gr
+
+    @gpu(duration=10)
+    def user_error() -> None:
+        raise gr.Error("Upload a photo first.")
+
+    @gpu(duration=10)
+    def backend_error() -> None:
+        raise InputError("This file is a text file, not an image.")
+
+    with pytest.raises(gr.Error) as info:
+        user_error()
+    assert info.value.message == "Upload a photo first."
+    with pytest.raises(gr.Error) as info:
+        backend_error()
+    assert (info.value.title, info.value.message) == ("ZeroGPU worker error", "InputError")
+
+
+def test_app_handlers_keep_their_messages_on_zerogpu(zerogpu: Any, tiny_settings: Settings, tmp_path: Path) -> None:
+    """The handlers convert backend errors inside the GPU function, so users read what went wrong (the old
+    order, conversion outside ``@spaces.GPU``, gave every user "ZeroGPU worker error: InputError")."""
+    import gradio as gr
+
+    from mmdemo.ui import build_app
+
+    demo = build_app(ModelManager(tiny_settings))
+    fns = {f.api_name: f.fn for f in demo.fns.values() if f.api_name}
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all\n" * 10)
+    with pytest.raises(gr.Error) as info:
+        fns["caption"](str(text), "", 5, 0, 1)
+    assert "text file" in info.value.message and info.value.title != "ZeroGPU worker error"
+    assert zerogpu.pids  # it did run in the worker
+
+
+def test_app_handlers_take_the_zerogpu_path(zerogpu: Any, tiny_settings: Settings, real_photos: dict) -> None:
     from mmdemo.ui import build_app
 
     demo = build_app(ModelManager(tiny_settings))
     fns = {f.api_name: f.fn for f in demo.fns.values() if f.api_name}
     caption = fns["caption"](real_photos["lion.jpg"], "", 5, 0, 1)
-    assert isinstance(caption, str)
-    call = next(c for c in fake_spaces.calls if c["fn"] == "caption")
-    assert call["args"][0] == real_photos["lion.jpg"] and call["duration"] > 0
-    assert not any(c["fn"] == "read" for c in fake_spaces.calls)  # OCR runs on the CPU: no GPU asked for
+    assert isinstance(caption, str) and len(zerogpu.pids) == 1 and zerogpu.calls == [30.0]
+    fns["ocr"](real_photos["lion.jpg"], 0.5)
+    assert len(zerogpu.pids) == 1  # OCR runs on the CPU: no GPU asked for
 
     from mmdemo.ui.text_to_image import gpu_seconds
 
     args = ("a red cube", "", 2, 0, 64, 64, 2, 7, False, "auto", False)
-    gallery, seed, _notes = fns["generate"](*args)
-    assert len(gallery) == 2 and seed == 7
-    call = next(c for c in fake_spaces.calls if c["fn"] == "generate")
-    assert call["args"][:7] == args[:7] and call["duration"] == gpu_seconds(*args)
+    gallery, seed, _notes = fns["generate"](*args)  # PIL images come back pickled from the worker
+    assert len(gallery) == 2 and seed == 7 and gallery[0][0].size == (64, 64)
+    assert zerogpu.calls[-1] == gpu_seconds(*args)
     assert gpu_seconds("x", "", 50, 0, 1024, 1024, 4) > gpu_seconds("x", "", 4, 0, 512, 512, 1)
 
 
