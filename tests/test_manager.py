@@ -4,6 +4,7 @@ on tiny real checkpoints loaded through the same loaders the app uses."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -269,3 +270,37 @@ def test_different_models_load_in_parallel_threads_without_corrupting_each_other
             thread.join(120)
         assert all(manager.load_count[role] == 1 for role in roles if not any(e.startswith(role) for e in errors))
     assert errors == []
+
+
+def _hub_snapshot(clean: Path, to: Path) -> Path:
+    """``clean`` laid out as a full Hub snapshot is (what `hf download` and `preload_from_hub` give): fp16
+    variants, ``.bin`` duplicates and a single-file checkpoint at the root beside the files that load."""
+    shutil.copytree(clean, to)
+    for weights in list(to.rglob("*.safetensors")):
+        stem = weights.name.removesuffix(".safetensors")
+        shutil.copy(weights, weights.with_name(f"{stem}.fp16.safetensors"))
+        bin_name = "pytorch_model.bin" if stem == "model" else f"{stem}.bin"
+        shutil.copy(weights, weights.with_name(bin_name))
+        shutil.copy(weights, to / f"{weights.parent.name}-single-file.safetensors")
+    return to
+
+
+@pytest.mark.parametrize("role", ["text_to_image", "captioner", "tiny_vae"])
+def test_estimate_counts_only_the_files_that_load(tiny_model_dirs: dict[str, Path], tmp_path: Path, role: str) -> None:
+    clean = tiny_model_dirs[role]
+    snapshot = _hub_snapshot(clean, tmp_path / "snapshot")
+    assert len(list(snapshot.rglob("*.safetensors"))) >= 3 * len(list(clean.rglob("*.safetensors")))
+    assert estimate_weight_bytes(snapshot, 4) == estimate_weight_bytes(clean, 4)
+    import torch
+
+    loaded = module_bytes(SPECS[role].loader(snapshot, torch.float32).model)
+    assert 0.5 * loaded <= estimate_weight_bytes(snapshot, 4) <= 1.5 * loaded
+
+
+def test_estimate_reads_sharded_checkpoints(tiny_model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    import torch
+
+    model = SPECS["captioner"].loader(tiny_model_dirs["captioner"], torch.float32).model
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="200KB")
+    assert len(list((tmp_path / "sharded").glob("model-*.safetensors"))) > 1
+    assert estimate_weight_bytes(tmp_path / "sharded", 4) == estimate_weight_bytes(tiny_model_dirs["captioner"], 4)

@@ -221,17 +221,68 @@ def module_bytes(model: Any) -> int:
     return total
 
 
-def estimate_weight_bytes(folder: Path, element_size: int) -> int:
-    """Size the weights will take once loaded, read from safetensors headers (no tensor data read).
+_WEIGHT_NAMES = ("model", "diffusion_pytorch_model")
+"""File stems transformers and diffusers read (``model.safetensors``, ``diffusion_pytorch_model.safetensors``)."""
 
-    Floating tensors are counted at ``element_size`` (the dtype they will be cast to); ``.bin`` and
-    ``.onnx`` files, which cannot be inspected cheaply, count as their size on disk.
+
+def _component_weights(folder: Path) -> list[Path]:
+    """The weight files ``from_pretrained`` reads from one model folder, without a ``variant``: the
+    safetensors file (or the shards its index lists), else the ``.bin`` one. Variants (``*.fp16.*``),
+    duplicates in other formats and anything else in the folder are not read."""
+    for stem in _WEIGHT_NAMES:
+        for suffix in (".safetensors", ".bin"):
+            name = "pytorch_model" if suffix == ".bin" and stem == "model" else stem
+            single = folder / f"{name}{suffix}"
+            if single.is_file():
+                return [single]
+            index = folder / f"{name}{suffix}.index.json"
+            if index.is_file():
+                try:
+                    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+                except (OSError, ValueError, KeyError, AttributeError):
+                    continue
+                return [folder / shard for shard in shards if (folder / shard).is_file()]
+    return []
+
+
+def loaded_weight_files(folder: Path) -> list[Path]:
+    """The weight files the loaders read from ``folder``.
+
+    A diffusers pipeline (``model_index.json``): each listed component's subfolder, as above; a
+    transformers or single diffusers model: the folder itself; otherwise (ONNX, CTranslate2) every
+    ``.onnx`` and ``model.bin`` file. Full Hub snapshots (what ``hf download`` and a Space's
+    ``preload_from_hub`` produce) also hold fp16 variants, ``.bin`` duplicates and single-file
+    checkpoints at the root — for SDXL about 4× what loads — and none of those count.
     """
-    files = sorted(p for p in folder.rglob("*.safetensors") if p.is_file())
-    if not files:
-        return sum(p.stat().st_size for p in folder.rglob("*") if p.suffix in (".bin", ".onnx") and p.is_file())
+    index = folder / "model_index.json"
+    if index.is_file():
+        try:
+            components = json.loads(index.read_text())
+        except (OSError, ValueError):
+            components = {}
+        files: list[Path] = []
+        for name, value in components.items():
+            if not name.startswith("_") and isinstance(value, list) and value and value[0] and (folder / name).is_dir():
+                files += _component_weights(folder / name)
+        return files
+    files = _component_weights(folder)
+    if files:
+        return files
+    return sorted(p for p in folder.rglob("*") if p.is_file() and (p.suffix == ".onnx" or p.name == "model.bin"))
+
+
+def estimate_weight_bytes(folder: Path, element_size: int) -> int:
+    """Size the weights will take once loaded, from the files the loader reads (:func:`loaded_weight_files`),
+    read from safetensors headers (no tensor data read).
+
+    Floating tensors are counted at ``element_size`` (the dtype they will be cast to); ``.bin``, ``.onnx``
+    and CTranslate2 files, which cannot be inspected cheaply, count as their size on disk.
+    """
     total = 0
-    for file in files:
+    for file in loaded_weight_files(folder):
+        if file.suffix != ".safetensors":
+            total += file.stat().st_size
+            continue
         try:
             with file.open("rb") as fh:
                 (length,) = struct.unpack("<Q", fh.read(8))
