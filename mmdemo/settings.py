@@ -46,6 +46,15 @@ def _env_float(env: Mapping[str, str], name: str, default: float | None) -> floa
     return value
 
 
+def _env_int_or_none(env: Mapping[str, str], name: str) -> int | None:
+    value = _env_float(env, name, None)
+    if value is None:
+        return None
+    if value != int(value) or not 1 <= value <= 100:
+        raise InputError(f"{name}={env[name]!r} must be a whole number from 1 to 100.")
+    return int(value)
+
+
 def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None:
@@ -124,6 +133,10 @@ class Settings:
     """Largest width or height of a generated image (text-to-image), in pixels; a multiple of 8."""
     max_generated_images: int = 4
     """Most images one text-to-image request may ask for."""
+    t2i_steps: int | None = None
+    """Steps a text-to-image request gets when it asks for 0 (auto); None = the model's recommendation."""
+    t2i_guidance: float | None = None
+    """Guidance a text-to-image request gets when it asks for 0 (auto); None = the model's recommendation."""
     offline: bool = False
     """Never contact the Hub (also set by ``HF_HUB_OFFLINE=1``)."""
     model_dir: str | None = None
@@ -167,6 +180,8 @@ class Settings:
             max_keyframes=int(_env_float(env, "MMDEMO_MAX_KEYFRAMES", defaults.max_keyframes)),
             max_generated_side=int(_env_float(env, "MMDEMO_MAX_GENERATED_SIDE", defaults.max_generated_side)),
             max_generated_images=int(_env_float(env, "MMDEMO_MAX_GENERATED_IMAGES", defaults.max_generated_images)),
+            t2i_steps=_env_int_or_none(env, "MMDEMO_T2I_STEPS"),
+            t2i_guidance=_env_float(env, "MMDEMO_T2I_GUIDANCE", None),
             offline=_env_bool(env, "MMDEMO_OFFLINE", False) or _env_bool(env, "HF_HUB_OFFLINE", False),
             model_dir=env.get("MMDEMO_MODEL_DIR") or None,
             preload=tuple(r.strip().lower() for r in env.get("MMDEMO_PRELOAD", "").split(",") if r.strip()),

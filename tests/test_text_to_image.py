@@ -227,3 +227,68 @@ def test_concurrent_requests_match_running_alone(shared_manager: ModelManager) -
     for i, images in enumerate(alone):
         assert len(together[i]) == len(images)
         assert all(np.array_equal(a, b) for a, b in zip(images, together[i], strict=True))
+
+
+def test_tiny_decoder_must_be_made_for_the_pipeline_family(shared_manager: ModelManager) -> None:
+    """taesd and taesdxl have the same config (4 latent channels): only the family tells them apart, and
+    the wrong one decodes garbage without an error. A mismatch falls back to the full VAE, said in a note,
+    without loading the wrong decoder."""
+    from contextlib import ExitStack
+
+    from mmdemo.tasks.text_to_image import _tiny_decoder, decoder_family, pipeline_family
+
+    assert decoder_family("madebyollin/taesd") == "sd" and decoder_family("madebyollin/taesdxl") == "sdxl"
+    assert decoder_family("madebyollin/taesd3") == "sd3" and decoder_family("madebyollin/taef1") == "flux"
+    assert decoder_family("/models/my-decoder") is None
+
+    class StableDiffusionXLPipeline:  # what AutoPipelineForText2Image gives for SDXL (by class name)
+        vae = None
+
+    manager = ModelManager(shared_manager.settings)  # its own load counts
+    assert pipeline_family(StableDiffusionXLPipeline()) == "sdxl"
+    with ExitStack() as stack:
+        tiny, why = _tiny_decoder(manager, stack, StableDiffusionXLPipeline(), None)
+    assert tiny is None and "for Stable Diffusion 1/2 models, and this is SDXL" in why
+    assert "madebyollin/taesdxl" in why and manager.load_count["tiny_vae"] == 0
+    odd = ModelManager(shared_manager.settings.replace(models={"tiny_vae": "/models/my-decoder"}))
+    result = generate_images("a cat", seed=4, decoder="tiny", manager=odd, **FAST)
+    assert result.decoder == "full" and any("cannot tell which models" in n for n in result.notes)
+    assert odd.load_count["tiny_vae"] == 0
+    assert generate_images("a cat", seed=4, decoder="tiny", manager=shared_manager, **FAST).decoder == "tiny"
+
+
+def test_few_step_defaults_come_from_metadata_then_name_then_settings() -> None:
+    from types import SimpleNamespace
+
+    from diffusers import EulerDiscreteScheduler, LCMScheduler
+
+    from mmdemo.tasks.text_to_image import sampling_defaults
+
+    class StableDiffusionPipeline:
+        def __init__(self, scheduler: object) -> None:
+            self.scheduler = scheduler
+
+        def __call__(self, prompt: str, guidance_scale: float = 7.5) -> None: ...
+
+    class FluxPipeline:
+        scheduler = None
+        transformer = SimpleNamespace(config=SimpleNamespace(guidance_embeds=False))
+
+        def __call__(self, prompt: str, guidance_scale: float = 3.5) -> None: ...
+
+    lcm = sampling_defaults(StableDiffusionPipeline(LCMScheduler()), "/models/my-finetune")  # no hint in the name
+    assert (lcm.steps, lcm.guidance) == (4, 0.0) and "LCMScheduler" in lcm.source
+    flux = sampling_defaults(FluxPipeline(), "/models/flux")
+    assert (flux.steps, flux.guidance) == (4, 0.0) and "guidance embedding" in flux.source
+    turbo = sampling_defaults(StableDiffusionPipeline(EulerDiscreteScheduler()), "stabilityai/sd-turbo")
+    assert (turbo.steps, turbo.guidance) == (1, 0.0) and "name" in turbo.source
+    base = sampling_defaults(StableDiffusionPipeline(EulerDiscreteScheduler()), "stabilityai/stable-diffusion-2-1")
+    assert (base.steps, base.guidance) == (30, 7.5)
+    mine = sampling_defaults(StableDiffusionPipeline(EulerDiscreteScheduler()), "/models/x", steps=8, guidance=2.0)
+    assert (mine.steps, mine.guidance, mine.source) == (8, 2.0, "the settings")
+
+
+def test_settings_override_the_model_defaults(shared_manager: ModelManager) -> None:
+    manager = ModelManager(shared_manager.settings.replace(t2i_steps=2, t2i_guidance=1.0))
+    result = generate_images("a lake", seed=1, clip_score=False, manager=manager)
+    assert (result.steps, result.guidance_scale) == (2, 1.0)

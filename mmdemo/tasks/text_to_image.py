@@ -124,7 +124,7 @@ def is_few_step(model_id: str) -> bool:
 
 
 def recommended_steps(model_id: str) -> int:
-    """1 for turbo models, 4 for other few-step models, 30 otherwise."""
+    """By name only: 1 for turbo models, 4 for other few-step models, 30 otherwise."""
     if "turbo" in model_id.lower():
         return 1
     return 4 if is_few_step(model_id) else 30
@@ -134,12 +134,49 @@ def _call_parameters(pipe: Any) -> dict[str, inspect.Parameter]:
     return dict(inspect.signature(pipe.__call__).parameters)
 
 
-def recommended_guidance(pipe: Any, model_id: str) -> float:
-    """0 for few-step models (trained without guidance), else the pipeline's own default."""
-    if is_few_step(model_id):
-        return 0.0
+def _pipeline_guidance(pipe: Any) -> float:
     default = _call_parameters(pipe).get("guidance_scale")
     return float(default.default) if default is not None and isinstance(default.default, (int, float)) else 7.5
+
+
+@dataclass(frozen=True)
+class SamplingDefaults:
+    """Steps and guidance a request gets when it leaves them at 0 (auto), and what they rest on."""
+
+    steps: int
+    guidance: float
+    source: str
+
+
+FEW_STEP_SCHEDULERS = {"LCMScheduler": 4, "TCDScheduler": 4}
+"""Schedulers that only distilled few-step models use: their class is the model's own metadata."""
+
+
+def sampling_defaults(
+    pipe: Any, model_id: str, steps: int | None = None, guidance: float | None = None
+) -> SamplingDefaults:
+    """The model's recommended steps and guidance: from its own metadata where it has some (a few-step
+    scheduler such as LCM/TCD; a FLUX transformer without a guidance embedding, i.e. schnell), else from
+    its name (turbo, lightning, lcm, schnell, hyper), else 30 steps and the pipeline's default guidance.
+    ``steps``/``guidance`` (the operator's settings) override either."""
+    scheduler = type(getattr(pipe, "scheduler", None)).__name__
+    denoiser = getattr(getattr(pipe, "transformer", None), "config", None)
+    if scheduler in FEW_STEP_SCHEDULERS:
+        found = SamplingDefaults(FEW_STEP_SCHEDULERS[scheduler], 0.0, f"its scheduler ({scheduler})")
+    elif type(pipe).__name__.startswith("Flux") and getattr(denoiser, "guidance_embeds", True) is False:
+        found = SamplingDefaults(4, 0.0, "its transformer (no guidance embedding: a distilled FLUX)")
+    elif is_few_step(model_id):
+        found = SamplingDefaults(recommended_steps(model_id), 0.0, "its name (a few-step model)")
+    else:
+        found = SamplingDefaults(30, _pipeline_guidance(pipe), "the pipeline's defaults")
+    if steps or guidance is not None:
+        return SamplingDefaults(steps or found.steps, found.guidance if guidance is None else guidance, "the settings")
+    return found
+
+
+def recommended_guidance(pipe: Any, model_id: str) -> float:
+    """0 for few-step models (trained without guidance), else the pipeline's own default."""
+    return sampling_defaults(pipe, model_id).guidance
 
 
 def native_side(pipe: Any) -> int:
@@ -215,8 +252,9 @@ def generate_images(
         handle = stack.enter_context(manager.use("text_to_image", progress))
         pipe = handle.model
         model_id = handle.model_id
-        steps = steps or recommended_steps(model_id)
-        guidance_scale = recommended_guidance(pipe, model_id) if guidance_scale is None else guidance_scale
+        defaults = sampling_defaults(pipe, model_id, settings.t2i_steps, settings.t2i_guidance)
+        steps = steps or defaults.steps
+        guidance_scale = defaults.guidance if guidance_scale is None else guidance_scale
         default_side = min(native_side(pipe), settings.max_generated_side) // 8 * 8
         width, height = width or default_side, height or default_side
         tokenizer = getattr(pipe, "tokenizer", None)
@@ -299,8 +337,55 @@ def generate_images(
     )
 
 
+TINY_DECODER_FAMILIES = {"taesdxl": "sdxl", "taesd3": "sd3", "taef1": "flux", "taesd": "sd"}
+"""TAESD decoders by the name their authors give them (madebyollin/taesd …) → the pipeline family they
+decode for. Their configs are identical (taesd and taesdxl both have 4 latent channels), so the name is
+the only way to tell; a decoder of the wrong family decodes wrongly without any error."""
+FAMILY_NAMES = {"sd": "Stable Diffusion 1/2", "sdxl": "SDXL", "sd3": "SD3", "flux": "FLUX"}
+
+
+def decoder_family(model_id: str) -> str | None:
+    """The pipeline family a tiny decoder is for, from its id or folder name; None when it does not say."""
+    name = model_id.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+    for marker in sorted(TINY_DECODER_FAMILIES, key=len, reverse=True):
+        if marker in name:
+            return TINY_DECODER_FAMILIES[marker]
+    return None
+
+
+def pipeline_family(pipe: Any) -> str | None:
+    """``sd``, ``sdxl``, ``sd3`` or ``flux`` from the pipeline's class; None for anything else."""
+    name = type(pipe).__name__
+    if name.startswith("StableDiffusionXL"):
+        return "sdxl"
+    if name.startswith("StableDiffusion3"):
+        return "sd3"
+    if name.startswith("Flux"):
+        return "flux"
+    if name.startswith("StableDiffusion"):
+        return "sd"
+    return None
+
+
 def _tiny_decoder(manager: ModelManager, stack: ExitStack, pipe: Any, progress: ProgressFn | None) -> tuple[Any, str]:
-    """The ``tiny_vae`` handle (entered on ``stack``), or None and why it cannot be used."""
+    """The ``tiny_vae`` handle (entered on ``stack``), or None and why it cannot be used.
+
+    The decoder must be made for this pipeline's family (checked from its name before it is loaded) and
+    fit its latents (checked from both configs)."""
+    shown = public_model_id(manager.model_id("tiny_vae"))
+    wanted, offered = pipeline_family(pipe), decoder_family(manager.model_id("tiny_vae"))
+    if wanted is None:
+        return None, f"there is no fast decoder for this kind of model ({type(pipe).__name__})."
+    if offered is None:
+        return None, (
+            f"cannot tell which models the fast decoder {shown} is for: its name should say "
+            f"({', '.join(TINY_DECODER_FAMILIES)})."
+        )
+    if offered != wanted:
+        return None, (
+            f"the fast decoder {shown} is for {FAMILY_NAMES[offered]} models, and this is {FAMILY_NAMES[wanted]} "
+            f"(set MMDEMO_TINY_VAE_MODEL to madebyollin/{_decoder_for(wanted)})."
+        )
     vae = getattr(pipe, "vae", None)
     try:
         tiny = stack.enter_context(manager.use("tiny_vae", progress))
@@ -308,9 +393,12 @@ def _tiny_decoder(manager: ModelManager, stack: ExitStack, pipe: Any, progress: 
         return None, str(err)
     channels = getattr(getattr(vae, "config", None), "latent_channels", None)
     if channels != tiny.model.config.latent_channels:
-        shown = public_model_id(tiny.model_id)
         return None, f"the fast decoder {shown} does not fit this model's latents ({channels} channels)."
     return tiny, ""
+
+
+def _decoder_for(family: str) -> str:
+    return next(marker for marker, f in TINY_DECODER_FAMILIES.items() if f == family)
 
 
 def _decode_tiny(pipe: Any, tiny: Any, latents: Any, device: Any) -> list[Any]:

@@ -213,8 +213,13 @@ TINY_BUILDERS: dict[str, Callable[[Path], Path]] = {
 """Role (as in :data:`mmdemo.models.specs.SPECS`) → builder that saves a tiny model into a folder."""
 
 
+TINY_FOLDERS = {"tiny_vae": "taesd"}
+"""Folder names that differ from the role: a tiny decoder is matched to pipelines by its name (a TAESD for
+Stable Diffusion 1/2, like the tiny pipeline)."""
+
+
 def build_tiny_model(root: str | Path, role: str) -> Path:
-    """Build ``role`` into ``root/<role>`` unless a current build is already there.
+    """Build ``role`` into ``root/<role>`` (or its :data:`TINY_FOLDERS` name) unless a current build is there.
 
     The model is written to a temporary sibling and renamed into place only once complete and
     stamped, so a crashed build never leaves a folder that looks finished; concurrent builders
@@ -226,7 +231,7 @@ def build_tiny_model(root: str | Path, role: str) -> Path:
         known = ", ".join(TINY_BUILDERS)
         raise KeyError(f"No tiny model builder for role {role!r}; known: {known}") from None
     root = Path(root)
-    final = root / role
+    final = root / TINY_FOLDERS.get(role, role)
     if is_built(final):
         return final
     root.mkdir(parents=True, exist_ok=True)
