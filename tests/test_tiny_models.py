@@ -16,6 +16,7 @@ from mmdemo.testing.tiny_models import (
     KIT_VERSION,
     STAMP_PREFIX,
     TINY_BUILDERS,
+    TINY_FOLDERS,
     build_blip_captioner,
     build_tiny_models,
     is_built,
@@ -47,7 +48,7 @@ def test_builds_every_role_once_then_reuses_the_stamped_folders(
     dirs = build_tiny_models(tmp_path)
     assert set(dirs) == set(TINY_BUILDERS)
     for role, folder in dirs.items():
-        assert folder == tmp_path / role
+        assert folder == tmp_path / TINY_FOLDERS.get(role, role)
         assert (folder / f"{STAMP_PREFIX}{KIT_VERSION}").is_file()
         assert (folder / "config.json").is_file() or (folder / "model_index.json").is_file()  # model or pipeline
         assert _weights(folder)
