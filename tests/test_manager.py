@@ -304,3 +304,221 @@ def test_estimate_reads_sharded_checkpoints(tiny_model_dirs: dict[str, Path], tm
     model.save_pretrained(tmp_path / "sharded", max_shard_size="200KB")
     assert len(list((tmp_path / "sharded").glob("model-*.safetensors"))) > 1
     assert estimate_weight_bytes(tmp_path / "sharded", 4) == estimate_weight_bytes(tiny_model_dirs["captioner"], 4)
+
+
+# --- two tiers: a simulated accelerator (the GPU paths without a GPU) ----------------------------------
+
+
+def _two_tiers(tiny_model_dirs: dict[str, Path], device: float, host: float, size: int, **kw) -> tuple:
+    from mmdemo.testing.accelerator import SimulatedAccelerator
+
+    specs, models = _copies_of_captioner(tiny_model_dirs)
+    accelerator = SimulatedAccelerator(device * size, host * size)
+    settings = Settings(models=models, device="cpu", offline=True, evict_wait_s=kw.get("wait", 5.0))
+    return ModelManager(settings, specs, accelerator=accelerator), accelerator
+
+
+def _where(manager: ModelManager) -> dict[str, tuple[str, str]]:
+    return {s.role: (s.state, s.device) for s in manager.status() if s.state != "not loaded"}
+
+
+def test_eviction_goes_to_ram_then_comes_back(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    # RAM for two copies: while a comes back, b must go to RAM before a's RAM copy is released.
+    manager, sim = _two_tiers(tiny_model_dirs, device=1.5, host=2.5, size=model_size)
+    with manager.use("a"):
+        pass
+    with manager.use("b"):  # a does not fit beside b on the device: moved to RAM, not dropped
+        pass
+    assert _where(manager) == {"a": ("offloaded", "cpu"), "b": ("ready", "sim:0")}
+    with manager.use("a") as handle:  # back to the device (b goes to RAM), without loading again
+        assert handle.model is not None
+    assert _where(manager) == {"a": ("ready", "sim:0"), "b": ("offloaded", "cpu")}
+    assert manager.load_count == {"a": 1, "b": 1, "c": 0}
+    assert sim.moves == [("place", "a"), ("to_host", "a"), ("place", "b"), ("to_host", "b"), ("place", "a")]
+    for tier, (used, budget) in manager.memory_usage().items():
+        assert used <= budget, tier
+
+
+def test_eviction_drops_when_ram_is_full(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    manager, sim = _two_tiers(tiny_model_dirs, device=1.5, host=0.5, size=model_size)
+    for role in ("a", "b"):
+        with manager.use(role):
+            pass
+    assert _where(manager) == {"b": ("ready", "sim:0")} and ("to_host", "a") not in sim.moves
+
+
+def test_failure_while_moving_back_leaves_the_model_whole_in_ram(
+    tiny_model_dirs: dict[str, Path], model_size: int
+) -> None:
+    manager, sim = _two_tiers(tiny_model_dirs, device=1.5, host=1.5, size=model_size)
+    for role in ("a", "b"):
+        with manager.use(role):
+            pass
+    sim.fail_place.add("a")
+    with pytest.raises(RuntimeError, match="out of memory"):
+        with manager.use("a"):
+            pass
+    # a went back to RAM whole (moved back to the host), is counted there only, and nothing is pinned.
+    assert sim.moves[-1] == ("to_host", "a")
+    assert _where(manager)["a"] == ("offloaded", "cpu") and all(s.in_use == 0 for s in manager.status())
+    device_used, device_budget = manager.memory_usage()["sim:0"]
+    assert device_used <= device_budget
+    sim.fail_place.clear()
+    with manager.use("a"):
+        pass
+    assert _where(manager)["a"] == ("ready", "sim:0") and manager.load_count["a"] == 1
+
+
+def test_failure_while_placing_a_new_load_frees_its_reservation(
+    tiny_model_dirs: dict[str, Path], model_size: int
+) -> None:
+    manager, sim = _two_tiers(tiny_model_dirs, device=1.5, host=1.5, size=model_size)
+    sim.fail_place.add("a")
+    with pytest.raises(ModelUnavailableError) as info:
+        with manager.use("a"):
+            pass
+    assert "out of memory" in info.value.detail
+    assert _where(manager) == {} and manager.memory_usage()["sim:0"][0] == 0 and sim.frees >= 1
+
+
+def test_concurrent_loads_under_a_tight_budget_take_turns(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    """Room for one model on the device and none in RAM: three requests for three models at once all
+    succeed, one after another, and the device budget is never exceeded."""
+    manager, sim = _two_tiers(tiny_model_dirs, device=1.2, host=0.1, size=model_size, wait=60)
+    over: list[int] = []
+    place = sim.place
+
+    def checked_place(spec, model) -> None:  # at every move, what is counted on the device fits its budget
+        used, budget = manager.memory_usage()["sim:0"]
+        if used > budget:
+            over.append(used)
+        place(spec, model)
+
+    sim.place = checked_place  # type: ignore[method-assign]
+    errors: list[str] = []
+    start = threading.Barrier(3)
+
+    def run(role: str) -> None:
+        start.wait()
+        try:
+            with manager.use(role):
+                time.sleep(0.2)
+        except Exception as err:
+            errors.append(f"{role}: {err}")
+
+    threads = [threading.Thread(target=run, args=(role,)) for role in ROLES]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and over == []
+    assert len(_where(manager)) == 1 and sum(manager.load_count.values()) == 3
+
+
+def test_a_pipeline_too_big_for_the_device_runs_with_cpu_offload(tiny_model_dirs: dict[str, Path]) -> None:
+    """SDXL on a small GPU: the whole pipeline plus activations does not fit, its largest part does, so it
+    runs with model CPU offload (before, the budget check refused it before offload was considered)."""
+    from mmdemo.models.manager import part_bytes
+    from mmdemo.testing.accelerator import SimulatedAccelerator
+
+    folder = tiny_model_dirs["text_to_image"]
+    spec = dataclasses.replace(SPECS["text_to_image"], activation_bytes=1000)
+    whole, part = estimate_weight_bytes(folder, 4), part_bytes(folder, 4)
+    assert part < whole
+    settings = Settings(models={"text_to_image": str(folder)}, device="cpu", offline=True)
+    sim = SimulatedAccelerator(part + 2000, 10 * whole)
+    manager = ModelManager(settings, {"text_to_image": spec}, accelerator=sim)
+    with manager.use("text_to_image") as handle:
+        assert handle.model is not None
+    (row,) = manager.status()
+    assert row.device == "sim:0 (CPU offload)" and sim.moves == [("offload", "text_to_image")]
+    assert manager.memory_usage()["sim:0"][0] == part + 1000 and manager.memory_usage()["cpu"][0] == whole
+    # Too small even for its largest part: refused, clearly.
+    tiny = ModelManager(settings, {"text_to_image": spec}, accelerator=SimulatedAccelerator(part // 2, 10 * whole))
+    with pytest.raises(MemoryBudgetError, match="not have enough memory"):
+        with tiny.use("text_to_image"):
+            pass
+
+
+def test_device_and_dtype_are_published_whole(tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second thread never sees the device without its dtype and budgets (they were set one by one)."""
+    import mmdemo.models.manager as manager_module
+
+    real = manager_module.resolve_dtype
+
+    def slow(device, setting):
+        time.sleep(0.3)
+        return real(device, setting)
+
+    import torch  # noqa: F401 - imported already, so the window is the slow dtype step, not the import
+
+    monkeypatch.setattr(manager_module, "resolve_dtype", slow)
+    manager = ModelManager(tiny_settings)
+    seen: list[object] = []
+
+    def read() -> None:
+        seen.append((manager.device, manager.dtype, manager.budgets.get("cpu")))
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join(10)
+    assert len(seen) == 6 and all(dtype is not None and budget for _, dtype, budget in seen)
+
+
+def test_a_failed_load_frees_what_it_built(tiny_settings: Settings) -> None:
+    import gc
+    import weakref
+
+    import torch
+
+    from mmdemo.models.specs import ModelSpec
+
+    built: list[weakref.ref] = []
+
+    def loader(folder: Path, dtype: object) -> object:
+        model = torch.nn.Linear(512, 512)
+        built.append(weakref.ref(model))
+        raise RuntimeError("the checkpoint ends early")
+
+    spec = ModelSpec("broken", "Broken", {"*": "x"}, loader)
+    settings = tiny_settings.replace(models={"broken": str(next(iter(Path(tiny_settings.models["vqa"]).parents)))})
+    manager = ModelManager(settings, {"broken": spec})
+    with pytest.raises(ModelUnavailableError) as info:
+        with manager.use("broken"):
+            pass
+    gc.collect()
+    assert built and built[0]() is None  # nothing (not the traceback's frames either) keeps the model alive
+    assert "the checkpoint ends early" in info.value.detail
+
+
+def test_waiting_for_another_requests_load_has_a_limit(tiny_settings: Settings) -> None:
+    from mmdemo.models.specs import ModelSpec
+
+    started = threading.Event()
+
+    def slow_loader(folder: Path, dtype: object) -> object:
+        started.set()
+        time.sleep(2)
+        raise RuntimeError("gave up")
+
+    spec = ModelSpec("slow", "Slow", {"*": "x"}, slow_loader)
+    settings = tiny_settings.replace(models={"slow": str(Path(tiny_settings.models["vqa"]))})
+    manager = ModelManager(settings, {"slow": spec})
+    manager.load_wait_s = 0.3
+
+    def first_request() -> None:
+        with pytest.raises(ModelUnavailableError), manager.use("slow"):
+            pass
+
+    first = threading.Thread(target=first_request)
+    first.start()
+    assert started.wait(10)
+    began = time.monotonic()
+    with pytest.raises(MemoryBudgetError, match="still being loaded"):
+        with manager.use("slow"):
+            pass
+    assert time.monotonic() - began < 1.5
+    first.join(10)

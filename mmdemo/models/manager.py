@@ -152,8 +152,14 @@ class _Entry:
     model_id: str
     tier: str
     bytes: int
+    """Bytes counted on ``tier``: the weights, or for an offloaded model its largest part plus activations."""
     state: str = "loading"
+    """``loading``, ``ready``, ``offloaded`` (a CPU copy of a GPU model), ``moving`` (being evicted)."""
     loaded: LoadedModel | None = None
+    host_bytes: int = 0
+    """Bytes counted on the host (CPU) tier besides ``bytes``: the weights of a model run with CPU offload."""
+    cpu_offload: bool = False
+    """Run with model CPU offload (one component on the device at a time): the model did not fit whole."""
     pins: int = 0
     last_used: float = field(default_factory=time.monotonic)
     last_used_wall: float = field(default_factory=time.time)
@@ -302,18 +308,118 @@ def estimate_weight_bytes(folder: Path, element_size: int) -> int:
     return total
 
 
-class ModelManager:
-    """Loads models by role, keeps them within a memory budget and reports what is where."""
+class Accelerator:
+    """Where models run and how they move: the only code that calls ``.to()``, ``empty_cache()`` and reads
+    device memory. ``tier`` names the compute device in budgets and the status panel (``cuda:0``,
+    ``mps``, ``cpu``); ``budgets`` maps each tier to the bytes models may take there."""
 
-    def __init__(self, settings: Settings, specs: Mapping[str, ModelSpec] | None = None) -> None:
+    def __init__(self, device: Any, dtype: Any, budgets: Mapping[str, int]) -> None:
+        self.device = device
+        self.dtype = dtype
+        self.budgets = dict(budgets)
+        self.tier = str(device)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Accelerator:
+        device = resolve_device(settings.device)
+        return cls(device, resolve_dtype(device, settings.dtype), compute_budgets(device, settings))
+
+    @property
+    def has_host_tier(self) -> bool:
+        """Whether models can be moved off the device to the CPU (CUDA; not on CPU or MPS's shared memory)."""
+        return self.tier != "cpu" and "cpu" in self.budgets
+
+    def place(self, spec: ModelSpec, model: Any) -> None:
+        """Put ``model`` on the compute device (the spec's own ``place`` for its memory savers, else ``.to()``)."""
+        if spec.place is not None:
+            spec.place(model, self.device)
+        else:
+            model.to(self.device)
+
+    def place_offloaded(self, spec: ModelSpec, model: Any) -> None:
+        """Run ``model`` with CPU offload: its parts go to the device one at a time, when used."""
+        assert spec.offload is not None
+        spec.offload(model, self.device)
+
+    def to_host(self, model: Any) -> None:
+        model.to("cpu")
+
+    def free(self) -> None:
+        """Give freed memory back: ``gc.collect()``, and the CUDA allocator's cache on CUDA."""
+        gc.collect()
+        if getattr(self.device, "type", "cpu") == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+
+
+def compute_budgets(device: Any, settings: Settings) -> dict[str, int]:
+    """Bytes for models per tier: GPU memory (90 % minus headroom) and RAM for offloaded copies (40 %) on
+    CUDA; the recommended maximum on MPS; 60 % of RAM minus headroom on CPU. Settings override each."""
+    s = settings
+    headroom = int(s.memory_headroom_gb * GiB)
+    ram = total_ram_bytes()
+
+    def budget(configured: float | None, auto: float) -> int:
+        return int(configured * GiB) if configured is not None else max(int(auto), 0)
+
+    if device.type == "cuda":
+        import torch
+
+        total = torch.cuda.get_device_properties(device).total_memory
+        return {
+            str(device): budget(s.memory_budget_gb, total * 0.9 - headroom),
+            "cpu": budget(s.offload_budget_gb, ram * 0.4),
+        }
+    if device.type == "mps":  # unified memory: an offload copy would not free anything
+        import torch
+
+        total = getattr(torch.mps, "recommended_max_memory", lambda: ram * 0.6)()
+        return {str(device): budget(s.memory_budget_gb, total - headroom)}
+    return {"cpu": budget(s.memory_budget_gb, ram * 0.6 - headroom)}
+
+
+def part_bytes(folder: Path, element_size: int) -> int:
+    """The largest part of a model that CPU offload puts on the device at once: the biggest component of a
+    diffusers pipeline (its UNet or transformer), else the whole model."""
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return estimate_weight_bytes(folder, element_size)
+    try:
+        names = [n for n, v in json.loads(index.read_text()).items() if not n.startswith("_") and isinstance(v, list)]
+    except (OSError, ValueError):
+        return estimate_weight_bytes(folder, element_size)
+    sizes = [estimate_weight_bytes(folder / n, element_size) for n in names if (folder / n).is_dir()]
+    return max(sizes, default=0)
+
+
+class ModelManager:
+    """Loads models by role, keeps them within a memory budget and reports what is where.
+
+    Memory policy (one owner: here). A model's size is estimated from the files its loader reads, plus the
+    activation memory its spec declares. It runs on the compute device when that fits the device budget
+    after evicting idle models (GPU → CPU RAM while the offload budget allows → dropped). A model whose spec
+    can run with CPU offload and that does not fit whole runs offloaded: its largest part (plus activations)
+    is counted on the device, the rest in RAM. Anything else that does not fit is refused with a clear error.
+
+    Locks: one condition guards the bookkeeping and is never held while tensors move or memory is freed
+    (those take seconds for multi-GB models and would stall every request and the status panel); a model
+    being evicted is marked ``moving`` meanwhile. One loader per role; other requests for it wait (at most
+    ``load_wait_s``). Builds are serialised process-wide (:data:`_LOADING`).
+    """
+
+    def __init__(
+        self, settings: Settings, specs: Mapping[str, ModelSpec] | None = None, accelerator: Accelerator | None = None
+    ) -> None:
         self.settings = settings
         self.specs: dict[str, ModelSpec] = dict(SPECS if specs is None else specs)
         self._cond = threading.Condition(threading.RLock())
         self._entries: dict[str, _Entry] = {}
         self._role_locks: dict[str, threading.Lock] = {role: threading.Lock() for role in self.specs}
-        self._device: Any = None
-        self._dtype: Any = None
-        self._budgets: dict[str, int] = {}
+        self._accelerator = accelerator
+        self._accelerator_lock = threading.Lock()
+        self.load_wait_s = 1800.0
+        """How long a request waits for another request's load of the same model (a large download)."""
         self.problems: dict[str, str] = {}
         """Role → why its last load failed and how to fix it (operator detail, for the Models panel)."""
         self.load_count: dict[str, int] = {role: 0 for role in self.specs}
@@ -323,49 +429,29 @@ class ModelManager:
 
     # ----------------------------------------------------------------- device, dtype, budgets
     @property
+    def accelerator(self) -> Accelerator:
+        """Resolved once, under a lock, and published whole (a second thread never sees half of it)."""
+        if self._accelerator is None:
+            with self._accelerator_lock:
+                if self._accelerator is None:
+                    self._accelerator = Accelerator.from_settings(self.settings)
+        return self._accelerator
+
+    @property
     def device(self) -> Any:
-        if self._device is None:  # (torch's own import lock covers a concurrent background import)
-            self._device = resolve_device(self.settings.device)
-            self._dtype = resolve_dtype(self._device, self.settings.dtype)
-            self._budgets = self._compute_budgets(self._device)
-        return self._device
+        return self.accelerator.device
 
     @property
     def dtype(self) -> Any:
-        _ = self.device
-        return self._dtype
+        return self.accelerator.dtype
 
     @property
     def compute_tier(self) -> str:
-        return str(self.device)
+        return self.accelerator.tier
 
     @property
     def budgets(self) -> dict[str, int]:
-        _ = self.device
-        return dict(self._budgets)
-
-    def _compute_budgets(self, device: Any) -> dict[str, int]:
-        s = self.settings
-        headroom = int(s.memory_headroom_gb * GiB)
-        ram = total_ram_bytes()
-
-        def budget(configured: float | None, auto: float) -> int:
-            return int(configured * GiB) if configured is not None else max(int(auto), 0)
-
-        if device.type == "cuda":
-            import torch
-
-            total = torch.cuda.get_device_properties(device).total_memory
-            return {
-                str(device): budget(s.memory_budget_gb, total * 0.9 - headroom),
-                "cpu": budget(s.offload_budget_gb, ram * 0.4),
-            }
-        if device.type == "mps":  # unified memory: an offload copy would not free anything
-            import torch
-
-            total = getattr(torch.mps, "recommended_max_memory", lambda: ram * 0.6)()
-            return {str(device): budget(s.memory_budget_gb, total - headroom)}
-        return {"cpu": budget(s.memory_budget_gb, ram * 0.6 - headroom)}
+        return dict(self.accelerator.budgets)
 
     # ----------------------------------------------------------------------------- public API
     def spec(self, role: str) -> ModelSpec:
@@ -453,31 +539,33 @@ class ModelManager:
         """Drop ``role`` if it is loaded and idle. Returns whether it was dropped."""
         with self._cond:
             entry = self._entries.get(role)
-            if entry is None or entry.pins or entry.state == "loading":
+            if entry is None or entry.pins or entry.state in ("loading", "moving"):
                 return False
-            self._drop(entry)
-            return True
+            self._forget(entry)
+        self.accelerator.free()
+        return True
 
     def status(self) -> list[ModelStatus]:
         """One row per role: loaded or not, where, how big, and where its files would come from."""
         rows = []
         with self._cond:
-            entries = dict(self._entries)
+            entries = {role: (e, e.state, e.tier, e.bytes + e.host_bytes, e.pins) for role, e in self._entries.items()}
         for role, spec in self.specs.items():
-            entry = entries.get(role)
+            entry, state, tier, size, pins = entries.get(role, (None, "not loaded", None, 0, 0))
             model_id = entry.model_id if entry else self.model_id(role)
             dtype = NATIVE_DTYPE if spec.cpu_only else str(self.dtype).removeprefix("torch.")
+            device = f"{tier} (CPU offload)" if entry is not None and entry.cpu_offload else tier
             rows.append(
                 ModelStatus(
                     role=role,
                     title=spec.title,
                     model_id=model_id,
-                    state=entry.state if entry else "not loaded",
-                    device=entry.tier if entry else None,
+                    state=state,
+                    device=device,
                     dtype=dtype if entry else None,
-                    bytes=entry.bytes if entry else 0,
+                    bytes=size,
                     last_used=entry.last_used_wall if entry else None,
-                    in_use=entry.pins if entry else 0,
+                    in_use=pins,
                     source=self.source_of(model_id),
                     problem=self.problems.get(role, ""),
                 )
@@ -516,16 +604,25 @@ class ModelManager:
     # ------------------------------------------------------------------------------ internals
     def _acquire(self, role: str, progress: ProgressFn | None) -> _Entry:
         spec = self.spec(role)
-        with self._role_locks[role]:  # one loader per role; others wait here, then find it loaded
+        lock = self._role_locks[role]
+        if not lock.acquire(timeout=self.load_wait_s):  # one loader per role; others wait here
+            raise MemoryBudgetError(
+                "This model is still being loaded for another request. Try again in a moment.",
+                detail=f"{role} has been loading for over {self.load_wait_s:g} s (a slow download or a hung load).",
+            )
+        try:
             with self._cond:
-                entry = self._entries.get(role)
+                while (entry := self._entries.get(role)) is not None and entry.state == "moving":
+                    self._cond.wait()  # being evicted by another thread: wait for the outcome
                 if entry is not None:
                     entry.pins += 1
-                    if entry.tier == self._home_tier(spec):
+                    if entry.tier == self._home_tier(spec) or entry.cpu_offload:
                         return entry
             if entry is not None:
                 return self._bring_back(entry, progress)
             return self._load(role, spec, progress)
+        finally:
+            lock.release()
 
     def _release(self, entry: _Entry) -> None:
         with self._cond:
@@ -544,6 +641,19 @@ class ModelManager:
         self.problems.pop(role, None)
         return entry
 
+    def _plan(self, spec: ModelSpec, folder: Path) -> tuple[str, int, int, bool]:
+        """Where a model will live: (tier, bytes there, bytes on the host tier, CPU offload?)."""
+        element_size = self.dtype.itemsize
+        weights = estimate_weight_bytes(folder, element_size)
+        tier = self._home_tier(spec)
+        if tier == "cpu":
+            return tier, weights, 0, False
+        whole = weights + spec.activation_bytes
+        budget = self.budgets.get(tier, 0)
+        if whole > budget and spec.offload is not None and self.accelerator.has_host_tier:
+            return tier, part_bytes(folder, element_size) + spec.activation_bytes, weights, True
+        return tier, whole, 0, False
+
     def _load_unchecked(self, role: str, spec: ModelSpec, progress: ProgressFn | None) -> _Entry:
         model_id = self.model_id(role)
         shown = public_model_id(model_id)
@@ -553,86 +663,120 @@ class ModelManager:
         folder = resolve_model_folder(
             role, model_id, self.settings, spec.allow_patterns, on_download=lambda m: _notify(progress, 0.05, m)
         )
-        element_size = self.dtype.itemsize
-        estimate = estimate_weight_bytes(folder, element_size)
-        tier = self._home_tier(spec)
+        tier, size, host_size, offload = self._plan(spec, folder)
+        entry = _Entry(spec=spec, model_id=model_id, tier=tier, bytes=size, pins=1, host_bytes=host_size)
+        entry.cpu_offload = offload
         with self._cond:
-            self._make_room(tier, estimate, what=model_id)
-            entry = _Entry(spec=spec, model_id=model_id, tier=tier, bytes=estimate, pins=1)
-            self._entries[role] = entry  # reserves `estimate` bytes while loading
+            victims = self._make_room(tier, size, what=model_id)
+            if host_size:
+                victims += self._make_room("cpu", host_size, what=model_id)
+            self._entries[role] = entry  # reserves the bytes while loading
+        self._evict_all(victims)
         started = time.perf_counter()
+        loaded: LoadedModel | None = None
+        failure: BaseException | None = None
         try:
             _notify(progress, 0.3, f"Reading the {shown} weights…")
             with _LOADING:  # one model built at a time in the whole process (see _LOADING)
                 loaded = spec.loader(folder, self.dtype)
-            actual = module_bytes(loaded.model) or estimate  # not torch (ONNX …): its files' size
-            with self._cond:
-                if actual > entry.bytes:
-                    self._make_room(tier, actual - entry.bytes, what=model_id)
-                entry.bytes = actual
-            if tier != "cpu":
-                _notify(progress, 0.8, f"Moving {shown} to {tier}…")
-                self._place(spec, loaded.model)
+            if tier == "cpu":
+                actual = module_bytes(loaded.model) or size  # not torch (ONNX …): its files' size
+                with self._cond:
+                    extra = self._make_room(tier, actual - entry.bytes, what=model_id) if actual > entry.bytes else []
+                    entry.bytes = actual
+                self._evict_all(extra)
+            else:
+                _notify(progress, 0.8, f"Moving {shown} to {tier}{' (with CPU offload)' if offload else ''}…")
+                if offload:
+                    self.accelerator.place_offloaded(spec, loaded.model)
+                else:
+                    self.accelerator.place(spec, loaded.model)
         except BaseException as err:
+            failure = err
+        if failure is not None:
+            # Free what the failed load built before reporting it: the local, and the frames of the traceback
+            # (the loader's locals hold the model too), or gc could not release a multi-GB half-built model.
+            loaded = None
+            import traceback
+
+            traceback.clear_frames(failure.__traceback__)
             with self._cond:
                 self._entries.pop(role, None)
                 self._cond.notify_all()
-            _free_memory(self.device)
-            if isinstance(err, MMDemoError) or not isinstance(err, Exception):
-                raise
+            self.accelerator.free()
+            if isinstance(failure, MMDemoError) or not isinstance(failure, Exception):
+                raise failure
             raise ModelUnavailableError(
                 role,
                 model_id,
-                f"loading its files failed ({type(err).__name__}: {_first_line(err)}).",
+                f"loading its files failed ({type(failure).__name__}: {_first_line(failure)}).",
                 "The download may be incomplete or corrupt: " + how_to_provide(role, model_id),
-            ) from err
+            ) from failure
+        assert loaded is not None
         with self._cond:
             entry.loaded = loaded
             entry.state = "ready"
             self.load_count[role] = self.load_count.get(role, 0) + 1
             self._cond.notify_all()
         log.info(
-            "loaded %s (%s) on %s in %.2fs, %.1f MB",
+            "loaded %s (%s) on %s%s in %.2fs, %.1f MB",
             role,
             model_id,
             tier,
+            " with CPU offload" if offload else "",
             time.perf_counter() - started,
-            entry.bytes / 2**20,
+            (entry.bytes + entry.host_bytes) / 2**20,
         )
         _notify(progress, 1.0, f"{spec.title} model ready")
         return entry
 
     def _bring_back(self, entry: _Entry, progress: ProgressFn | None) -> _Entry:
-        """Move an offloaded (CPU) model back to the compute device. The entry is already pinned."""
+        """Move an offloaded (CPU) copy back to the compute device. The entry is already pinned.
+
+        If the move fails half-way, the model is moved back to the CPU whole (or dropped when even that
+        fails), so no half-moved model stays counted on the CPU."""
         _notify(progress, 0.5, f"Moving {public_model_id(entry.model_id)} back to {self.compute_tier}…")
         try:
             with self._cond:
-                self._make_room(self.compute_tier, entry.bytes, what=entry.model_id)
-                assert entry.loaded is not None
-                self._place(entry.spec, entry.loaded.model)
-                entry.tier = self.compute_tier
-                entry.state = "ready"
+                victims = self._make_room(self.compute_tier, entry.bytes, what=entry.model_id)
+            self._evict_all(victims)
+            assert entry.loaded is not None
+            self.accelerator.place(entry.spec, entry.loaded.model)
         except BaseException:
+            self._recover_to_host(entry)
             self._release(entry)
             raise
+        with self._cond:
+            entry.tier = self.compute_tier
+            entry.state = "ready"
+            self._cond.notify_all()
         return entry
 
-    def _place(self, spec: ModelSpec, model: Any) -> None:
-        """Put ``model`` on the compute device: the spec's own ``place`` (memory savers) or ``.to()``."""
-        if spec.place is not None:
-            spec.place(model, self.device)
-        else:
-            model.to(self.device)
+    def _recover_to_host(self, entry: _Entry) -> None:
+        try:
+            assert entry.loaded is not None
+            self.accelerator.to_host(entry.loaded.model)
+        except BaseException:
+            log.exception("could not move %s back to the CPU after a failed move: dropping it", entry.spec.role)
+            with self._cond:
+                self._forget(entry)
+        self.accelerator.free()
 
     def _home_tier(self, spec: ModelSpec) -> str:
         """Where ``spec``'s model lives when in use: the compute device, or RAM for CPU-only models."""
         return "cpu" if spec.cpu_only and "cpu" in self.budgets else self.compute_tier
 
     def _usage(self, tier: str) -> int:
-        return sum(e.bytes for e in self._entries.values() if e.tier == tier)
+        used = sum(e.bytes for e in self._entries.values() if e.tier == tier)
+        if tier == "cpu":
+            used += sum(e.host_bytes for e in self._entries.values() if e.tier != "cpu")
+        return used
 
-    def _make_room(self, tier: str, needed: int, what: str, wait: bool = True) -> None:
-        """Evict idle models from ``tier`` (LRU first) until ``needed`` more bytes fit. Holds the lock."""
+    def _make_room(self, tier: str, needed: int, what: str, wait: bool = True) -> list[_Entry]:
+        """Choose idle models to evict from ``tier`` (LRU first) so ``needed`` more bytes fit, and mark them
+        ``moving``; the caller evicts them with :meth:`_evict_all` after releasing the lock. Holds the lock.
+
+        Models already being moved by another request still count until they are gone: this waits for them."""
         budget = self.budgets.get(tier, 0)
         if needed > budget:
             raise MemoryBudgetError(
@@ -641,52 +785,75 @@ class ModelManager:
                 f"{budget / GiB:.2f} GiB: raise MMDEMO_MEMORY_BUDGET_GB or choose a smaller model.",
             )
         deadline = time.monotonic() + (self.settings.evict_wait_s if wait else 0)
-        while self._usage(tier) + needed > budget:
-            idle = [e for e in self._entries.values() if e.tier == tier and e.pins == 0 and e.state != "loading"]
+        chosen: list[_Entry] = []
+        while self._usage(tier) - sum(self._freed(e, tier) for e in chosen) + needed > budget:
+            idle = [
+                e
+                for e in self._entries.values()
+                if e.pins == 0 and e.state in ("ready", "offloaded") and e not in chosen and self._freed(e, tier)
+            ]
             if idle:
-                self._evict(min(idle, key=lambda e: e.last_used))
+                chosen.append(min(idle, key=lambda e: e.last_used))
                 continue
+            moving = any(e.state == "moving" and self._freed(e, tier) for e in self._entries.values())
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 and not moving:
                 raise MemoryBudgetError(
                     "The server is busy with other requests and has no memory free for this one. "
                     "Try again in a moment.",
                     detail=f"Not enough memory on {tier} for {what}: the models there stayed pinned by other "
                     f"requests for {self.settings.evict_wait_s:g} s (MMDEMO_EVICT_WAIT_S).",
                 )
-            self._cond.wait(remaining)
+            self._cond.wait(max(remaining, 0.05) if not moving else 1.0)
+        for entry in chosen:
+            entry.state = "moving"
+        return chosen
 
-    def _evict(self, entry: _Entry) -> None:
-        """GPU → CPU when the offload budget has room (after dropping idle CPU copies), else drop."""
-        if entry.tier != "cpu" and "cpu" in self.budgets:
-            try:
-                self._make_room("cpu", entry.bytes, what=entry.model_id, wait=False)
-            except MemoryBudgetError:
-                pass
-            else:
-                assert entry.loaded is not None
-                entry.loaded.model.to("cpu")
-                entry.tier = "cpu"
-                entry.state = "offloaded"
-                _free_memory(self.device)
-                log.info("offloaded %s to cpu", entry.spec.role)
-                return
-        self._drop(entry)
+    @staticmethod
+    def _freed(entry: _Entry, tier: str) -> int:
+        """Bytes evicting ``entry`` frees on ``tier``."""
+        return (entry.bytes if entry.tier == tier else 0) + (entry.host_bytes if tier == "cpu" else 0)
 
-    def _drop(self, entry: _Entry) -> None:
+    def _evict_all(self, entries: list[_Entry]) -> None:
+        """Evict entries :meth:`_make_room` marked, without holding the lock: GPU → CPU when the offload budget
+        has room (after dropping idle CPU copies), else drop; then free the memory."""
+        dropped_any = False
+        for entry in entries:
+            to_host: list[_Entry] | None = None
+            if entry.tier != "cpu" and not entry.cpu_offload and self.accelerator.has_host_tier:
+                with self._cond:
+                    try:
+                        to_host = self._make_room("cpu", entry.bytes, what=entry.model_id, wait=False)
+                    except MemoryBudgetError:
+                        to_host = None
+                if to_host is not None:
+                    self._evict_all(to_host)
+                    try:
+                        assert entry.loaded is not None
+                        self.accelerator.to_host(entry.loaded.model)
+                    except BaseException:
+                        log.exception("moving %s to the CPU failed: dropping it", entry.spec.role)
+                    else:
+                        with self._cond:
+                            entry.tier = "cpu"
+                            entry.state = "offloaded"
+                            self._cond.notify_all()
+                        log.info("offloaded %s to cpu", entry.spec.role)
+                        dropped_any = True  # the GPU copy is gone: give its memory back
+                        continue
+            with self._cond:
+                self._forget(entry)
+            dropped_any = True
+            log.info("dropped %s (%s)", entry.spec.role, entry.model_id)
+        if dropped_any:
+            self.accelerator.free()
+
+    def _forget(self, entry: _Entry) -> None:
+        """Remove ``entry`` from the books (the lock is held); the caller frees the memory afterwards."""
         self._entries.pop(entry.spec.role, None)
         entry.loaded = None
         entry.state = "dropped"
-        _free_memory(self.device)
-        log.info("dropped %s (%s)", entry.spec.role, entry.model_id)
-
-
-def _free_memory(device: Any) -> None:
-    gc.collect()
-    if getattr(device, "type", "cpu") == "cuda":
-        import torch
-
-        torch.cuda.empty_cache()
+        self._cond.notify_all()
 
 
 def _notify(progress: ProgressFn | None, fraction: float, message: str) -> None:

@@ -44,7 +44,12 @@ class ModelSpec:
 
     place: Callable[[Any, Any], None] | None = None
     """``place(model, device)`` puts a loaded model on the compute device instead of the manager's
-    ``model.to(device)`` (memory savers such as diffusers' model CPU offload). Only the manager calls it."""
+    ``model.to(device)`` (device-specific settings). Only the manager calls it."""
+    activation_bytes: int = 0
+    """Device memory a run needs beyond the weights (attention, decoding); the manager reserves it."""
+    offload: Callable[[Any, Any], None] | None = None
+    """``offload(model, device)`` runs the model with CPU offload (its parts on the device one at a time),
+    for devices too small for it whole. The manager decides when (see ``ModelManager``)."""
 
     def default_for(self, device_type: str) -> str:
         return self.defaults.get(device_type) or self.defaults["*"]
@@ -132,7 +137,7 @@ DIFFUSERS_ALLOW_PATTERNS: tuple[str, ...] = (
 )
 """A diffusers repo's components in full precision: skips the fp16 variants (cast at load time) and the
 single-file checkpoints some repos keep at the top level (the same weights again)."""
-ACTIVATION_RESERVE_BYTES = 3 * 1024**3
+SDXL_ACTIVATION_BYTES = 3 * 1024**3
 """GPU memory a pipeline needs beyond its weights (attention and VAE decode at 1024²)."""
 
 
@@ -146,25 +151,18 @@ def _load_diffusion_pipeline(folder: Path, dtype: Any) -> LoadedModel:
 
 
 def _place_pipeline(pipe: Any, device: Any) -> None:
-    """Whole pipeline on the device; model CPU offload on GPUs too small for it; attention slicing on MPS.
+    """Whole pipeline on the device; attention slicing on MPS (diffusers' advice for Apple silicon).
 
     (Never attention slicing on CUDA: it slows PyTorch's SDPA attention down.)
     """
-    import torch
-
-    if device.type == "cuda":
-        weights = sum(
-            t.numel() * t.element_size()
-            for m in pipe.components.values()
-            if isinstance(m, torch.nn.Module)
-            for t in [*m.parameters(), *m.buffers()]
-        )
-        if weights + ACTIVATION_RESERVE_BYTES > torch.cuda.get_device_properties(device).total_memory:
-            pipe.enable_model_cpu_offload(device=device)  # one component on the GPU at a time
-            return
     pipe.to(device)
     if device.type == "mps":
-        pipe.enable_attention_slicing()  # diffusers' advice for Apple silicon
+        pipe.enable_attention_slicing()
+
+
+def _offload_pipeline(pipe: Any, device: Any) -> None:
+    """diffusers' model CPU offload: each component moves to the device when it runs (small GPUs)."""
+    pipe.enable_model_cpu_offload(device=device)
 
 
 def _load_tiny_autoencoder(folder: Path, dtype: Any) -> LoadedModel:
@@ -184,6 +182,8 @@ TEXT_TO_IMAGE = ModelSpec(
     allow_patterns=DIFFUSERS_ALLOW_PATTERNS,
     imports=("diffusers:AutoPipelineForText2Image",),
     place=_place_pipeline,
+    activation_bytes=SDXL_ACTIVATION_BYTES,
+    offload=_offload_pipeline,
 )
 
 TINY_VAE = ModelSpec(

@@ -47,6 +47,11 @@ def _worker(task: Callable[..., Any], payload: bytes, conn: Any) -> None:
     from gradio.context import LocalContext
 
     LocalContext.blocks.set(None)  # (the real worker restores only event_id, in_event_listener, progress)
+    # The real worker computes on CUDA. Here it computes on the CPU, where GNU OpenMP's thread pool, used by
+    # the parent before the fork, deadlocks in the child: one thread keeps torch out of OpenMP.
+    import torch
+
+    torch.set_num_threads(1)
     try:
         args, kwargs = pickle.loads(payload)
         result: tuple[str, Any] = ("ok", task(*args, **kwargs))
