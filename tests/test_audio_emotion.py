@@ -358,9 +358,9 @@ def test_transcribe_skips_silence(shared_manager: ModelManager, odd_audio: dict[
     assert silent == Transcript("", (), None, silent.model_id, silent.seconds, 0)
     clip = np.concatenate([speech(16_000, 5), np.zeros(30 * 16_000, np.float32), speech(16_000, 5)])
     result = transcribe(clip, 16_000, chunk_seconds=10, manager=shared_manager)
-    # chunks end at quiet moments: 0–5 s, then silent ones (skipped) up to 30 s, then 30–40 s with the speech
+    # one window per stretch of speech (Silero VAD, 0.2 s margins): 0–5.2 s and 34.8–40 s; the silence is skipped
     assert result.chunks == 2
-    assert result.segments and all(s.start <= 5.1 or s.start >= 30.0 for s in result.segments)
+    assert result.segments and all(s.start <= 5.25 or s.start >= 34.75 for s in result.segments)
     from_file = transcribe(odd_audio["speech.m4a"], manager=shared_manager)  # a path is decoded first
     assert from_file.chunks == 1
 
@@ -393,9 +393,88 @@ def test_parse_whisper_output(shared_manager: ModelManager) -> None:
             TranscriptSegment(1.0, 2.5, "cat cat"),
             TranscriptSegment(2.5, 3.0, "dog"),  # not closed before the end: ends with the chunk
         ]
-        # times past the chunk are clamped; going back in time never makes a segment start earlier
+        # times past the chunk are clamped; going back in time never makes a segment start before the last ended
         assert _parse([ts(2.0), dog, ts(29.0), ts(0.5), cat], tokenizer, begin, eos, 4.0, 0.02) == [
             TranscriptSegment(2.0, 4.0, "dog"),
-            TranscriptSegment(2.0, 4.0, "cat"),
+            TranscriptSegment(4.0, 4.0, "cat"),
         ]
         assert _parse([ts(1.0), ts(2.0), eos], tokenizer, begin, eos, 4.0, 0.02) == []
+
+
+def test_speech_windows_skip_noise_and_music_and_keep_quiet_speech() -> None:
+    """Silero VAD, not an energy gate: pink noise and a music clip give no windows (Whisper would invent
+    text on them), speech 40 dB down still does, and windows are cut in pauses, never over 30 s."""
+    from gradio.media import get_audio
+
+    from mmdemo.media.audio import load_audio
+    from mmdemo.tasks.transcription import speech_windows
+
+    rng = np.random.default_rng(3)
+    white = rng.standard_normal(20 * 16_000)
+    pink = np.fft.irfft(np.fft.rfft(white) / np.sqrt(np.arange(1, len(white) // 2 + 2))).astype(np.float32)
+    pink *= 0.3 / np.abs(pink).max()
+    windows, detector = speech_windows(pink, 16_000, 30)
+    assert (windows, detector) == ([], "Silero VAD")
+    music = load_audio(get_audio("cantina.wav"), sample_rate=16_000).samples
+    assert speech_windows(music, 16_000, 30)[0] == []
+    voice = speech(16_000, 8)
+    quiet = voice * (10 ** (-40 / 20) / np.abs(voice).max())
+    for clip in (voice, quiet):
+        found, _ = speech_windows(clip, 16_000, 30)
+        assert found and sum(b - a for a, b in found) > 0.7 * len(clip)
+    talk = np.concatenate([speech(16_000, 8), np.zeros(16_000, np.float32)] * 6)  # 54 s with 1 s pauses
+    found, _ = speech_windows(talk, 16_000, 30)
+    assert len(found) >= 2 and all(b - a <= 30 * 16_000 for a, b in found)
+    from mmdemo.media.audio import FRAME_SECONDS, frame_levels_db, voiced_frames
+
+    levels = frame_levels_db(talk, 16_000)
+    typical = float(np.median(levels[voiced_frames(levels)]))
+    frame = round(FRAME_SECONDS * 16_000)
+    for _, end in found[:-1]:  # each cut falls in a pause or a dip (6 dB below typical speech, within 0.2 s)
+        assert levels[max(0, (end - 3200) // frame) : (end + 3200) // frame].min() < typical - 6, end / 16_000
+
+
+def test_segments_follow_each_other() -> None:
+    """A segment whose start token is before the previous segment's end starts at that end (it was clamped
+    to the previous segment's *start*, so segments overlapped)."""
+    from mmdemo.tasks.transcription import _parse
+
+    class Tokenizer:
+        all_special_ids = (0,)
+
+        def decode(self, ids, skip_special_tokens=True):
+            return " ".join(f"w{i}" for i in ids)
+
+    ts = 100  # timestamp tokens start here; 0.02 s each
+    ids = [ts + 0, 5, 6, ts + 100, ts + 50, 7, ts + 150]  # 0–2 s, then one that claims to start at 1 s
+    segments = _parse(ids, Tokenizer(), ts, None, 30.0, 0.02)
+    assert [(s.start, s.end) for s in segments] == [(0.0, 2.0), (2.0, 3.0)]
+
+
+def test_language_is_detected_once_per_file_on_the_longest_window(shared_manager: ModelManager) -> None:
+    """Detected once (it was per 30 s chunk: short or musical chunks were misdetected, and the encoder ran
+    twice for each), on the window with the most speech, and used for every window."""
+    detections: list[int] = []
+    generations: list[tuple[int, object]] = []
+    with shared_manager.use("asr") as handle:
+        model = handle.model
+    real_detect, real_generate = model.detect_language, model.generate
+
+    def detect(*args, **kwargs):
+        detections.append(int(kwargs["input_features"].shape[0]))
+        return real_detect(*args, **kwargs)
+
+    def generate(*args, **kwargs):
+        generations.append((int(kwargs["input_features"].shape[0]), kwargs.get("language")))
+        return real_generate(*args, **kwargs)
+
+    short, long = speech(16_000, 2), speech(16_000, 7)
+    gap = np.zeros(16_000, np.float32)
+    clip = np.concatenate([short, gap, gap, long, gap, gap, short])
+    model.detect_language, model.generate = detect, generate
+    try:
+        result = transcribe(clip, 16_000, chunk_seconds=8, batch_size=2, manager=shared_manager)
+    finally:
+        del model.detect_language, model.generate
+    assert result.chunks == 3 and detections == [1] and result.language
+    assert generations == [(2, result.language), (1, result.language)]

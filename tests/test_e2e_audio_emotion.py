@@ -41,7 +41,8 @@ def test_examples_return_every_output(client, name: str) -> None:
     probabilities = _confidences(fused)
     assert set(probabilities) == VOICE_LABELS and fused["label"] in VOICE_LABELS
     assert math.isclose(sum(probabilities.values()), 1.0, abs_tol=1e-4)
-    for part, labels in ((voice, VOICE_LABELS), (text, None)):
+    words = name != "recording1.wav"  # a cheer, not speech: the voice has an emotion, there are no words
+    for part, labels in ((voice, VOICE_LABELS), (text, None))[: 2 if words else 1]:
         values = _confidences(part)
         assert math.isclose(sum(values.values()), 1.0, abs_tol=1e-4)
         assert labels is None or set(values) == labels
@@ -57,16 +58,19 @@ def test_examples_return_every_output(client, name: str) -> None:
         total = sum(row[2] for row in timeline["data"] if row[0] == time)
         assert math.isclose(total, 1.0, abs_tol=1e-3)
 
-    assert isinstance(transcript, str) and transcript.startswith("[0:")
     assert Path(spectrogram).is_file() and Path(spectrogram).stat().st_size > 1000
-    assert isinstance(summary, str) and "from the voice and the words" in summary
+    if words:
+        assert isinstance(transcript, str) and transcript.startswith("[0:")
+        assert "from the voice and the words" in summary
+    else:
+        assert transcript == "" and not text and "from the voice" in summary and "No words" in summary
 
     # prosody: a pitch contour in the range of human voices, loudness for every 20 ms frame
     assert pitch["columns"] == ["time", "pitch"] and loudness["columns"] == ["time", "loudness"]
     pitches = [row[1] for row in pitch["data"]]
     assert pitches and all(65 <= p <= 400 for p in pitches)
     assert abs(len(loudness["data"]) - len(samples) / 320) <= 60  # one row per frame (64 ms frame edge)
-    assert "median pitch" in summary and "words a minute" in summary
+    assert "median pitch" in summary and ("words a minute" in summary) == words
 
 
 def test_options_change_the_windows(client) -> None:
