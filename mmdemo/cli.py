@@ -168,18 +168,9 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
 
     manager = configure(settings)
     result = summarize_video(args.video, max_keyframes=args.max_keyframes, language=args.language, manager=manager)
-    report = result.to_dict()
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.md").write_text(result.to_markdown(), encoding="utf-8")
-        (out / "summary.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        srt = result.to_srt()
-        if srt:
-            (out / "summary.srt").write_text(srt, encoding="utf-8")
-        for i, keyframe in enumerate(result.keyframes, start=1):
-            keyframe.image.save(out / f"keyframe-{i:02d}.jpg")
-    _print_json(report)
+        result.write_report(args.out, keyframes=True)  # the same files as the app's downloads, and keyframes
+    _print_json(result.to_dict())
     return 0
 
 

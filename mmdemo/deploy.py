@@ -1,24 +1,15 @@
-"""Running on Hugging Face Spaces: ZeroGPU support and a ready-to-push Space folder.
-
-* :func:`gpu` marks a UI handler that needs the GPU. On a ZeroGPU Space (``SPACES_ZERO_GPU=true``
-  and the ``spaces`` package installed) it becomes ``@spaces.GPU(duration=…)``, so a GPU is attached
-  for the call; everywhere else it returns the handler unchanged.
-* :func:`write_space` writes a folder to push to a Space: the app, the package, the examples, a
-  README with the Space front matter, and a requirements file with a torch that the hardware runs
-  (ZeroGPU supports fewer torch versions than this project pins for local installs).
+"""A ready-to-push Hugging Face Space folder (:func:`write_space`): the app, the package, the examples, a
+README with the Space front matter, and a requirements file with a torch that the hardware runs (ZeroGPU
+supports fewer torch versions than this project pins for local installs). The ZeroGPU decorator itself
+is in :mod:`mmdemo.zerogpu`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
-F = TypeVar("F", bound=Callable[..., Any])
 ROOT = Path(__file__).resolve().parent.parent
 
 HARDWARE = (
@@ -35,28 +26,6 @@ HARDWARE = (
 ZEROGPU_TORCH = "torch>=2.8,<2.12"
 """torch versions ZeroGPU runs (its documentation listed 2.8–2.11 when this was written)."""
 ZEROGPU_PYTHON = "3.12"
-
-
-def zerogpu_active() -> bool:
-    """True on a ZeroGPU Space: ``SPACES_ZERO_GPU`` is set true and ``spaces`` is importable."""
-    flag = os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in {"1", "true", "t", "yes"}
-    return flag and importlib.util.find_spec("spaces") is not None
-
-
-def gpu(duration: float | Callable[..., float] = 60) -> Callable[[F], F]:
-    """Request a ZeroGPU GPU for each call of the decorated handler, for ``duration`` seconds at most.
-
-    ``duration`` may be a function of the handler's own arguments (a long video or many diffusion
-    steps ask for more); shorter requests get a better place in ZeroGPU's queue. A no-op elsewhere.
-    """
-
-    def decorate(fn: F) -> F:
-        if not zerogpu_active():
-            return fn
-        spaces = importlib.import_module("spaces")
-        return spaces.GPU(duration=duration)(fn)
-
-    return decorate
 
 
 def _device_type(hardware: str) -> str:

@@ -22,4 +22,8 @@ fi
 # torch must stay the pinned build: anything that upgraded it would break the CPU wheel here.
 "$PYTHON" -c "import torch, sys; v = torch.__version__; print('torch', v); sys.exit(0 if v.startswith('2.13.0') else 1)"
 
+# Lint first (seconds): the code stays ruff-clean and formatted.
+"$PYTHON" -m ruff check .
+"$PYTHON" -m ruff format --check .
+
 exec "$PYTHON" -m pytest "$@"

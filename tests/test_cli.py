@@ -109,10 +109,10 @@ def test_summarize_writes_reports(tiny_env: None, tmp_path: Path, capsys: pytest
     assert main(["summarize", get_video("world.mp4"), "--max-keyframes", "3", "--out", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["summary"] and report["chapters"]
-    assert json.loads((tmp_path / "summary.json").read_text())["summary"] == report["summary"]
-    assert (tmp_path / "summary.md").read_text().startswith("#")
+    assert json.loads((tmp_path / "world.summary.json").read_text())["summary"] == report["summary"]
+    assert (tmp_path / "world.summary.md").read_text().startswith("#")
     assert sorted(tmp_path.glob("keyframe-*.jpg"))
-    assert main(["summarize", str(tmp_path / "summary.md")]) == 2  # not a video
+    assert main(["summarize", str(tmp_path / "world.summary.md")]) == 2  # not a video
 
 
 def test_emotion_prints_probabilities(tiny_env: None, capsys: pytest.CaptureFixture) -> None:

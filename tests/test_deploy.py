@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from mmdemo.cli import main as cli_main
-from mmdemo.deploy import ZEROGPU_TORCH, gpu, space_models, write_space, zerogpu_active
+from mmdemo.deploy import ZEROGPU_TORCH, space_models, write_space
 from mmdemo.errors import InputError
 from mmdemo.models.manager import ModelManager
 from mmdemo.models.specs import SPECS
 from mmdemo.settings import Settings
+from mmdemo.zerogpu import gpu, zerogpu_active
 
 
 @pytest.fixture

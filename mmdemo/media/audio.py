@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .files import check_file_size, read_limited, sniff
+from .files import NOT_MEDIA, check_file_size, looks_like, read_limited, sniff
 
 __all__ = [
     "Audio",
@@ -284,7 +284,7 @@ def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
     with container:
         streams = container.streams.audio
         if not streams:
-            if _sniff(data):  # FFmpeg opens images too (as one-frame videos)
+            if sniff(data, NOT_MEDIA):  # FFmpeg opens images too (as one-frame videos)
                 raise _not_audio(data)
             kind = "a video without a sound track" if container.streams.video else "not an audio recording"
             raise InputError(f"This file is {kind}: {FORMATS_HINT}.")
@@ -326,17 +326,11 @@ def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
     return Audio(_to_mono(samples), rate, rate, channels or samples.shape[0], "pyav", note)
 
 
-def _sniff(data: bytes) -> str:
-    """What a non-audio file evidently is (``an image`` …), or ``""``."""
-    return sniff(data, ("an image", "a PDF document", "a ZIP archive or office document"))
-
-
 def _not_audio(data: bytes) -> InputError:
-    head = data[:64]
-    kind = _sniff(data)
+    kind = sniff(data, NOT_MEDIA)
     if kind:
         return InputError(f"This file is {kind}, not an audio recording: {FORMATS_HINT}.")
-    if head.startswith((b"RIFF", b"ID3", b"OggS", b"fLaC", b"\x1aE\xdf\xa3")) or head[4:8] == b"ftyp":
+    if looks_like(data, "an audio file", "a video"):
         return InputError(_DAMAGED)
     return InputError(f"This file is not an audio recording, or its format isn't supported: {FORMATS_HINT}.")
 

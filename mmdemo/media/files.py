@@ -38,7 +38,8 @@ def read_limited(path: Path, max_bytes: int, kind: str, advice: str) -> bytes:
 
 _SIGNATURES: dict[str, Callable[[bytes], bool]] = {
     "an image": lambda h: (
-        h.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or (h[:4] == b"RIFF" and h[8:12] == b"WEBP")
+        h.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"\x00\x00\x01\x00"))
+        or (h[:4] == b"RIFF" and h[8:12] == b"WEBP")
     ),
     "a PDF document": lambda h: h.startswith(b"%PDF"),
     "a video": lambda h: (
@@ -49,6 +50,16 @@ _SIGNATURES: dict[str, Callable[[bytes], bool]] = {
     "a ZIP archive or office document": lambda h: h.startswith(b"PK\x03\x04"),
 }
 """What a file is, from its first bytes, phrased for "This file is …, not …" messages."""
+
+
+NOT_MEDIA: tuple[str, ...] = ("an image", "a PDF document", "a ZIP archive or office document")
+"""What an audio or video upload that FFmpeg cannot open may evidently be instead."""
+
+
+def looks_like(data: bytes, *kinds: str) -> bool:
+    """Whether ``data`` starts like one of ``kinds`` (keys of the signature table): a damaged file of its
+    own kind gets "damaged", not "this is not …"."""
+    return any(_SIGNATURES[kind](data[:64]) for kind in kinds)
 
 
 def sniff(data: bytes, kinds: Iterable[str]) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
-from .files import check_file_size, read_limited, sniff
+from .files import check_file_size, looks_like, read_limited, sniff
 
 __all__ = ["ImageLimits", "load_image"]
 
@@ -51,7 +51,6 @@ _HEIC = (
     "(on an iPhone: Settings › Camera › Formats › Most Compatible)."
 )
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
-_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"\x00\x00\x01\x00")
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa"}
 # Formats a user may reasonably upload. Left out on purpose: EPS (PIL runs Ghostscript on it),
 # WMF, and scientific/game/video containers PIL only half-reads.
@@ -188,7 +187,7 @@ _ZIP = "a ZIP archive or office document"
 def _not_an_image(data: bytes) -> InputError:
     """Explain an unidentified file: damaged image, SVG, HEIC, PDF, video … or just not an image."""
     head = data[:64]
-    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+    if looks_like(data, "an image"):
         return InputError(_DAMAGED)
     if head[4:8] == b"ftyp" and head[8:12] in _HEIC_BRANDS:
         return InputError(_HEIC)

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .files import check_file_size, sniff
+from .files import NOT_MEDIA, check_file_size, sniff
 
 __all__ = [
     "AudioTrack",
@@ -180,11 +180,6 @@ def _size(location: Path | bytes) -> int:
     raise InputError("The uploaded video could not be found: upload it again.")
 
 
-def _sniff(head: bytes) -> str:
-    """What a non-video file evidently is, or ``""``."""
-    return sniff(head, ("an image", "a PDF document", "a ZIP archive or office document"))
-
-
 def _head(location: Path | bytes) -> bytes:
     if isinstance(location, bytes):
         return location[:512]
@@ -203,7 +198,7 @@ def _container(location: Path | bytes) -> Iterator[Any]:
         target = io.BytesIO(location) if isinstance(location, bytes) else str(location)
         container = av.open(target, mode="r", metadata_errors="ignore")
     except Exception as exc:  # FFmpeg cannot make sense of it
-        kind = _sniff(_head(location))
+        kind = sniff(_head(location), NOT_MEDIA)
         if kind:
             raise InputError(f"This file is {kind}, not a video: {FORMATS_HINT}.") from exc
         raise InputError(_DAMAGED) from exc

@@ -204,8 +204,9 @@ class VideoSummary:
         lines += [f"- {role}: `{public_model_id(model)}`" for role, model in self.models.items()] or ["- none"]
         return "\n".join(lines) + "\n"
 
-    def write_report(self, folder: str | Path) -> list[Path]:
-        """Write ``<name>.summary.md``, ``.json`` and (with a transcript) ``.srt`` into ``folder``."""
+    def write_report(self, folder: str | Path, keyframes: bool = False) -> list[Path]:
+        """Write ``<name>.summary.md``, ``.json``, (with a transcript) ``.srt`` and, with ``keyframes``, the
+        keyframes as ``keyframe-01.jpg`` … into ``folder`` (the UI's downloads and the CLI's ``--out``)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^\w.-]+", "_", Path(self.name).stem)[:60] or "video"
@@ -216,6 +217,10 @@ class VideoSummary:
         if srt is not None:
             paths.append(folder / f"{stem}.srt")
             paths[-1].write_text(srt, encoding="utf-8")
+        if keyframes:
+            for i, keyframe in enumerate(self.keyframes, start=1):
+                paths.append(folder / f"keyframe-{i:02d}.jpg")
+                keyframe.image.save(paths[-1], quality=90)
         return paths
 
 

@@ -28,10 +28,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..deploy import gpu
 from ..errors import Cancelled, MMDemoError
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
+from ..zerogpu import gpu
 from .access import access
 
 log = logging.getLogger(__name__)
