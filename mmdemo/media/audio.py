@@ -56,6 +56,11 @@ class AudioLimits:
     max_seconds: float = 600.0
     min_seconds: float = 0.05
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> AudioLimits:
+        """The limits configured in :class:`mmdemo.settings.Settings` (as ``ImageLimits``/``VideoLimits``)."""
+        return cls(max_bytes=settings.max_upload_bytes, max_seconds=settings.max_audio_seconds)
+
 
 @dataclass(frozen=True)
 class Audio:

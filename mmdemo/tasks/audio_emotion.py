@@ -372,8 +372,7 @@ def analyze_emotion(
     """
     manager = manager or get_manager()
     options = options.validated()
-    s = manager.settings
-    audio = load_audio(audio, AudioLimits(max_bytes=s.max_upload_bytes, max_seconds=s.max_audio_seconds))
+    audio = load_audio(audio, AudioLimits.from_settings(manager.settings))
     audio16 = audio.at_rate(16_000)  # the rate of every default model; speech detection runs on it too
     levels = frame_levels_db(audio16.samples, 16_000)
     if not any(_voiced_windows([(0, len(audio16.samples))], voiced_frames(levels), 16_000)):

@@ -189,8 +189,7 @@ def transcribe(
             raise InputError("A sample rate is needed with raw audio samples.")
         audio = Audio(np.asarray(audio, dtype=np.float32).reshape(-1), int(sample_rate), int(sample_rate), 1, "array")
     elif not isinstance(audio, Audio):
-        s = manager.settings
-        audio = load_audio(audio, AudioLimits(max_bytes=s.max_upload_bytes, max_seconds=s.max_audio_seconds))
+        audio = load_audio(audio, AudioLimits.from_settings(manager.settings))
     if not 1 <= int(batch_size) <= 32:
         raise InputError("The batch size must be between 1 and 32 chunks.")
     try:

@@ -10,6 +10,7 @@ import gradio as gr
 
 from ..media.video import format_time, open_video
 from ..models.manager import ModelManager
+from ..tasks.video_report import chapters_markdown
 from ..tasks.video_summary import VideoSummary, summarize_video
 from .common import model_event, output_folder, progress_to
 
@@ -19,21 +20,6 @@ METHOD_CHOICES = [
     ("Model (abstractive), else picked sentences", "auto"),
     ("Picked sentences (extractive)", "extractive"),
 ]
-
-
-def chapters_markdown(result: VideoSummary) -> str:
-    """One block per chapter: time range and title, then what is seen, read and said."""
-    blocks = []
-    for c in result.chapters:
-        lines = [f"**{format_time(c.start)}–{format_time(c.end)} · {c.title}**"]
-        if c.seen:
-            lines.append(f"- 👁 Seen: {'; '.join(c.seen)}")
-        if c.read:
-            lines.append(f"- 🔤 Read: {'; '.join(f'“{t}”' for t in c.read)}")
-        if c.said:
-            lines.append(f"- 💬 Said: {c.said}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
 
 
 def transcript_text(result: VideoSummary) -> str:
@@ -93,7 +79,7 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             gallery.append((k.image, label))
         return (
             result.summary,
-            chapters_markdown(result),
+            chapters_markdown(result.chapters),
             gallery,
             transcript_text(result),
             [str(p) for p in files],

@@ -1,0 +1,156 @@
+"""Chapters of a video: one per scene, long speech-only stretches split where the topic changes, then the
+most similar neighbours merged (sentence embeddings) down to :data:`MAX_CHAPTERS`; and the three streams
+(seen, read, said) as sentences for the summariser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import MemoryBudgetError, ModelUnavailableError
+from ..models.manager import ModelManager
+from .summarize import embed_texts, split_sentences
+from .transcription import Transcript
+from .video_report import Chapter, VideoKeyframe, quote
+
+MAX_CHAPTERS = 8
+LONG_CHAPTER_SECONDS = 120.0
+"""A chapter longer than this is split where the speech changes topic (needs a transcript)."""
+TITLE_CHARS = 60
+_UNAVAILABLE = (ModelUnavailableError, MemoryBudgetError)
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split()).strip()
+    if text and text[-1] not in ".!?…":
+        text += "."
+    return text
+
+
+def fused_sentences(chapters: Sequence[Chapter]) -> list[str]:
+    """The three streams as prose, chapter by chapter: what is shown, what the screen reads, what is said."""
+    sentences: list[str] = []
+    for chapter in chapters:
+        for caption in chapter.seen:
+            sentences.append(_sentence(f"The video shows {caption[:1].lower()}{caption[1:]}"))
+        if chapter.read:
+            sentences.append(_sentence("The screen reads " + ", ".join(quote(t) for t in chapter.read)))
+        sentences.extend(_sentence(s) for s in split_sentences(chapter.said))
+    return list(dict.fromkeys(s for s in sentences if len(s) > 1))
+
+
+@dataclass
+class _Unit:
+    start: float
+    end: float
+    keyframes: list[int]
+    segments: list[int]
+
+
+def build_chapters(
+    keyframes: Sequence[VideoKeyframe],
+    transcript: Transcript | None,
+    duration: float,
+    *,
+    max_chapters: int = MAX_CHAPTERS,
+    manager: ModelManager | None = None,
+) -> tuple[list[Chapter], list[str]]:
+    """Chapters covering ``[0, duration]`` without gaps: one per scene, long speech-only stretches split
+    where the topic changes, then the most similar neighbours merged (sentence embeddings) down to
+    ``max_chapters``. Without the embedder, the shortest chapters are merged instead."""
+    segments = list(transcript.segments) if transcript is not None else []
+    units = [_Unit(k.start, k.end, [k.index], []) for k in keyframes] or [_Unit(0.0, duration, [], [])]
+    units[0].start, units[-1].end = 0.0, max(duration, units[-1].end)
+    for j, seg in enumerate(segments):
+        middle = (seg.start + seg.end) / 2
+        home = next((u for u in units if u.start <= middle < u.end), units[-1])
+        home.segments.append(j)
+    notes: list[str] = []
+    embed = _embedder(manager, notes)
+
+    def text_of(unit: _Unit) -> str:
+        parts = [keyframes[i].caption for i in unit.keyframes] + [t for i in unit.keyframes for t in keyframes[i].text]
+        parts += [segments[j].text for j in unit.segments]
+        return " ".join(p for p in parts if p) or "."
+
+    # split long stretches where the speech changes topic
+    split: list[_Unit] = []
+    for unit in units:
+        split.extend(_split_by_speech(unit, segments, [k.time for k in keyframes], embed))
+    units = split
+
+    # merge neighbours down to max_chapters
+    while len(units) > max_chapters:
+        vectors = embed([text_of(u) for u in units]) if embed else None
+        if vectors is not None:
+            similarity = [float(vectors[i] @ vectors[i + 1]) for i in range(len(units) - 1)]
+            i = int(np.argmax(similarity))
+        else:
+            shortest = min(range(len(units)), key=lambda k: units[k].end - units[k].start)
+            i = shortest - 1 if shortest == len(units) - 1 else shortest
+        a, b = units[i], units[i + 1]
+        units[i : i + 2] = [_Unit(a.start, b.end, a.keyframes + b.keyframes, a.segments + b.segments)]
+
+    chapters = []
+    for n, unit in enumerate(units):
+        seen = tuple(dict.fromkeys(keyframes[i].caption for i in unit.keyframes if keyframes[i].caption))
+        read = tuple(dict.fromkeys(t for i in unit.keyframes for t in keyframes[i].text))
+        said = " ".join(segments[j].text for j in unit.segments)
+        chapters.append(
+            Chapter(n, unit.start, unit.end, _title(seen, read, said, n), seen, read, said, tuple(unit.keyframes))
+        )
+    return chapters, notes
+
+
+def _embedder(manager: ModelManager | None, notes: list[str]) -> Callable[[list[str]], np.ndarray | None] | None:
+    """A cached embedding function that records (once) and survives the embedder being unavailable."""
+    state: dict[str, Any] = {"failed": False}
+
+    def embed(texts: list[str]) -> np.ndarray | None:
+        if state["failed"]:
+            return None
+        try:
+            return embed_texts(texts, manager=manager)
+        except _UNAVAILABLE as err:
+            state["failed"] = True
+            notes.append(f"Chapters were formed without sentence embeddings: {err}")
+            return None
+
+    return embed
+
+
+def _split_by_speech(
+    unit: _Unit,
+    segments: Sequence[Any],
+    times: Sequence[float],
+    embed: Callable[[list[str]], np.ndarray | None] | None,
+) -> list[_Unit]:
+    """Halve ``unit`` at the speech pause where the topic changes most, until no part is too long."""
+    if unit.end - unit.start <= LONG_CHAPTER_SECONDS or len(unit.segments) < 2:
+        return [unit]
+    inner = unit.segments
+    cuts = list(range(1, len(inner)))  # cut before inner[c]
+    vectors = embed([segments[j].text for j in inner]) if embed else None
+    if vectors is not None:  # low similarity between the two segments either side: a topic change
+        scores = [float(vectors[max(c - 2, 0) : c].mean(0) @ vectors[c : c + 2].mean(0)) for c in cuts]
+    else:
+        middle = (unit.start + unit.end) / 2
+        scores = [abs(segments[inner[c]].start - middle) for c in cuts]
+    cut = cuts[int(np.argmin(scores))]
+    at = segments[inner[cut]].start
+    if not unit.start < at < unit.end:
+        return [unit]
+    left = _Unit(unit.start, at, [k for k in unit.keyframes if times[k] < at], inner[:cut])
+    right = _Unit(at, unit.end, [k for k in unit.keyframes if times[k] >= at], inner[cut:])
+    return _split_by_speech(left, segments, times, embed) + _split_by_speech(right, segments, times, embed)
+
+
+def _title(seen: Sequence[str], read: Sequence[str], said: str, index: int) -> str:
+    for candidate in (*seen[:1], *read[:1], " ".join(said.split()[:10])):
+        candidate = " ".join(candidate.split())
+        if candidate:
+            return candidate if len(candidate) <= TITLE_CHARS else candidate[: TITLE_CHARS - 1].rstrip() + "…"
+    return f"Part {index + 1}"

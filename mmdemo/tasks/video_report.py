@@ -1,0 +1,211 @@
+"""What a video summary is (:class:`VideoSummary`, its keyframes and chapters) and how it is written out:
+Markdown (the report and the app's chapter view share :func:`chapters_markdown`), JSON and SubRip subtitles."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..media.video import VideoInfo, format_time
+from ..models.hub import public_model_id
+from .transcription import Transcript
+
+
+@dataclass(frozen=True)
+class VideoKeyframe:
+    index: int
+    time: float
+    start: float
+    end: float
+    """The scene this frame stands for."""
+    image: Image.Image = field(repr=False)
+    caption: str = ""
+    """What the captioner sees ("" when it was not run)."""
+    text: tuple[str, ...] = ()
+    """Lines of on-screen text, in reading order."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    index: int
+    start: float
+    end: float
+    title: str
+    seen: tuple[str, ...]
+    read: tuple[str, ...]
+    said: str
+    keyframes: tuple[int, ...]
+    """Indices into :attr:`VideoSummary.keyframes`."""
+
+
+@dataclass(frozen=True)
+class VideoSummary:
+    name: str
+    info: VideoInfo
+    summary: str
+    summary_method: str
+    """``abstractive``, ``extractive``, ``first sentences`` or ``facts`` (nothing to summarise)."""
+    keyframes: tuple[VideoKeyframe, ...]
+    chapters: tuple[Chapter, ...]
+    transcript: Transcript | None
+    notes: tuple[str, ...]
+    """What the user should know: missing streams, fallbacks, long-video sampling, damaged files."""
+    models: dict[str, str]
+    """Role → model id, for the models that ran."""
+    seconds: dict[str, float]
+    """Stage → wall-clock seconds (model loading included)."""
+
+    @property
+    def duration(self) -> float:
+        return self.info.duration
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the images, JSON-serialisable."""
+        transcript = None
+        if self.transcript is not None:
+            transcript = {
+                "text": self.transcript.text,
+                "language": self.transcript.language,
+                "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in self.transcript.segments],
+            }
+        return {
+            "name": self.name,
+            "video": {
+                "duration": round(self.info.duration, 3),
+                "width": self.info.width,
+                "height": self.info.height,
+                "fps": round(self.info.fps, 3),
+                "container": self.info.container,
+                "codec": self.info.codec,
+                "has_audio": self.info.has_audio,
+            },
+            "summary": self.summary,
+            "summary_method": self.summary_method,
+            "chapters": [
+                {
+                    "start": round(c.start, 3),
+                    "end": round(c.end, 3),
+                    "title": c.title,
+                    "seen": list(c.seen),
+                    "read": list(c.read),
+                    "said": c.said,
+                    "keyframes": list(c.keyframes),
+                }
+                for c in self.chapters
+            ],
+            "keyframes": [
+                {
+                    "time": round(k.time, 3),
+                    "start": round(k.start, 3),
+                    "end": round(k.end, 3),
+                    "caption": k.caption,
+                    "text": list(k.text),
+                }
+                for k in self.keyframes
+            ],
+            "transcript": transcript,
+            "notes": list(self.notes),
+            "models": {role: public_model_id(model) for role, model in self.models.items()},
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    def to_srt(self) -> str | None:
+        """SubRip subtitles from the transcript segments; None without a transcript."""
+        if self.transcript is None or not self.transcript.segments:
+            return None
+        blocks = []
+        for number, seg in enumerate(self.transcript.segments, start=1):
+            end = max(seg.end, seg.start + 0.001)
+            blocks.append(f"{number}\n{srt_time(seg.start)} --> {srt_time(end)}\n{seg.text}\n")
+        return "\n".join(blocks)
+
+    def to_markdown(self) -> str:
+        lines = [f"# Video summary: {self.name}", ""]
+        lines += [
+            f"{format_time(self.duration)} · {self.info.width}×{self.info.height} · "
+            f"{'with' if self.info.has_audio else 'no'} sound track",
+            "",
+            "## Summary",
+            "",
+            self.summary,
+            "",
+            "## Chapters",
+            "",
+        ]
+        lines += [chapters_markdown(self.chapters, headings=True), ""]
+        lines += ["## Keyframes", "", "| Time | Caption | On-screen text |", "|---|---|---|"]
+        for k in self.keyframes:
+            lines.append(f"| {format_time(k.time)} | {_cell(k.caption)} | {_cell(' / '.join(k.text))} |")
+        lines += ["", "## Transcript", ""]
+        if self.transcript is not None and self.transcript.segments:
+            lines += [f"- [{format_time(s.start)}–{format_time(s.end)}] {s.text}" for s in self.transcript.segments]
+        else:
+            lines.append("(no speech transcribed)")
+        lines += ["", "## Notes", ""]
+        lines += [f"- {note}" for note in self.notes] or ["- none"]
+        lines += ["", "## Models", ""]
+        lines += [f"- {role}: `{public_model_id(model)}`" for role, model in self.models.items()] or ["- none"]
+        return "\n".join(lines) + "\n"
+
+    def write_report(self, folder: str | Path, keyframes: bool = False) -> list[Path]:
+        """Write ``<name>.summary.md``, ``.json``, (with a transcript) ``.srt`` and, with ``keyframes``, the
+        keyframes as ``keyframe-01.jpg`` … into ``folder`` (the UI's downloads and the CLI's ``--out``)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^\w.-]+", "_", Path(self.name).stem)[:60] or "video"
+        paths = [folder / f"{stem}.summary.md", folder / f"{stem}.summary.json"]
+        paths[0].write_text(self.to_markdown(), encoding="utf-8")
+        paths[1].write_text(self.to_json(), encoding="utf-8")
+        srt = self.to_srt()
+        if srt is not None:
+            paths.append(folder / f"{stem}.srt")
+            paths[-1].write_text(srt, encoding="utf-8")
+        if keyframes:
+            for i, keyframe in enumerate(self.keyframes, start=1):
+                paths.append(folder / f"keyframe-{i:02d}.jpg")
+                keyframe.image.save(paths[-1], quality=90)
+        return paths
+
+
+def srt_time(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d},{ms:03d}"
+
+
+def chapters_markdown(chapters: Sequence[Chapter], headings: bool = False) -> str:
+    """One block per chapter: its time range and title (a numbered ``###`` heading in the report, bold in
+    the app), then what is seen, read and said."""
+    blocks = []
+    for c in chapters:
+        span = f"{format_time(c.start)}–{format_time(c.end)} · {c.title}"
+        lines = [f"### {c.index + 1}. {span}\n" if headings else f"**{span}**"]
+        if c.seen:
+            lines.append(f"- 👁 **Seen:** {'; '.join(c.seen)}")
+        if c.read:
+            lines.append(f"- 🔤 **Read:** {'; '.join(quote(t) for t in c.read)}")
+        if c.said:
+            lines.append(f"- 💬 **Said:** {c.said}")
+        if not (c.seen or c.read or c.said):
+            lines.append("- (nothing recognised)")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def quote(text: str) -> str:
+    return f"“{text}”"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ") or "–"
