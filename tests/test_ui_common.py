@@ -169,39 +169,24 @@ def test_rate_limit_over_http_ignores_made_up_forwarded_for(app_url: str, real_p
 
 
 def test_login_is_throttled_per_client(tiny_settings) -> None:
-    """An app with --auth: the 6th wrong password in a row gets 429 with a message, even the right one then
-    waits; the other client is not affected; headers the client makes up do not change who it is."""
-    from mmdemo.runtime import configure
-    from mmdemo.testing.server import free_port
-    from mmdemo.ui import build_app, launch_kwargs
+    """An app with --auth: the 6th wrong password in a row gets 429 with a message, and then even the right
+    one waits; forwarded-for headers the client makes up do not make it another client."""
+    from mmdemo.testing.server import launched_app
 
-    manager = configure(tiny_settings)
-    demo = build_app(manager)
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        auth=[("ann", "right")],
-        **launch_kwargs(manager),
-    )
-    url = demo.local_url.rstrip("/")
     access.logins._failures.clear()
     try:
-        statuses = []
-        for i in range(7):
-            r = httpx.post(
-                f"{url}/login",
-                data={"username": "ann", "password": f"wrong{i}"},
-                headers={"X-Forwarded-For": f"9.9.9.{i}"},
-            )
-            statuses.append(r.status_code)
-        assert statuses == [400] * access.logins.max_failures + [429] * (7 - access.logins.max_failures)
-        assert "Too many wrong sign-in attempts" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
-        assert httpx.post(f"{url}/login", data={"username": "ann", "password": "right"}).status_code == 429
-        assert "after 5 wrong attempts" in httpx.get(f"{url}/config").text.lower()  # the sign-in page says so
-        access.logins._failures.clear()
-        assert httpx.post(f"{url}/login", data={"username": "ann", "password": "right"}).status_code == 200
+        with launched_app(tiny_settings, auth=[("ann", "right")]) as url:
+            statuses = []
+            for i in range(7):
+                wrong = {"username": "ann", "password": f"wrong{i}"}
+                r = httpx.post(f"{url}/login", data=wrong, headers={"X-Forwarded-For": f"9.9.9.{i}"})
+                statuses.append(r.status_code)
+            assert statuses == [400] * access.logins.max_failures + [429] * (7 - access.logins.max_failures)
+            assert "Too many wrong sign-in attempts" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+            right = {"username": "ann", "password": "right"}
+            assert httpx.post(f"{url}/login", data=right).status_code == 429
+            assert "after 5 wrong attempts" in httpx.get(f"{url}/config").text.lower()  # the sign-in page says so
+            access.logins._failures.clear()
+            assert httpx.post(f"{url}/login", data=right).status_code == 200
     finally:
         access.logins._failures.clear()
-        demo.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 from ..settings import Settings
 
@@ -16,8 +17,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def launched_app(settings: Settings) -> Iterator[str]:
-    """The real app (same build_app/launch_kwargs as app.py) in this process; yields its URL."""
+def launched_app(settings: Settings, **launch: Any) -> Iterator[str]:
+    """The real app (same build_app/launch_kwargs as app.py) in this process; yields its URL. ``launch``:
+    more arguments for ``launch()``, as app.py's flags give them (``auth=[("ann", "pw")]`` …)."""
     from ..runtime import configure
     from ..ui import build_app, launch_kwargs
 
@@ -29,6 +31,7 @@ def launched_app(settings: Settings) -> Iterator[str]:
         prevent_thread_lock=True,
         quiet=True,
         **launch_kwargs(manager),
+        **launch,
     )
     try:
         yield demo.local_url.rstrip("/")
