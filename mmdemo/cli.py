@@ -176,8 +176,17 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_space(args: argparse.Namespace, settings: Settings) -> int:
     """Write a folder ready to push to a Hugging Face Space."""
-    from .deploy import write_space
+    from .deploy import space_models, verify_preload, write_space
 
+    if args.verify:
+        try:
+            problems = verify_preload(space_models(args.hardware))
+        except Exception as err:  # offline, or the Hub refused: say so, write nothing
+            print(f"could not check the preload lists against the Hub: {err}", file=sys.stderr)
+            return 1
+        if problems:
+            print("the Space build would fail:\n  " + "\n  ".join(problems), file=sys.stderr)
+            return 1
     out = write_space(args.out, hardware=args.hardware, title=args.title)
     print(f"wrote {out}; push it with: hf upload <you>/<space> {out} --repo-type space", file=sys.stderr)
     _print_json({"folder": str(out), "hardware": args.hardware})
@@ -252,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="folder to write (created if missing)")
     p.add_argument("--hardware", choices=HARDWARE, default="cpu-basic", help="suggested Space hardware")
     p.add_argument("--title", default="mmdemo")
+    p.add_argument("--verify", action="store_true", help="first check the preload file lists on the Hub (online)")
     p.set_defaults(func=cmd_space)
     return parser
 

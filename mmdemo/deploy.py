@@ -41,6 +41,77 @@ def space_models(hardware: str) -> list[str]:
     return sorted({model_id for model_id in ids if not is_packaged(model_id)})
 
 
+PIPELINE_COMPONENTS: dict[str, dict[str, tuple[str, str]]] = {
+    "stabilityai/sd-turbo": {
+        "scheduler": ("diffusers", "EulerDiscreteScheduler"),
+        "text_encoder": ("transformers", "CLIPTextModel"),
+        "tokenizer": ("transformers", "CLIPTokenizer"),
+        "unet": ("diffusers", "UNet2DConditionModel"),
+        "vae": ("diffusers", "AutoencoderKL"),
+    },
+    "stabilityai/stable-diffusion-xl-base-1.0": {
+        "scheduler": ("diffusers", "EulerDiscreteScheduler"),
+        "text_encoder": ("transformers", "CLIPTextModel"),
+        "text_encoder_2": ("transformers", "CLIPTextModelWithProjection"),
+        "tokenizer": ("transformers", "CLIPTokenizer"),
+        "tokenizer_2": ("transformers", "CLIPTokenizer"),
+        "unet": ("diffusers", "UNet2DConditionModel"),
+        "vae": ("diffusers", "AutoencoderKL"),
+    },
+}
+"""The ``model_index.json`` components of the default diffusers pipelines (the replica kit builds the same
+ones; ``tests/test_deploy.py`` checks they agree). Their Hub repos also hold fp16 variants, ONNX/OpenVINO
+exports and single-file checkpoints at the root — SDXL's repo is several times what loads — so the Space
+preloads only the files listed by :func:`preload_files`."""
+
+_COMPONENT_FILES = {
+    "scheduler": ("scheduler_config.json",),
+    "tokenizer": ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json"),
+    "transformers": ("config.json", "model.safetensors"),
+    "diffusers": ("config.json", "diffusion_pytorch_model.safetensors"),
+}
+"""Files per component in the layout ``save_pretrained`` writes (CLIP tokenizers as the slow tokenizer's
+files, which is how these repos were saved)."""
+
+
+def preload_files(model_id: str) -> list[str] | None:
+    """The files of ``model_id`` the app loads, for ``preload_from_hub``; None: the whole repo (small ones)."""
+    components = PIPELINE_COMPONENTS.get(model_id)
+    if components is None:
+        return None
+    files = ["model_index.json"]
+    for name, (library, class_name) in sorted(components.items()):
+        if class_name.endswith("Scheduler"):
+            kind = "scheduler"
+        elif class_name.endswith("Tokenizer"):
+            kind = "tokenizer"
+        else:
+            kind = library
+        files += [f"{name}/{file}" for file in _COMPONENT_FILES[kind]]
+    return files
+
+
+def preload_entry(model_id: str) -> str:
+    """One ``preload_from_hub`` line: ``repo`` or ``repo file1,file2,…`` (Spaces' syntax; no globs)."""
+    files = preload_files(model_id)
+    return model_id if files is None else f"{model_id} {','.join(files)}"
+
+
+def verify_preload(model_ids: list[str]) -> list[str]:
+    """Problems with the preload lists, checked against the Hub's file listings (needs the internet):
+    a listed file the repo lacks would fail the Space build."""
+    from huggingface_hub import list_repo_files
+
+    problems = []
+    for model_id in model_ids:
+        files = preload_files(model_id)
+        if files is None:
+            continue
+        missing = sorted(set(files) - set(list_repo_files(model_id)))
+        problems += [f"{model_id}: no file {name}" for name in missing]
+    return problems
+
+
 def space_requirements(hardware: str, requirements: str) -> str:
     """``requirements.txt`` for the Space: on ZeroGPU a torch it supports, plus ``spaces``."""
     if not hardware.startswith("zero"):
@@ -75,7 +146,7 @@ def space_readme(hardware: str, title: str = "mmdemo") -> str:
         "models:",
         *[f"  - {m}" for m in models],
         "preload_from_hub:",
-        *[f"  - {m}" for m in models],
+        *[f"  - {preload_entry(m)}" for m in models],
         "---",
         "",
         f"# {title}",

@@ -11,7 +11,14 @@ import pytest
 import yaml
 
 from mmdemo.cli import main as cli_main
-from mmdemo.deploy import ZEROGPU_TORCH, space_models, write_space
+from mmdemo.deploy import (
+    PIPELINE_COMPONENTS,
+    ZEROGPU_TORCH,
+    preload_files,
+    space_models,
+    verify_preload,
+    write_space,
+)
 from mmdemo.errors import InputError
 from mmdemo.models.manager import ModelManager
 from mmdemo.models.specs import SPECS
@@ -139,7 +146,10 @@ def test_space_folder(tmp_path: Path, hardware: str) -> None:
     device = "cpu" if hardware.startswith("cpu") else "cuda"
     expected = {s.default_for(device) for s in SPECS.values() if not s.default_for(device).startswith("pip:")}
     assert set(meta["models"]) == expected == set(space_models(hardware))
-    assert meta["preload_from_hub"] == meta["models"]
+    preload = {entry.split()[0]: entry.split()[1:] for entry in meta["preload_from_hub"]}
+    assert sorted(preload) == meta["models"]
+    for model_id, files in preload.items():  # pipelines: the files that load, as one comma-separated list
+        assert files == ([",".join(preload_files(model_id))] if model_id in PIPELINE_COMPONENTS else [])
     requirements = [line.split("#")[0].strip() for line in (out / "requirements.txt").read_text().splitlines()]
     torch_lines = [line for line in requirements if line.startswith("torch")]
     if hardware.startswith("zero"):
@@ -164,3 +174,53 @@ def test_video_gpu_time_grows_with_length(tmp_path: Path) -> None:
 
     (tmp_path / "junk.mp4").write_bytes(b"not a video")
     assert gpu_seconds(get_video("world.mp4"), 8) > gpu_seconds(str(tmp_path / "junk.mp4"), 8) > 0
+
+
+@pytest.mark.parametrize("model_id", sorted(PIPELINE_COMPONENTS))
+def test_preload_lists_the_files_a_pipeline_loads_and_nothing_else(model_id: str) -> None:
+    """Full snapshots of these repos hold fp16 variants, ONNX exports and root checkpoints (SDXL's is
+    several times what loads): the Space preloads one config and one weight file per component."""
+    import diffusers
+
+    files = preload_files(model_id)
+    assert files[0] == "model_index.json" and len(files) == len(set(files))
+    assert all("/" in name for name in files[1:])  # nothing from the root but the index
+    assert not any("fp16" in name or name.endswith((".bin", ".onnx", ".ckpt")) for name in files)
+    cls = {
+        "stabilityai/sd-turbo": diffusers.StableDiffusionPipeline,
+        "stabilityai/stable-diffusion-xl-base-1.0": diffusers.StableDiffusionXLPipeline,
+    }[model_id]
+    expected, _ = cls._get_signature_keys(cls)
+    components = PIPELINE_COMPONENTS[model_id]
+    assert set(expected) - set(cls._optional_components) <= set(components) <= set(expected)
+    for name, (library, class_name) in components.items():
+        assert hasattr(diffusers if library == "diffusers" else __import__(library), class_name)
+        weights = [f for f in files if f.startswith(f"{name}/") and f.endswith(".safetensors")]
+        assert len(weights) == (0 if "Scheduler" in class_name or "Tokenizer" in class_name else 1)
+
+
+def test_verify_preload_names_files_the_hub_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    listed = {"stabilityai/sd-turbo": [*preload_files("stabilityai/sd-turbo"), "sd_turbo.safetensors"]}
+    listed["stabilityai/stable-diffusion-xl-base-1.0"] = [
+        f for f in preload_files("stabilityai/stable-diffusion-xl-base-1.0") if f != "tokenizer_2/vocab.json"
+    ]
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo_id, **_: listed[repo_id])
+    assert verify_preload([*sorted(listed), "Salesforce/blip-vqa-base"]) == [
+        "stabilityai/stable-diffusion-xl-base-1.0: no file tokenizer_2/vocab.json"
+    ]
+
+
+def test_space_cli_verify_offline_says_so_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    def unreachable(repo_id: str, **_: Any) -> list[str]:
+        raise OSError("Cannot reach https://huggingface.co")
+
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", unreachable)
+    assert cli_main(["space", str(tmp_path / "s"), "--hardware", "a10g-small", "--verify"]) == 1
+    assert "could not check the preload lists against the Hub: Cannot reach" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -4,6 +4,7 @@ Every tab runs end to end over HTTP; what depends on the real shapes and setting
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,17 @@ def test_whisper_replica_detects_a_real_language_code(replica_dirs: dict[str, Pa
     assert len(config.lang_to_id) == 99 and config.no_timestamps_token_id == 50363
     assert config.task_to_id == {"translate": 50358, "transcribe": 50359}
     assert detected in config.lang_to_id.values()
+
+
+def test_space_preload_is_what_the_loader_reads(replica_dirs: dict[str, Path]) -> None:
+    """The Space's preload list for the CPU text-to-image default names exactly the weight files the
+    app's loader reads from its replica, and the replica's pipeline has the components listed."""
+    from mmdemo.deploy import PIPELINE_COMPONENTS, preload_files
+    from mmdemo.models.manager import loaded_weight_files
+
+    folder = replica_dirs["text_to_image"]
+    index = json.loads((folder / "model_index.json").read_text())
+    model_id = "stabilityai/sd-turbo"
+    assert {k: tuple(v) for k, v in index.items() if isinstance(v, list) and v[0]} == PIPELINE_COMPONENTS[model_id]
+    read = sorted(str(p.relative_to(folder)) for p in loaded_weight_files(folder))
+    assert read == sorted(f for f in preload_files(model_id) if f.endswith(".safetensors"))
