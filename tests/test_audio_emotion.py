@@ -345,8 +345,10 @@ def test_transcribe_array_and_language(shared_manager: ModelManager) -> None:
     assert all(isinstance(s, TranscriptSegment) and len(s) == 3 for s in forced.segments)
     at_48k = transcribe(speech(48_000), 48_000, manager=shared_manager)  # resampled to Whisper's 16 kHz
     assert isinstance(at_48k.text, str)
-    with pytest.raises(InputError, match="language code"):
+    with pytest.raises(InputError) as info:
         transcribe(samples, 16_000, language="xx", manager=shared_manager)
+    # the model by its public name, never the server's folder
+    assert str(info.value).startswith("Unknown language code 'xx' for local folder “asr”; use one of: de, en.")
     with pytest.raises(InputError, match="sample rate"):
         transcribe(samples, manager=shared_manager)
     with pytest.raises(InputError, match="Chunks"):

@@ -522,3 +522,44 @@ def test_waiting_for_another_requests_load_has_a_limit(tiny_settings: Settings) 
             pass
     assert time.monotonic() - began < 1.5
     first.join(10)
+
+
+# --- what users read while a model loads ----------------------------------------------------------------
+
+
+def test_progress_names_the_model_and_never_its_folder(tiny_model_dirs: dict[str, Path]) -> None:
+    folder = tiny_model_dirs["captioner"]
+    manager = ModelManager(Settings(models={"captioner": str(folder)}, device="cpu", offline=True))
+    messages: list[tuple[float, str]] = []
+    with manager.use("captioner", lambda fraction, message: messages.append((fraction, message))):
+        pass
+    assert messages == [
+        (0.0, "Loading the image captioning model (local folder “captioner”)…"),
+        (0.3, "Reading the weights of the image captioning model…"),
+        (1.0, "Image captioning model ready"),
+    ]
+    for _, message in messages:
+        assert str(folder) not in message and str(folder.parent) not in message and "/" not in message
+
+
+def test_progress_of_moves_names_the_device_not_paths(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
+    from mmdemo.testing.accelerator import SimulatedAccelerator
+
+    folder = str(tiny_model_dirs["captioner"])
+    specs = {role: dataclasses.replace(SPECS["captioner"], role=role) for role in ("a", "b")}
+    accelerator = SimulatedAccelerator(1.5 * model_size, 2.5 * model_size)
+    accelerator.tier = "cuda:0"  # named as a real GPU tier is
+    accelerator.budgets = {"cuda:0": accelerator.budgets.pop("sim:0"), "cpu": accelerator.budgets["cpu"]}
+    settings = Settings(models=dict.fromkeys(specs, folder), device="cpu", offline=True)
+    manager = ModelManager(settings, specs, accelerator=accelerator)
+    messages: list[str] = []
+    for role in ("a", "b", "a"):  # a is loaded, moved to RAM for b, and brought back
+        with manager.use(role, lambda _fraction, message: messages.append(message)):
+            pass
+    assert messages == [
+        "Loading the image captioning model (local folder “captioner”)…",
+        "Reading the weights of the image captioning model…",
+        "Moving the image captioning model to the GPU…",
+        "Image captioning model ready",
+    ] * 2 + ["Moving the image captioning model back to the GPU…"]
+    assert not any(folder in m or str(Path(folder).parent) in m for m in messages)

@@ -656,10 +656,10 @@ class ModelManager:
 
     def _load_unchecked(self, role: str, spec: ModelSpec, progress: ProgressFn | None) -> _Entry:
         model_id = self.model_id(role)
-        shown = public_model_id(model_id)
+        name = model_name(spec)
         # transformers' lazy module is not safe to use from a second thread while it is being imported.
         self._imports_done.wait()
-        _notify(progress, 0.0, f"Loading the {spec.title.lower()} model {shown} (first use)…")
+        _notify(progress, 0.0, f"Loading the {name} ({public_model_id(model_id)})…")
         folder = resolve_model_folder(
             role, model_id, self.settings, spec.allow_patterns, on_download=lambda m: _notify(progress, 0.05, m)
         )
@@ -676,7 +676,7 @@ class ModelManager:
         loaded: LoadedModel | None = None
         failure: BaseException | None = None
         try:
-            _notify(progress, 0.3, f"Reading the {shown} weights…")
+            _notify(progress, 0.3, f"Reading the weights of the {name}…")
             with _LOADING:  # one model built at a time in the whole process (see _LOADING)
                 loaded = spec.loader(folder, self.dtype)
             if tier == "cpu":
@@ -686,7 +686,8 @@ class ModelManager:
                     entry.bytes = actual
                 self._evict_all(extra)
             else:
-                _notify(progress, 0.8, f"Moving {shown} to {tier}{' (with CPU offload)' if offload else ''}…")
+                how = " (with CPU offload)" if offload else ""
+                _notify(progress, 0.8, f"Moving the {name} to {device_name(tier)}{how}…")
                 if offload:
                     self.accelerator.place_offloaded(spec, loaded.model)
                 else:
@@ -727,7 +728,7 @@ class ModelManager:
             time.perf_counter() - started,
             (entry.bytes + entry.host_bytes) / 2**20,
         )
-        _notify(progress, 1.0, f"{spec.title} model ready")
+        _notify(progress, 1.0, f"{name[:1].upper()}{name[1:]} ready")
         return entry
 
     def _bring_back(self, entry: _Entry, progress: ProgressFn | None) -> _Entry:
@@ -735,7 +736,7 @@ class ModelManager:
 
         If the move fails half-way, the model is moved back to the CPU whole (or dropped when even that
         fails), so no half-moved model stays counted on the CPU."""
-        _notify(progress, 0.5, f"Moving {public_model_id(entry.model_id)} back to {self.compute_tier}…")
+        _notify(progress, 0.5, f"Moving the {model_name(entry.spec)} back to {device_name(self.compute_tier)}…")
         try:
             with self._cond:
                 victims = self._make_room(self.compute_tier, entry.bytes, what=entry.model_id)
@@ -864,3 +865,17 @@ def _notify(progress: ProgressFn | None, fraction: float, message: str) -> None:
 def _first_line(err: BaseException) -> str:
     text = (str(err).strip().splitlines() or [""])[0]
     return text[:200]
+
+
+def model_name(spec: ModelSpec) -> str:
+    """How progress messages name a role's model: "image captioning model", "CLIP image–text score model"
+    (a leading acronym keeps its case). Never its folder: messages show the public id beside it at most."""
+    first, _, rest = spec.title.partition(" ")
+    title = spec.title if first.isupper() else f"{first.lower()} {rest}".strip()
+    return f"{title} model"
+
+
+def device_name(tier: str) -> str:
+    """A device tier as users read it: ``cuda:0`` → "the GPU", ``mps`` → "the GPU (Apple)", ``cpu`` → "the CPU"."""
+    kind = tier.partition(":")[0]
+    return {"cuda": "the GPU", "mps": "the GPU (Apple)", "cpu": "the CPU"}.get(kind, tier)

@@ -233,11 +233,12 @@ def _transcribe_whisper(
         id_to_language = {i: t.strip("<|>") for t, i in getattr(generation, "lang_to_id", {}).items()}
         if language:
             language = language.strip().lower()
+            shown = public_model_id(handle.model_id)
             if not multilingual:
-                raise InputError(f"The speech model {handle.model_id} is English-only: leave the language unset.")
+                raise InputError(f"The speech model {shown} is English-only: leave the language unset.")
             if language not in id_to_language.values():
                 known = ", ".join(sorted(id_to_language.values()))
-                raise InputError(f"Unknown language code {language!r} for {handle.model_id}; use one of: {known}.")
+                raise InputError(f"Unknown language code {language!r} for {shown}; use one of: {known}.")
         timestamp_begin = int(generation.no_timestamps_token_id) + 1
         hop = getattr(extractor, "hop_length", 160)
         precision = 2 * hop / rate if hop else DEFAULT_TIME_PRECISION  # Whisper's encoder halves the frame rate
@@ -299,7 +300,8 @@ def _transcribe_ctranslate2(
     with manager.use(OFFLINE_ROLE, progress) as handle:
         model = handle.model
         if language and not model.model.is_multilingual and language.strip().lower() != "en":
-            raise InputError(f"The speech model {handle.model_id} is English-only: leave the language unset.")
+            shown = public_model_id(handle.model_id)
+            raise InputError(f"The speech model {shown} is English-only: leave the language unset.")
         began = time.perf_counter()
         found, info = model.transcribe(
             samples,
