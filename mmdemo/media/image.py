@@ -63,6 +63,15 @@ _FORMATS = {
 _BOMB_LOCK = threading.Lock()
 
 
+NO_IMAGE = "No image was provided: upload one."
+
+
+def require_image(source: Any) -> None:
+    """Refuse a missing image (checked before any work starts: nothing else is decoded here)."""
+    if source is None or (isinstance(source, dict) and not (source.get("path") or source.get("url"))):
+        raise InputError(NO_IMAGE)
+
+
 def load_image(source: Any, limits: ImageLimits = ImageLimits()) -> Image.Image:
     """Load ``source`` as a fully decoded RGB image, detached from any file.
 
@@ -71,8 +80,7 @@ def load_image(source: Any, limits: ImageLimits = ImageLimits()) -> Image.Image:
     H×W×1/2/3/4 of uint8, uint16, other ints, float in [0, 1] or [0, 255], or bool). Animated images
     give their first frame; EXIF orientation is applied.
     """
-    if source is None:
-        raise InputError("No image was provided: upload one.")
+    require_image(source)
     if isinstance(source, Image.Image):
         return _from_pil(source, limits)
     if isinstance(source, np.ndarray):
@@ -97,7 +105,7 @@ def _file_dict_location(data: dict) -> str:
         raise InputError(_SVG)
     location = data.get("path") or data.get("url")
     if not location or not isinstance(location, (str, Path)):
-        raise InputError("No image was provided: upload one.")
+        raise InputError(NO_IMAGE)
     return str(location)
 
 

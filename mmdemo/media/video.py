@@ -147,10 +147,21 @@ def format_time(seconds: float) -> str:
 # --- opening ------------------------------------------------------------------------------------
 
 
+NO_VIDEO = f"No video was provided: {FORMATS_HINT}."
+
+
+def require_video(source: Any) -> None:
+    """Refuse a missing video (checked before any work starts: nothing is decoded here)."""
+    if source is None or (
+        isinstance(source, dict) and not (source.get("path") or source.get("url") or source.get("video"))
+    ):
+        raise InputError(NO_VIDEO)
+
+
 def _location(source: Any) -> Path | bytes:
     """A local path or the bytes of ``source`` (path, Gradio file dict / ``FileData``, bytes)."""
     if source is None:
-        raise InputError(f"No video was provided: {FORMATS_HINT}.")
+        raise InputError(NO_VIDEO)
     if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
         source = source.model_dump()
     if isinstance(source, dict):
@@ -158,7 +169,7 @@ def _location(source: Any) -> Path | bytes:
         if isinstance(source, dict):  # gr.Video's {"video": {...}, "subtitles": ...}
             source = source.get("path") or source.get("url")
         if not source:
-            raise InputError(f"No video was provided: {FORMATS_HINT}.")
+            raise InputError(NO_VIDEO)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, Path)):

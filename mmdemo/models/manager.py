@@ -81,6 +81,23 @@ class ModelStatus:
     """Why the last load failed and how to fix it (operator detail); empty when it did not fail."""
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Whether a role's model can be used here, decided from the files alone (nothing is loaded or
+    downloaded): the first screen tells users what works before they click."""
+
+    role: str
+    title: str
+    model_id: str
+    """As users may see it (:func:`~mmdemo.models.hub.public_model_id`)."""
+    usable: bool
+    """False when its files are missing and cannot be fetched (offline, a missing folder or package)."""
+    downloads: bool
+    """Its files come from the Hugging Face Hub on first use (needs internet, takes a while)."""
+    detail: str = ""
+    """For the operator: why it is not usable and how to provide it, or why its last load failed."""
+
+
 @dataclass
 class ModelHandle:
     """What ``use()`` yields: a placed model plus its processor. Valid only inside the block."""
@@ -571,6 +588,30 @@ class ModelManager:
                 )
             )
         return rows
+
+    def availability(self, role: str) -> Availability:
+        """Can ``role``'s model be used here? From :meth:`source_of` (no network) and the last load's
+        failure, if any: a failed load leaves the model usable (the next request tries again) but says why."""
+        spec = self.spec(role)
+        model_id = self.model_id(role)
+        source = self.source_of(model_id)
+        usable = not source.startswith("missing")
+        detail = self.problems.get(role, "")
+        if not usable and not detail:
+            reason = {
+                "missing (offline)": "it is not on this machine and offline mode is on.",
+                "missing folder": "that folder does not exist.",
+                "missing package": "the Python package that carries it is not installed.",
+            }.get(source, source)
+            detail = ModelUnavailableError(role, model_id, reason, how_to_provide(role, model_id)).detail
+        return Availability(
+            role=role,
+            title=spec.title,
+            model_id=public_model_id(model_id),
+            usable=usable,
+            downloads=source.startswith("Hub"),
+            detail=detail,
+        )
 
     def memory_usage(self) -> dict[str, tuple[int, int]]:
         """Tier → (bytes used by models, budget)."""

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, MMDemoError
 from ..media.image import ImageLimits, load_image
 from ..models.manager import ModelManager, ProgressFn
 from ..runtime import get_manager
+from .ocr import read_texts
 
 MAX_PREFIX_CHARS = 200
 MAX_QUESTION_CHARS = 300
@@ -129,6 +130,55 @@ def caption_image(
     return caption_images([image], prefix=prefix, options=options, manager=manager, progress=progress)[0]
 
 
+def check_question(question: str | None) -> str:
+    """The question, whitespace normalised; refused when empty or too long."""
+    question = " ".join((question or "").split())
+    if not question:
+        raise InputError("Type a question about the image first.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS}).")
+    return question
+
+
+DETAILED_OPTIONS = DecodingOptions(max_new_tokens=60, min_new_tokens=20, num_beams=5)
+"""A detailed caption: at least 20 tokens (BLIP's captions are ~10 otherwise), searched more widely."""
+MIN_TEXT_CHARS = 3
+"""Text found in a photo joins a description only with at least this many letters or digits (single
+letters and stray marks are what OCR finds in textures)."""
+
+
+@dataclass(frozen=True)
+class DetailedCaption:
+    """A longer caption plus the text the photo contains, as one paragraph."""
+
+    text: str
+    caption: CaptionResult
+    text_in_image: tuple[str, ...]
+    """Lines read in the photo (at least :data:`MIN_TEXT_CHARS` letters or digits each), reading order."""
+    notes: tuple[str, ...] = ()
+
+
+def describe_image(
+    image: Any, *, manager: ModelManager | None = None, progress: ProgressFn | None = None
+) -> DetailedCaption:
+    """A detailed description: the caption with :data:`DETAILED_OPTIONS`, then "The text in it reads: …"
+    when the photo contains text. Without the text reader the caption alone is returned, with a note."""
+    manager = manager or get_manager()
+    picture = load_image(image, ImageLimits.from_settings(manager.settings))
+    caption = caption_images([picture], options=DETAILED_OPTIONS, manager=manager, progress=progress)[0]
+    lines: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    try:
+        (ocr,) = read_texts([picture], manager=manager)
+        lines = tuple(line.text for line in ocr.lines if sum(c.isalnum() for c in line.text) >= MIN_TEXT_CHARS)
+    except MMDemoError as err:  # the caption stands on its own
+        notes = (f"The text in the photo was not read: {err}",)
+    text = caption.text.rstrip(".") + "."
+    if lines:
+        text += " The text in it reads: " + " / ".join(f"“{line}”" for line in lines) + "."
+    return DetailedCaption(text, caption, lines, notes)
+
+
 def answer_question(
     image: Any,
     question: str,
@@ -140,11 +190,7 @@ def answer_question(
     """Answer a free-form question about an image (BLIP VQA: short answers such as "2" or "red")."""
     manager = manager or get_manager()
     options = options.validated()
-    question = " ".join((question or "").split())
-    if not question:
-        raise InputError("Type a question about the image first.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InputError(f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS}).")
+    question = check_question(question)
     image = load_image(image, ImageLimits.from_settings(manager.settings))
 
     with manager.use("vqa", progress) as handle:

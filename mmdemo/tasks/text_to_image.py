@@ -35,6 +35,33 @@ MAX_PROMPT_CHARS = 2000
 MAX_STEPS = 100
 MAX_GUIDANCE = 30.0
 MIN_SIDE = 64
+SIZE_PRESETS = ((512, 512), (768, 768), (1024, 1024), (768, 512), (512, 768), (1024, 576), (576, 1024))
+"""Width × height choices offered in the app (those within the ``max_generated_side`` setting)."""
+CLIP_WORDS = ((30.0, "good match"), (25.0, "fair match"), (20.0, "weak match"), (float("-inf"), "poor match"))
+"""CLIP score (100 × cosine of ViT-B/32 embeddings) in words: text-to-image papers report ~30 and above
+for images that follow their prompt; unrelated image–text pairs score around 15–20."""
+
+
+def clip_words(score: float) -> str:
+    """A CLIP score in words (see :data:`CLIP_WORDS`)."""
+    return next(words for floor, words in CLIP_WORDS if score >= floor)
+
+
+def size_choices(max_side: int) -> list[tuple[str, str]]:
+    """(label, value) pairs for the size picker: ``auto`` (the model's native size) and the presets."""
+    presets = [(w, h) for w, h in SIZE_PRESETS if max(w, h) <= max_side]
+    return [("Auto (the model's size)", "auto"), *((f"{w} × {h}", f"{w}x{h}") for w, h in presets)]
+
+
+def parse_size(size: str | None) -> tuple[int | None, int | None]:
+    """``"768x512"`` → (768, 512); ``auto``/empty → (None, None): the model's native size."""
+    if not size or size == "auto":
+        return None, None
+    width, _, height = str(size).partition("x")
+    try:
+        return int(width), int(height)
+    except ValueError:
+        raise InputError(f"Size must be 'auto' or WIDTHxHEIGHT such as 768x512 (got {str(size)[:40]!r}).") from None
 MAX_SEED = 2**32 - 1
 FEW_STEP_MARKERS = ("turbo", "lightning", "lcm", "schnell", "hyper")
 """Model ids with these words are distilled few-step models: no classifier-free guidance."""
@@ -209,6 +236,14 @@ def _truncation_note(tokenizer: Any, text: str, what: str) -> str | None:
 # ------------------------------------------------------------------------------------ the task
 
 
+def check_prompt(prompt: str | None) -> str:
+    """The prompt, checked: not empty (text checks as for every prompt field)."""
+    prompt = _text(prompt, "prompt")
+    if not prompt:
+        raise InputError("Type a prompt first: a description of the image you want.")
+    return prompt
+
+
 def generate_images(
     prompt: str,
     *,
@@ -234,9 +269,7 @@ def generate_images(
     """
     manager = manager or get_manager()
     settings = manager.settings
-    prompt = _text(prompt, "prompt")
-    if not prompt:
-        raise InputError("Type a prompt first: a description of the image you want.")
+    prompt = check_prompt(prompt)
     negative_prompt = _text(negative_prompt, "negative prompt")
     num_images = _whole(num_images, "Number of images", 1, settings.max_generated_images)
     steps = None if steps is None or steps == 0 else _whole(steps, "Steps", 1, MAX_STEPS)
