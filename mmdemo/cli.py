@@ -149,6 +149,8 @@ def cmd_emotion(args: argparse.Namespace, settings: Settings) -> int:
             "fused": result.fused,
             "acoustic": result.acoustic,
             "text": result.text,
+            "renamed": result.renamed,
+            "labels_note": result.labels_note,
             "sources": result.sources,
             "windows": [dataclasses.asdict(w) for w in result.windows],
             "transcript": transcript,

@@ -15,20 +15,29 @@ from mmdemo.media.audio import load_audio
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
 from mmdemo.tasks.audio_emotion import (
+    EMOTION_WORDS,
     AnalysisOptions,
     EmotionResult,
     analyze_emotion,
     fuse,
+    in_plain_words,
+    labels_note,
     min_input_samples,
-    readable_labels,
-    to_shared,
+    plain_word,
+    renamed_labels,
     window_bounds,
 )
 from mmdemo.tasks.transcription import Transcript, TranscriptSegment, _parse, chunk_bounds, transcribe
 from mmdemo.testing.odd_audio import BAD_AUDIO, BAD_AUDIO_WORDS, GAP_SECONDS, GOOD_AUDIO, speech
 from mmdemo.testing.tiny_audio import ACOUSTIC_LABELS, TEXT_LABELS, build_wav2vec2_emotion
 
-VOICE_LABELS = ["neutral", "happy", "angry", "sad"]  # ACOUSTIC_LABELS renamed for display
+VOICE_LABELS = ["neutral", "happy", "sad", "angry"]  # ACOUSTIC_LABELS (neu, hap, ang, sad) in plain words
+TEXT_WORDS = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]  # TEXT_LABELS in plain words
+RENAMED = {
+    "voice": {"neu": "neutral", "hap": "happy", "ang": "angry"},
+    "words": {"anger": "angry", "disgust": "disgusted", "fear": "fearful", "joy": "happy", "sadness": "sad",
+              "surprise": "surprised"},
+}  # fmt: skip
 AUDIO_ROLES = ("emotion", "asr", "text_emotion")
 
 
@@ -63,9 +72,10 @@ def _check_full_result(result: EmotionResult, duration: float, options: Analysis
     _sums_to_one(result.fused)
     assert result.acoustic is not None and list(result.acoustic) == VOICE_LABELS
     _sums_to_one(result.acoustic)
-    assert result.text is not None and list(result.text) == list(TEXT_LABELS)
+    assert result.text is not None and list(result.text) == TEXT_WORDS
     _sums_to_one(result.text)
-    assert set(result.fused) == {"neutral", "happy", "angry", "sad"}  # the labels both models share
+    assert list(result.fused) == VOICE_LABELS  # the words both models share, in the same order
+    assert result.renamed == RENAMED and result.labels_note == LABELS_NOTE
     assert result.sources == ("voice", "words") and result.top in result.fused
     assert result.duration == pytest.approx(duration, abs=0.05)
     expected = window_bounds(len(result.audio.samples), 16_000, options.window_seconds, options.hop_seconds)
@@ -149,7 +159,7 @@ def test_voice_only(shared_manager: ModelManager, real_speech: dict[str, str]) -
         real_speech["heath_ledger.mp3"], options=AnalysisOptions(use_transcript=False), manager=shared_manager
     )
     assert result.transcript is None and result.text is None and result.sources == ("voice",)
-    assert result.fused == pytest.approx(to_shared(result.acoustic))
+    assert result.fused == pytest.approx(result.acoustic)
     assert set(result.model_ids) == {"emotion"}
 
 
@@ -159,8 +169,8 @@ def test_fusion_weights_end_to_end(shared_manager: ModelManager, real_speech: di
     voice = analyze_emotion(path, options=AnalysisOptions(text_weight=0.0), manager=shared_manager)
     words = analyze_emotion(path, options=AnalysisOptions(text_weight=1.0), manager=shared_manager)
     assert voice.sources == ("voice",) and words.sources == ("words",)
-    assert voice.fused == pytest.approx(to_shared(half.acoustic))
-    assert words.fused == pytest.approx(to_shared(half.text)) and len(words.fused) == len(TEXT_LABELS)
+    assert voice.fused == pytest.approx(half.acoustic)
+    assert words.fused == pytest.approx(half.text) and list(words.fused) == TEXT_WORDS
     assert half.fused == pytest.approx(fuse(half.acoustic, half.text, 0.5))
 
 
@@ -199,7 +209,8 @@ def test_without_voice_model_uses_the_words(tiny_settings: Settings, real_speech
     result = analyze_emotion(real_speech["cate_blanch.mp3"], manager=_manager_without(tiny_settings, "emotion"))
     assert result.acoustic is None and result.windows == () and result.text is not None
     assert result.sources == ("words",)
-    assert result.fused == pytest.approx(to_shared(result.text))
+    assert result.fused == pytest.approx(result.text)
+    assert result.renamed == {"words": RENAMED["words"]}  # only the models that ran
     _sums_to_one(result.fused)
     assert "superb/wav2vec2-base-superb-er" in " ".join(result.notes)
 
@@ -244,24 +255,46 @@ def test_no_emotion_model_keeps_everything_else(
 def test_labels_come_from_the_model_config(tiny_settings: Settings, tmp_path: Path, real_speech: dict[str, str]):
     folder = tmp_path / "odd-labels"
     folder.mkdir()
-    build_wav2vec2_emotion(folder, labels=("cal", "Bored", "HAP"))
+    build_wav2vec2_emotion(folder, labels=("cal", "Bored", "HAP", "exc"))
     manager = ModelManager(tiny_settings.replace(models={"emotion": str(folder)}))
     result = analyze_emotion(real_speech["heath_ledger.mp3"], manager=manager)
-    assert list(result.acoustic) == ["calm", "Bored", "happy"]  # renamed, unknown shown as-is
-    assert all(list(w.probabilities) == ["calm", "Bored", "happy"] for w in result.windows if w.voiced)
-    assert result.fused == pytest.approx({"happy": 1.0})  # the only label both models have
+    # plain words in the shared order, unknown ones lower-cased after them; hap and exc (IEMOCAP) add up
+    assert list(result.acoustic) == ["happy", "calm", "bored"]
+    _sums_to_one(result.acoustic)
+    voiced = [w for w in result.windows if w.voiced]
+    assert voiced and all(list(w.probabilities) == ["happy", "calm", "bored"] for w in voiced)
+    assert all(math.isclose(sum(w.probabilities.values()), 1.0, abs_tol=1e-5) for w in voiced)
+    assert result.fused == pytest.approx({"happy": 1.0})  # the only word both models have
     assert any("no angry, disgusted, fearful, neutral, sad, surprised label" in n for n in result.notes), result.notes
+    assert result.renamed["voice"] == {"cal": "calm", "HAP": "happy", "exc": "happy"}
 
 
-def test_readable_labels_and_shared_names() -> None:
-    assert readable_labels({i: label for i, label in enumerate(ACOUSTIC_LABELS)}) == VOICE_LABELS
-    assert readable_labels({"1": "b", "0": "NEU", "2": "whatever"}) == ["neutral", "b", "whatever"]
-    assert readable_labels({0: "neu", 1: "neutral"}) == ["neu", "neutral"]  # a rename that would collide is not made
-    assert to_shared({"joy": 0.25, "happy": 0.25, "Anger": 0.5, "Bored": 0.0}) == {
+LABELS_NOTE = (
+    "Emotion names are shared by every view. Voice model: neu → neutral, hap → happy, ang → angry. "
+    "Words model: anger → angry, disgust → disgusted, fear → fearful, joy → happy, sadness → sad, "
+    "surprise → surprised."
+)
+
+
+def test_one_set_of_plain_words() -> None:
+    assert [plain_word(label) for label in ACOUSTIC_LABELS] == ["neutral", "happy", "angry", "sad"]
+    assert [plain_word(label) for label in TEXT_LABELS] == [
+        "angry", "disgusted", "fearful", "happy", "neutral", "sad", "surprised"
+    ]  # fmt: skip
+    assert {plain_word(label) for label in (*ACOUSTIC_LABELS, *TEXT_LABELS)} <= set(EMOTION_WORDS)
+    assert plain_word(" NEU ") == "neutral" and plain_word("Bored") == "bored" and plain_word("LABEL_3") == "label_3"
+    assert in_plain_words({"joy": 0.25, "happy": 0.25, "Anger": 0.5, "Bored": 0.0}) == {
         "happy": 0.5,
         "angry": 0.5,
         "bored": 0.0,
     }
+    assert list(in_plain_words({"surprise": 0.1, "Bored": 0.1, "neu": 0.4, "sadness": 0.4})) == [
+        "neutral", "sad", "surprised", "bored"
+    ]  # fmt: skip
+    assert in_plain_words(in_plain_words({"joy": 0.5, "fear": 0.5})) == {"happy": 0.5, "fearful": 0.5}  # idempotent
+    assert renamed_labels(TEXT_LABELS) == RENAMED["words"] and renamed_labels(["Neutral", "sad"]) == {}
+    assert labels_note(RENAMED) == LABELS_NOTE
+    assert labels_note({"voice": {}, "words": {}}) == ""
 
 
 def test_fusion_arithmetic() -> None:
@@ -272,7 +305,8 @@ def test_fusion_arithmetic() -> None:
     expected = {"neutral": 0.2 + 1 / 6, "happy": 0.15 + 1 / 6, "angry": 0.1 + 1 / 12, "sad": 0.05 + 1 / 12}
     assert fused == pytest.approx(expected)
     assert fuse(voice, words, 0.0) == pytest.approx(voice) and fuse(voice, None, 0.5) == pytest.approx(voice)
-    assert fuse(None, words, 0.5) == pytest.approx(to_shared(words))
+    assert fuse(None, words, 0.5) == pytest.approx(in_plain_words(words))
+    assert fuse(voice, in_plain_words(words), 0.5) == pytest.approx(expected)  # raw or plain labels fuse alike
     assert fuse({"calm": 1.0}, words, 0.5) == {"calm": 1.0}  # nothing shared: the voice alone
     with pytest.raises(ValueError):
         fuse(None, None, 0.5)

@@ -122,4 +122,6 @@ def test_emotion_prints_probabilities(tiny_env: None, capsys: pytest.CaptureFixt
     result = json.loads(capsys.readouterr().out)
     assert abs(sum(result["fused"].values()) - 1) < 1e-4 and result["top"] in result["fused"]
     assert result["windows"] and isinstance(result["transcript"]["text"], str)
+    assert result["renamed"]["words"]["joy"] == "happy" and "joy → happy" in result["labels_note"]
+    assert set(result["text"]) == {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"}
     assert main(["emotion", get_audio("cate_blanch.mp3"), "--text-weight", "3"]) == 2

@@ -41,7 +41,7 @@ def test_every_tab_runs_on_replicas(replica_client: Client) -> None:
     fused, text, voice, notes = outputs[0], outputs[3], outputs[4], outputs[-1]
     assert {c["label"] for c in voice["confidences"]} == {"neutral", "happy", "angry", "sad"}  # SUPERB's 4 labels
     assert {c["label"] for c in text["confidences"]} == {
-        "anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"
+        "angry", "disgusted", "fearful", "happy", "neutral", "sad", "surprised"
     }  # fmt: skip
     assert fused["label"] in {"neutral", "happy", "angry", "sad"} and "language:" in notes
     summary, _chapters, keyframes, _transcript, files, _notes = replica_client.predict(

@@ -2,20 +2,20 @@
 (speech recognition + a text emotion classifier) and both fused.
 
 Shape shared by every task module: inputs → preprocess (decode, validate, find speech) → models
-(through the manager: ``emotion``, then ``asr``, then ``text_emotion``) → postprocess (readable
-labels, averaging, fusion) → a frozen :class:`EmotionResult`.
+(through the manager: ``emotion``, then ``asr``, then ``text_emotion``) → postprocess (model
+labels in plain words, averaging, fusion) → a frozen :class:`EmotionResult`.
 
-Labels always come from each model's ``config.id2label``. Two documented maps act on them:
+Labels always come from each model's ``config.id2label`` and are put into plain words *once*, by the data
+in :data:`LABEL_WORDS` (``neu`` → ``neutral``, ``joy`` → ``happy``, ``sadness`` → ``sad`` …): the voice
+result, its timeline, the words result and the fused estimate all use the same words (see
+:data:`EMOTION_WORDS`), so "sad" and "sadness" never appear side by side. Synonyms from one model add up;
+a label the map does not know keeps its own (lower-cased) name. What was renamed is stated to the user:
+:attr:`EmotionResult.renamed` and :attr:`EmotionResult.labels_note`.
 
-* :data:`DISPLAY_NAMES` only *renames* abbreviations for display (``neu`` → ``neutral``); labels it
-  does not know are shown as they are;
-* :data:`SHARED_LABELS` puts synonyms from the two models on one label set for fusion
-  (``joy`` → ``happy``, ``anger`` → ``angry`` …); labels it does not know keep their (lower-cased) name.
-
-Late fusion: both distributions are mapped onto the shared names, restricted to the labels *both*
-models have, renormalised, and averaged with weight ``text_weight`` for the text side. Probability
-the text model gives to labels the voice model lacks (e.g. ``fear``, ``disgust``, ``surprise`` for
-the default four-class voice model) is left out of the fused estimate but shown in the text result.
+Late fusion: both distributions are restricted to the words *both* models have, renormalised, and averaged
+with weight ``text_weight`` for the text side. Probability the text model gives to words the voice model
+lacks (e.g. ``fearful``, ``disgusted``, ``surprised`` for the default four-class voice model) is left out of
+the fused estimate but shown in the text result.
 
 When a model cannot be loaded (offline, missing) the analysis keeps everything that does not depend on
 it and names *every* missing model in ``notes``: without the voice model there is no timeline, without
@@ -39,40 +39,41 @@ from ..runtime import get_manager
 from .prosody import Prosody, analyze_prosody
 from .transcription import Transcript, transcribe
 
-DISPLAY_NAMES: dict[str, str] = {
+EMOTION_WORDS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm")
+"""The plain words every view uses, in the order results list them (words outside it follow, in model order)."""
+
+LABEL_WORDS: dict[str, str] = {
+    # the voice models: SUPERB emotion recognition (IEMOCAP codes), CREMA-D and RAVDESS codes
     "neu": "neutral",
     "hap": "happy",
-    "ang": "angry",
+    "exc": "happy",  # IEMOCAP practice: "excited" is merged into "happy"
     "sad": "sad",
+    "ang": "angry",
     "fea": "fearful",
-    "dis": "disgust",
+    "dis": "disgusted",
     "sur": "surprised",
     "cal": "calm",
-    "exc": "excited",
     "fru": "frustrated",
     "oth": "other",
-}
-"""Abbreviated labels (IEMOCAP/SUPERB, CREMA-D, RAVDESS codes, any case) → readable names. Only renames."""
-
-SHARED_LABELS: dict[str, str] = {
+    # the words model (j-hartmann/emotion-english-distilroberta-base) and other spellings of the same words
     "neutral": "neutral",
-    "happy": "happy",
-    "happiness": "happy",
     "joy": "happy",
     "joyful": "happy",
-    "excited": "happy",  # IEMOCAP practice: "excited" is merged into "happy"
-    "angry": "angry",
-    "anger": "angry",
-    "sad": "sad",
+    "happiness": "happy",
+    "happy": "happy",
+    "excited": "happy",
     "sadness": "sad",
+    "anger": "angry",
+    "angry": "angry",
     "fear": "fearful",
     "fearful": "fearful",
     "disgust": "disgusted",
     "disgusted": "disgusted",
     "surprise": "surprised",
     "surprised": "surprised",
+    "calm": "calm",
 }
-"""Readable label (lower case) → the shared label used for fusion. Unknown labels keep their own name."""
+"""A model's label (any case) → the plain word shown everywhere. Labels it does not know keep their own name."""
 
 MIN_VOICED_SECONDS = 0.1
 """A window counts as speech when it has this much sound (or sound in half of it, if shorter)."""
@@ -123,12 +124,12 @@ class WindowEmotion:
 @dataclass(frozen=True)
 class EmotionResult:
     fused: dict[str, float] | None
-    """The overall estimate on the shared labels (sums to 1): voice and words fused, or whichever is available;
+    """The overall estimate in plain words (sums to 1): voice and words fused, or whichever is available;
     None when neither the voice nor the words could be classified (models missing)."""
     acoustic: dict[str, float] | None
-    """From the voice, averaged over the windows with speech (readable model labels); None if unavailable."""
+    """From the voice, averaged over the windows with speech (plain words); None if unavailable."""
     text: dict[str, float] | None
-    """From the transcript (readable model labels); None without a transcript or text model."""
+    """From the transcript (plain words); None without a transcript or text model."""
     windows: tuple[WindowEmotion, ...]
     """The voice timeline, one entry per window (empty when the voice model is unavailable)."""
     transcript: Transcript | None
@@ -144,6 +145,14 @@ class EmotionResult:
     """The decoded input (for a waveform or spectrogram view)."""
     prosody: Prosody | None = field(default=None, repr=False, compare=False)
     """Pitch contour, loudness and speaking rate: how it was said (no model needed)."""
+    renamed: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Which model labels were put into which plain words: ``{"voice": {"neu": "neutral", …}, "words": {"joy":
+    "happy", …}}`` (only the models that ran, only the labels that changed)."""
+
+    @property
+    def labels_note(self) -> str:
+        """The renaming as one sentence for the user (see :func:`labels_note`); empty when nothing was renamed."""
+        return labels_note(self.renamed)
 
     @property
     def top(self) -> str | None:
@@ -154,33 +163,56 @@ class EmotionResult:
 # --- labels and fusion ---------------------------------------------------------------------------
 
 
-def readable_labels(id2label: Mapping[Any, str]) -> list[str]:
-    """The model's labels in id order, abbreviations renamed; a rename that would collide is not made."""
-    raw = [str(id2label[key]) for key in sorted(id2label, key=int)]
-    renamed = [DISPLAY_NAMES.get(label.strip().lower(), label) for label in raw]
-    return [new if renamed.count(new) == 1 else old for old, new in zip(raw, renamed, strict=True)]
+def plain_word(label: str) -> str:
+    """One model label in the shared plain words (:data:`LABEL_WORDS`); unknown labels lower-cased."""
+    key = " ".join(str(label).split()).lower()
+    return LABEL_WORDS.get(key, key)
 
 
-def to_shared(probabilities: Mapping[str, float]) -> dict[str, float]:
-    """Map readable labels onto :data:`SHARED_LABELS` (synonyms add up)."""
+def in_plain_words(probabilities: Mapping[str, float] | Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Probabilities per model label → per plain word (synonyms add up), in :data:`EMOTION_WORDS` order."""
+    pairs = probabilities.items() if isinstance(probabilities, Mapping) else probabilities
     out: dict[str, float] = {}
-    for label, p in probabilities.items():
-        key = SHARED_LABELS.get(label.strip().lower(), label.strip().lower())
-        out[key] = out.get(key, 0.0) + float(p)
-    return out
+    for label, p in pairs:
+        word = plain_word(label)
+        out[word] = out.get(word, 0.0) + float(p)
+    order = {word: i for i, word in enumerate(EMOTION_WORDS)}
+    return dict(sorted(out.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def model_labels(id2label: Mapping[Any, str]) -> list[str]:
+    """The model's labels in id order, as its config spells them."""
+    return [str(id2label[key]) for key in sorted(id2label, key=int)]
+
+
+def renamed_labels(labels: Iterable[str]) -> dict[str, str]:
+    """The labels whose plain word is not just their own name (``{"joy": "happy", "neu": "neutral"}``)."""
+    return {label: plain_word(label) for label in labels if plain_word(label) != label.strip().lower()}
+
+
+def labels_note(renamed: Mapping[str, Mapping[str, str]]) -> str:
+    """What was renamed, for the user: "Emotion names are shared by every view. Words model: joy → happy, …."
+    ``renamed``: source (``voice``, ``words``) → :func:`renamed_labels`. Empty when nothing was renamed."""
+    parts = [
+        f"{source.capitalize()} model: " + ", ".join(f"{a} → {b}" for a, b in names.items())
+        for source, names in renamed.items()
+        if names
+    ]
+    return "Emotion names are shared by every view. " + " ".join(f"{part}." for part in parts) if parts else ""
 
 
 def fuse(
     acoustic: Mapping[str, float] | None, text: Mapping[str, float] | None, text_weight: float
 ) -> dict[str, float]:
-    """Late fusion on the shared labels both sides have (see the module docstring). Sums to 1."""
+    """Late fusion on the plain words both sides have (see the module docstring). Sums to 1. Model labels
+    are put into plain words first, so raw and plain distributions fuse alike."""
     if acoustic is None and text is None:
         raise ValueError("nothing to fuse")
     if text is None or (acoustic is not None and text_weight <= 0):
-        return _normalised(to_shared(acoustic or {}))
+        return _normalised(in_plain_words(acoustic or {}))
     if acoustic is None or text_weight >= 1:
-        return _normalised(to_shared(text))
-    a, t = to_shared(acoustic), to_shared(text)
+        return _normalised(in_plain_words(text))
+    a, t = in_plain_words(acoustic), in_plain_words(text)
     shared = [label for label in a if label in t]
     if not shared:
         return _normalised(a)
@@ -261,12 +293,13 @@ def _acoustic(
     manager: ModelManager,
     progress: ProgressFn | None,
     notes: list[str],
-) -> tuple[dict[str, float], tuple[WindowEmotion, ...], str, float]:
+) -> tuple[dict[str, float], tuple[WindowEmotion, ...], str, float, list[str]]:
+    """The voice: (overall, timeline, model id, model seconds, the model's own labels)."""
     with manager.use("emotion", progress) as handle:
         extractor = handle.processor
         rate = int(extractor.sampling_rate)
         samples = audio.at_rate(rate).samples
-        labels = readable_labels(handle.model.config.id2label)
+        labels = model_labels(handle.model.config.id2label)
         bounds = window_bounds(len(samples), rate, options.window_seconds, options.hop_seconds)
         if len(bounds) > MAX_WINDOWS:
             raise InputError(
@@ -301,19 +334,20 @@ def _acoustic(
             WindowEmotion(
                 round(a / rate, 3),
                 round(b / rate, 3),
-                dict(zip(labels, map(float, probabilities[i]), strict=True)) if i in probabilities else None,
+                in_plain_words(zip(labels, map(float, probabilities[i]), strict=True)) if i in probabilities else None,
             )
             for i, (a, b) in enumerate(bounds)
         )
         mean = np.mean([probabilities[i] for i in todo], axis=0)
-        overall = dict(zip(labels, map(float, mean / mean.sum()), strict=True))
-        return overall, windows, handle.model_id, seconds
+        overall = in_plain_words(zip(labels, map(float, mean / mean.sum()), strict=True))
+        return overall, windows, handle.model_id, seconds, labels
 
 
 def _text_emotion(
     transcript: Transcript, manager: ModelManager, progress: ProgressFn | None, batch_size: int = 16
-) -> tuple[dict[str, float], str, float]:
-    """Classify the transcript: in pieces of whole segments that fit the model, averaged by length."""
+) -> tuple[dict[str, float], str, float, list[str]]:
+    """Classify the transcript: in pieces of whole segments that fit the model, averaged by length.
+    Returns (probabilities in plain words, model id, model seconds, the model's own labels)."""
     with manager.use("text_emotion", progress) as handle:
         tokenizer = handle.processor
         limit = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
@@ -329,7 +363,7 @@ def _text_emotion(
             else:
                 pieces.append(text)
                 lengths.append(count)
-        labels = readable_labels(handle.model.config.id2label)
+        labels = model_labels(handle.model.config.id2label)
         began = time.perf_counter()
         rows = []
         for first in range(0, len(pieces), batch_size):
@@ -343,8 +377,8 @@ def _text_emotion(
             rows.append(_distribution(handle.model(**handle.prepare(inputs)).logits, handle.model.config))
         weights = np.minimum(np.array(lengths, dtype=np.float64), budget) + 1
         mean = (np.concatenate(rows) * weights[:, None]).sum(axis=0) / weights.sum()
-        probabilities = dict(zip(labels, map(float, mean / mean.sum()), strict=True))
-        return probabilities, handle.model_id, time.perf_counter() - began
+        probabilities = in_plain_words(zip(labels, map(float, mean / mean.sum()), strict=True))
+        return probabilities, handle.model_id, time.perf_counter() - began, labels
 
 
 _NO_SPEECH = (
@@ -380,14 +414,16 @@ def analyze_emotion(
 
     notes: list[str] = list(audio.warnings)
     model_ids: dict[str, str] = {}
+    renamed: dict[str, dict[str, str]] = {}
     seconds = 0.0
     acoustic_end = 0.45 if options.use_transcript else 1.0
     acoustic: dict[str, float] | None = None
     windows: tuple[WindowEmotion, ...] = ()
     try:
-        acoustic, windows, model_ids["emotion"], took = _acoustic(
+        acoustic, windows, model_ids["emotion"], took, labels = _acoustic(
             audio16, options, manager, _stage(progress, 0.0, acoustic_end), notes
         )
+        renamed["voice"] = renamed_labels(labels)
         seconds += took
     except ModelUnavailableError as err:
         notes.append(_unavailable(err, "No emotion from the voice (no timeline)."))
@@ -408,7 +444,10 @@ def analyze_emotion(
             notes.append("No words were recognised in the speech, so there is no emotion from the words.")
         elif transcript is not None:
             try:
-                text, model_ids["text_emotion"], took = _text_emotion(transcript, manager, _stage(progress, 0.9, 1.0))
+                text, model_ids["text_emotion"], took, labels = _text_emotion(
+                    transcript, manager, _stage(progress, 0.9, 1.0)
+                )
+                renamed["words"] = renamed_labels(labels)
                 seconds += took
             except ModelUnavailableError as err:
                 notes.append(_unavailable(err, "No emotion from the words."))
@@ -427,15 +466,15 @@ def analyze_emotion(
         or tuple(name for name, part in (("voice", acoustic), ("words", text)) if part)[:1]
     )
     if acoustic is not None and text is not None and 0 < weight < 1:
-        a, t = to_shared(acoustic), to_shared(text)
+        a, t = acoustic, text
         left_out = sorted(set(t) - set(a))
         if not set(a) & set(t):
             notes.append("The voice and text models share no emotion labels, so the estimate uses the voice only.")
             sources = ("voice",)
         elif left_out:
             notes.append(
-                f"The voice model has no {', '.join(left_out)} label, so those text probabilities are not in the "
-                "fused estimate (they are in the text result)."
+                f"The voice model has no {', '.join(left_out)} label, so the words' share of those is not in the "
+                "overall estimate (it is in the result from the words)."
             )
     if progress:
         progress(1.0, "Done")
@@ -451,6 +490,7 @@ def analyze_emotion(
         model_ids=model_ids,
         seconds=seconds,
         audio=audio16,
+        renamed=renamed,
         prosody=analyze_prosody(
             audio16.samples, audio16.sample_rate, len(transcript.text.split()) if transcript is not None else None
         ),
