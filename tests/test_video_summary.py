@@ -12,6 +12,7 @@ import pytest
 from mmdemo.errors import InputError, ModelUnavailableError
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
+from mmdemo.tasks.chapters import TITLE_CHARS, chapter_title, shorten
 from mmdemo.tasks.summarize import embed_texts, pick_sentences, split_sentences, summarize
 from mmdemo.tasks.transcription import Transcript, TranscriptSegment
 from mmdemo.tasks.video_summary import (
@@ -250,3 +251,75 @@ def test_summarize_methods(shared_manager: ModelManager, tiny_settings: Settings
     assert lead.method == "first sentences" and lead.text.startswith("A dog runs")
     with pytest.raises(InputError):
         summarize("   ", manager=shared_manager)
+
+
+# --- chapter titles and on-screen text in summaries ------------------------------------------------------
+
+EXAMPLE_VIDEOS = Path(__file__).resolve().parents[1] / "assets" / "videos"
+
+
+def test_chapter_titles_come_from_what_is_seen_said_and_read() -> None:
+    caption = "A large group of people standing around a table with food and drinks on it."
+    said = "Hi. Welcome back to the channel. Today we cook."
+    # the caption, cut at a word with "…" (never over TITLE_CHARS)
+    title = chapter_title((caption,), ("EXIT 12",), said, 0)
+    assert title == "A large group of people standing around a table with food…" and len(title) <= TITLE_CHARS
+    # a caption an earlier chapter already has gives way to the first words of the speech (whole sentences)
+    assert chapter_title((caption,), ("EXIT 12",), said, 1, taken=[title]) == "Hi. Welcome back to the channel"
+    assert chapter_title(("A dog.", "A cat on a mat."), (), "", 1, taken=["A dog"]) == "A cat on a mat"
+    assert chapter_title(("A dog.",), (), "", 1, taken=["A dog"]) == "A dog"  # nothing else: the same title
+    # on-screen text last, without 1–2 character hits
+    assert chapter_title((), ("O", "EXIT 12", "ab", "Gate B"), "", 1) == "EXIT 12 / Gate B"
+    # "Part N" only when nothing was recognised (stray OCR marks are not recognised text)
+    assert chapter_title((), ("O", "|1"), "  ", 2) == "Part 3"
+    assert chapter_title((), (), "", 0) == "Part 1"
+
+
+def test_titles_are_shortened_at_a_word() -> None:
+    assert shorten("  A  dog.  ") == "A dog"  # one line, no closing full stop
+    assert shorten("Wait...") == "Wait..."
+    assert shorten("x" * 70) == "x" * 59 + "…"  # one long word: cut inside it
+    assert shorten("a" * 59 + " bcd") == "a" * 59 + "…"
+    assert shorten("a" * 60) == "a" * 60
+    assert shorten("one two three four", limit=10) == "one two…"
+    assert shorten("one two, three", limit=10) == "one two…"  # no dangling comma before the ellipsis
+
+
+def test_short_ocr_hits_stay_out_of_chapters_and_summaries(shared_manager: ModelManager) -> None:
+    from PIL import Image
+
+    from mmdemo.tasks.chapters import fused_sentences
+
+    image = Image.new("RGB", (8, 8))
+    keyframes = [
+        VideoKeyframe(0, 0.5, 0.0, 1.0, image, "", ("O",)),
+        VideoKeyframe(1, 1.5, 1.0, 2.0, image, "", ("ab", "EXIT 12", "7")),
+    ]
+    chapters, _ = build_chapters(keyframes, None, 2.0, manager=shared_manager)
+    assert [c.read for c in chapters] == [(), ("EXIT 12",)]
+    assert [c.title for c in chapters] == ["Part 1", "EXIT 12"]
+    assert fused_sentences(chapters) == ["The screen reads “EXIT 12”."]
+    assert [k.text for k in keyframes] == [("O",), ("ab", "EXIT 12", "7")]  # the raw keyframe data keeps them
+
+
+def test_earth_example_summary_has_no_stray_letter(shared_manager: ModelManager) -> None:
+    """The Earth example: OCR reads a lone "O" in the last keyframe. It stays in that keyframe's data, but the
+    summary, the chapters and their titles do not show it."""
+    result = summarize_video(
+        EXAMPLE_VIDEOS / "earth-at-night.mp4", describe=False, transcribe=False, manager=shared_manager
+    )
+    assert [k.text for k in result.keyframes] == [(), (), ("O",)]
+    assert [c.title for c in result.chapters] == ["Part 1", "Part 2", "Part 3"]
+    assert all(c.read == () for c in result.chapters)
+    assert result.summary == "A 0:05 landscape video (480×270, with a sound track)."
+    assert "“O”" not in result.to_markdown().split("## Keyframes")[0]
+
+
+def test_on_screen_text_titles_its_chapter(shared_manager: ModelManager) -> None:
+    result = summarize_video(
+        EXAMPLE_VIDEOS / "thanks-for-watching.mp4", describe=False, transcribe=False, manager=shared_manager
+    )
+    from mmdemo.tasks.chapters import fused_sentences
+
+    assert [c.title for c in result.chapters] == ["Part 1", "THANKS FOR WATCHING", "Part 3", "Part 4"]
+    assert fused_sentences(result.chapters) == ["The screen reads “THANKS FOR WATCHING”."]

@@ -1,6 +1,7 @@
 """Chapters of a video: one per scene, long speech-only stretches split where the topic changes, then the
-most similar neighbours merged (sentence embeddings) down to :data:`MAX_CHAPTERS`; and the three streams
-(seen, read, said) as sentences for the summariser."""
+most similar neighbours merged (sentence embeddings) down to :data:`MAX_CHAPTERS`, each titled from what it
+shows, says or reads (:func:`chapter_title`); and the three streams (seen, read, said) as sentences for the
+summariser. On-screen text with fewer than :data:`MIN_READ_CHARS` letters or digits stays out of all of these."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ MAX_CHAPTERS = 8
 LONG_CHAPTER_SECONDS = 120.0
 """A chapter longer than this is split where the speech changes topic (needs a transcript)."""
 TITLE_CHARS = 60
+"""Chapter titles are at most this long (cut at a word, with "…")."""
+MIN_TITLE_SPEECH_CHARS = 20
+"""A title from speech takes whole sentences until it has this many characters ("Hi." alone says nothing)."""
+MIN_READ_CHARS = 3
+"""On-screen text joins summaries, chapters and titles only with at least this many letters or digits: single
+letters and stray marks ("O", "|", "1") are what OCR finds in textures and logos. Keyframes keep every line."""
 _UNAVAILABLE = (ModelUnavailableError, MemoryBudgetError)
 
 
@@ -30,14 +37,20 @@ def _sentence(text: str) -> str:
     return text
 
 
+def worth_reading(text: str) -> bool:
+    """Whether an OCR line is real text for a summary (at least :data:`MIN_READ_CHARS` letters or digits)."""
+    return sum(c.isalnum() for c in text) >= MIN_READ_CHARS
+
+
 def fused_sentences(chapters: Sequence[Chapter]) -> list[str]:
     """The three streams as prose, chapter by chapter: what is shown, what the screen reads, what is said."""
     sentences: list[str] = []
     for chapter in chapters:
         for caption in chapter.seen:
             sentences.append(_sentence(f"The video shows {caption[:1].lower()}{caption[1:]}"))
-        if chapter.read:
-            sentences.append(_sentence("The screen reads " + ", ".join(quote(t) for t in chapter.read)))
+        read = [t for t in chapter.read if worth_reading(t)]
+        if read:
+            sentences.append(_sentence("The screen reads " + ", ".join(quote(t) for t in read)))
         sentences.extend(_sentence(s) for s in split_sentences(chapter.said))
     return list(dict.fromkeys(s for s in sentences if len(s) > 1))
 
@@ -71,8 +84,11 @@ def build_chapters(
     notes: list[str] = []
     embed = _embedder(manager, notes)
 
+    def read_in(unit: _Unit) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for i in unit.keyframes for t in keyframes[i].text if worth_reading(t)))
+
     def text_of(unit: _Unit) -> str:
-        parts = [keyframes[i].caption for i in unit.keyframes] + [t for i in unit.keyframes for t in keyframes[i].text]
+        parts = [keyframes[i].caption for i in unit.keyframes] + list(read_in(unit))
         parts += [segments[j].text for j in unit.segments]
         return " ".join(p for p in parts if p) or "."
 
@@ -94,14 +110,13 @@ def build_chapters(
         a, b = units[i], units[i + 1]
         units[i : i + 2] = [_Unit(a.start, b.end, a.keyframes + b.keyframes, a.segments + b.segments)]
 
-    chapters = []
+    chapters: list[Chapter] = []
     for n, unit in enumerate(units):
         seen = tuple(dict.fromkeys(keyframes[i].caption for i in unit.keyframes if keyframes[i].caption))
-        read = tuple(dict.fromkeys(t for i in unit.keyframes for t in keyframes[i].text))
+        read = read_in(unit)
         said = " ".join(segments[j].text for j in unit.segments)
-        chapters.append(
-            Chapter(n, unit.start, unit.end, _title(seen, read, said, n), seen, read, said, tuple(unit.keyframes))
-        )
+        title = chapter_title(seen, read, said, n, taken=[c.title for c in chapters])
+        chapters.append(Chapter(n, unit.start, unit.end, title, seen, read, said, tuple(unit.keyframes)))
     return chapters, notes
 
 
@@ -148,9 +163,32 @@ def _split_by_speech(
     return _split_by_speech(left, segments, times, embed) + _split_by_speech(right, segments, times, embed)
 
 
-def _title(seen: Sequence[str], read: Sequence[str], said: str, index: int) -> str:
-    for candidate in (*seen[:1], *read[:1], " ".join(said.split()[:10])):
-        candidate = " ".join(candidate.split())
-        if candidate:
-            return candidate if len(candidate) <= TITLE_CHARS else candidate[: TITLE_CHARS - 1].rstrip() + "…"
-    return f"Part {index + 1}"
+def chapter_title(seen: Sequence[str], read: Sequence[str], said: str, index: int, taken: Sequence[str] = ()) -> str:
+    """A short title from what the chapter shows, says or reads, in that order of preference: a keyframe
+    caption, the first words of its speech, its on-screen text. A candidate an earlier chapter already has as
+    its title (``taken``) gives way to the next one, so neighbouring chapters of one scene are told apart by what
+    is said. "Part N" only when nothing was recognised."""
+    speech = ""
+    for sentence in split_sentences(said):
+        speech = f"{speech} {sentence}".strip()
+        if len(speech) >= MIN_TITLE_SPEECH_CHARS:
+            break
+    lines = [t for t in read if worth_reading(t)]
+    candidates = [shorten(c) for c in (*seen, speech, " / ".join(lines))]
+    candidates = [c for c in dict.fromkeys(candidates) if c]
+    fresh = [c for c in candidates if c not in taken]
+    return (fresh or candidates or [f"Part {index + 1}"])[0]
+
+
+def shorten(text: str, limit: int = TITLE_CHARS) -> str:
+    """``text`` on one line without a closing full stop, cut at a word to at most ``limit`` characters with
+    "…" when longer (a single word longer than that is cut inside it)."""
+    text = " ".join(text.split())
+    if text.endswith(".") and not text.endswith(".."):  # a closing full stop, not an ellipsis
+        text = text[:-1].rstrip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if text[limit - 1] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:–—-/·") + "…"

@@ -37,6 +37,8 @@ class Chapter:
     start: float
     end: float
     title: str
+    """Short (≤ 60 characters): a keyframe caption, the first words said or the on-screen text; "Part N" when
+    nothing was recognised (see :func:`~mmdemo.tasks.chapters.chapter_title`)."""
     seen: tuple[str, ...]
     read: tuple[str, ...]
     said: str
