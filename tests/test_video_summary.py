@@ -323,3 +323,20 @@ def test_on_screen_text_titles_its_chapter(shared_manager: ModelManager) -> None
 
     assert [c.title for c in result.chapters] == ["Part 1", "THANKS FOR WATCHING", "Part 3", "Part 4"]
     assert fused_sentences(result.chapters) == ["The screen reads “THANKS FOR WATCHING”."]
+
+
+def test_keyframe_captions_are_whole_everywhere(shared_manager: ModelManager) -> None:
+    """Nothing between the captioner and the result cuts a caption: the keyframes, their chapters, the JSON and
+    the Markdown report carry what the captioner returned (the tiny captioner's are 30 tokens, ~150 characters)."""
+    from mmdemo.tasks.captioning import caption_images
+
+    result = summarize_video(
+        EXAMPLE_VIDEOS / "thanks-for-watching.mp4", read_text=False, transcribe=False, manager=shared_manager
+    )
+    captions = [c.text for c in caption_images([k.image for k in result.keyframes], manager=shared_manager)]
+    assert [k.caption for k in result.keyframes] == captions and min(map(len, captions)) > 100
+    assert all(c.seen == tuple(dict.fromkeys(captions[i] for i in c.keyframes)) for c in result.chapters)
+    assert [k["caption"] for k in result.to_dict()["keyframes"]] == captions
+    markdown = result.to_markdown()
+    assert all(caption in markdown for caption in captions)
+    assert all(len(c.title) <= TITLE_CHARS and c.title.endswith("…") for c in result.chapters)  # titles only
