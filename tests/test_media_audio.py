@@ -9,12 +9,16 @@ import pytest
 
 from mmdemo.errors import InputError
 from mmdemo.media.audio import (
+    AXIS_COLOUR,
     Audio,
     AudioLimits,
     frame_levels_db,
+    frequency_ticks,
     load_audio,
     resample,
+    spectrogram_box,
     spectrogram_image,
+    time_ticks,
     voiced_frames,
 )
 from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS, GAP_SECONDS, GOOD_AUDIO, speech
@@ -195,17 +199,80 @@ def test_levels_and_speech_detection() -> None:
 def test_spectrogram_picture(odd_audio: dict[str, Path]) -> None:
     audio = load_audio(odd_audio["speech_gap.wav"])
     image = spectrogram_image(audio.samples, audio.sample_rate, width=400, height=120)
-    assert image.dtype == np.uint8 and image.shape[0] == 120 and image.shape[2] == 3
-    assert 300 <= image.shape[1] <= 400
-    brightness = image.astype(float).sum(axis=(0, 2))
-    start, end = (int(s / 10 * image.shape[1]) for s in GAP_SECONDS)
+    assert image.dtype == np.uint8 and image.shape == (120, 400, 3)  # the whole picture, axes included
+    box = spectrogram_box(400, 120)
+    brightness = image[box.top : box.bottom, box.left : box.right].astype(float).sum(axis=(0, 2))
+    start, end = (int(s / 10 * box.width) for s in GAP_SECONDS)
     gap = brightness[start + 5 : end - 5].mean()
     assert gap < 0.2 * brightness[: start - 5].mean()  # the silent gap is dark
     rate = 16_000
     low_tone = np.sin(2 * np.pi * 200 * np.arange(rate) / rate).astype(np.float32)
-    rows = spectrogram_image(low_tone, rate, height=64).astype(float).sum(axis=(1, 2))
+    picture = spectrogram_image(low_tone, rate, height=100)
+    box = spectrogram_box(800, 100)
+    rows = picture[box.top : box.bottom, box.left : box.right].astype(float).sum(axis=(1, 2))
     assert rows[-16:].mean() > 2 * rows[:16].mean()  # low pitch at the bottom
-    assert spectrogram_image(np.zeros(10, np.float32), rate).shape[0] == 160  # shorter than one FFT frame
+    assert spectrogram_image(np.zeros(10, np.float32), rate).shape == (200, 800, 3)  # shorter than one FFT frame
+    with pytest.raises(ValueError, match="no room"):
+        spectrogram_image(low_tone, rate, width=60, height=40)
+
+
+def _tick_positions(line: np.ndarray) -> list[int]:
+    """Indices along a row or column of pixels drawn in the axis colour."""
+    return [int(i) for i in np.flatnonzero((line == AXIS_COLOUR).all(axis=-1))]
+
+
+def test_spectrogram_time_axis() -> None:
+    rate = 16_000
+    clip = np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate).astype(np.float32)  # 3 s
+    image = spectrogram_image(clip, rate, width=400, height=120)
+    box = spectrogram_box(400, 120)
+    assert time_ticks(3.0, box.width) == [
+        (0.0, "0 s"), (0.5, "0.5 s"), (1.0, "1 s"), (1.5, "1.5 s"), (2.0, "2 s"), (2.5, "2.5 s"), (3.0, "3 s")
+    ]  # fmt: skip
+    ticks = _tick_positions(image[box.bottom + 2])  # the tick marks under the plot
+    assert ticks == [box.x_of(t, 3.0) for t, _ in time_ticks(3.0, box.width)]
+    assert ticks[2] == box.left + round(box.width / 3)  # the 1 s tick of a 3 s clip: a third of the plot width
+    assert ticks[0] == box.left and ticks[-1] == box.right - 1  # 0 s and 3 s at the plot's edges
+    below = image[box.bottom + 6 :]  # the labels: dark text under each tick
+    for x in ticks[1:-1]:
+        assert (below[:, x - 6 : x + 7].min(axis=-1) < 100).any(), x
+    # a long recording gets round, readable steps
+    assert [label for _, label in time_ticks(300.0, spectrogram_box(800, 200).width)] == [
+        f"{s} s" for s in range(0, 301, 30)
+    ]
+
+
+def test_spectrogram_frequency_axis_on_the_mel_scale() -> None:
+    rate = 16_000
+    tone = np.sin(2 * np.pi * 1000 * np.arange(2 * rate) / rate).astype(np.float32)  # 1 kHz
+    image = spectrogram_image(tone, rate)
+    box = spectrogram_box(800, 200)
+    ticks = frequency_ticks(rate, box.height)
+    assert [label for _, label in ticks] == ["8 kHz", "4 kHz", "2 kHz", "1 kHz", "500 Hz", "200 Hz"]
+    rows = _tick_positions(image[:, box.left - 3])  # the tick marks left of the plot
+    assert rows == [box.y_of(hz, rate) for hz, _ in ticks]
+    one_khz = rows[3]
+    mel_fraction = np.log10(1 + 1000 / 700) / np.log10(1 + 8000 / 700)  # 1 kHz is 35 % of 8 kHz on the mel scale
+    assert one_khz == box.bottom - round(mel_fraction * box.height)
+    assert rows[0] == box.top  # 8 kHz (half the sample rate) at the top edge
+    # the tone's band lies at the 1 kHz tick
+    energy = image[box.top : box.bottom, box.left : box.right].astype(float).sum(axis=(1, 2))
+    assert abs(box.top + int(np.argmax(energy)) - one_khz) <= 3
+    assert frequency_ticks(48_000, box.height)[0] == (16_000.0, "16 kHz")
+
+
+def test_spectrogram_of_five_minutes_is_fast() -> None:
+    import time
+
+    rate = 16_000
+    samples = (np.random.default_rng(0).standard_normal(300 * rate) * 0.1).astype(np.float32)
+    spectrogram_image(samples, rate)  # the font loads once
+    took = []
+    for _ in range(3):
+        began = time.perf_counter()
+        spectrogram_image(samples, rate)
+        took.append(time.perf_counter() - began)
+    assert min(took) < 0.2, took
 
 
 def test_gradios_bundled_audio_decodes_cleanly() -> None:
