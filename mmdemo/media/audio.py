@@ -95,6 +95,15 @@ class Audio:
         )
 
 
+NO_AUDIO = "No audio was provided: upload a recording or record one with the microphone."
+
+
+def require_audio(source: Any) -> None:
+    """Refuse a missing recording (checked before any work starts: nothing is decoded here)."""
+    if source is None or (isinstance(source, dict) and not (source.get("path") or source.get("url"))):
+        raise InputError(NO_AUDIO)
+
+
 def load_audio(source: Any, limits: AudioLimits = AudioLimits(), sample_rate: int | None = None) -> Audio:
     """Decode ``source`` to mono float32, resampled to ``sample_rate`` when given.
 
@@ -103,7 +112,7 @@ def load_audio(source: Any, limits: AudioLimits = AudioLimits(), sample_rate: in
     samples, shape ``(n,)`` or ``(n, channels)``), or an :class:`Audio`.
     """
     if source is None:
-        raise InputError("No audio was provided: upload a recording or record one with the microphone.")
+        raise InputError(NO_AUDIO)
     if isinstance(source, Audio):
         audio = source
         _check_duration(audio.duration, limits)
@@ -115,7 +124,7 @@ def load_audio(source: Any, limits: AudioLimits = AudioLimits(), sample_rate: in
         if isinstance(source, dict):
             location = source.get("path") or source.get("url")
             if not location or not isinstance(location, (str, Path)):
-                raise InputError("No audio was provided: upload a recording or record one with the microphone.")
+                raise InputError(NO_AUDIO)
             source = location
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)

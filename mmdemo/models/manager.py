@@ -604,13 +604,14 @@ class ModelManager:
                 "missing package": "the Python package that carries it is not installed.",
             }.get(source, source)
             detail = ModelUnavailableError(role, model_id, reason, how_to_provide(role, model_id)).detail
+        public = public_model_id(model_id)
         return Availability(
             role=role,
             title=spec.title,
-            model_id=public_model_id(model_id),
+            model_id=public,
             usable=usable,
             downloads=source.startswith("Hub"),
-            detail=detail,
+            detail=detail.replace(model_id, public),  # shown to visitors (folded): no server paths
         )
 
     def memory_usage(self) -> dict[str, tuple[int, int]]:

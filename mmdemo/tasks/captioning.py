@@ -16,6 +16,7 @@ from ..errors import InputError, MMDemoError
 from ..media.image import ImageLimits, load_image
 from ..models.manager import ModelManager, ProgressFn
 from ..runtime import get_manager
+from .chapters import worth_reading
 from .ocr import read_texts
 
 MAX_PREFIX_CHARS = 200
@@ -142,9 +143,6 @@ def check_question(question: str | None) -> str:
 
 DETAILED_OPTIONS = DecodingOptions(max_new_tokens=60, min_new_tokens=20, num_beams=5)
 """A detailed caption: at least 20 tokens (BLIP's captions are ~10 otherwise), searched more widely."""
-MIN_TEXT_CHARS = 3
-"""Text found in a photo joins a description only with at least this many letters or digits (single
-letters and stray marks are what OCR finds in textures)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +152,7 @@ class DetailedCaption:
     text: str
     caption: CaptionResult
     text_in_image: tuple[str, ...]
-    """Lines read in the photo (at least :data:`MIN_TEXT_CHARS` letters or digits each), reading order."""
+    """Lines read in the photo worth reading (:func:`~mmdemo.tasks.chapters.worth_reading`), reading order."""
     notes: tuple[str, ...] = ()
 
 
@@ -170,7 +168,7 @@ def describe_image(
     notes: tuple[str, ...] = ()
     try:
         (ocr,) = read_texts([picture], manager=manager)
-        lines = tuple(line.text for line in ocr.lines if sum(c.isalnum() for c in line.text) >= MIN_TEXT_CHARS)
+        lines = tuple(line.text for line in ocr.lines if worth_reading(line.text))
     except MMDemoError as err:  # the caption stands on its own
         notes = (f"The text in the photo was not read: {err}",)
     text = caption.text.rstrip(".") + "."

@@ -62,6 +62,8 @@ def parse_size(size: str | None) -> tuple[int | None, int | None]:
         return int(width), int(height)
     except ValueError:
         raise InputError(f"Size must be 'auto' or WIDTHxHEIGHT such as 768x512 (got {str(size)[:40]!r}).") from None
+
+
 MAX_SEED = 2**32 - 1
 FEW_STEP_MARKERS = ("turbo", "lightning", "lcm", "schnell", "hyper")
 """Model ids with these words are distilled few-step models: no classifier-free guidance."""
@@ -234,6 +236,12 @@ def _truncation_note(tokenizer: Any, text: str, what: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------ the task
+
+
+def check_size(size: str | None, max_side: int) -> tuple[int | None, int | None]:
+    """``size`` parsed (:func:`parse_size`) and checked: sides multiples of 8 within the limits."""
+    width, height = parse_size(size)
+    return _side(width, "Width", max_side), _side(height, "Height", max_side)
 
 
 def check_prompt(prompt: str | None) -> str:

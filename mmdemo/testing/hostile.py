@@ -40,15 +40,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
          ("num_beams", "integer")),
         (None, "", 5, 0, 1),
     ),
+    Endpoint("describe", "image", (("image", "file"),), (None,)),
     Endpoint("vqa", "image", (("image", "file"), ("question", "text"), ("num_beams", "integer")), (None, "What?", 1)),
     Endpoint("ocr", "image", (("image", "file"), ("min_score", "number")), (None, 0.5)),
     Endpoint(
         "generate",
         None,
         (("prompt", "text"), ("negative_prompt", "text"), ("steps", "integer"), ("guidance_scale", "number"),
-         ("width", "optional"), ("height", "optional"), ("num_images", "integer"), ("seed", "optional"),
+         ("size", "text"), ("num_images", "integer"), ("seed", "optional"),
          ("randomize_seed", "flag"), ("decoder", "choice"), ("clip_score", "flag")),
-        ("a red cube", "", 1, 1.0, 64, 64, 1, 7, False, "auto", False),
+        ("a red cube", "", 1, 1.0, "64x64", 1, 7, False, "auto", False),
     ),
     Endpoint(
         "emotion",

@@ -16,8 +16,8 @@ downloads a file the gate refuses):
   empty (``None``), a slider may not.
 * **text** (``gr.Textbox``): text (``None`` = empty) of at most ``max_length`` characters, valid
   Unicode (no lone surrogates).
-* **choices** (``gr.Radio``, ``gr.Dropdown``) one of the offered values; **flags** (``gr.Checkbox``)
-  ``true`` or ``false``.
+* **choices** (``gr.Radio``, ``gr.Dropdown``) one of the offered values (a dropdown that also takes
+  typed values: short text, parsed by its handler); **flags** (``gr.Checkbox``) ``true`` or ``false``.
 
 Every refusal is a ``gr.Error`` that names the field (its label and API parameter name) and what is
 allowed. Anything else that goes wrong while Gradio reads a request (too few values, a payload its
@@ -42,6 +42,8 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 FILE_META = {"_type": "gradio.FileData"}
 MAX_TEXT_CHARS = 4000
 """Text fields without their own ``max_length`` accept at most this many characters."""
+MAX_CUSTOM_CHOICE_CHARS = 64
+"""A dropdown that takes typed values (``allow_custom_value``) takes short text; its handler parses it."""
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _FILE_KIND = {"Image": "image", "Audio": "recording", "Video": "video", "File": "file"}
 
@@ -198,6 +200,8 @@ def check_value(block: Any, value: Any, field: str) -> Any:
         )
     if isinstance(block, gr.Checkbox):
         return check_flag(value, field)
+    if isinstance(block, gr.Dropdown) and getattr(block, "allow_custom_value", False):
+        return check_text(value, field, max_chars=MAX_CUSTOM_CHOICE_CHARS)  # the handler parses it
     if isinstance(block, (gr.Radio, gr.Dropdown)) and not getattr(block, "multiselect", False):
         return check_choice(value, field, [choice[1] for choice in block.choices])
     if isinstance(block, gr.Textbox):
