@@ -10,20 +10,37 @@ from ..models.manager import ModelManager
 from ..runtime import get_manager
 from .access import LOGIN_HINT_JS, LoginThrottleMiddleware, access
 from .audio_emotion import build_audio_emotion_tab
+from .availability import AvailabilityView
 from .captioning import build_captioning_tab
 from .common import status_panel
 from .gate import GatedBlocks
+from .i18n import I18N, tr
 from .text_to_image import build_text_to_image_tab
 from .video_summary import build_video_summary_tab
 
 TITLE = "mmdemo · multimodal AI demo"
-INTRO = f"""# {TITLE}
-Four multimodal tasks, running on this machine: **image captioning** (with questions about the
-photo and reading its text), **text to image** (with the seed that reproduces each picture and a
-CLIP score of how well it matches the prompt), **audio emotion** (from the voice over time and
-from the transcribed words) and **video summary** (what a video shows, says and writes on screen).
-Models load on first use, so a tab's first request takes longer; the panel at the bottom shows
-what is loaded.
+INTRO = f"## {TITLE}\nImages, pictures from text, emotion in speech and video summaries, on this server."
+CSS = """
+/* Contrast >= 4.5:1 on the Soft theme (measured by tests/test_browser_accessibility.py): block labels,
+   info lines, placeholders, the selected tab and the footer. */
+.gradio-container [data-testid="block-info"] { color: var(--body-text-color) !important; }
+.gradio-container .info-text { color: #4b5563 !important; }
+.dark .gradio-container .info-text { color: #d1d5db !important; }
+.gradio-container ::placeholder { color: #5b6472 !important; opacity: 1; }
+.dark .gradio-container ::placeholder { color: #b3bac5 !important; }
+button[role="tab"].selected { color: #4338ca !important; }
+.dark button[role="tab"].selected { color: #c7d2fe !important; }
+footer, footer a, footer button { color: #4b5563 !important; opacity: 1 !important; }
+.dark footer, .dark footer a, .dark footer button { color: #d1d5db !important; }
+@media (max-width: 640px) {
+  .tab-container button[role="tab"] { padding: 0 10px; }
+  .tab-intro p { margin: 0; }
+}
+.mmdemo-notice { border-left: 4px solid #b45309; padding: 4px 12px; background: var(--block-background-fill); }
+.mmdemo-notice ul { margin: 0; padding-left: 18px; }
+.mmdemo-notice details summary { cursor: pointer; }
+#video-gallery .caption-label { white-space: normal !important; max-width: 100% !important; }
+#model-status th { word-break: normal !important; overflow-wrap: normal !important; white-space: nowrap; }
 """
 
 
@@ -31,22 +48,28 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
     """Build the UI. Nothing here loads a model or imports torch, so start-up stays fast."""
     manager = manager or get_manager()
     events: list[Any] = []
+    view = AvailabilityView(manager)
     # GatedBlocks: every value of every event passes one gate (files, numbers, text, choices) first.
     with GatedBlocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
-        gr.Markdown(INTRO)
-        with gr.Tabs():
-            with gr.Tab("Image captioning", id="caption"):
-                build_captioning_tab(manager, events.append)
-            with gr.Tab("Text to image", id="generate"):
-                build_text_to_image_tab(manager, events.append)
-            with gr.Tab("Audio emotion", id="emotion"):
-                build_audio_emotion_tab(manager, events.append)
-            with gr.Tab("Video summary", id="video"):
-                build_video_summary_tab(manager, events.append)
+        gr.Markdown(tr(INTRO), elem_classes="tab-intro")
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab visible on a phone (no overflow menu)
+            with gr.Tab(tr("Image"), id="caption"):
+                build_captioning_tab(manager, events.append, view)
+            with gr.Tab(tr("Text to image"), id="generate"):
+                build_text_to_image_tab(manager, events.append, view)
+            with gr.Tab(tr("Emotion"), id="emotion"):
+                build_audio_emotion_tab(manager, events.append, view)
+            with gr.Tab(tr("Video"), id="video"):
+                build_video_summary_tab(manager, events.append, view)
         table, summary, refresh = status_panel(manager)
+
+        def refresh_all() -> list[Any]:
+            return [*refresh(), *view.refresh()]
+
+        targets = [table, summary, *view.outputs()]
         for event in events:
-            event.then(refresh, None, [table, summary], api_visibility="private", queue=False)
-        demo.load(refresh, None, [table, summary], api_visibility="private", queue=False)
+            event.then(refresh_all, None, targets, api_visibility="private", queue=False, show_progress="hidden")
+        demo.load(refresh_all, None, targets, api_visibility="private", queue=False, show_progress="hidden")
     access.configure(manager.settings.trusted_proxies, manager.settings.rate_limit_per_minute)
     # One queue for the whole app, with one lane per task (see common.model_event).
     demo.queue(max_size=manager.settings.max_queue)
@@ -59,7 +82,13 @@ def launch_kwargs(manager: ModelManager) -> dict[str, Any]:
 
     throttle = access.logins
     return {
-        "theme": gr.themes.Soft(),
+        # Primary buttons and selected choices one shade darker than Soft's: white text at >= 4.5:1.
+        "theme": gr.themes.Soft().set(
+            button_primary_background_fill="*primary_600",
+            button_primary_background_fill_hover="*primary_700",
+            checkbox_label_background_fill_selected="*primary_600",
+        ),
+        "css": CSS,
         "max_file_size": manager.settings.max_upload_bytes,
         "show_error": False,  # our own errors are gr.Error already; anything else stays in the log
         # Sign-in: at most a few wrong passwords per client, then a pause (Gradio's login has no throttle).
@@ -69,4 +98,5 @@ def launch_kwargs(manager: ModelManager) -> dict[str, Any]:
             f"{throttle.window / 60:g} minutes."
         ),
         "head": LOGIN_HINT_JS,
+        "i18n": I18N,  # the page in the browser's language (English, Simplified Chinese): mmdemo/ui/i18n.py
     }

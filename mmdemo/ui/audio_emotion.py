@@ -8,11 +8,13 @@ from typing import Any
 
 import gradio as gr
 
-from ..media.audio import probe_duration, spectrogram_image
+from ..media.audio import probe_duration, require_audio, spectrogram_image
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..tasks.audio_emotion import AnalysisOptions, EmotionResult, analyze_emotion
+from .availability import AvailabilityView
 from .common import model_event, progress_to
+from .i18n import tr
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "audio"
 EXAMPLES = ["cate_blanch.mp3", "heath_ledger.mp3", "recording1.wav"]
@@ -90,7 +92,7 @@ def describe(result: EmotionResult) -> str:
     if result.prosody is not None and result.prosody.speaking_rate_wpm is not None:
         voice.append(f"{result.prosody.speaking_rate_wpm:.0f} words a minute")
     prosody = ("How it was said: " + " · ".join(voice)) if voice else ""
-    lines = [" · ".join(parts), prosody, models, *(f"⚠️ {note}" for note in result.notes)]
+    lines = [" · ".join(parts), prosody, models, result.labels_note, *(f"⚠️ {note}" for note in result.notes)]
     return "\n\n".join(line for line in lines if line)
 
 
@@ -101,7 +103,7 @@ def gpu_seconds(audio: Any = None, *_: Any, **__: Any) -> float:
     return min(20.0 + 0.1 * seconds, 120.0)
 
 
-def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) -> None:
+def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
     def analyse(
@@ -135,14 +137,17 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
 
     seconds = manager.settings.max_audio_seconds
     gr.Markdown(
-        "How does the speaker feel? Upload a recording or use the microphone. The voice is analysed in "
-        "overlapping windows (emotion over time); the speech is also transcribed and the words classified; "
-        f"both are fused into one estimate. Up to {seconds / 60:g} minutes of audio."
+        tr(
+            "How does the speaker feel? From the voice over time and from the words (up to {minutes} minutes).",
+            minutes=f"{seconds / 60:g}",
+        ),
+        elem_classes="tab-intro",
     )
+    view.notice("emotion")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=1):
+        with gr.Column(scale=1, min_width=300):
             audio = gr.Audio(
-                label="Speech",
+                label=tr("Speech"),
                 sources=["upload", "microphone"],
                 type="filepath",
                 elem_id="emotion-audio",
@@ -150,57 +155,78 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             gr.Examples(
                 examples=[[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()],
                 inputs=[audio],
-                label="Example recordings (click one, then Analyse)",
+                label=tr("Example recordings"),
                 elem_id="emotion-examples",
             )
-            with gr.Accordion("Windows and fusion", open=False):
-                window = gr.Slider(0.5, 10, value=3.0, step=0.5, label="Window (seconds of voice per estimate)")
-                hop = gr.Slider(0.25, 10, value=1.5, step=0.25, label="Hop (seconds between windows; ≤ window)")
-                use_transcript = gr.Checkbox(value=True, label="Transcribe and fuse with the emotion of the words")
-                weight = gr.Slider(0, 1, value=0.5, step=0.05, label="Weight of the words in the fused estimate")
-            button = gr.Button("Analyse", variant="primary", elem_id="emotion-button")
-            spectrogram = gr.Image(
-                label="Spectrogram (mel scale, time left to right)",
-                type="numpy",
-                interactive=False,
-                height=170,
-                elem_id="emotion-spectrogram",
+            with gr.Accordion(tr("Options"), open=False):
+                window = gr.Slider(
+                    0.5,
+                    10,
+                    value=3.0,
+                    step=0.5,
+                    label=tr("Window (s)"),
+                    info=tr("Seconds of voice per estimate."),
+                )
+                hop = gr.Slider(
+                    0.25,
+                    10,
+                    value=1.5,
+                    step=0.25,
+                    label=tr("Hop (s)"),
+                    info=tr("Seconds between windows; at most the window."),
+                )
+                use_transcript = gr.Checkbox(
+                    value=True, label=tr("Also judge the words"), info=tr("Transcribe and fuse.")
+                )
+                weight = gr.Slider(0, 1, value=0.5, step=0.05, label=tr("Weight of the words in the overall estimate"))
+            button = gr.Button(tr("Analyse"), variant="primary", elem_id="emotion-button")
+            # The headline result directly under the button (on a phone the columns stack).
+            fused = gr.Label(label=tr("Overall emotion"), num_top_classes=8, elem_id="emotion-overall")
+            summary = gr.Markdown(label=tr("Summary and notes"), elem_id="emotion-notes")
+        with gr.Column(scale=1, min_width=300):
+            timeline = gr.LinePlot(
+                x="time",
+                y="probability",
+                color="emotion",
+                x_title=tr("time (s, window centre)"),
+                y_title=tr("probability"),
+                y_lim=[0, 1],
+                label=tr("Voice emotion over time"),
+                elem_id="emotion-timeline",
             )
-            with gr.Accordion("Prosody: how it was said (pitch and loudness, no model needed)", open=True):
+            transcript = gr.Textbox(
+                label=tr("Transcript"), lines=4, interactive=False, buttons=["copy"], elem_id="emotion-transcript"
+            )
+            with gr.Row():
+                text_label = gr.Label(label=tr("From the words"), elem_id="emotion-text")
+                voice_label = gr.Label(label=tr("From the voice"), elem_id="emotion-voice")
+            with gr.Accordion(tr("Spectrogram, pitch and loudness"), open=False, elem_id="emotion-prosody"):
+                spectrogram = gr.Image(
+                    label=tr("Spectrogram (mel scale)"),
+                    type="numpy",
+                    interactive=False,
+                    height=200,
+                    elem_id="emotion-spectrogram",
+                )
                 pitch_plot = gr.ScatterPlot(  # points: unvoiced gaps stay gaps instead of being bridged by lines
                     x="time",
                     y="pitch",
-                    x_title="time (s)",
-                    y_title="pitch (Hz)",
-                    label="Pitch",
+                    x_title=tr("time (s)"),
+                    y_title=tr("pitch (Hz)"),
+                    label=tr("Pitch"),
                     elem_id="emotion-pitch",
                 )
                 loudness_plot = gr.LinePlot(
                     x="time",
                     y="loudness",
-                    x_title="time (s)",
-                    y_title="loudness (dBFS)",
-                    label="Loudness",
+                    x_title=tr("time (s)"),
+                    y_title=tr("loudness (dBFS)"),
+                    label=tr("Loudness"),
                     elem_id="emotion-loudness",
                 )
-        with gr.Column(scale=1):
-            fused = gr.Label(label="Overall emotion (fused)", num_top_classes=8, elem_id="emotion-overall")
-            summary = gr.Markdown(elem_id="emotion-notes")
-            timeline = gr.LinePlot(
-                x="time",
-                y="probability",
-                color="emotion",
-                x_title="time (s, window centre)",
-                y_lim=[0, 1],
-                label="Voice emotion over time",
-                elem_id="emotion-timeline",
-            )
-            transcript = gr.Textbox(
-                label="Transcript", lines=4, interactive=False, buttons=["copy"], elem_id="emotion-transcript"
-            )
-            with gr.Row():
-                text_label = gr.Label(label="From the words", elem_id="emotion-text")
-                voice_label = gr.Label(label="From the voice", elem_id="emotion-voice")
+
+    def audio_given(audio: Any, *_: Any) -> None:
+        require_audio(audio)
 
     after(
         model_event(
@@ -211,5 +237,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             api_name="emotion",
             lane="emotion",
             gpu_duration=gpu_seconds,
+            manager=manager,
+            check=audio_given,
         )
     )

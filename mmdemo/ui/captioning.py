@@ -1,4 +1,9 @@
-"""The image captioning tab: caption (optionally from a prefix) and visual question answering."""
+"""The image tab: one photo, a task picker (caption, detailed caption, question, read text), one Run button.
+
+Each task stays its own API endpoint (``/caption``, ``/describe``, ``/vqa``, ``/ocr``) with its own queue
+lane; the picker shows the Run button of the chosen task (the buttons look the same), so the page has
+one Run button and API clients keep typed endpoints.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,41 @@ from typing import Any
 
 import gradio as gr
 
+from ..media.image import require_image
 from ..models.manager import ModelManager
-from ..tasks.captioning import DecodingOptions, answer_question, caption_image
+from ..tasks.captioning import DecodingOptions, answer_question, caption_image, check_question, describe_image
 from ..tasks.ocr import annotate, read_text
+from .availability import AvailabilityView
 from .common import model_event, progress_to
+from .i18n import say, tr, tr_choices, translate
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
-EXAMPLES = ["cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
+EXAMPLES = ["thanks-for-watching.jpg", "cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
+TASKS = [
+    ("Caption", "caption"),
+    ("Detailed caption", "detailed"),
+    ("Ask a question", "ask"),
+    ("Read text", "read"),
+]
+LINE_HEADERS = ["#", "Text", "Confidence"]
+"""The OCR table's headers (a table's headers are translated on the server, by the request)."""
+FEATURE = {"caption": "Caption", "detailed": "Detailed caption", "ask": "Ask a question", "read": "Read text"}
 
 
-def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> None:
+def task_view(task: str) -> list[Any]:
+    """Visibility of the task-specific parts for ``task``: question, caption options, OCR options,
+    the four Run buttons, the boxes image and the lines table."""
+    return [
+        gr.update(visible=task == "ask"),
+        gr.update(visible=task == "caption"),
+        gr.update(visible=task == "read"),
+        *(gr.update(visible=task == key) for _, key in TASKS),
+        gr.update(visible=task == "read"),
+        gr.update(visible=task == "read"),
+    ]
+
+
+def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
     def caption(
@@ -32,6 +62,12 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
         result = caption_image(image, prefix=prefix, options=options, manager=manager, progress=progress_to(progress))
         return result.text
 
+    def describe(image: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
+        result = describe_image(image, manager=manager, progress=progress_to(progress))
+        for note in result.notes:
+            gr.Warning(translate(note))
+        return result.text
+
     def ask(
         image: Any,
         question: str,
@@ -44,103 +80,172 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any]) -> 
 
     def read(
         image: Any, min_score: float = 0.5, progress: gr.Progress = gr.Progress(track_tqdm=True)
-    ) -> tuple[Any, str, list[list[Any]]]:
+    ) -> tuple[Any, str, dict[str, list[Any]]]:
         result = read_text(image, min_score=min_score, manager=manager, progress=progress_to(progress))
         if not result.lines:
-            gr.Info("No text found in this image.")
-        rows = [[i, line.text, line.score] for i, line in enumerate(result.lines, start=1)]
-        return annotate(result), result.text, rows
+            gr.Info(say("No text found in this image."))
+        rows = [[i, line.text, round(line.score, 3)] for i, line in enumerate(result.lines, start=1)]
+        return annotate(result), result.text, {"headers": [translate(h) for h in LINE_HEADERS], "data": rows}
 
-    gr.Markdown(
-        "Describe a photo in one sentence, steer the description by giving its first words, "
-        "ask a question about the photo (short answers: *yes*, *two*, *red*…), or read the text in it."
-    )
+    gr.Markdown(tr("Describe a photo, ask about it, or read the text in it."), elem_classes="tab-intro")
+    view.notice("caption")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=1):
+        with gr.Column(scale=1, min_width=300):
             # type="filepath" + preprocess=False below: the backend decodes the original upload itself,
             # so odd files (CMYK, 16-bit, EXIF-rotated, corrupt, bombs) get our checks and messages.
             image = gr.Image(
-                label="Photo",
+                label=tr("Photo"),
                 type="filepath",
                 image_mode=None,
                 sources=["upload", "clipboard", "webcam"],
-                height=380,
+                height=360,
                 elem_id="caption-image",
             )
             gr.Examples(
                 examples=[[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()],
                 inputs=[image],
-                label="Example photos (click one, then Caption)",
+                label=tr("Example photos (the first one has text to read)"),
                 examples_per_page=10,
             )
-        with gr.Column(scale=1):
-            prefix = gr.Textbox(
-                label="Start the caption with (optional)",
-                value="",
-                placeholder="e.g. a photograph of",
-                max_lines=1,
-                max_length=200,
-                elem_id="caption-prefix",
-            )
-            with gr.Accordion("Caption length and search", open=False):
-                max_tokens = gr.Slider(5, 100, value=30, step=1, precision=0, label="Maximum length (tokens)")
-                min_tokens = gr.Slider(
-                    0, 40, value=0, step=1, precision=0, label="Minimum length (tokens)", info="Raise for more detail."
-                )
-                beams = gr.Slider(
-                    1, 8, value=3, step=1, precision=0, label="Beams", info="More = more careful, slower."
-                )
-            caption_button = gr.Button("Caption", variant="primary", elem_id="caption-button")
-            caption_out = gr.Textbox(label="Caption", interactive=False, buttons=["copy"], elem_id="caption-output")
-            gr.Markdown("### Ask about the photo")
+        with gr.Column(scale=1, min_width=300):
+            task = gr.Radio(tr_choices(TASKS), value="caption", label=tr("Task"), elem_id="caption-task")
             question = gr.Textbox(
-                label="Question",
+                label=tr("Question"),
                 value="",
-                placeholder="e.g. What animal is this?",
+                placeholder=tr("e.g. What animal is this?"),
+                info=tr("Short answers: yes, two, red…"),
                 max_lines=1,
                 max_length=300,
+                visible=False,
                 elem_id="vqa-question",
             )
-            ask_button = gr.Button("Ask", variant="secondary", elem_id="vqa-button")
-            answer_out = gr.Textbox(label="Answer", interactive=False, buttons=["copy"], elem_id="vqa-output")
-            gr.Markdown("### Read the text in it")
-            with gr.Row():
-                min_score = gr.Slider(0, 1, value=0.5, step=0.05, label="Minimum confidence", scale=3)
-                read_button = gr.Button("Read text", variant="secondary", elem_id="ocr-button", scale=1)
-            ocr_text = gr.Textbox(
-                label="Text (reading order)", lines=3, interactive=False, buttons=["copy"], elem_id="ocr-text"
+            with gr.Group(visible=True) as caption_options, gr.Accordion(tr("Caption options"), open=False):
+                prefix = gr.Textbox(
+                    label=tr("Start the caption with"),
+                    value="",
+                    placeholder=tr("e.g. a photograph of"),
+                    max_lines=1,
+                    max_length=200,
+                    elem_id="caption-prefix",
+                )
+                max_tokens = gr.Slider(5, 100, value=30, step=1, precision=0, label=tr("Maximum length (tokens)"))
+                min_tokens = gr.Slider(
+                    0,
+                    40,
+                    value=0,
+                    step=1,
+                    precision=0,
+                    label=tr("Minimum length (tokens)"),
+                    info=tr("Raise for more detail."),
+                )
+                beams = gr.Slider(
+                    1, 8, value=3, step=1, precision=0, label=tr("Beams"), info=tr("More: more careful, slower.")
+                )
+            with gr.Group(visible=False) as read_options:
+                min_score = gr.Slider(
+                    0,
+                    1,
+                    value=0.5,
+                    step=0.05,
+                    label=tr("Minimum confidence"),
+                    info=tr("Lines read less surely are left out."),
+                )
+            buttons = {
+                key: gr.Button(tr("Run"), variant="primary", visible=key == "caption", elem_id=f"{key}-button")
+                for _, key in TASKS
+            }
+            result = gr.Textbox(
+                label=tr("Result"), lines=3, interactive=False, buttons=["copy"], elem_id="caption-output"
             )
-            with gr.Accordion("Where the text is", open=True):
-                ocr_image = gr.Image(label="Text boxes", type="pil", interactive=False, elem_id="ocr-image")
+            boxes = gr.Image(
+                label=tr("Text found (boxes on the photo)"),
+                type="pil",
+                interactive=False,
+                visible=False,
+                elem_id="ocr-image",
+            )
+            with gr.Accordion(tr("Lines found"), open=False, visible=False) as lines_box:
                 ocr_lines = gr.Dataframe(
-                    headers=["#", "Text", "Confidence"], interactive=False, wrap=True, elem_id="ocr-lines"
+                    headers=LINE_HEADERS,
+                    label=tr("Lines found"),
+                    show_label=False,
+                    interactive=False,
+                    wrap=True,
+                    elem_id="ocr-lines",
                 )
 
+    task.change(
+        task_view,
+        task,
+        [question, caption_options, read_options, *buttons.values(), boxes, lines_box],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    for key, button in buttons.items():
+        view.gate("caption", FEATURE[key], button)
+
+    def image_given(image: Any, *_: Any) -> None:
+        require_image(image)
+
+    def image_and_question(image: Any, question: str, *_: Any) -> None:
+        require_image(image)
+        check_question(question)
+
+    common = {"manager": manager}
     after(
         model_event(
-            [caption_button.click, prefix.submit],
+            [buttons["caption"].click, prefix.submit],
             caption,
             [image, prefix, max_tokens, min_tokens, beams],
-            caption_out,
+            result,
             api_name="caption",
             lane="caption",
             gpu_duration=30,
+            needs=("captioner",),
+            check=image_given,
+            **common,
         )
     )
     after(
         model_event(
-            [ask_button.click, question.submit],
+            buttons["detailed"].click,
+            describe,
+            [image],
+            result,
+            api_name="describe",
+            lane="caption",
+            gpu_duration=40,
+            needs=("captioner",),
+            check=image_given,
+            **common,
+        )
+    )
+    after(
+        model_event(
+            [buttons["ask"].click, question.submit],
             ask,
             [image, question, beams],
-            answer_out,
+            result,
             api_name="vqa",
             lane="vqa",
             gpu_duration=20,
+            needs=("vqa",),
+            check=image_and_question,
+            **common,
         )
     )
     # OCR runs on ONNX Runtime on the CPU whatever the device: its own lane, never behind GPU work.
     after(
         model_event(
-            read_button.click, read, [image, min_score], [ocr_image, ocr_text, ocr_lines], api_name="ocr", lane="ocr"
+            buttons["read"].click,
+            read,
+            [image, min_score],
+            [boxes, result, ocr_lines],
+            api_name="ocr",
+            lane="ocr",
+            needs=("ocr",),
+            check=image_given,
+            **common,
         )
     )

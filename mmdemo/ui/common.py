@@ -33,10 +33,24 @@ from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
 from ..zerogpu import gpu
 from .access import access
+from .i18n import localized, request_locale, say, tr, translate
 
 log = logging.getLogger(__name__)
 
-STATUS_HEADERS = ["Role", "Model", "State", "Device", "Dtype", "Size (MB)", "In use", "Files", "Last used", "Problem"]
+STATUS_HEADERS = [
+    "Task",
+    "Used in",
+    "Model",
+    "State",
+    "Device",
+    "Precision",
+    "Size",
+    "Busy",
+    "Files",
+    "Last used",
+    "Problem",
+]
+TAB_NAMES = {"caption": "Image", "generate": "Text to image", "emotion": "Emotion", "video": "Video"}
 UNEXPECTED = (
     "Something unexpected went wrong while processing this request (details are in the server log). "
     "Try another input; the app is still running."
@@ -116,12 +130,45 @@ def guarded(fn: Callable[..., Any], gpu_duration: float | Callable[..., float] |
     @functools.wraps(fn)
     def handler(*args: Any, **kwargs: Any) -> Any:
         bound = full_signature.bind_partial(*args, **kwargs)
-        access.limiter.check(access.client_id(bound.arguments.pop("request", None)))
-        return inner(*bound.args, **bound.kwargs)
+        request = bound.arguments.pop("request", None)
+        try:
+            access.limiter.check(access.client_id(request))
+            return inner(*bound.args, **bound.kwargs)
+        except gr.Error as err:  # in the language of the user's browser (English for API clients)
+            raise localized(err, request_locale(request)) from None
 
     handler.__signature__ = full_signature  # type: ignore[attr-defined]
     handler.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
     return handler
+
+
+def precheck(
+    manager: ModelManager, needs: Sequence[str], check: Callable[..., None] | None = None
+) -> Callable[..., None]:
+    """A quick check before a model event runs in the browser: the models it needs are installed, and
+    ``check`` (the backend's own input checks that need no model) passes. A refusal is a toast only,
+    so the results already on the page stay (the model event itself would mark every output failed)."""
+
+    def check_request(*values: Any) -> None:
+        for role in needs:
+            availability = manager.availability(role)
+            if not availability.usable:
+                raise gr.Error(
+                    say(
+                        "{title} is not available on this server: its model is not installed "
+                        "(the note at the top of this tab says more).",
+                        title=translate(availability.title),
+                    ),
+                    title=say("Not available here"),
+                    print_exception=False,
+                )
+        if check is not None:
+            try:
+                check(*values)
+            except MMDemoError as err:
+                raise gr.Error(translate(str(err)), title=say("Check the request"), print_exception=False) from None
+
+    return check_request
 
 
 def model_event(
@@ -133,20 +180,35 @@ def model_event(
     api_name: str,
     lane: str,
     gpu_duration: float | Callable[..., float] | None = None,
+    manager: ModelManager | None = None,
+    needs: Sequence[str] = (),
+    check: Callable[..., None] | None = None,
 ) -> Any:
     """Register a model event: ``fn`` :func:`guarded`, run in queue lane ``lane`` (one request at a time),
-    raw values (``preprocess=False``: the gate has checked them, the backend decodes files itself)."""
-    triggers = triggers if isinstance(triggers, (list, tuple)) else [triggers]
-    return gr.on(
-        list(triggers),
-        guarded(fn, gpu_duration),
+    raw values (``preprocess=False``: the gate has checked them, the backend decodes files itself).
+
+    With ``manager``, the browser first runs :func:`precheck` (``needs``: roles that must be installed;
+    ``check``: input checks) without waiting for a lane, and the model event only when it passes. API clients
+    call the model event directly (named ``api_name``); the backend checks the same things again.
+    """
+    triggers = list(triggers) if isinstance(triggers, (list, tuple)) else [triggers]
+    options = {"preprocess": False, "concurrency_id": lane, "concurrency_limit": 1, "api_name": api_name}
+    handler = guarded(fn, gpu_duration)
+    if manager is None:
+        return gr.on(triggers, handler, list(inputs), outputs, **options)
+    first = gr.on(
+        triggers,
+        precheck(manager, needs, check),
         list(inputs),
-        outputs,
-        api_name=api_name,
+        None,
         preprocess=False,
-        concurrency_id=lane,
-        concurrency_limit=1,
+        show_progress="hidden",
+        api_visibility="private",
+        # Queued (Gradio shows a queued event's gr.Error as a toast; an unqueued one's only with show_error),
+        # but never waiting: no concurrency limit, milliseconds of work.
+        concurrency_limit=None,
     )
+    return first.success(handler, list(inputs), outputs, **options)
 
 
 def output_folder() -> Path:
@@ -159,31 +221,50 @@ def output_folder() -> Path:
     return folder
 
 
-def status_rows(manager: ModelManager) -> list[list[Any]]:
+def tabs_using(role: str, locale: str = "en") -> str:
+    """The tabs whose features use ``role`` (from :data:`~mmdemo.ui.availability.FEATURES`)."""
+    from .availability import FEATURES
+
+    return ", ".join(
+        say(TAB_NAMES[tab], locale)
+        for tab, features in FEATURES.items()
+        if any(role in (*f.needs, *(r for r, _ in f.optional)) for f in features)
+    )
+
+
+def status_rows(manager: ModelManager, locale: str = "en") -> list[list[Any]]:
     now = time.time()
     return [
         [
-            s.role,
+            translate(s.title, locale),
+            tabs_using(s.role, locale),
             public_model_id(s.model_id),
-            s.state,
+            translate(s.state, locale),
             s.device or "",
             s.dtype or "",
-            round(s.bytes / 2**20, 1) if s.bytes else "",
-            s.in_use,
-            s.source,
-            f"{now - s.last_used:.0f} s ago" if s.last_used else "",
+            f"{s.bytes / 2**20:,.0f} MB" if s.bytes else "",
+            s.in_use or "",
+            translate(s.source, locale),
+            say("{seconds} s ago", locale, seconds=f"{now - s.last_used:.0f}") if s.last_used else "",
             s.problem,
         ]
         for s in manager.status()
     ]
 
 
-def memory_summary(manager: ModelManager) -> str:
+def memory_summary(manager: ModelManager, locale: str = "en") -> str:
     parts = [
-        f"**{tier}**: {used / 2**30:.2f} of {budget / 2**30:.1f} GiB budget"
+        say(
+            "**{tier}**: {used} of {budget} GiB budget",
+            locale,
+            tier=tier,
+            used=f"{used / 2**30:.2f}",
+            budget=f"{budget / 2**30:.1f}",
+        )
         for tier, (used, budget) in manager.memory_usage().items()
     ]
-    return "Models load on first use and the least recently used idle ones make room when needed. " + " · ".join(parts)
+    intro = say("Models load on first use and the least recently used idle ones make room when needed. ", locale)
+    return intro + " · ".join(parts)
 
 
 def status_panel(manager: ModelManager) -> tuple[gr.Dataframe, gr.Markdown, Callable[[], tuple[Any, str]]]:
@@ -191,11 +272,13 @@ def status_panel(manager: ModelManager) -> tuple[gr.Dataframe, gr.Markdown, Call
     (with how to fix it). Returns its parts and its refresh fn."""
 
     def refresh() -> tuple[Any, str]:
-        return status_rows(manager), memory_summary(manager)
+        locale = request_locale()  # a table's headers are not translated in the browser: here, by the request
+        table = {"headers": [say(header, locale) for header in STATUS_HEADERS], "data": status_rows(manager, locale)}
+        return table, memory_summary(manager, locale)
 
-    with gr.Accordion("Models: what is loaded, where, how big", open=False, elem_id="model-panel"):
+    with gr.Accordion(tr("Models: what is loaded, where, how big"), open=False, elem_id="model-panel"):
         summary = gr.Markdown()
         table = gr.Dataframe(headers=STATUS_HEADERS, interactive=False, wrap=True, elem_id="model-status")
-        refresh_button = gr.Button("Refresh", size="sm")
+        refresh_button = gr.Button(tr("Refresh"), size="sm")
     refresh_button.click(refresh, None, [table, summary], api_visibility="private", queue=False)
     return table, summary, refresh

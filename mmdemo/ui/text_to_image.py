@@ -1,4 +1,4 @@
-"""The text-to-image tab: prompt and controls → a gallery, the seed used and notes (CLIP scores)."""
+"""The text-to-image tab: prompt and Run on one row, a large result, everything else under Advanced."""
 
 from __future__ import annotations
 
@@ -9,8 +9,21 @@ import gradio as gr
 
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
-from ..tasks.text_to_image import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_SIDE, GenerationResult, generate_images
+from ..tasks.text_to_image import (
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_STEPS,
+    GenerationResult,
+    check_prompt,
+    check_size,
+    clip_words,
+    generate_images,
+    parse_size,
+    size_choices,
+)
+from .availability import AvailabilityView
 from .common import model_event, progress_to
+from .i18n import tr, tr_choices
 
 EXAMPLES = [
     "a cozy wooden cabin in a snowy forest at dusk, warm light in the windows, photograph",
@@ -28,7 +41,7 @@ DECODER_CHOICES = [
 
 
 def describe(result: GenerationResult) -> str:
-    """Markdown under the gallery: what was used (to reproduce it), the CLIP scores and any notes."""
+    """Markdown under the result: what was used (to reproduce it), the CLIP scores in words, the notes."""
     lines = [
         f"**Seed {result.seed}**"
         + (f" (images use {result.seed}–{result.seed + len(result.images) - 1})" if len(result.images) > 1 else "")
@@ -38,11 +51,16 @@ def describe(result: GenerationResult) -> str:
     scores = [g.clip_score for g in result.images if g.clip_score is not None]
     if scores:
         lines.append(
-            "CLIP score (image–prompt similarity, 100 × cosine, 0–100; about 30+ is a good match): "
-            + ", ".join(f"{s:.1f}" for s in scores)
+            "CLIP score (how well the image matches the prompt, 0–100): "
+            + ", ".join(f"{s:.1f} ({clip_words(s)})" for s in scores)
         )
     lines += [f"⚠️ {note}" for note in result.notes]
     return "\n\n".join(lines)
+
+
+def gallery_columns(count: int) -> int:
+    """Columns that leave no empty cell: 1, 2, 3 in a row; 4 as 2 × 2."""
+    return 2 if count == 4 else max(1, min(count, 3))
 
 
 def gpu_seconds(
@@ -50,18 +68,21 @@ def gpu_seconds(
     negative_prompt: str = "",
     steps: float | None = 0,
     guidance_scale: float | None = 0,
-    width: float | None = 0,
-    height: float | None = 0,
+    size: str = "auto",
     num_images: float = 1,
     *_: Any,
     **__: Any,
 ) -> float:
     """ZeroGPU time to ask for: ~0.25 s per step per megapixel-image on an A100-class GPU, plus loading slack."""
+    try:
+        width, height = parse_size(size)
+    except Exception:  # the handler reports a bad size
+        width = height = None
     pixels = (float(width or 1024) * float(height or 1024)) / 2**20
     return min(20 + 0.25 * float(steps or 30) * max(float(num_images or 1), 1) * max(pixels, 0.25), 300)
 
 
-def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) -> None:
+def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     settings = manager.settings
 
@@ -70,15 +91,15 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         negative_prompt: str = "",
         steps: int = 0,
         guidance_scale: float = 0,
-        width: int | None = 0,
-        height: int | None = 0,
+        size: str = "auto",
         num_images: int = 1,
-        seed: int | None = 0,
+        seed: int | None = None,
         randomize_seed: bool = True,
         decoder: str = "auto",
         clip_score: bool = True,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[Any, str]], int, str]:
+        width, height = check_size(size, settings.max_generated_side)
         result = generate_images(
             prompt,
             negative_prompt=negative_prompt,
@@ -93,95 +114,156 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             manager=manager,
             progress=progress_to(progress),
         )
-        gallery = [
+        images = [
             (g.image, f"seed {g.seed}" + (f" · CLIP {g.clip_score:.1f}" if g.clip_score is not None else ""))
             for g in result.images
         ]
-        return gallery, result.seed, describe(result)
+        return images, result.seed, describe(result)
+
+    def checked(prompt: str, negative_prompt: str, steps: Any, guidance: Any, size: str, *_: Any) -> None:
+        check_prompt(prompt)
+        check_size(size, settings.max_generated_side)
 
     gr.Markdown(
-        "Describe an image and generate it. Steps, guidance and size at 0 mean the model's "
-        "recommendation. Each result shows its seed: untick *Random seed* and reuse it to get the same image."
+        tr("Describe a picture and generate it. Each image shows its seed: reuse it to make the same image again."),
+        elem_classes="tab-intro",
     )
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1):
-            prompt = gr.Textbox(
-                label="Prompt",
-                lines=3,
-                placeholder="e.g. a lighthouse on a cliff at sunset, oil painting",
-                max_length=MAX_PROMPT_CHARS,
-                elem_id="t2i-prompt",
-            )
-            negative = gr.Textbox(
-                label="Negative prompt (what to avoid; needs guidance > 1)",
-                lines=1,
-                placeholder="e.g. blurry, text, watermark",
-                max_length=MAX_PROMPT_CHARS,
-                elem_id="t2i-negative",
-            )
-            with gr.Row():
-                num_images = gr.Slider(
-                    1,
-                    max(settings.max_generated_images, 2),  # (a slider needs two values; the backend caps it)
-                    value=1,
-                    step=1,
-                    precision=0,
-                    label="Images",
-                    elem_id="t2i-count",
-                )
-                seed = gr.Number(
-                    label=f"Seed (0–{MAX_SEED})", value=0, precision=0, minimum=0, maximum=MAX_SEED, elem_id="t2i-seed"
-                )
-                randomize = gr.Checkbox(label="Random seed", value=True, elem_id="t2i-randomize")
-            with gr.Accordion("Steps, guidance, size, decoder", open=False):
-                with gr.Row():
-                    steps = gr.Slider(
-                        0,
-                        MAX_STEPS,
-                        value=0,
-                        step=1,
-                        precision=0,
-                        label="Steps (0 = model's choice)",
-                        elem_id="t2i-steps",
-                    )
-                    guidance = gr.Slider(
-                        0,
-                        MAX_GUIDANCE,
-                        value=0,
-                        step=0.5,
-                        label="Guidance scale (0 = model's choice; 1 = no guidance)",
-                        elem_id="t2i-guidance",
-                    )
-                with gr.Row():
-                    side = f"{MIN_SIDE}–{settings.max_generated_side}, multiple of 8; 0 = model's size"
-                    size = {"value": 0, "precision": 0, "minimum": 0, "maximum": settings.max_generated_side}
-                    width = gr.Number(label=f"Width ({side})", elem_id="t2i-width", **size)
-                    height = gr.Number(label=f"Height ({side})", elem_id="t2i-height", **size)
-                decoder = gr.Radio(DECODER_CHOICES, value="auto", label="Image decoder", elem_id="t2i-decoder")
-                clip = gr.Checkbox(label="CLIP score (how well each image matches the prompt)", value=True)
-            button = gr.Button("Generate", variant="primary", elem_id="t2i-button")
-            gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[prompt], label="Example prompts")
-        with gr.Column(scale=1):
-            gallery = gr.Gallery(
-                label="Images",
-                columns=2,
-                height=520,
-                format="png",
-                buttons=["download", "fullscreen"],
-                interactive=False,
-                elem_id="t2i-gallery",
-            )
-            seed_used = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="t2i-seed-used")
-            info = gr.Markdown(elem_id="t2i-info")
-
-    after(
-        model_event(
-            [button.click, prompt.submit],
-            generate,
-            [prompt, negative, steps, guidance, width, height, num_images, seed, randomize, decoder, clip],
-            [gallery, seed_used, info],
-            api_name="generate",
-            lane="generate",
-            gpu_duration=gpu_seconds,
+    view.notice("generate")
+    with gr.Row(equal_height=True):
+        prompt = gr.Textbox(
+            label=tr("Prompt"),
+            show_label=False,
+            lines=1,
+            max_lines=4,
+            placeholder=tr("Describe the image, e.g. a lighthouse on a cliff at sunset, oil painting"),
+            max_length=MAX_PROMPT_CHARS,
+            scale=5,
+            elem_id="t2i-prompt",
         )
+        button = gr.Button(tr("Generate"), variant="primary", scale=1, min_width=120, elem_id="t2i-button")
+    gallery = gr.Gallery(
+        label=tr("Images"),
+        columns=1,
+        height=560,
+        object_fit="contain",
+        format="png",
+        buttons=["download", "fullscreen"],
+        interactive=False,
+        elem_id="t2i-gallery",
     )
+    with gr.Row(equal_height=False, visible=False) as seed_row:  # shown once there is a seed to show
+        seed_used = gr.Number(
+            label=tr("Seed used"),
+            value=None,
+            precision=0,
+            interactive=False,
+            scale=3,
+            elem_id="t2i-seed-used",
+        )
+        reuse = gr.Button(tr("Reuse this seed"), size="sm", scale=1, min_width=140, elem_id="t2i-reuse")
+    info = gr.Markdown(label=tr("Notes"), elem_id="t2i-info")
+    gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[prompt], label=tr("Example prompts"))
+    with gr.Accordion(tr("Advanced"), open=False, elem_id="t2i-advanced"):
+        negative = gr.Textbox(
+            value="",
+            label=tr("Negative prompt"),
+            info=tr("What to avoid. Used only when guidance is above 1."),
+            lines=1,
+            placeholder=tr("e.g. blurry, text, watermark"),
+            max_length=MAX_PROMPT_CHARS,
+            elem_id="t2i-negative",
+        )
+        with gr.Row():
+            num_images = gr.Slider(
+                1,
+                max(settings.max_generated_images, 2),  # (a slider needs two values; the backend caps it)
+                value=1,
+                step=1,
+                precision=0,
+                label=tr("Images"),
+                elem_id="t2i-count",
+            )
+            size = gr.Dropdown(
+                tr_choices(size_choices(settings.max_generated_side)),
+                value="auto",
+                label=tr("Size"),
+                info=tr("Or type WIDTHxHEIGHT (multiples of 8)."),
+                allow_custom_value=True,
+                elem_id="t2i-size",
+            )
+        with gr.Row():
+            randomize = gr.Checkbox(label=tr("Random seed"), value=True, elem_id="t2i-randomize")
+            seed = gr.Number(
+                label=tr("Seed"),
+                info=tr("0–{max_seed}; untick Random seed to use it.", max_seed=MAX_SEED),
+                value=None,
+                precision=0,
+                minimum=0,
+                maximum=MAX_SEED,
+                interactive=False,
+                elem_id="t2i-seed",
+            )
+        with gr.Row():
+            steps = gr.Slider(
+                0,
+                MAX_STEPS,
+                value=0,
+                step=1,
+                precision=0,
+                label=tr("Steps"),
+                info=tr("0 = Auto (the model's recommendation)"),
+                elem_id="t2i-steps",
+            )
+            guidance = gr.Slider(
+                0,
+                MAX_GUIDANCE,
+                value=0,
+                step=0.5,
+                label=tr("Guidance"),
+                info=tr("How closely to follow the prompt. 0 = Auto; 1 = off."),
+                elem_id="t2i-guidance",
+            )
+        decoder = gr.Radio(tr_choices(DECODER_CHOICES), value="auto", label=tr("Image decoder"), elem_id="t2i-decoder")
+        clip = gr.Checkbox(label=tr("CLIP score"), info=tr("How well each image matches the prompt."), value=True)
+
+    randomize.change(
+        lambda r: gr.update(interactive=not r),
+        randomize,
+        seed,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    num_images.change(  # the grid fits the count (columns set before the run: API results stay plain values)
+        lambda n: gr.update(columns=gallery_columns(int(n or 1))),
+        num_images,
+        gallery,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    reuse.click(
+        lambda used: (used, False) if used is not None else (gr.update(), gr.update()),
+        seed_used,
+        [seed, randomize],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    view.gate("generate", "Generate", button)
+    event = model_event(
+        [button.click, prompt.submit],
+        generate,
+        [prompt, negative, steps, guidance, size, num_images, seed, randomize, decoder, clip],
+        [gallery, seed_used, info],
+        api_name="generate",
+        lane="generate",
+        gpu_duration=gpu_seconds,
+        manager=manager,
+        needs=("text_to_image",),
+        check=checked,
+    )
+    event.success(
+        lambda: gr.update(visible=True), None, seed_row, queue=False, show_progress="hidden", api_visibility="private"
+    )
+    after(event)

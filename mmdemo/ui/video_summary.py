@@ -8,11 +8,14 @@ from typing import Any
 
 import gradio as gr
 
-from ..media.video import format_time, open_video
+from ..media.video import format_time, open_video, require_video
 from ..models.manager import ModelManager
+from ..tasks.chapters import worth_reading
 from ..tasks.video_report import chapters_markdown
 from ..tasks.video_summary import VideoSummary, summarize_video
+from .availability import AvailabilityView
 from .common import model_event, output_folder, progress_to
+from .i18n import tr, tr_choices
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "videos"
 EXAMPLES = ["thanks-for-watching.mp4", "earth-at-night.mp4"]
@@ -49,7 +52,7 @@ def gpu_seconds(video: Any, max_keyframes: float = 8, *_: Any, **__: Any) -> flo
     return min(30 + 2 * float(max_keyframes or 8) + duration / 20, 300)
 
 
-def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) -> None:
+def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     limit = manager.settings.max_keyframes
 
@@ -75,7 +78,8 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         files = result.write_report(output_folder())
         gallery = []
         for k in result.keyframes:
-            label = " · ".join(p for p in (format_time(k.time), k.caption, " / ".join(k.text)) if p)
+            read = " / ".join(t for t in k.text if worth_reading(t))
+            label = " · ".join(p for p in (format_time(k.time), k.caption, read) if p)
             gallery.append((k.image, label))
         return (
             result.summary,
@@ -87,43 +91,49 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
         )
 
     gr.Markdown(
-        "Summarise a video from what is **seen** (captions of scene keyframes), **read** (on-screen text) "
-        "and **said** (speech transcript): a summary, timestamped chapters, a keyframe gallery and "
-        "downloadable reports (Markdown, JSON, SRT subtitles)."
+        tr("Summarise a video from what is seen, read on screen and said: a summary, chapters, keyframes and reports."),
+        elem_classes="tab-intro",
     )
+    view.notice("video")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=1):
+        with gr.Column(scale=1, min_width=300):
             # preprocess=False below: the backend opens the original upload itself (no conversion, our checks).
-            video = gr.Video(label="Video", sources=["upload"], height=320, elem_id="video-input")
+            video = gr.Video(label=tr("Video"), sources=["upload"], height=320, elem_id="video-input")
             gr.Examples(
                 examples=[[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()],
                 inputs=[video],
-                label="Example videos (click one, then Summarise)",
+                label=tr("Example videos"),
                 elem_id="video-examples",
             )
-            with gr.Accordion("Options", open=False):
+            with gr.Accordion(tr("Options"), open=False):
                 keyframes = gr.Slider(
-                    1, max(limit, 2), value=min(8, limit), step=1, precision=0, label="Most keyframes (scenes)"
+                    1, max(limit, 2), value=min(8, limit), step=1, precision=0, label=tr("Most keyframes (scenes)")
                 )
                 with gr.Row():
-                    describe = gr.Checkbox(value=True, label="Describe frames")
-                    read_text = gr.Checkbox(value=True, label="Read on-screen text")
-                    transcribe = gr.Checkbox(value=True, label="Transcribe speech")
-                method = gr.Radio(METHOD_CHOICES, value="auto", label="Summary")
-            button = gr.Button("Summarise", variant="primary", elem_id="video-button")
-        with gr.Column(scale=2):
-            summary = gr.Textbox(label="Summary", lines=3, interactive=False, buttons=["copy"], elem_id="video-summary")
-            notes = gr.Markdown(elem_id="video-notes")
-            gallery = gr.Gallery(
-                label="Keyframes", columns=4, height=260, object_fit="contain", elem_id="video-gallery"
+                    describe = gr.Checkbox(value=True, label=tr("Describe frames"))
+                    read_text = gr.Checkbox(value=True, label=tr("Read on-screen text"))
+                    transcribe = gr.Checkbox(value=True, label=tr("Transcribe speech"))
+                method = gr.Radio(tr_choices(METHOD_CHOICES), value="auto", label=tr("Summary"))
+            button = gr.Button(tr("Summarise"), variant="primary", elem_id="video-button")
+            # The headline result directly under the button (on a phone the columns stack).
+            summary = gr.Textbox(
+                label=tr("Summary"), lines=3, interactive=False, buttons=["copy"], elem_id="video-summary"
             )
-            with gr.Accordion("Chapters", open=True):
-                chapters = gr.Markdown(elem_id="video-chapters")
-            with gr.Accordion("Transcript", open=False):
+            notes = gr.Markdown(label=tr("Notes"), elem_id="video-notes")
+        with gr.Column(scale=2, min_width=300):
+            gallery = gr.Gallery(
+                label=tr("Keyframes"), columns=4, height=260, object_fit="contain", elem_id="video-gallery"
+            )
+            with gr.Accordion(tr("Chapters"), open=True):
+                chapters = gr.Markdown(label=tr("Chapters"), elem_id="video-chapters")
+            with gr.Accordion(tr("Transcript"), open=False):
                 transcript = gr.Textbox(
-                    label="Transcript", lines=6, interactive=False, buttons=["copy"], elem_id="video-transcript"
+                    label=tr("Transcript"), lines=6, interactive=False, buttons=["copy"], elem_id="video-transcript"
                 )
-            files = gr.File(label="Report (Markdown, JSON, SRT)", file_count="multiple", elem_id="video-files")
+            files = gr.File(label=tr("Report (Markdown, JSON, SRT)"), file_count="multiple", elem_id="video-files")
+
+    def video_given(video: Any, *_: Any) -> None:
+        require_video(video)
 
     after(
         model_event(
@@ -134,5 +144,7 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any]) 
             api_name="summarize",
             lane="video",
             gpu_duration=gpu_seconds,
+            manager=manager,
+            check=video_given,
         )
     )
