@@ -182,12 +182,12 @@ def main() -> int:
             a = timed(
                 lambda: generate_images(prompt, decoder="full", clip_score=False, manager=manager, **same), args.runs
             )
-            h = timed(lambda: client.predict(prompt, "", 1, 0, 512, 512, 1, 1, False, "full", False,
+            h = timed(lambda: client.predict(prompt, "", 1, 0, "512x512", 1, 1, False, "full", False,
                                              api_name="/generate"), args.runs)  # fmt: skip
             row("1-step 512² SD-Turbo image, full VAE, no CLIP", f"{p:.2f} s", f"{a:.2f} s", f"{a / p:.2f}×",
                 f"{h:.2f} s", f"{h / p:.2f}×")  # fmt: skip
             a2 = timed(lambda: generate_images(prompt, manager=manager, **same), args.runs)
-            h2 = timed(lambda: client.predict(prompt, "", 1, 0, 512, 512, 1, 1, False, "auto", True,
+            h2 = timed(lambda: client.predict(prompt, "", 1, 0, "512x512", 1, 1, False, "auto", True,
                                               api_name="/generate"), args.runs)  # fmt: skip
             a3 = timed(lambda: generate_images(prompt, clip_score=False, manager=manager, **same), args.runs)
             compare("… the app's CPU defaults (TAESD decoder + CLIP score)", p, a2, h2)
@@ -264,7 +264,7 @@ def budget_check(models: dict[str, str], work: Path, get_image: Any, get_audio: 
                 time.sleep(1)
         client.predict(handle_file(get_image("lion.jpg")), "", 30, 0, 3, api_name="/caption")
         client.predict(handle_file(get_image("lion.jpg")), "What is it?", 3, api_name="/vqa")
-        client.predict("a lighthouse", "", 1, 0, 512, 512, 1, 1, False, "auto", True, api_name="/generate")
+        client.predict("a lighthouse", "", 1, 0, "512x512", 1, 1, False, "auto", True, api_name="/generate")
         client.predict(handle_file(get_audio("cate_blanch.mp3")), 3, 1.5, True, 0.5, api_name="/emotion")
         client.predict(handle_file(get_video("world.mp4")), 3, True, True, True, "auto", api_name="/summarize")
         status = Path(f"/proc/{process.pid}/status").read_text()

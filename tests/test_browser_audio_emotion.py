@@ -12,8 +12,9 @@ LABELS = ("neutral", "happy", "angry", "sad")
 
 @pytest.fixture(scope="module", autouse=True)
 def _emotion_tab(page) -> None:
-    page.get_by_role("tab", name="Audio emotion").click()
+    page.get_by_role("tab", name="Emotion").click()
     page.get_by_role("button", name="Analyse", exact=True).wait_for()
+    page.get_by_text("Spectrogram, pitch and loudness").click()  # folded by default (results first)
 
 
 def _wait_for_results(page) -> None:

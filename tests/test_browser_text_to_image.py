@@ -35,10 +35,13 @@ def _set_slider(page, elem_id: str, value: str) -> None:
 
 
 def test_generate_shows_gallery_and_seed(page, tmp_path_factory: pytest.TempPathFactory) -> None:
+    assert not page.locator("#t2i-seed-used").is_visible()  # no seed to show before a run
     page.locator("#t2i-prompt textarea").fill("a lighthouse on a cliff at sunset")
+    page.get_by_text("Advanced", exact=True).click()
+    assert page.locator("#t2i-seed input").is_disabled()  # while Random seed is ticked
     page.locator("#t2i-randomize input[type=checkbox]").uncheck()
+    page.wait_for_function("() => !document.querySelector('#t2i-seed input').disabled")
     page.locator("#t2i-seed input").fill("42")
-    page.get_by_text("Steps, guidance, size, decoder").click()
     _set_slider(page, "t2i-steps", "2")
     page.get_by_role("button", name="Generate", exact=True).click()
     page.locator("#t2i-gallery img").first.wait_for()
@@ -63,7 +66,20 @@ def test_random_seed_is_shown(page) -> None:
     )
 
 
-def test_empty_prompt_shows_error_toast(page) -> None:
+def test_reuse_seed_fills_the_seed_and_unticks_random(page) -> None:
+    used = _number(page, "t2i-seed-used")
+    page.locator("#t2i-reuse").click()
+    page.wait_for_function(f"() => document.querySelector('#t2i-seed input').value === '{used}'")
+    assert not page.locator("#t2i-randomize input[type=checkbox]").is_checked()
+    assert not page.locator("#t2i-seed input").is_disabled()
+
+
+def test_empty_prompt_is_a_toast_and_the_images_stay(page) -> None:
+    shown = page.locator("#t2i-gallery img").first.get_attribute("src")
+    info = page.locator("#t2i-info").inner_text()
     page.locator("#t2i-prompt textarea").fill("")
     page.get_by_role("button", name="Generate", exact=True).click()
     page.get_by_text("Type a prompt first", exact=False).first.wait_for()
+    assert page.locator("#t2i-gallery img").first.get_attribute("src") == shown
+    assert page.locator("#t2i-info").inner_text() == info
+    assert page.locator("#t2i-gallery .error").count() == 0

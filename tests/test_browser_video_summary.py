@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module", autouse=True)
 def _video_tab(page) -> None:
-    page.get_by_role("tab", name="Video summary").click()
+    page.get_by_role("tab", name="Video").click()
     page.get_by_role("button", name="Summarise", exact=True).wait_for()
 
 

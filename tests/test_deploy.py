@@ -112,11 +112,11 @@ def test_app_handlers_take_the_zerogpu_path(zerogpu: Any, tiny_settings: Setting
 
     from mmdemo.ui.text_to_image import gpu_seconds
 
-    args = ("a red cube", "", 2, 0, 64, 64, 2, 7, False, "auto", False)
+    args = ("a red cube", "", 2, 0, "64x64", 2, 7, False, "auto", False)
     gallery, seed, _notes = fns["generate"](*args)  # PIL images come back pickled from the worker
     assert len(gallery) == 2 and seed == 7 and gallery[0][0].size == (64, 64)
     assert zerogpu.calls[-1] == gpu_seconds(*args)
-    assert gpu_seconds("x", "", 50, 0, 1024, 1024, 4) > gpu_seconds("x", "", 4, 0, 512, 512, 1)
+    assert gpu_seconds("x", "", 50, 0, "1024x1024", 4) > gpu_seconds("x", "", 4, 0, "512x512", 1)
 
 
 def test_profiles(monkeypatch: pytest.MonkeyPatch) -> None:

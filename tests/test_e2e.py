@@ -109,7 +109,7 @@ def test_offline_default_model_gives_clear_error(tmp_path: Path, real_photos: di
             and "Salesforce/blip-image-captioning-base" in message
         )
         assert "prefetch" not in message and "/" not in message.replace("Salesforce/blip", "")
-        assert "prefetch" in next(r[-1] for r in status_rows(manager) if r[0] == "captioner")
+        assert "prefetch" in next(r[-1] for r in status_rows(manager) if r[0] == "Image captioning")
         with pytest.raises(AppError, match="Salesforce/blip-vqa-base"):
             client.predict(handle_file(real_photos["lion.jpg"]), "What?", api_name="/vqa")
     finally:

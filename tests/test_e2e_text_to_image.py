@@ -16,8 +16,7 @@ PARAMS = [
     "negative_prompt",
     "steps",
     "guidance_scale",
-    "width",
-    "height",
+    "size",
     "num_images",
     "seed",
     "randomize_seed",
@@ -32,8 +31,7 @@ def _generate(client, prompt: str = "a red bus", **overrides: Any) -> tuple[list
         "negative_prompt": "",
         "steps": 1,
         "guidance_scale": 1,
-        "width": 64,
-        "height": 64,
+        "size": "64x64",
         "num_images": 1,
         "seed": 0,
         "randomize_seed": False,
@@ -53,7 +51,7 @@ def test_generate_endpoint_parameters(client) -> None:
 
 
 def test_images_of_the_requested_size_and_count(client) -> None:
-    images, seed, info, captions = _generate(client, num_images=3, width=80, height=64, seed=5)
+    images, seed, info, captions = _generate(client, num_images=3, size="80x64", seed=5)
     assert len(images) == 3 and all(img.shape == (64, 80, 3) for img in images)
     assert seed == 5 and "Seed 5" in info and "CLIP score" in info
     assert [c.split(" · ")[0] for c in captions] == ["seed 5", "seed 6", "seed 7"]
@@ -75,7 +73,7 @@ def test_random_seed_is_returned_and_reproduces(client) -> None:
 
 
 def test_model_defaults_when_left_empty(client) -> None:
-    images, _, info, _ = _generate(client, steps=1, guidance_scale=0, width=0, height=0, clip_score=False)
+    images, _, info, _ = _generate(client, steps=1, guidance_scale=0, size="auto", clip_score=False)
     assert images[0].shape == (64, 64, 3)  # the tiny model's native size
     assert "guidance 7.5" in info and "CLIP" not in info
 
@@ -89,8 +87,9 @@ def test_long_prompt_note(client) -> None:
     ("overrides", "match"),
     [
         ({"prompt": "  "}, "prompt"),
-        ({"width": 100}, "multiple of 8"),
-        ({"height": 4096}, "Height"),
+        ({"size": "100x64"}, "multiple of 8"),
+        ({"size": "64x4096"}, "Height"),
+        ({"size": "big"}, "Size must be 'auto' or WIDTHxHEIGHT"),
         ({"steps": 500}, "Steps|maximum value 100"),
         ({"num_images": 9}, "Images .num_images. must be a whole number from 1 to 4"),
         ({"guidance_scale": -3}, "Guidance|minimum value 0"),

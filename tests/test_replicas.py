@@ -33,7 +33,7 @@ def test_every_tab_runs_on_replicas(replica_client: Client) -> None:
     assert caption and "[DEC]" not in caption and "[SEP]" not in caption  # BLIP's special tokens stripped
     assert replica_client.predict(photo, "What animal is this?", 2, api_name="/vqa")
     gallery, _seed, info = replica_client.predict(
-        "a lighthouse at dusk", "", 0, 0, 0, 0, 1, 7, False, "auto", True, api_name="/generate"
+        "a lighthouse at dusk", "", 0, 0, "auto", 1, 7, False, "auto", True, api_name="/generate"
     )
     # sd-turbo's real shapes: 512 px native, 1 step and no guidance (a turbo model), the matching TAESD decoder
     assert len(gallery) == 1 and "1 steps · guidance 0 · 512×512 · tiny decoder" in info, info

@@ -1,0 +1,175 @@
+"""The first screen tells the truth, results come first on phones, and the page is readable and usable
+from the keyboard: headless Chromium on the shared app (tiny models) and on a fresh install with no
+Hub models. Screenshots go to ``$MMDEMO_SCREENSHOTS`` (default ``test-artifacts/screenshots``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gradio.media import get_audio
+
+from mmdemo.settings import Settings
+from mmdemo.testing.server import launched_app
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+PHONE = {"width": 390, "height": 844}
+
+CONTRAST_JS = """(selector) => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = (rgb) => { const [r, g, b] = rgb.slice(0, 3).map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const background = (el) => { for (; el; el = el.parentElement) {
+    const c = parse(getComputedStyle(el).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c; } return [255, 255, 255]; };
+  const el = document.querySelector(selector.split('::')[0]);
+  if (!el) return null;
+  const fg = parse(getComputedStyle(el, selector.includes('::') ? '::placeholder' : null).color);
+  const [a, b] = [lum(fg), lum(background(el))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def screenshot_dir() -> Path:
+    folder = Path(os.environ.get("MMDEMO_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def phone(browser, app_url: str):
+    page = browser.new_page()
+    page.set_viewport_size(PHONE)
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.locator(".gradio-container").first.wait_for()
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def bare_url(tiny_settings: Settings) -> Iterator[str]:
+    """A fresh offline install: only the models that ship in wheels (text reading, offline speech
+    recognition, sentence embeddings)."""
+    with launched_app(Settings(device="cpu", offline=True)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def bare(browser, bare_url: str):
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(bare_url)
+    page.locator(".gradio-container").first.wait_for()
+    yield page
+    page.close()
+
+
+def test_labels_placeholders_and_footer_are_readable(page) -> None:
+    """WCAG AA (4.5:1) for text the Soft theme draws lighter: block labels, info lines, placeholders, the
+    selected tab and choice, the primary button and the footer (3.6:1, 2.5:1 and 2.4:1 before)."""
+    page.locator("#caption-task").get_by_text("Ask a question", exact=True).click()
+    page.locator("#vqa-question").wait_for()
+    selectors = (
+        "#caption-task [data-testid=block-info]",
+        "#vqa-question .info-text",
+        "#vqa-question input::placeholder",
+        "#caption-task label.selected",
+        "button[role=tab].selected",
+        "#ask-button",
+        "footer a",
+    )
+    ratios = {selector: page.evaluate(CONTRAST_JS, selector) for selector in selectors}
+    assert all(r is not None and r >= 4.5 for r in ratios.values()), ratios
+    page.locator("#caption-task").get_by_text("Caption", exact=True).click()
+
+
+def test_the_image_tab_works_from_the_keyboard(page) -> None:
+    page.locator(".gallery-item").first.click()  # an example photo (text to read)
+    page.locator("#caption-image img").first.wait_for()
+    page.locator("#caption-task input[value='read']").focus()
+    page.keyboard.press("Space")  # choose Read text
+    page.locator("#read-button").wait_for()
+    for _ in range(12):  # Tab to the Run button, then Enter
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement && document.activeElement.id === 'read-button'"):
+            break
+    else:
+        raise AssertionError("the Run button cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => (document.querySelector('#caption-output textarea') || {}).value?.includes('THANKS FOR WATCHING')"
+    )
+
+
+def test_generated_images_have_alt_text(page) -> None:
+    page.get_by_role("tab", name="Text to image").click()
+    page.locator("#t2i-prompt textarea").fill("a red bus")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#t2i-gallery img").first.wait_for()
+    alt = page.locator("#t2i-gallery img").first.get_attribute("alt") or ""
+    assert alt.startswith("seed "), alt
+    page.get_by_role("tab", name="Image", exact=True).click()
+
+
+def test_on_a_phone_the_tabs_fit_and_the_headline_result_is_under_the_button(phone) -> None:
+    for name in ("Image", "Text to image", "Emotion", "Video"):
+        assert phone.get_by_role("tab", name=name, exact=True).is_visible(), name
+    phone.get_by_role("tab", name="Emotion").click()
+    phone.locator("#emotion-examples .gallery-item, #emotion-examples button").first.click()
+    phone.locator("#emotion-audio a[data-testid='download-link'][href*='cate_blanch']").wait_for(state="attached")
+    phone.get_by_role("button", name="Analyse", exact=True).click()
+    phone.locator("#emotion-overall").get_by_text("neutral").first.wait_for(timeout=120_000)
+    top = {
+        elem: phone.locator(f"#{elem}").bounding_box()["y"]
+        for elem in ("emotion-button", "emotion-overall", "emotion-notes", "emotion-timeline")
+    }
+    assert top["emotion-button"] < top["emotion-overall"] < top["emotion-notes"] < top["emotion-timeline"], top
+    assert top["emotion-overall"] - top["emotion-button"] < PHONE["height"] / 2  # right under it
+    phone.screenshot(path=str(screenshot_dir() / "phone-emotion.png"), full_page=True)
+    phone.get_by_role("tab", name="Video").click()
+    top = {
+        elem: phone.locator(f"#{elem}").bounding_box()["y"]
+        for elem in ("video-button", "video-summary", "video-gallery")
+    }
+    assert top["video-button"] < top["video-summary"] < top["video-gallery"], top
+    phone.get_by_role("tab", name="Image", exact=True).click()
+    phone.screenshot(path=str(screenshot_dir() / "phone-image.png"), full_page=True)
+
+
+def test_a_fresh_install_says_what_works_before_anyone_clicks(bare) -> None:
+    notice = bare.locator("#caption-availability")
+    notice.wait_for()
+    assert "Caption is not available on this server" in notice.inner_text()
+    assert "For the operator" in notice.inner_text() and "prefetch" not in notice.locator("ul").first.inner_text()
+    assert bare.locator("#caption-button").is_disabled()
+    bare.locator("#caption-task").get_by_text("Read text", exact=True).click()
+    assert not bare.locator("#read-button").is_disabled()  # text reading ships with the app
+    bare.screenshot(path=str(screenshot_dir() / "no-models-image.png"), full_page=True)
+    bare.get_by_role("tab", name="Text to image").click()
+    bare.locator("#generate-availability").wait_for()
+    assert "Generate is not available on this server" in bare.locator("#generate-availability").inner_text()
+    assert bare.get_by_role("button", name="Generate", exact=True).is_disabled()
+    bare.screenshot(path=str(screenshot_dir() / "no-models-text-to-image.png"), full_page=True)
+
+
+def test_missing_models_mark_no_output_as_failed(bare) -> None:
+    """Without the emotion models the tab still transcribes and measures the voice: the outputs that did
+    not fail show their results, none shows an error badge, and the notes name what is missing."""
+    bare.get_by_role("tab", name="Emotion").click()
+    assert "no emotion from the voice" in bare.locator("#emotion-availability").inner_text()
+    bare.locator("#emotion-audio input[type=file]").set_input_files(get_audio("cate_blanch.mp3"))
+    bare.locator("#emotion-audio a[data-testid='download-link']").wait_for(state="attached")
+    bare.get_by_role("button", name="Analyse", exact=True).click()
+    bare.wait_for_function(
+        "() => (document.querySelector('#emotion-transcript textarea') || {}).value?.toLowerCase().includes('dagger')",
+        timeout=120_000,
+    )
+    bare.locator("#emotion-notes").get_by_text("No emotion estimate").first.wait_for()
+    assert bare.locator(".error").count() == 0
+    bare.screenshot(path=str(screenshot_dir() / "no-models-emotion.png"), full_page=True)
