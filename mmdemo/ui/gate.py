@@ -36,6 +36,8 @@ from typing import Any
 
 import gradio as gr
 
+from .i18n import current_request, english, english_everywhere, localized
+
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -180,7 +182,7 @@ def check_flag(value: Any, field: str) -> bool:
 
 
 def _label(block: Any) -> str:
-    label = getattr(block, "label", None)
+    label = english(getattr(block, "label", None))  # the English of a translated label, as the API names it
     return str(label).strip() if isinstance(label, str) and label.strip() else type(block).__name__
 
 
@@ -238,7 +240,21 @@ def check_inputs(block_fn: Any, inputs: list[Any]) -> list[Any]:
 
 
 class GatedBlocks(gr.Blocks):
-    """``gr.Blocks`` whose every event passes :func:`check_inputs` before Gradio reads its values."""
+    """``gr.Blocks`` whose every event passes :func:`check_inputs` before Gradio reads its values.
+
+    It also keeps the request of the event being processed where :func:`~mmdemo.ui.i18n.request_locale` finds
+    it (messages in the browser's language) and describes its API in English (translated labels resolved).
+    """
+
+    async def process_api(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        token = current_request.set(kwargs.get("request", args[3] if len(args) > 3 else None))
+        try:
+            return await super().process_api(*args, **kwargs)
+        finally:
+            current_request.reset(token)
+
+    def get_api_info(self, all_endpoints: bool = False, page: str | None = None) -> Any:
+        return english_everywhere(super().get_api_info(all_endpoints=all_endpoints, page=page))
 
     async def preprocess_data(  # type: ignore[override]
         self, block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False
@@ -248,14 +264,16 @@ class GatedBlocks(gr.Blocks):
                 inputs = check_inputs(block_fn, inputs)
             except GateError as err:
                 log.info("refused a request to %s: %s", block_fn.name, err.message)
-                raise
+                raise localized(err) from None
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except gr.Error:
             raise
         except Exception as err:  # Gradio's own checks: a value its data model rejects, a file it will not move
             log.warning("refused a request to %s: %s: %s", block_fn.name, type(err).__name__, str(err)[:300])
-            raise GateError(
-                "The request could not be read: a value does not match what this endpoint takes "
-                "(see “Use via API” at the bottom of the page)."
+            raise localized(
+                GateError(
+                    "The request could not be read: a value does not match what this endpoint takes "
+                    "(see “Use via API” at the bottom of the page)."
+                )
             ) from None
