@@ -13,6 +13,8 @@ PYTHON=${PYTHON:-python3}
 MISSING=""
 command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
 command -v espeak-ng >/dev/null 2>&1 || MISSING="$MISSING espeak-ng"
+# Chinese glyphs, so that the screenshots of the zh-CN browser test (tests/test_browser_i18n.py) are legible.
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || MISSING="$MISSING fonts-wqy-microhei"
 if [ -n "$MISSING" ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

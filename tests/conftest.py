@@ -9,8 +9,8 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-for _key in [k for k in os.environ if k.startswith("MMDEMO_")]:
-    del os.environ[_key]  # a developer's own settings must not leak into the tests
+for _key in [k for k in os.environ if k.startswith("MMDEMO_") and k != "MMDEMO_SCREENSHOTS"]:
+    del os.environ[_key]  # a developer's own settings must not leak into the tests (where screenshots go is no setting)
 
 import shutil
 from collections.abc import Iterator

@@ -1,0 +1,108 @@
+"""The app in a Chinese browser (headless Chromium, locale zh-CN): every tab in Chinese, server messages in
+Chinese, and the Settings panel's language switch back to English. Screenshots of each tab go to
+``$MMDEMO_SCREENSHOTS`` (default ``test-artifacts/screenshots``).
+
+The session's browser is one persistent context (its locale fixed at launch, and a second Playwright cannot
+start beside it), so this module's tab gets the zh-CN locale as Playwright's own ``locale`` option sets it:
+through the DevTools protocol, the browser language (``navigator.language``, ``Accept-Language``) and ICU
+locale of this tab only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HAN = re.compile(r"[\u4e00-\u9fff]")
+TABS = {
+    # tab: (its Chinese name, its main button, Chinese labels shown in it, the same labels in English)
+    "image": ("图像", "运行", ["照片", "任务", "结果", "示例照片（第一张含有可识别的文字）"], ["Photo", "Result"]),
+    "text-to-image": ("文生图", "生成", ["图片", "示例提示词", "高级选项"], ["Example prompts", "Advanced"]),
+    "emotion": ("情绪", "分析", ["语音", "示例录音", "总体情绪", "转写文本"], ["Speech", "Overall emotion"]),
+    "video": ("视频", "总结", ["示例视频", "摘要", "关键帧", "章节"], ["Keyframes", "Chapters"]),
+}
+
+
+def screenshot_dir() -> Path:
+    folder = Path(os.environ.get("MMDEMO_SCREENSHOTS") or ROOT / "test-artifacts" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def zh_page(browser, app_url: str):
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    devtools = browser.new_cdp_session(page)
+    agent = page.evaluate("navigator.userAgent")
+    devtools.send("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "zh-CN,zh"})
+    devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
+    page.goto(app_url)
+    page.locator(".gradio-container").first.wait_for()
+    assert page.evaluate("navigator.language") == "zh-CN"
+    yield page
+    page.close()
+
+
+def _visible_text(page) -> str:
+    return page.locator(".gradio-container").first.inner_text()
+
+
+def test_every_tab_is_in_chinese(zh_page) -> None:
+    page = zh_page
+    page.get_by_text("看图说话、文字生成图片、语音情绪分析和视频摘要", exact=False).first.wait_for()  # the intro
+    for name, (tab, button, labels, english_labels) in TABS.items():
+        page.get_by_role("tab", name=tab, exact=True).click()
+        page.get_by_role("button", name=button, exact=True).first.wait_for()
+        for label in labels:
+            page.get_by_text(label, exact=True).first.wait_for(state="visible")
+        text = _visible_text(page)
+        assert "__i18n__" not in text  # no key shown as such
+        for label in english_labels:
+            assert not re.search(rf"(?m)^{re.escape(label)}$", text), (name, label)
+        page.screenshot(path=str(screenshot_dir() / f"i18n-zh-CN-{name}.png"), full_page=True)
+    assert page.get_by_role("button", name="Run", exact=True).count() == 0
+
+
+def test_a_refused_request_says_why_in_chinese(zh_page) -> None:
+    page = zh_page
+    page.get_by_role("tab", name="文生图", exact=True).click()
+    page.locator("#t2i-prompt textarea").fill("")
+    page.get_by_role("button", name="生成", exact=True).click()
+    toast = page.get_by_test_id("toast-body").filter(has_text="请先输入提示词").first
+    toast.wait_for()
+    assert "请先输入提示词：描述你想要的图片。" in toast.inner_text()  # (its header, "Error", is Gradio's own word)
+    page.screenshot(path=str(screenshot_dir() / "i18n-zh-CN-error.png"), full_page=True)
+    toast.get_by_test_id("toast-close").click()
+
+
+def test_the_models_panel_is_in_chinese(zh_page) -> None:
+    page = zh_page
+    page.get_by_text("模型：加载了哪些、在哪里、占多大").click()
+    page.get_by_role("button", name="刷新", exact=True).click()
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#model-status');"
+        " return t && t.innerText.includes('图像描述') && t.innerText.includes('上次使用'); }"
+    )
+    headers = [h.strip() for h in page.locator("#model-status th").all_inner_texts()]
+    assert {"任务", "用于", "模型", "状态", "大小"} <= set(headers), headers
+
+
+def test_the_settings_switch_the_page_to_english(zh_page) -> None:
+    page = zh_page
+    page.get_by_role("tab", name="图像", exact=True).click()
+    page.locator("footer").get_by_text("设置", exact=True).click()
+    language = page.get_by_label("Language").or_(page.locator(".settings input[role=listbox]")).first
+    language.click()
+    page.get_by_role("option", name="English", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Image", exact=True).wait_for()
+    page.get_by_role("button", name="Run", exact=True).wait_for()
+    assert page.get_by_text("Photo", exact=True).count() >= 1
+    assert not HAN.search(page.get_by_role("tab", name="Text to image", exact=True).inner_text())
