@@ -16,8 +16,9 @@ are known words (a field's label, a model's title …). Anything not in the cata
 The API stays English: :func:`english` is what a key says in English (the gate's field names and the
 API description use it), and API clients send no ``Accept-Language``.
 
-To add a language: give every entry of :data:`UI` and :data:`MESSAGES` its text (keep the ``{name}``
-placeholders), add the locale to :data:`LOCALES` and its tags to :func:`supported_locale`.
+To add a language: two dictionaries like :data:`UI` and :data:`MESSAGES` (the same English keys, the
+``{name}`` placeholders kept) in :data:`CATALOGUES`, its locale in :data:`LOCALES` and its language tags in
+:func:`supported_locale`. The browser offers it if it is one of Gradio's own locales (Settings → Language).
 """
 
 from __future__ import annotations
