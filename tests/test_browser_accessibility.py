@@ -75,6 +75,8 @@ def test_labels_placeholders_and_footer_are_readable(page) -> None:
     selected tab and choice, the primary button and the footer (3.6:1, 2.5:1 and 2.4:1 before)."""
     page.locator("#caption-task").get_by_text("Ask a question", exact=True).click()
     page.locator("#vqa-question").wait_for()
+    page.mouse.move(0, 0)  # measured at rest, not under the pointer (hover colours differ)
+    page.wait_for_timeout(300)
     selectors = (
         "#caption-task [data-testid=block-info]",
         "#vqa-question .info-text",
@@ -118,6 +120,7 @@ def test_generated_images_have_alt_text(page) -> None:
 
 
 def test_on_a_phone_the_tabs_fit_and_the_headline_result_is_under_the_button(phone) -> None:
+    phone.get_by_role("tab", name="Video", exact=True).wait_for()
     for name in ("Image", "Text to image", "Emotion", "Video"):
         assert phone.get_by_role("tab", name=name, exact=True).is_visible(), name
     phone.get_by_role("tab", name="Emotion").click()
