@@ -176,6 +176,13 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate the configured models on a data set: a table on stdout, ``--json`` and ``--report`` files."""
+    from .evaluation.command import run_eval
+
+    return run_eval(args, settings)
+
+
 def cmd_space(args: argparse.Namespace, settings: Settings) -> int:
     """Write a folder ready to push to a Hugging Face Space."""
     from .deploy import space_models, verify_preload, write_space
@@ -256,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="speech language code (default: detected)")
     p.add_argument("--out", help="also write summary.md, summary.json, summary.srt and keyframe JPEGs here")
     p.set_defaults(func=cmd_summarize)
+
+    from .evaluation.command import add_arguments as add_eval_arguments
+
+    p = sub.add_parser("eval", help="evaluate a task's model on a data set (metrics table, JSON, report)")
+    add_eval_arguments(p)
+    p.set_defaults(func=cmd_eval)
 
     from .deploy import HARDWARE
 

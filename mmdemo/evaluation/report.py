@@ -1,0 +1,263 @@
+"""What an evaluation run prints and writes: a table for the terminal, JSON, and a Markdown report with plots."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .runner import EvalResult, ItemResult
+
+TITLES = {
+    "caption": "Image captioning",
+    "vqa": "Visual question answering",
+    "ocr": "Reading text (OCR)",
+    "asr": "Speech recognition",
+    "emotion": "Speech emotion",
+    "t2i": "Text to image",
+}
+
+METRIC_ROWS: dict[str, list[tuple[str, str, str]]] = {
+    # task → (aggregate key, label, unit)
+    "caption": [
+        ("bleu_1", "BLEU-1", ""),
+        ("bleu_2", "BLEU-2", ""),
+        ("bleu_3", "BLEU-3", ""),
+        ("bleu_4", "BLEU-4", ""),
+        ("cider_d", "CIDEr-D", ""),
+    ],
+    "vqa": [("accuracy", "VQA accuracy", "%")],
+    "ocr": [("cer", "CER", "%"), ("wer", "WER (normalised)", "%"), ("exact", "read exactly", "%")],
+    "asr": [("wer", "WER", "%"), ("cer", "CER", "%"), ("exact", "transcribed exactly", "%")],
+    "emotion": [("accuracy", "accuracy (WA)", "%"), ("unweighted_accuracy", "unweighted accuracy (UA)", "%")],
+    "t2i": [("clip_score", "CLIP score (mean)", ""), ("clip_score_min", "min", ""), ("clip_score_max", "max", "")],
+}
+
+DEFINITIONS = {
+    "caption": (
+        "BLEU-n and CIDEr-D as the COCO caption evaluation (pycocoevalcap) computes them, on PTB-style tokens "
+        "(lower case, punctuation dropped), ×100. BLEU: corpus n-gram precisions clipped by the references, "
+        "geometric mean up to n, brevity penalty with the closest reference length. CIDEr-D: tf-idf weighted "
+        "n-gram (1–4) cosine similarity with clipping and a length penalty, idf from this set's references, "
+        "×10 per item as COCO, then ×100 here. METEOR and SPICE (Java) are not computed."
+    ),
+    "vqa": (
+        "VQAv2 accuracy: min(#humans who gave the answer / 3, 1), averaged over the 10-choose-9 subsets of "
+        "the human answers, after the official answer normalisation (punctuation, articles, number words, "
+        "contractions); with 1–3 reference answers, exact match after normalisation."
+    ),
+    "ocr": (
+        "CER: character edits (substitutions + deletions + insertions) / reference characters, all items "
+        "together, with line breaks and runs of spaces as one space; case and punctuation count. WER: word "
+        "edits after the transcript normaliser (lower case, punctuation removed)."
+    ),
+    "asr": (
+        "WER: word edits (substitutions + deletions + insertions) / reference words, all items together; CER "
+        "the same on characters (spaces included). Both after the normaliser: lower case, apostrophes "
+        "deleted, other punctuation and symbols → spaces, whitespace collapsed; numbers are not spelled out."
+    ),
+    "emotion": (
+        "References and predictions in the app's plain emotion words (LABEL_WORDS: neu → neutral, hap/exc → "
+        "happy, ang → angry, …). Accuracy (weighted accuracy, WA): correct / items. Unweighted accuracy (UA): "
+        "the mean recall over the emotions that occur in the references. Confusion matrix: rows reference, "
+        "columns predicted."
+    ),
+    "t2i": (
+        "CLIP score = max(100 × cosine similarity of the CLIP image and prompt embeddings, 0), per generated "
+        "image (one per prompt, fixed seed), as the app computes it; the mean over prompts."
+    ),
+}
+
+
+def _value(value: Any, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}{' ' + unit if unit else ''}"
+
+
+def metric_rows(result: EvalResult) -> list[tuple[str, str]]:
+    agg = result.aggregates
+    rows = [(label, _value(agg.get(key), unit)) for key, label, unit in METRIC_ROWS[result.task]]
+    if result.task in ("asr", "ocr") and "word_edits" in agg:
+        unit = "word_edits" if result.task == "asr" else "char_edits"
+        e = agg[unit]
+        total = e.get("reference_words", e.get("reference_chars"))
+        what = "words" if result.task == "asr" else "characters"
+        rows.append(
+            (
+                f"edits ({what})",
+                f"{e['substitutions']} sub, {e['deletions']} del, {e['insertions']} ins of {total}",
+            )
+        )
+    if result.task == "emotion":
+        rows.extend((f"recall: {label}", _value(v, "%")) for label, v in agg.get("recall", {}).items())
+    rows.append(("items scored", f"{agg['scored']} of {agg['items']} ({agg['failed']} failed)"))
+    return rows
+
+
+def format_table(result: EvalResult) -> str:
+    """The aggregates as an aligned text table, then the failed items (for stdout)."""
+    header = f"{TITLES[result.task]} · {result.dataset} · models: {', '.join(result.models) or 'none ran'}"
+    rows = metric_rows(result)
+    width = max(len(label) for label, _ in rows)
+    lines = [header, "-" * min(len(header), 100)]
+    lines += [f"{label:<{width}}  {value}" for label, value in rows]
+    if result.task == "emotion" and result.aggregates.get("labels"):
+        labels, matrix = result.aggregates["labels"], result.aggregates["confusion"]
+        col = max(len(label) for label in labels) + 1
+        lines += ["", "confusion (rows: reference, columns: predicted)"]
+        lines.append(" " * col + "".join(f"{label:>{col}}" for label in labels))
+        lines += [
+            f"{label:<{col}}" + "".join(f"{n:>{col}}" for n in row) for label, row in zip(labels, matrix, strict=True)
+        ]
+    failed = result.failed
+    if failed:
+        lines += ["", f"failed items ({len(failed)}):"]
+        lines += [f"  {r.id}: {r.error}" for r in failed[:20]]
+        if len(failed) > 20:
+            lines.append(f"  … and {len(failed) - 20} more (see --json)")
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def write_json(result: EvalResult, path: str | Path, command: str = "") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"command": command, **result.to_dict()} if command else result.to_dict()
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------ report
+
+INF = float("inf")
+HISTOGRAMS: dict[str, tuple[str, str, list[float], list[str]]] = {
+    # task → (per-item score, x label, bin edges, bin labels); plain ASCII: Pillow's bundled font has no – or ≥
+    "asr": (
+        "wer",
+        "word error rate per item (%)",
+        [0, 1e-9, 5, 10, 20, 30, 50, 100, INF],
+        ["0", "<5", "5-10", "10-20", "20-30", "30-50", "50-100", ">=100"],
+    ),
+    "ocr": (
+        "cer",
+        "character error rate per item (%)",
+        [0, 1e-9, 2, 5, 10, 20, 50, 100, INF],
+        ["0", "<2", "2-5", "5-10", "10-20", "20-50", "50-100", ">=100"],
+    ),
+    "caption": (
+        "cider_d",
+        "CIDEr-D per item (x100)",
+        [0, 25, 50, 75, 100, 150, 200, 300, INF],
+        ["0-25", "25-50", "50-75", "75-100", "100-150", "150-200", "200-300", ">=300"],
+    ),
+    "vqa": (
+        "accuracy",
+        "VQA accuracy per question (%)",
+        [0, 1e-9, 30, 60, 90, 100, INF],
+        ["0", "<30", "30-60", "60-90", "90-<100", "100"],
+    ),
+    "t2i": (
+        "clip_score",
+        "CLIP score per prompt",
+        [0, 15, 20, 25, 30, 35, INF],
+        ["<15", "15-20", "20-25", "25-30", "30-35", ">=35"],
+    ),
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = " / ".join(str(v) for v in value)
+    text = str(value).replace("\n", " / ").replace("|", "\\|")
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _item_columns(task: str) -> list[tuple[str, Any]]:
+    def score(key: str):
+        return lambda r: None if r.scores.get(key) is None else f"{r.scores[key]:.2f}"
+
+    columns: list[tuple[str, Any]] = [("item", lambda r: r.id)]
+    if task == "vqa":
+        columns.append(("question", lambda r: r.details.get("question")))
+    columns += [("reference", lambda r: r.reference), ("prediction", lambda r: r.prediction)]
+    columns += {
+        "caption": [("CIDEr-D", score("cider_d"))],
+        "vqa": [("accuracy %", score("accuracy"))],
+        "ocr": [("CER %", score("cer")), ("WER %", score("wer"))],
+        "asr": [("WER %", score("wer")), ("CER %", score("cer"))],
+        "emotion": [("as word", lambda r: r.details.get("reference_word"))],
+        "t2i": [("image", lambda r: f"![]({r.details['image']})" if r.details.get("image") else None)],
+    }[task]
+    columns.append(("error", lambda r: r.error))
+    return columns
+
+
+def write_report(result: EvalResult, folder: str | Path, command: str = "") -> Path:
+    """``folder/report.md`` with the results, definitions, plots (PNG, drawn with Pillow) and every item."""
+    from .plots import confusion_image, histogram
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    agg = result.aggregates
+    lines = [f"# Evaluation: {TITLES[result.task]} on {result.dataset}", ""]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    lines += [
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M')}",
+        f"- Dataset folder: `{result.folder}`",
+        f"- Models: {', '.join(f'`{m}`' for m in result.models) or 'none ran'}",
+        f"- Items: {agg['items']} ({agg['scored']} scored, {agg['failed']} failed), {result.seconds:.1f} s",
+        "",
+        "## Results",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in metric_rows(result)]
+    lines += ["", f"*How it is measured.* {DEFINITIONS[result.task]}", ""]
+    if result.notes:
+        lines += ["## Notes", ""] + [f"- {note}" for note in result.notes] + [""]
+    plots: list[tuple[str, str]] = []
+    if result.task == "emotion" and agg.get("labels"):
+        confusion_image(agg["labels"], agg["confusion"], title="Speech emotion: confusion matrix").save(
+            folder / "confusion.png"
+        )
+        plots.append(("Confusion matrix (rows: reference, columns: predicted)", "confusion.png"))
+    elif result.task in HISTOGRAMS:
+        key, xlabel, edges, labels = HISTOGRAMS[result.task]
+        values = [r.scores[key] for r in result.items if r.scores.get(key) is not None]
+        if values:
+            name = f"{key.replace('_', '-')}-histogram.png"
+            histogram(
+                values, edges, title=f"{TITLES[result.task]}: {len(values)} items", xlabel=xlabel, labels=labels
+            ).save(folder / name)
+            plots.append((f"Distribution of the {xlabel}", name))
+    if plots:
+        lines += ["## Plots", ""]
+        for caption, name in plots:
+            lines += [f"![{caption}]({name})", ""]
+    columns = _item_columns(result.task)
+    lines += ["## Items", "", "| " + " | ".join(c for c, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(get(r)) for _, get in columns) + " |" for r in result.items]
+    path = folder / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def save_generated_image(folder: str | Path) -> Any:
+    """An image sink for text to image runs: saves each image as ``folder/images/<line>.png`` and records
+    the relative path in the item (the report shows it)."""
+    target = Path(folder) / "images"
+
+    def sink(item: ItemResult, image: Any) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        name = f"images/item-{item.line:04d}.png"
+        image.save(Path(folder) / name)
+        item.details["image"] = name
+
+    return sink
