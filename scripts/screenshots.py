@@ -1,0 +1,85 @@
+"""Screenshots of every tab at desktop and phone size, with the tiny test models (results shown) and
+with no Hub models (a fresh offline install), for README and closing notes.
+
+    PYTHONPATH=. python scripts/screenshots.py OUT_DIR [--models tiny|none]
+
+Needs Playwright and Chromium (scripts/test.sh installs both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TABS = (("Image", "image"), ("Text to image", "text-to-image"), ("Emotion", "emotion"), ("Video", "video"))
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def _tab_names(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('button[role=tab]')].map(b => b.innerText.trim())")
+
+
+def run_examples(page, tab: str) -> None:
+    """Fill the tab's first example and run it, so the screenshot shows results."""
+    if tab == "text-to-image":
+        page.locator("#t2i-prompt textarea").fill("a lighthouse on a cliff at sunset")
+        page.locator("#t2i-button").click()
+        page.locator("#t2i-gallery img").first.wait_for(timeout=120_000)
+        return
+    page.locator(".gallery-item:visible").first.click()  # only the open tab's examples are visible
+    button = {"image": "#caption-button", "emotion": "#emotion-button", "video": "#video-button"}[tab]
+    page.locator(button).click()
+    page.wait_for_timeout(1500)
+    busy = "[...document.querySelectorAll('[data-testid=status-tracker]')].some(t => !t.classList.contains('hide'))"
+    page.wait_for_function(f"() => !{busy}", timeout=180_000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--models", choices=["tiny", "none"], default="tiny")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from mmdemo.settings import Settings
+    from mmdemo.testing.server import launched_app
+
+    if args.models == "tiny":
+        from mmdemo.testing.tiny_models import build_tiny_models
+
+        dirs = build_tiny_models(Path(".pytest_cache/d/tiny-models"))
+        settings = Settings(models={r: str(p) for r, p in dirs.items()}, device="cpu", offline=True)
+    else:
+        settings = Settings(device="cpu", offline=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with launched_app(settings) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
+        for size, viewport in SIZES.items():
+            page = browser.new_page(viewport=viewport)
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.locator(".gradio-container").first.wait_for()
+            page.wait_for_timeout(2000)
+            names = _tab_names(page)
+            for i, (_, slug) in enumerate(TABS):
+                if i < len(names):
+                    page.locator("button[role=tab]").nth(i).click(force=True)
+                    page.wait_for_timeout(800)
+                if args.models == "tiny" and size == "desktop":
+                    try:
+                        run_examples(page, slug)
+                    except Exception as err:  # a screenshot of what is there beats none
+                        print(f"{slug}: could not run the example ({type(err).__name__})")
+                page.screenshot(path=str(out / f"{args.models}-{size}-{slug}.png"), full_page=True)
+            page.close()
+        browser.close()
+    print(f"screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main()
