@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for all; default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 7860, or GRADIO_SERVER_PORT)")
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
+    p.add_argument("--mcp", action="store_true", default=None, help="also serve every task as an MCP tool")
     p.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD", help="require a login (repeat)")
     p.add_argument("--auth-file", help="file with one USER:PASSWORD per line")
     p.add_argument(
@@ -75,6 +76,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         model_dir=args.model_dir,
         offline=args.offline,
         preload=preload,
+        mcp_server=args.mcp,
     )
 
 

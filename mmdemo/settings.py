@@ -149,6 +149,8 @@ class Settings:
     """Requests waiting in the queue at most; more are turned away with "the app is busy"."""
     rate_limit_per_minute: int = 0
     """Model requests one client (login, else IP address) may make per minute; 0 = no limit."""
+    mcp_server: bool = False
+    """Also serve every task as an MCP tool (Gradio's MCP server at ``/gradio_api/mcp/``)."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses/networks of reverse proxies whose ``X-Forwarded-For`` is believed (else the peer address
     identifies the client). Default: none; on Hugging Face Spaces the platform's internal network."""
@@ -188,6 +190,7 @@ class Settings:
             max_queue=int(_env_float(env, "MMDEMO_MAX_QUEUE", defaults.max_queue)),
             rate_limit_per_minute=int(_env_float(env, "MMDEMO_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute)),
             trusted_proxies=_env_list(env, "MMDEMO_TRUSTED_PROXIES", SPACES_PROXIES if env.get("SPACE_ID") else ()),
+            mcp_server=_env_bool(env, "MMDEMO_MCP", False),
         )
         name = (profile or env.get("MMDEMO_PROFILE", "").strip().lower() or "auto").lower()
         name = detect_profile(env) if name == "auto" else name

@@ -90,6 +90,8 @@ def launch_kwargs(manager: ModelManager) -> dict[str, Any]:
         ),
         "css": CSS,
         "max_file_size": manager.settings.max_upload_bytes,
+        # Every named task endpoint as an MCP tool (same gate, rate limit, sign-in and queue as the API).
+        "mcp_server": manager.settings.mcp_server,
         "show_error": False,  # our own errors are gr.Error already; anything else stays in the log
         # Sign-in: at most a few wrong passwords per client, then a pause (Gradio's login has no throttle).
         "app_kwargs": {"middleware": [Middleware(LoginThrottleMiddleware, policy=access)]},

@@ -106,7 +106,7 @@ def gpu_seconds(audio: Any = None, *_: Any, **__: Any) -> float:
 def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
-    def analyse(
+    def emotion(
         audio: Any,
         window_seconds: float = 3.0,
         hop_seconds: float = 1.5,
@@ -114,6 +114,16 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         text_weight: float = 0.5,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[dict[str, float] | None, Any, str, dict[str, float] | None, dict[str, float] | None, Any, Any, Any, str]:
+        """How a speaker feels: emotion from the voice over time (sliding windows), from the transcribed
+        words, and both fused; with the transcript, spectrogram, pitch and loudness.
+
+        Args:
+            audio: the recording (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            window_seconds: seconds of voice per estimate (0.5-10).
+            hop_seconds: seconds between window starts (at most the window).
+            use_transcript: also transcribe and judge the words.
+            text_weight: weight of the words in the overall estimate (0 = voice only, 1 = words only).
+        """
         options = AnalysisOptions(
             window_seconds=window_seconds,
             hop_seconds=hop_seconds,
@@ -231,7 +241,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
     after(
         model_event(
             button.click,
-            analyse,
+            emotion,
             [audio, window, hop, use_transcript, weight],
             [fused, timeline, transcript, text_label, voice_label, spectrogram, pitch_plot, loudness_plot, summary],
             api_name="emotion",

@@ -58,29 +58,59 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         num_beams: int = 3,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> str:
+        """Describe a photo in one sentence (BLIP image captioning).
+
+        Args:
+            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            prefix: optional first words for the caption to continue, e.g. "a painting of".
+            max_new_tokens: longest caption, in tokens (5-100).
+            min_new_tokens: shortest caption, in tokens (0-40); raise it for more detail.
+            num_beams: beam-search width (1-8): more is more careful and slower.
+        """
         options = DecodingOptions(max_new_tokens, min_new_tokens, num_beams)
         result = caption_image(image, prefix=prefix, options=options, manager=manager, progress=progress_to(progress))
         return result.text
 
     def describe(image: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
+        """A detailed description of a photo: a longer caption, then "The text in it reads: ..." when it
+        contains text.
+
+        Args:
+            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+        """
         result = describe_image(image, manager=manager, progress=progress_to(progress))
         for note in result.notes:
             gr.Warning(translate(note))
         return result.text
 
-    def ask(
+    def vqa(
         image: Any,
         question: str,
         num_beams: int = 3,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> str:
+        """Answer a question about a photo with a short answer (yes, two, red...): BLIP visual question
+        answering.
+
+        Args:
+            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            question: the question, e.g. "What colour is the car?".
+            num_beams: beam-search width (1-8).
+        """
         options = DecodingOptions(max_new_tokens=10, num_beams=num_beams)
         result = answer_question(image, question, options=options, manager=manager, progress=progress_to(progress))
         return result.answer
 
-    def read(
+    def ocr(
         image: Any, min_score: float = 0.5, progress: gr.Progress = gr.Progress(track_tqdm=True)
     ) -> tuple[Any, str, dict[str, list[Any]]]:
+        """Read the text in a photo (PP-OCR): the photo with the text boxes drawn, the text in reading
+        order, and one row per line (number, text, confidence).
+
+        Args:
+            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            min_score: leave out lines read with less confidence than this (0-1).
+        """
         result = read_text(image, min_score=min_score, manager=manager, progress=progress_to(progress))
         if not result.lines:
             gr.Info(say("No text found in this image."))
@@ -224,7 +254,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
     after(
         model_event(
             [buttons["ask"].click, question.submit],
-            ask,
+            vqa,
             [image, question, beams],
             result,
             api_name="vqa",
@@ -239,7 +269,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
     after(
         model_event(
             buttons["read"].click,
-            read,
+            ocr,
             [image, min_score],
             [boxes, result, ocr_lines],
             api_name="ocr",

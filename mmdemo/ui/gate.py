@@ -6,7 +6,8 @@ component it is bound to, *before* Gradio itself touches the value (so Gradio ne
 downloads a file the gate refuses):
 
 * **files** (``gr.Image``, ``gr.Audio``, ``gr.Video``, ``gr.File``): only a Gradio file object whose
-  path, with every symbolic link resolved, lies in Gradio's upload/cache folder or in the app's
+  path (or this app's own ``…/gradio_api/file=PATH`` URL, as MCP clients send files: read as that path,
+  never fetched), with every symbolic link resolved, lies in Gradio's upload/cache folder or in the app's
   own ``assets/``; everything else (another path, ``..``, ``file://``/``http(s)://``/``data:``
   locations, a missing or foreign ``meta``, a link pointing out) gets one message that is the same
   whether the file exists or not. The handler receives a clean file object with the resolved path;
@@ -71,6 +72,23 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
+_OWN_FILE_URL = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/gradio_api/file=(/[^?#]+)$")
+
+
+def own_file_path(raw: Any) -> Any:
+    """This app's own file URL (``http(s)://HOST/…/gradio_api/file=/PATH``, the form MCP clients must
+    send files in, after uploading them) as the local path it names; anything else unchanged. Nothing is
+    fetched: the path then passes the same checks as any other (inside the upload folder, a real file)."""
+    if not isinstance(raw, str):
+        return raw
+    match = _OWN_FILE_URL.match(raw)
+    if match is None:
+        return raw
+    from urllib.parse import unquote
+
+    return unquote(match.group(1))
+
+
 def admit_file(value: Any, field: str, kind: str = "file", roots: Sequence[Path] | None = None) -> dict[str, Any]:
     """A clean Gradio file object for ``value``, or :class:`GateError`.
 
@@ -87,7 +105,7 @@ def admit_file(value: Any, field: str, kind: str = "file", roots: Sequence[Path]
     refused = GateError(f"{field}: this {kind} is not a file uploaded to this app (or it expired). Upload it again.")
     if not isinstance(value, dict) or value.get("meta") != FILE_META:
         raise refused
-    raw = value.get("path")
+    raw = own_file_path(value.get("path"))
     if not isinstance(raw, str) or not raw or "\x00" in raw or _SCHEME.match(raw) or not os.path.isabs(raw):
         raise refused
     roots = upload_roots() if roots is None else list(roots)

@@ -99,6 +99,20 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
         clip_score: bool = True,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[Any, str]], int, str]:
+        """Generate images from a text prompt; each comes with its seed (to make it again) and a CLIP score.
+
+        Args:
+            prompt: what the image should show.
+            negative_prompt: what to avoid (used only when guidance is above 1).
+            steps: denoising steps; 0 = the model's recommendation.
+            guidance_scale: how closely to follow the prompt; 0 = the model's recommendation, 1 = off.
+            size: "auto" (the model's size) or WIDTHxHEIGHT in multiples of 8, e.g. "768x512".
+            num_images: how many images.
+            seed: the seed of the first image (image i uses seed + i); used when randomize_seed is false.
+            randomize_seed: pick a random seed (returned, so the images can be made again).
+            decoder: "auto", "tiny" (fast, TAESD) or "full" (the model's own decoder).
+            clip_score: also score how well each image matches the prompt.
+        """
         width, height = check_size(size, settings.max_generated_side)
         result = generate_images(
             prompt,

@@ -65,6 +65,17 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
         summary_method: str = "auto",
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[str, str, list[tuple[Any, str]], str, list[str], str]:
+        """Summarise a video from what is seen (keyframe captions), read on screen and said (transcript):
+        a summary, timestamped chapters, keyframes, the transcript and Markdown/JSON/SRT reports.
+
+        Args:
+            video: the video (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            max_keyframes: most scene keyframes to describe.
+            describe: caption the keyframes.
+            read_text: read on-screen text.
+            transcribe: transcribe the speech.
+            summary_method: "auto" (a summarisation model, else picked sentences) or "extractive".
+        """
         result = summarize_video(
             video,
             max_keyframes=max_keyframes,
