@@ -1,0 +1,220 @@
+"""Unpacking a zip a client uploaded: hostile input, unpacked only after checks and under limits.
+
+Refused, each with its own message: a file that is not a zip (or a damaged one), an empty zip, an entry
+with an absolute path or a drive letter, one that climbs out of the folder with ``..``, a symbolic link or
+another special file, a password-protected entry, a name given twice, more than ``max_files`` entries, more
+than ``max_total_bytes`` once unpacked, and an entry (or the whole zip) that unpacks to more than
+``max_ratio`` times its compressed size (a zip bomb).
+
+Every entry is checked before anything is written. The sizes a zip declares are not trusted: bytes are
+counted while they are written and unpacking stops at the limits (a zip that lies is refused, and what was
+written is removed). Files are written by this code, never by ``ZipFile.extract``: plain files and folders
+only, created exclusively, inside one fresh folder. macOS's ``__MACOSX/`` resource folders are skipped.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ..errors import InputError
+from .files import mb
+
+NOT_A_ZIP = "This file is not a zip archive, or it is damaged: upload a .zip file."
+EMPTY = "The zip is empty: it contains no files."
+ABSOLUTE = "The zip contains a file with an absolute path ({name}): such zips are refused."
+CLIMBS_OUT = "The zip contains a path that leads out of its folder with '..' ({name}): such zips are refused."
+LINK = "The zip contains a symbolic link ({name}): links are refused. Zip the files themselves."
+SPECIAL = "The zip contains a special file ({name}) that is neither a file nor a folder: such zips are refused."
+ENCRYPTED = "The zip contains a password-protected file ({name}): zip the files without a password."
+TWICE = "The zip contains the same name twice ({name}): such zips are refused."
+TOO_MANY = "The zip holds too many files ({count}; at most {limit})."
+TOO_LARGE = "The zip's contents are too large once unpacked (over {limit})."
+BOMB = "The zip contains a file compressed more than {limit} times ({name}): it looks like a zip bomb and is refused."
+UNREADABLE = (
+    "A file in the zip could not be unpacked ({name}): the zip is damaged, or uses a compression method "
+    "this server can't read."
+)
+ALL_FILES = "all files together"
+SKIPPED_PREFIX = "__MACOSX/"
+_CHUNK = 1 << 20
+
+
+class ArchiveError(InputError):
+    """A zip that is refused: the message says why (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    max_files: int = 2000
+    """Entries (files and folders) at most."""
+    max_total_bytes: int = 512 * 2**20
+    """Bytes once unpacked, all files together."""
+    max_ratio: float = 100.0
+    """Unpacked size / compressed size at most, per entry and for the whole zip (images, audio and text
+    compress a few times at most; a zip bomb thousands of times)."""
+    ratio_floor_bytes: int = 2**20
+    """Entries (and zips) smaller than this once unpacked are not held to ``max_ratio``: a small file of
+    repeated text compresses well, and is harmless."""
+
+
+def shown_name(name: str, limit: int = 80) -> str:
+    """An entry name as a message may show it: control characters replaced, at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _refuse(template: str, **values: object) -> ArchiveError:
+    return ArchiveError(template.format(**values))
+
+
+def entry_path(name: str) -> PurePosixPath:
+    """The relative path an entry is written to, or :class:`ArchiveError` when it would land outside the folder
+    (absolute, a drive letter, ``..``; backslashes count as separators, as Windows tools write them)."""
+    text = name.replace("\\", "/")
+    if "\x00" in text or text.startswith("/") or (len(text) > 1 and text[1] == ":" and text[0].isalpha()):
+        raise _refuse(ABSOLUTE, name=shown_name(name))
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _refuse(CLIMBS_OUT, name=shown_name(name))
+    return PurePosixPath(*parts) if parts else PurePosixPath(".")
+
+
+def _kind(info: zipfile.ZipInfo) -> str:
+    """``file``, ``dir``, ``link`` or ``special``, from the Unix file type a zip records (without one: by name)."""
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no file type recorded (permissions only, or not Unix)
+    if kind == stat.S_IFLNK:
+        return "link"
+    if kind == stat.S_IFDIR or (not kind and info.is_dir()):
+        return "dir"
+    return "file" if kind in (0, stat.S_IFREG) else "special"
+
+
+def _too_compressed(size: int, compressed: int, limits: ArchiveLimits) -> bool:
+    return size > limits.ratio_floor_bytes and size > limits.max_ratio * max(compressed, 1)
+
+
+def _plan(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[tuple[zipfile.ZipInfo, PurePosixPath, bool]]:
+    """Every entry checked from the zip's directory: (entry, where it goes, whether it is a file)."""
+    entries = [i for i in archive.infolist() if not i.filename.replace("\\", "/").startswith(SKIPPED_PREFIX)]
+    if len(entries) > limits.max_files:
+        raise _refuse(TOO_MANY, count=len(entries), limit=limits.max_files)
+    planned: list[tuple[zipfile.ZipInfo, PurePosixPath, bool]] = []
+    seen: set[PurePosixPath] = set()
+    total = compressed = 0
+    for info in entries:
+        path = entry_path(info.filename)
+        kind = _kind(info)
+        if kind == "link":
+            raise _refuse(LINK, name=shown_name(info.filename))
+        if kind == "special":
+            raise _refuse(SPECIAL, name=shown_name(info.filename))
+        if kind == "dir" or path == PurePosixPath("."):
+            planned.append((info, path, False))
+            continue
+        if info.flag_bits & 0x1:
+            raise _refuse(ENCRYPTED, name=shown_name(info.filename))
+        if path in seen:
+            raise _refuse(TWICE, name=shown_name(info.filename))
+        seen.add(path)
+        if _too_compressed(info.file_size, info.compress_size, limits):
+            raise _refuse(BOMB, limit=f"{limits.max_ratio:g}", name=shown_name(info.filename))
+        total += info.file_size
+        compressed += info.compress_size
+        if total > limits.max_total_bytes:
+            raise _refuse(TOO_LARGE, limit=mb(limits.max_total_bytes))
+        planned.append((info, path, True))
+    if not seen:
+        raise ArchiveError(EMPTY)
+    if _too_compressed(total, compressed, limits):
+        raise _refuse(BOMB, limit=f"{limits.max_ratio:g}", name=ALL_FILES)
+    return planned
+
+
+def extract_zip(source: str | Path, target: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> list[str]:
+    """Unpack the zip ``source`` into ``target`` (a new folder, or an empty one) after the checks of the module
+    docstring; returns the relative (``/``-separated) names of the files written, in the zip's order.
+
+    Raises :class:`ArchiveError` with the reason; ``target`` is then left empty."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    if any(target.iterdir()):
+        raise ValueError(f"{target} is not empty: a zip is unpacked into a fresh folder only")
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise ArchiveError(NOT_A_ZIP) from None
+    written: list[str] = []
+    try:
+        with archive:
+            planned = _plan(archive, limits)
+            root = target.resolve()
+            total = 0
+            for info, path, is_file in planned:
+                destination = root.joinpath(*path.parts)
+                if not is_file:
+                    _folder(destination, root, info)
+                    continue
+                total = _write(archive, info, destination, root, total, limits)
+                written.append(str(path))
+    except BaseException:
+        _empty(target)
+        raise
+    return written
+
+
+def _write(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    destination: Path,
+    root: Path,
+    total: int,
+    limits: ArchiveLimits,
+) -> int:
+    """Write one entry, counting its bytes against the limits; returns the new total."""
+    name = shown_name(info.filename)
+    try:
+        _folder(destination.parent, root, info)
+        size = 0
+        with archive.open(info) as reader, open(destination, "xb") as out:
+            while chunk := reader.read(_CHUNK):
+                size += len(chunk)
+                total += len(chunk)
+                if total > limits.max_total_bytes:
+                    raise _refuse(TOO_LARGE, limit=mb(limits.max_total_bytes))
+                if size > info.file_size or _too_compressed(size, info.compress_size, limits):
+                    raise _refuse(BOMB, limit=f"{limits.max_ratio:g}", name=name)
+                out.write(chunk)
+    except ArchiveError:
+        raise
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):  # a name that is a file and a folder
+        raise _refuse(TWICE, name=name) from None
+    except OSError as err:
+        if err.errno in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL):  # a name this disk cannot hold
+            raise _refuse(UNREADABLE, name=name) from None
+        raise  # the server's own disk (full, read-only): not the zip's fault
+    except Exception:  # zipfile.BadZipFile (CRC), zlib.error, EOFError, NotImplementedError (method): damaged
+        raise _refuse(UNREADABLE, name=name) from None
+    return total
+
+
+def _folder(folder: Path, root: Path, info: zipfile.ZipInfo) -> None:
+    """Make ``folder`` (inside ``root``); nothing here makes links, so it resolves inside ``root``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise _refuse(TWICE, name=shown_name(info.filename)) from None
+    if not folder.resolve().is_relative_to(root):
+        raise _refuse(CLIMBS_OUT, name=shown_name(info.filename))
+
+
+def _empty(folder: Path) -> None:
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
