@@ -563,3 +563,26 @@ def test_progress_of_moves_names_the_device_not_paths(tiny_model_dirs: dict[str,
         "Image captioning model ready",
     ] * 2 + ["Moving the image captioning model back to the GPU…"]
     assert not any(folder in m or str(Path(folder).parent) in m for m in messages)
+
+
+def test_batch_size_comes_from_the_memory_left_on_the_device(tiny_model_dirs: dict[str, Path]) -> None:
+    """The captioner's weights are counted while it is in use; the rest of the budget over the bytes one item
+    needs (halved in bfloat16) is the batch size, at least 1 and at most the caller's maximum."""
+    import torch
+
+    from mmdemo.testing.accelerator import SimulatedAccelerator
+
+    folder = tiny_model_dirs["captioner"]
+    weights, item = estimate_weight_bytes(folder, 4), 10_000
+    settings = Settings(models={"captioner": str(folder)}, device="cpu", offline=True)
+    manager = ModelManager(settings, accelerator=SimulatedAccelerator(weights + 3.5 * item, 10 * weights))
+    with manager.use("captioner"):
+        assert manager.memory_usage()["sim:0"][0] == weights
+        assert manager.batch_size("captioner", item) == 3
+        assert manager.batch_size("captioner", item, maximum=2) == 2
+        assert manager.batch_size("captioner", 100 * item) == 1  # nothing fits: one at a time
+    half_weights = estimate_weight_bytes(folder, 2)
+    half = SimulatedAccelerator(half_weights + 3.5 * item, 10 * weights, dtype=torch.bfloat16)
+    manager = ModelManager(settings, accelerator=half)
+    with manager.use("captioner"):
+        assert manager.batch_size("captioner", item) == 7

@@ -614,6 +614,20 @@ class ModelManager:
             detail=detail.replace(model_id, public),  # shown to visitors (folded): no server paths
         )
 
+    def batch_size(self, role: str, item_bytes: int, maximum: int = 32) -> int:
+        """How many items ``role``'s model may take in one batch: the memory left on its tier (budget minus the
+        models there, minus the spec's own activation reserve) over ``item_bytes``, between 1 and ``maximum``.
+
+        ``item_bytes``: the working memory one item needs in float32 (scaled here to the model's precision).
+        Ask while the model is in use (inside ``use(role)``), so that its own weights are counted."""
+        spec = self.spec(role)
+        tier = self._home_tier(spec)
+        element_size = 4 if spec.cpu_only else self.dtype.itemsize
+        per_item = max(1, int(item_bytes) * element_size // 4)
+        with self._cond:
+            free = self.budgets.get(tier, 0) - self._usage(tier) - spec.activation_bytes
+        return max(1, min(int(maximum), free // per_item))
+
     def memory_usage(self) -> dict[str, tuple[int, int]]:
         """Tier → (bytes used by models, budget)."""
         with self._cond:
