@@ -197,6 +197,19 @@ def _item_columns(task: str) -> list[tuple[str, Any]]:
     return columns
 
 
+def item_table(result: EvalResult) -> tuple[list[str], list[list[str]]]:
+    """The report's per-item table as plain text (headers, rows) for a UI table: the same columns as report.md,
+    lists joined with " / ", nothing escaped or shortened."""
+
+    def plain(value: Any) -> str:
+        if value is None:
+            return ""
+        return " / ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+    columns = [(name, get) for name, get in _item_columns(result.task) if name != "image"]
+    return [name for name, _ in columns], [[plain(get(r)) for _, get in columns] for r in result.items]
+
+
 def write_report(result: EvalResult, folder: str | Path, command: str = "") -> Path:
     """``folder/report.md`` with the results, definitions, plots (PNG, drawn with Pillow) and every item."""
     from .plots import confusion_image, histogram

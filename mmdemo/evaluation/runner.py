@@ -20,7 +20,7 @@ from . import metrics
 from .datasets import Dataset, Item
 
 if TYPE_CHECKING:
-    from ..models.manager import ModelManager
+    from ..models.manager import ModelManager, ProgressFn
 
 EMOTION_SOURCES = ("voice", "words", "fused")
 
@@ -285,9 +285,16 @@ def score(task: str, items: list[ItemResult]) -> dict[str, Any]:
 
 
 def evaluate(
-    dataset: Dataset, manager: ModelManager, options: EvalOptions = EvalOptions(), *, progress: bool = True
+    dataset: Dataset,
+    manager: ModelManager,
+    options: EvalOptions = EvalOptions(),
+    *,
+    progress: bool = True,
+    step: ProgressFn | None = None,
 ) -> EvalResult:
-    """Evaluate every item of ``dataset`` (the first ``options.limit``) with a progress bar on stderr."""
+    """Evaluate every item of ``dataset`` (the first ``options.limit``) with a progress bar on stderr (unless
+    ``progress`` is False). ``step(fraction, message)`` is told before each item (the app's progress bar); an
+    exception it raises (the app's :class:`~mmdemo.errors.Cancelled` when the client has gone) stops the run."""
     from tqdm.auto import tqdm
 
     if dataset.task == "emotion" and options.emotion_source not in EMOTION_SOURCES:
@@ -299,11 +306,15 @@ def evaluate(
     results: list[ItemResult] = []
     bar = tqdm(items, desc=f"eval {dataset.task}", unit="item", file=sys.stderr, disable=not progress)
     try:
-        for item in bar:
+        for number, item in enumerate(bar, start=1):
+            if step is not None:
+                step((number - 1) / len(items), f"Item {number} of {len(items)}: {item.id}")
             results.append(_predict(dataset.task, item, manager, options, notes))
             bar.set_postfix(failed=sum(not r.ok for r in results), refresh=False)
     finally:
         bar.close()
+    if step is not None:
+        step(1.0, "Scoring")
     models = sorted({r.details[k] for r in results for k in ("model", "clip_model") if r.details.get(k)})
     run_options: dict[str, Any] = {"limit": options.limit}
     if dataset.task == "emotion":
