@@ -11,7 +11,8 @@ downloads a file the gate refuses):
   own ``assets/``; everything else (another path, ``..``, ``file://``/``http(s)://``/``data:``
   locations, a missing or foreign ``meta``, a link pointing out) gets one message that is the same
   whether the file exists or not. The handler receives a clean file object with the resolved path;
-  the original bytes are decoded by the backend as before.
+  the original bytes are decoded by the backend as before. A ``gr.File`` that takes several files takes a
+  list of such objects (at most :data:`MAX_FILES`), each checked alike.
 * **numbers** (``gr.Slider``, ``gr.Number``): a real, finite number (not text, not ``true``) in the
   component's range; a whole number where the component has ``precision=0``. ``gr.Number`` may be
   empty (``None``), a slider may not.
@@ -47,6 +48,8 @@ MAX_TEXT_CHARS = 4000
 """Text fields without their own ``max_length`` accept at most this many characters."""
 MAX_CUSTOM_CHOICE_CHARS = 64
 """A dropdown that takes typed values (``allow_custom_value``) takes short text; its handler parses it."""
+MAX_FILES = 500
+"""Files at most in one input that takes several (``gr.File(file_count="multiple")``)."""
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _FILE_KIND = {"Image": "image", "Audio": "recording", "Video": "video", "File": "file"}
 
@@ -124,6 +127,18 @@ def admit_file(value: Any, field: str, kind: str = "file", roots: Sequence[Path]
     orig = value.get("orig_name")
     name = Path(orig).name[:200] if isinstance(orig, str) and orig.strip() else real.name
     return {"path": str(real), "orig_name": name, "meta": dict(FILE_META)}
+
+
+def admit_files(value: Any, field: str, limit: int = MAX_FILES) -> list[dict[str, Any]]:
+    """A list of clean Gradio file objects (a ``gr.File`` that takes several): each one as :func:`admit_file`
+    admits it, at most ``limit``; an empty list is no file."""
+    if value is None or value == []:
+        raise GateError(f"{field}: no file was provided. Upload one.")
+    if not isinstance(value, list):
+        raise GateError(f"{field}: this file is not a file uploaded to this app (or it expired). Upload it again.")
+    if len(value) > limit:
+        raise GateError(f"{field}: at most {limit} files at once (got {len(value)}).")
+    return [admit_file(item, field) for item in value]
 
 
 # --- values --------------------------------------------------------------------------------------
@@ -207,6 +222,8 @@ def _label(block: Any) -> str:
 def check_value(block: Any, value: Any, field: str) -> Any:
     """Check one input ``value`` against the component ``block`` it is bound to (see the module docstring)."""
     name = type(block).__name__
+    if isinstance(block, gr.File) and getattr(block, "file_count", "single") != "single":
+        return admit_files(value, field)
     if isinstance(block, (gr.Image, gr.Audio, gr.Video, gr.File)):
         return admit_file(value, field, _FILE_KIND.get(name, "file"))
     if isinstance(block, (gr.Slider, gr.Number)):
