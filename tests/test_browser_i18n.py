@@ -26,6 +26,10 @@ TABS = {
     "text-to-image": ("文生图", "生成", ["图片", "示例提示词", "高级选项"], ["Example prompts", "Advanced"]),
     "emotion": ("情绪", "分析", ["语音", "示例录音", "总体情绪", "转写文本"], ["Speech", "Overall emotion"]),
     "video": ("视频", "总结", ["示例视频", "摘要", "关键帧", "章节"], ["Keyframes", "Chapters"]),
+    "round-trip": (
+        *("往返", "开始往返", ["照片的描述", "根据描述生成的图片", "生成图片的描述"]),
+        ["Caption of the photo", "Generated from the caption"],
+    ),
 }
 
 

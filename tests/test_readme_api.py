@@ -34,7 +34,9 @@ def media_here(tmp_path: Path, odd_videos: dict[str, Path], monkeypatch: pytest.
 
 def test_every_endpoint_labels_its_outputs_and_defaults_its_options(client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/caption", "/describe", "/vqa", "/ocr", "/generate", "/emotion", "/summarize"}
+    assert set(endpoints) == {
+        *("/caption", "/describe", "/vqa", "/ocr", "/generate", "/emotion", "/summarize", "/round_trip")
+    }
     for name, endpoint in endpoints.items():
         labels = [r["label"] for r in endpoint["returns"]]
         assert all(label and not label.startswith("value_") for label in labels), (name, labels)
@@ -52,6 +54,8 @@ def test_the_readme_client_example_runs(app_url: str, media_here: Path) -> None:
     assert len(scope["gallery"]) == 2 and scope["seed"] == 1234 and "Seed 1234" in scope["info"]
     assert "dagger" in scope["transcript"].lower() or scope["transcript"].startswith("[0:")
     assert scope["files"] and scope["keyframes"]
+    assert scope["trip_caption"] and scope["trip_caption_back"] and Path(scope["trip_image"]).is_file()
+    assert "Cycle consistency:" in scope["trip_scores"] and "Seed 1234" in scope["trip_scores"]
 
 
 def test_the_readme_library_example_runs(tiny_settings, media_here: Path) -> None:

@@ -15,6 +15,7 @@ from .captioning import build_captioning_tab
 from .common import status_panel
 from .gate import GatedBlocks
 from .i18n import I18N, tr
+from .round_trip import build_round_trip_tab
 from .text_to_image import build_text_to_image_tab
 from .video_summary import build_video_summary_tab
 
@@ -61,6 +62,8 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
                 build_audio_emotion_tab(manager, events.append, view)
             with gr.Tab(tr("Video"), id="video"):
                 build_video_summary_tab(manager, events.append, view)
+            with gr.Tab(tr("Round trip"), id="round_trip"):
+                build_round_trip_tab(manager, events.append, view)
         table, summary, refresh = status_panel(manager)
 
         def refresh_all() -> list[Any]:

@@ -46,6 +46,9 @@ FEATURES: dict[str, tuple[Feature, ...]] = {
             ),
         ),
     ),
+    "round_trip": (
+        Feature("Round trip", ("captioner", "text_to_image"), (("clip", "there are no similarity scores"),)),
+    ),
     "emotion": (
         Feature(
             "Analyse",

@@ -50,7 +50,13 @@ STATUS_HEADERS = [
     "Last used",
     "Problem",
 ]
-TAB_NAMES = {"caption": "Image", "generate": "Text to image", "emotion": "Emotion", "video": "Video"}
+TAB_NAMES = {
+    "caption": "Image",
+    "generate": "Text to image",
+    "emotion": "Emotion",
+    "video": "Video",
+    "round_trip": "Round trip",
+}
 UNEXPECTED = (
     "Something unexpected went wrong while processing this request (details are in the server log). "
     "Try another input; the app is still running."

@@ -50,6 +50,18 @@ UI: dict[str, str] = {
     "Models: what is loaded, where, how big": "模型：加载了哪些、在哪里、占多大",
     "Refresh": "刷新",
     "For the operator": "运维信息",
+    # --- round-trip tab ------------------------------------------------------------------------------
+    "Round trip": "往返",
+    "Photo → caption → a picture made from the caption → its caption: what survives the trip?": (
+        "照片 → 描述 → 根据描述生成的图片 → 它的描述：在文字与图像之间往返一趟，还剩下多少？"
+    ),
+    "Example photos": "示例照片",
+    "Empty: a random seed.": "留空：随机种子。",
+    "Run the round trip": "开始往返",
+    "Caption of the photo": "照片的描述",
+    "Generated from the caption": "根据描述生成的图片",
+    "Caption of the generated image": "生成图片的描述",
+    "Similarities": "相似度",
     # --- image tab -----------------------------------------------------------------------------------
     "Describe a photo, ask about it, or read the text in it.": "描述一张照片、就照片提问，或识别其中的文字。",
     "Photo": "照片",
