@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mmdemo.testing.odd_audio import make_odd_audio
 
@@ -21,7 +20,8 @@ def _emotion_tab(page) -> None:
 def _wait_for_results(page) -> None:
     page.wait_for_function(
         "() => { const t = document.querySelector('#emotion-transcript textarea');"
-        " return t && t.value.trim().startsWith('[0:'); }"
+        " return t && t.value.trim().startsWith('[0:'); }",
+        timeout=180_000,
     )
     page.locator("#emotion-overall").get_by_text("neutral").first.wait_for()
     page.locator("#emotion-timeline canvas, #emotion-timeline svg").first.wait_for()
@@ -30,14 +30,19 @@ def _wait_for_results(page) -> None:
 
 def _analyse(page) -> None:
     """Click Analyse and wait until that run is over. Waiting for result text alone is not enough: the
-    previous run's text may match, and a click while a run is still pending is ignored (trigger once)."""
+    previous run's text may match, and a click while a run is still pending is ignored (trigger once).
+    The run has started when its progress shows or the notes change (a quick run may end between polls;
+    the notes carry the run's model time)."""
     tracker = "document.querySelector('#emotion-overall [data-testid=status-tracker]')"
+    before = page.locator("#emotion-notes").inner_text()
     page.get_by_role("button", name="Analyse", exact=True).click()
-    try:  # pending (a quick run on an idle machine may be over before the first poll)
-        page.wait_for_function(f"() => {tracker} && !{tracker}.classList.contains('hide')", timeout=20_000)
-    except PlaywrightTimeout:
-        pass
-    page.wait_for_function(f"() => {tracker} && {tracker}.classList.contains('hide')", timeout=120_000)
+    page.wait_for_function(
+        f"""(before) => {{ const t = {tracker}; const n = document.querySelector('#emotion-notes');
+        return (t && !t.classList.contains('hide')) || (n && n.innerText !== before); }}""",
+        arg=before,
+        timeout=180_000,
+    )
+    page.wait_for_function(f"() => {tracker} && {tracker}.classList.contains('hide')", timeout=180_000)
 
 
 def test_analyse_an_example(page, tmp_path_factory: pytest.TempPathFactory) -> None:
