@@ -114,3 +114,25 @@ def test_wav_whose_header_understates_its_length_is_analysed_whole_and_said(clie
     timeline, summary = outputs[1], outputs[-1]
     assert max(row[0] for row in timeline["data"]) > 4  # windows over all 6 s, not the 1.5 s the header states
     assert "6.0 s of audio" in summary and "header says it holds 1.5 s of audio, but it holds 6 s" in summary
+
+
+def test_a_clip_as_short_as_one_window_is_drawn_over_its_length(client, tmp_path: Path) -> None:
+    """One window would be a single point (a line plot draws nothing): it is a flat segment from its start
+    to its end, and the plots' time axes then run from 0 to the end of the recording."""
+    from types import SimpleNamespace
+
+    import soundfile as sf
+    from gradio.media import get_audio
+
+    from mmdemo.ui.audio_emotion import time_axes
+
+    audio = load_audio(get_audio("cate_blanch.mp3"))
+    sf.write(tmp_path / "three.wav", audio.samples[: audio.sample_rate * 3], audio.sample_rate)
+    outputs = _analyse(client, tmp_path / "three.wav", 3.0, 1.5, False, 0.5)
+    timeline, loudness = outputs[1], outputs[7]
+    assert sorted({row[0] for row in timeline["data"]}) == [0.0, 3.0]
+    end = max(row[0] for row in loudness["data"])
+    assert 2.9 <= end <= 3.0
+    axes = time_axes(SimpleNamespace(columns=loudness["columns"], data=loudness["data"]))
+    assert [a["x_lim"] for a in axes] == [[0, round(end, 2)]] * 3
+    assert time_axes(None) == [{"__type__": "update"}] * 3

@@ -22,14 +22,19 @@ TIMELINE_COLUMNS = ["time", "emotion", "probability"]
 
 
 def timeline_frame(result: EmotionResult) -> Any:
-    """The voice timeline as a long DataFrame: one row per (window with speech, label); time = window centre."""
+    """The voice timeline as a long DataFrame: one row per (window with speech, label); time = window centre
+    (a lone window: its start and its end)."""
     import pandas as pd
 
+    voiced = [w for w in result.windows if w.probabilities is not None]
+    # One window (a clip no longer than the window) would be a single point, which a line plot does not
+    # draw: show it as a flat segment over the time it covers.
+    times = [(w.start, w.end) for w in voiced] if len(voiced) == 1 else [((w.start + w.end) / 2,) for w in voiced]
     rows = [
-        (round((w.start + w.end) / 2, 3), label, round(p, 4))
-        for w in result.windows
-        if w.probabilities is not None
-        for label, p in w.probabilities.items()
+        (round(t, 3), label, round(p, 4))
+        for w, ts in zip(voiced, times, strict=True)
+        for t in ts
+        for label, p in (w.probabilities or {}).items()
     ]
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
@@ -94,6 +99,18 @@ def describe(result: EmotionResult) -> str:
     prosody = ("How it was said: " + " · ".join(voice)) if voice else ""
     lines = [" · ".join(parts), prosody, models, result.labels_note, *(f"⚠️ {note}" for note in result.notes)]
     return "\n\n".join(line for line in lines if line)
+
+
+def time_axes(loudness: Any) -> list[Any]:
+    """x limits [0, end of the recording] for the timeline, pitch and loudness plots (from the loudness
+    curve, which covers the whole recording); unchanged when there is none."""
+    columns = list(getattr(loudness, "columns", None) or [])
+    rows = getattr(loudness, "data", None) or []
+    if "time" not in columns or not rows:
+        return [gr.update(), gr.update(), gr.update()]
+    column = columns.index("time")
+    end = max(max(float(row[column]) for row in rows), 0.5)
+    return [gr.update(x_lim=[0, round(end, 2)]) for _ in range(3)]
 
 
 def gpu_seconds(audio: Any = None, *_: Any, **__: Any) -> float:
@@ -238,16 +255,25 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
     def audio_given(audio: Any, *_: Any) -> None:
         require_audio(audio)
 
-    after(
-        model_event(
-            button.click,
-            emotion,
-            [audio, window, hop, use_transcript, weight],
-            [fused, timeline, transcript, text_label, voice_label, spectrogram, pitch_plot, loudness_plot, summary],
-            api_name="emotion",
-            lane="emotion",
-            gpu_duration=gpu_seconds,
-            manager=manager,
-            check=audio_given,
-        )
+    event = model_event(
+        button.click,
+        emotion,
+        [audio, window, hop, use_transcript, weight],
+        [fused, timeline, transcript, text_label, voice_label, spectrogram, pitch_plot, loudness_plot, summary],
+        api_name="emotion",
+        lane="emotion",
+        gpu_duration=gpu_seconds,
+        manager=manager,
+        check=audio_given,
     )
+    # Every plot's time axis from 0 to the end of the recording (a 3-second clip has one window: the plot
+    # would otherwise zoom onto that one point). The loudness curve spans the whole decoded recording.
+    event.success(
+        time_axes,
+        loudness_plot,
+        [timeline, pitch_plot, loudness_plot],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    after(event)
