@@ -216,3 +216,29 @@ def test_only_into_a_fresh_folder(tmp_path: Path) -> None:
 def test_names_in_messages_are_shortened_and_printable() -> None:
     assert archive.shown_name("a\x1b[31mb") == "a?[31mb"
     assert len(archive.shown_name("x" * 500)) == 80
+
+
+def test_the_quick_check_refuses_what_the_directory_shows_and_writes_nothing(tmp_path: Path) -> None:
+    from mmdemo.media.archive import check_zip
+
+    good = make_zip(tmp_path / "good.zip", [("a/", b""), ("a/b.png", b"x"), ("c.png", b"y"), ("__MACOSX/._c", b"")])
+    assert check_zip(good) == 2
+    attacks = {
+        "abs.zip": [("/etc/passwd", b"x")],
+        "dots.zip": [("../x", b"x")],
+        "link.zip": [(unix_entry("l", stat.S_IFLNK | 0o777), b"/")],
+        "bomb.zip": [("z", bytes(4 * 2**20))],
+        "twice.zip": [("a", b"1"), ("a", b"2")],
+    }
+    for name, entries in attacks.items():
+        source = make_zip(tmp_path / name, entries)
+        with pytest.raises(ArchiveError) as quick:
+            check_zip(source)
+        with pytest.raises(ArchiveError) as full:
+            extract_zip(source, tmp_path / name.replace(".zip", ""))
+        assert str(quick.value) == str(full.value), name
+    (tmp_path / "no.zip").write_bytes(b"no")
+    with pytest.raises(ArchiveError, match="not a zip archive"):
+        check_zip(tmp_path / "no.zip")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["abs", "bomb", "dots", "link", "twice"]
+    assert all(not any(p.iterdir()) for p in tmp_path.iterdir() if p.is_dir())

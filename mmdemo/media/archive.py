@@ -135,6 +135,21 @@ def _plan(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[tuple[zipfile
     return planned
 
 
+def check_zip(source: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> int:
+    """The checks :func:`extract_zip` makes before writing anything (from the zip's directory: quick, nothing is
+    unpacked); returns the number of files. Raises :class:`ArchiveError`. The UI's precheck runs it, so that a
+    refused zip is a message and the results on the page stay."""
+    with _open(source) as archive:
+        return sum(is_file for _, _, is_file in _plan(archive, limits))
+
+
+def _open(source: str | Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise ArchiveError(NOT_A_ZIP) from None
+
+
 def extract_zip(source: str | Path, target: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> list[str]:
     """Unpack the zip ``source`` into ``target`` (a new folder, or an empty one) after the checks of the module
     docstring; returns the relative (``/``-separated) names of the files written, in the zip's order.
@@ -144,10 +159,7 @@ def extract_zip(source: str | Path, target: str | Path, limits: ArchiveLimits = 
     target.mkdir(parents=True, exist_ok=True)
     if any(target.iterdir()):
         raise ValueError(f"{target} is not empty: a zip is unpacked into a fresh folder only")
-    try:
-        archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise ArchiveError(NOT_A_ZIP) from None
+    archive = _open(source)
     written: list[str] = []
     try:
         with archive:
