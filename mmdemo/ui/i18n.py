@@ -168,6 +168,50 @@ UI: dict[str, str] = {
     "Keyframes": "关键帧",
     "Chapters": "章节",
     "Report (Markdown, JSON, SRT)": "报告（Markdown、JSON、SRT）",
+    # --- image tab: many photos ----------------------------------------------------------------------
+    "Many photos: a table of captions": "多张照片：批量生成描述表",
+    "Photos, or zips of photos": "照片，或照片的 zip 压缩包",
+    "Also read the text in each photo": "同时识别每张照片中的文字",
+    "Also ask each photo": "同时向每张照片提同一个问题",
+    "Optional, e.g. How many people are there?": "可选，用英文提问，例如：How many people are there?",
+    "Caption all": "全部描述",
+    "Captions": "描述结果",
+    "Download (CSV, JSONL)": "下载（CSV、JSONL）",
+    # --- evaluate ------------------------------------------------------------------------------------
+    "Evaluate": "评测",
+    "Score a model of this app on your own data: upload a zip with metadata.jsonl and the media (the format of "
+    "python -m mmdemo eval), pick the task, and get the metrics, plots, every item and a JSON file.": (
+        "用你自己的数据给本应用的模型打分：上传一个包含 metadata.jsonl 和媒体文件的 zip"
+        "（格式与 python -m mmdemo eval 相同），选择任务，即可得到指标、图表、逐条结果和一个 JSON 文件。"
+    ),
+    "Data set (zip)": "数据集（zip）",
+    "Captions (BLEU, CIDEr-D)": "图像描述（BLEU、CIDEr-D）",
+    "Questions about photos (VQA accuracy)": "看图问答（VQA 准确率）",
+    "Reading text (OCR: CER, WER)": "文字识别（OCR：CER、WER）",
+    "Speech recognition (WER, CER)": "语音识别（WER、CER）",
+    "Speech emotion (accuracy)": "语音情绪（准确率）",
+    "Text to image (CLIP score)": "文生图（CLIP 评分）",
+    "Items at most (0 = all)": "最多评测条数（0 = 全部）",
+    "Speech emotion: score the estimate from": "语音情绪：依据哪种估计评分",
+    "The voice": "声音",
+    "The words": "话语",
+    "Both (fused)": "两者融合",
+    "Text to image: seed of every image": "文生图：每张图片所用的种子",
+    "What the zip holds": "zip 里应有的内容",
+    "A zip of a folder with the media files and a metadata.jsonl, the format python -m mmdemo eval reads "
+    "(README, Evaluation): one JSON object per line with file_name (the file's path in the folder) and the "
+    "reference: text for captions (one or a list), reading text and speech; question and answers for questions "
+    "about photos; label for speech emotion (happy, sad …); prompt for text to image (no file needed).": (
+        "一个文件夹的 zip 压缩包，内含媒体文件和 metadata.jsonl，格式与 python -m mmdemo eval 读取的相同"
+        "（见 README 的 Evaluation 一节）：每行一个 JSON 对象，包含 file_name（文件在文件夹中的路径）和参考答案："
+        "图像描述（一条或一组）、文字识别和语音识别用 text；看图问答用 question 和 answers；"
+        "语音情绪用 label（happy、sad……）；文生图用 prompt（无需文件）。"
+    ),
+    "About this run": "本次评测概况",
+    "Metrics": "指标",
+    "Plots": "图表",
+    "Results (JSON)": "结果（JSON）",
+    "Items": "逐条结果",
 }
 """English → Simplified Chinese for the page (through :data:`I18N`); ``{name}``: a value :func:`tr` fills in."""
 
@@ -419,6 +463,72 @@ MESSAGES: dict[str, str] = {
     "The server is busy with other requests and has no memory free for this one. Try again in a moment.": (
         "服务器正忙于处理其他请求，没有空闲内存处理本请求。请稍后再试。"
     ),
+    # --- zips (mmdemo.media.archive) -----------------------------------------------------------------
+    "This file is not a zip archive, or it is damaged: upload a .zip file.": (
+        "此文件不是 zip 压缩包，或已损坏：请上传 .zip 文件。"
+    ),
+    "The zip is empty: it contains no files.": "zip 是空的：里面没有任何文件。",
+    "The zip contains a file with an absolute path ({name}): such zips are refused.": (
+        "zip 中有使用绝对路径的文件（{name}）：此类 zip 会被拒绝。"
+    ),
+    "The zip contains a path that leads out of its folder with '..' ({name}): such zips are refused.": (
+        "zip 中有用“..”跳出其文件夹的路径（{name}）：此类 zip 会被拒绝。"
+    ),
+    "The zip contains a symbolic link ({name}): links are refused. Zip the files themselves.": (
+        "zip 中有符号链接（{name}）：不接受链接，请直接压缩文件本身。"
+    ),
+    "The zip contains a special file ({name}) that is neither a file nor a folder: such zips are refused.": (
+        "zip 中有既不是文件也不是文件夹的特殊文件（{name}）：此类 zip 会被拒绝。"
+    ),
+    "The zip contains a password-protected file ({name}): zip the files without a password.": (
+        "zip 中有设了密码的文件（{name}）：请不设密码重新压缩。"
+    ),
+    "The zip contains the same name twice ({name}): such zips are refused.": (
+        "zip 中同一个名称出现了两次（{name}）：此类 zip 会被拒绝。"
+    ),
+    "The zip holds too many files ({count}; at most {limit}).": "zip 中的文件太多（{count} 个；最多 {limit} 个）。",
+    "The zip's contents are too large once unpacked (over {limit}).": "zip 解压后的内容太大（超过 {limit}）。",
+    "The zip contains a file compressed more than {limit} times ({name}): it looks like a zip bomb and is refused.": (
+        "zip 中有压缩比超过 {limit} 倍的文件（{name}）：它看起来像 zip 炸弹，已被拒绝。"
+    ),
+    "A file in the zip could not be unpacked ({name}): the zip is damaged, or uses a compression method "
+    "this server can't read.": "zip 中有个文件无法解压（{name}）：zip 已损坏，或使用了本服务器无法读取的压缩方式。",
+    "all files together": "所有文件合计",
+    "{field}: at most {limit} files at once (got {count}).": "{field}：一次最多 {limit} 个文件（收到 {count} 个）。",
+    # --- evaluation of an uploaded data set (mmdemo.evaluation.upload) -------------------------------
+    "The zip has no metadata.jsonl (at its top or in its one folder): add one, with a JSON object per line "
+    "naming a file ('file_name') and its reference ({columns}); see README, Evaluation.": (
+        "zip 中没有 metadata.jsonl（应位于顶层或其唯一的文件夹中）：请添加一个，每行一个 JSON 对象，"
+        "写明文件（'file_name'）及其参考答案（{columns}）；见 README 的 Evaluation 一节。"
+    ),
+    "The zip holds several data sets ({names}): zip one of them.": "zip 中有多个数据集（{names}）：请只压缩其中一个。",
+    "metadata.jsonl has {count} bad line(s):\n  {lines}": "metadata.jsonl 中有 {count} 行有问题：\n  {lines}",
+    "{count} file(s) named in metadata.jsonl are not in the zip: {names}": (
+        "metadata.jsonl 中列出的 {count} 个文件不在 zip 中：{names}"
+    ),
+    "metadata.jsonl lists no items.": "metadata.jsonl 中没有列出任何条目。",
+    "metadata.jsonl is not UTF-8 text ({detail}).": "metadata.jsonl 不是 UTF-8 文本（{detail}）。",
+    # the metrics and items tables (their headers are not translated in the browser)
+    "Metric": "指标",
+    "Value": "数值",
+    "item": "条目",
+    "reference": "参考答案",
+    "prediction": "预测",
+    "accuracy %": "准确率 %",
+    "as word": "对应的词",
+    "error": "错误",
+    # --- many photos (mmdemo.tasks.batch_caption) ----------------------------------------------------
+    "No photos to caption: upload photos, or a zip of photos.": "没有要描述的照片：请上传照片，或照片的 zip 压缩包。",
+    "Too many photos (more than {limit}): split them into smaller batches.": (
+        "照片太多（超过 {limit} 张）：请分成几批上传。"
+    ),
+    "Captioning this photo failed (the details are in the server log).": "描述这张照片时出错（详情见服务器日志）。",
+    "No photo could be captioned: the table says why for each file.": (
+        "没有一张照片能生成描述：表格中列出了每个文件的原因。"
+    ),
+    "caption": "描述",
+    "text": "文字",
+    "answer": "回答",
 }
 """English → Simplified Chinese for what the server says (:func:`say`, :func:`translate`); whole sentences,
 templates (``{name}``: a value, itself translated when it is a known word) and the words that fill them."""
