@@ -180,11 +180,16 @@ def expand_inputs(
 # ------------------------------------------------------------------------------------------ the batch
 
 
-def _require(manager: ModelManager, role: str) -> None:
-    """A missing model stops the request before any work (not one failed row per photo)."""
-    availability = manager.availability(role)
-    if not availability.usable:
-        raise ModelUnavailableError(role, manager.model_id(role), "it is not installed", title=availability.title)
+def check_batch(manager: ModelManager, read_text: bool = False, question: str = "") -> str:
+    """The checks before any work (the UI's precheck runs them too): the question (returned, whitespace
+    normalised; empty for none) and the models the batch needs, installed here (a missing one would otherwise
+    fail every row)."""
+    question = check_question(question) if (question or "").strip() else ""
+    for role in ("captioner", *(["ocr"] if read_text else []), *(["vqa"] if question else [])):
+        availability = manager.availability(role)
+        if not availability.usable:
+            raise ModelUnavailableError(role, manager.model_id(role), "it is not installed", title=availability.title)
+    return question
 
 
 def caption_batch(
@@ -213,11 +218,9 @@ def caption_batch(
     prefix = " ".join((prefix or "").split())
     if len(prefix) > MAX_PREFIX_CHARS:
         raise InputError(f"The caption prefix is too long ({len(prefix)} characters; at most {MAX_PREFIX_CHARS}).")
-    question = check_question(question) if (question or "").strip() else ""
     if batch_size is not None and not 1 <= int(batch_size) <= 64:
         raise InputError(f"The batch size must be between 1 and 64 (got {batch_size}).")
-    for role in ("captioner", *(["ocr"] if read_text else []), *(["vqa"] if question else [])):
-        _require(manager, role)
+    question = check_batch(manager, read_text, question)
     notes: list[str] = []
     workspace = Path(tempfile.mkdtemp(prefix="mmdemo-batch-", dir=unpack_to))
     try:

@@ -1,4 +1,5 @@
-"""The image tab: one photo, a task picker (caption, detailed caption, question, read text), one Run button.
+"""The image tab: one photo, a task picker (caption, detailed caption, question, read text), one Run button;
+under it, folded, "Many photos" (:mod:`.batch_caption`: a table of captions for many photos or a zip).
 
 Each task stays its own API endpoint (``/caption``, ``/describe``, ``/vqa``, ``/ocr``) with its own queue
 lane; the picker shows the Run button of the chosen task (the buttons look the same), so the page has
@@ -18,6 +19,7 @@ from ..models.manager import ModelManager
 from ..tasks.captioning import DecodingOptions, answer_question, caption_image, check_question, describe_image
 from ..tasks.ocr import annotate, read_text
 from .availability import AvailabilityView
+from .batch_caption import build_batch_section
 from .common import model_event, progress_to
 from .i18n import say, tr, tr_choices, translate
 
@@ -203,6 +205,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
                     wrap=True,
                     elem_id="ocr-lines",
                 )
+    build_batch_section(manager, after)  # "Many photos", folded under the photo and its result
 
     task.change(
         task_view,
