@@ -30,6 +30,7 @@ TABS = {
         *("往返", "开始往返", ["照片的描述", "根据描述生成的图片", "生成图片的描述"]),
         ["Caption of the photo", "Generated from the caption"],
     ),
+    "evaluate": ("评测", "评测", ["数据集（zip）", "zip 里应有的内容", "指标", "图表", "逐条结果"], ["Metrics"]),
 }
 
 

@@ -35,7 +35,8 @@ def media_here(tmp_path: Path, odd_videos: dict[str, Path], monkeypatch: pytest.
 def test_every_endpoint_labels_its_outputs_and_defaults_its_options(client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(endpoints) == {
-        *("/caption", "/describe", "/vqa", "/ocr", "/generate", "/emotion", "/summarize", "/round_trip")
+        *("/caption", "/describe", "/vqa", "/ocr", "/generate", "/emotion", "/summarize", "/round_trip"),
+        *("/caption_batch", "/evaluate"),
     }
     for name, endpoint in endpoints.items():
         labels = [r["label"] for r in endpoint["returns"]]

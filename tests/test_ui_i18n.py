@@ -109,13 +109,14 @@ def test_every_string_on_the_page_is_translated(offline_app: gr.Blocks) -> None:
                 plain.append((type(block).__name__, "choice", label))
     assert plain == []
     tabs = [english(b.label) for b in offline_app.blocks.values() if isinstance(b, gr.Tab)]
-    assert tabs == ["Image", "Text to image", "Emotion", "Video", "Round trip"]
+    assert tabs == ["Image", "Text to image", "Emotion", "Video", "Round trip", "Evaluate"]
     assert {I18N.translations[ZH][b.label.key] for b in offline_app.blocks.values() if isinstance(b, gr.Tab)} == {
         "图像",
         "文生图",
         "情绪",
         "视频",
         "往返",
+        "评测",
     }
 
 

@@ -13,6 +13,7 @@ from .audio_emotion import build_audio_emotion_tab
 from .availability import AvailabilityView
 from .captioning import build_captioning_tab
 from .common import status_panel
+from .evaluate import build_evaluate_tab
 from .gate import GatedBlocks
 from .i18n import I18N, tr
 from .round_trip import build_round_trip_tab
@@ -64,6 +65,8 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
                 build_video_summary_tab(manager, events.append, view)
             with gr.Tab(tr("Round trip"), id="round_trip"):
                 build_round_trip_tab(manager, events.append, view)
+            with gr.Tab(tr("Evaluate"), id="evaluate"):
+                build_evaluate_tab(manager, events.append, view)
         table, summary, refresh = status_panel(manager)
 
         def refresh_all() -> list[Any]:
