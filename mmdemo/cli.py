@@ -58,13 +58,50 @@ def cmd_prefetch(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _is_batch(args: argparse.Namespace) -> bool:
+    """Several paths, a folder, a zip, or a table asked for: one row per photo instead of one caption."""
+    paths = args.image
+    asked = args.csv or args.jsonl or args.read_text or args.question or args.batch_size
+    return len(paths) > 1 or Path(paths[0]).is_dir() or paths[0].lower().endswith(".zip") or bool(asked)
+
+
 def cmd_caption(args: argparse.Namespace, settings: Settings) -> int:
+    """Caption one image (its CaptionResult as JSON), or every photo of several paths, folders and zips (one row
+    each: JSON on stdout, ``--csv``/``--jsonl`` files; exit 2 when no photo could be captioned)."""
     from .runtime import configure
     from .tasks.captioning import DecodingOptions, caption_image
 
     manager = configure(settings)
     options = DecodingOptions(args.max_new_tokens, args.min_new_tokens, args.num_beams)
-    _print_json(caption_image(args.image, prefix=args.prefix, options=options, manager=manager))
+    if not _is_batch(args):
+        _print_json(caption_image(args.image[0], prefix=args.prefix, options=options, manager=manager))
+        return 0
+    from .tasks.batch_caption import caption_batch
+
+    def progress(fraction: float, message: str) -> None:
+        if message.startswith("Captioned"):
+            print(message, file=sys.stderr)
+
+    result = caption_batch(
+        [Path(p) for p in args.image],
+        read_text=args.read_text,
+        question=args.question,
+        prefix=args.prefix,
+        options=options,
+        batch_size=args.batch_size,
+        max_photos=None,
+        manager=manager,
+        progress=progress,
+    )
+    for flag, write in ((args.csv, result.to_csv), (args.jsonl, result.to_jsonl)):
+        if flag:
+            Path(flag).parent.mkdir(parents=True, exist_ok=True)
+            print(f"wrote {write(flag)}", file=sys.stderr)
+    report = {k: v for k, v in dataclasses.asdict(result).items() if k != "rows"}
+    _print_json({"rows": result.records(), **report})
+    if result.rows and not any(row.ok for row in result.rows):
+        print("error: no photo could be captioned (see the errors above)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -214,12 +251,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-devices", action="store_true", help="also fetch the GPU/CPU-specific defaults")
     p.set_defaults(func=cmd_prefetch)
 
-    p = sub.add_parser("caption", help="caption an image")
-    p.add_argument("image")
+    p = sub.add_parser("caption", help="caption an image, or every photo in folders and zips (a table)")
+    p.add_argument("image", nargs="+", help="an image; or several, folders or zips of photos: one row per photo")
     p.add_argument("--prefix", default="")
     p.add_argument("--max-new-tokens", type=int, default=30)
     p.add_argument("--min-new-tokens", type=int, default=0)
     p.add_argument("--num-beams", type=int, default=3)
+    p.add_argument("--csv", metavar="OUT.csv", help="write the table: file, caption, [text], [question, answer], error")
+    p.add_argument("--jsonl", metavar="OUT.jsonl", help="write the table as JSON lines")
+    p.add_argument("--read-text", action="store_true", help="also read the text in each photo (OCR)")
+    p.add_argument("--question", default="", help="also ask each photo this question")
+    p.add_argument("--batch-size", type=int, help="photos per batch (default: what the memory budget allows)")
     p.set_defaults(func=cmd_caption)
 
     p = sub.add_parser("vqa", help="answer a question about an image")

@@ -125,3 +125,77 @@ def test_emotion_prints_probabilities(tiny_env: None, capsys: pytest.CaptureFixt
     assert result["renamed"]["words"]["joy"] == "happy" and "joy → happy" in result["labels_note"]
     assert set(result["text"]) == {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"}
     assert main(["emotion", get_audio("cate_blanch.mp3"), "--text-weight", "3"]) == 2
+
+
+def test_caption_a_folder_writes_a_csv_and_jsonl(
+    tiny_env: None,
+    shared_manager,
+    real_photos: dict[str, str],
+    odd_images: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """`python -m mmdemo caption FOLDER --csv OUT.csv`: one row per photo (subfolders too), a bad file recorded
+    in its row; each caption is the photo's caption alone."""
+    import csv
+    import shutil
+
+    from mmdemo.tasks.captioning import caption_image
+
+    folder = tmp_path / "photos"
+    (folder / "paris").mkdir(parents=True)
+    shutil.copy(real_photos["lion.jpg"], folder / "lion.jpg")
+    shutil.copy(real_photos["tower.jpg"], folder / "paris" / "tower.jpg")
+    shutil.copy(odd_images["truncated.jpg"], folder / "broken.jpg")
+    (folder / "notes.txt").write_text("not a photo")
+    out_csv, out_jsonl = tmp_path / "out" / "captions.csv", tmp_path / "out" / "captions.jsonl"
+    code = main(["caption", str(folder), "--csv", str(out_csv), "--jsonl", str(out_jsonl), "--batch-size", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lion, tower = (caption_image(real_photos[n], manager=shared_manager).text for n in ("lion.jpg", "tower.jpg"))
+    with out_csv.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert [row[:2] for row in rows] == [
+        ["file", "caption"],
+        ["photos/broken.jpg", ""],
+        ["photos/lion.jpg", lion],
+        ["photos/paris/tower.jpg", tower],
+    ]
+    assert rows[0] == ["file", "caption", "error"] and "damaged or incomplete" in rows[1][2]
+    assert [json.loads(line)["caption"] for line in out_jsonl.read_text().splitlines()] == [None, lion, tower]
+    printed = json.loads(captured.out)
+    assert printed["batch_size"] == 2 and [r["file"] for r in printed["rows"]] == [r[0] for r in rows[1:]]
+    assert printed["notes"] == ["1 file(s) in photos are not photos and were skipped: notes.txt."]
+    assert "Captioned 2 of 3 photos" in captured.err and f"wrote {out_csv}" in captured.err
+
+
+def test_caption_a_zip_with_text_and_a_question(
+    tiny_env: None, real_photos: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import zipfile
+
+    from mmdemo.testing.text_images import render_text
+
+    render_text(["OPEN DAILY"], tmp_path / "sign.png")
+    archive = tmp_path / "shop.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(tmp_path / "sign.png", "sign.png")
+    code = main(["caption", str(archive), real_photos["lion.jpg"], "--read-text", "--question", "What is it?"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r["file"], r["text"], r["question"]) for r in rows] == [
+        ("shop.zip/sign.png", "OPEN DAILY", "What is it?"),
+        ("lion.jpg", "", "What is it?"),
+    ]
+    assert all(r["caption"] and r["answer"] and r["error"] is None for r in rows)
+
+
+def test_caption_batch_with_no_readable_photo_exits_2(
+    tiny_env: None, odd_images: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(["caption", str(odd_images["truncated.jpg"]), str(odd_images["random_bytes.jpg"])])
+    assert code == 2
+    assert "no photo could be captioned" in capsys.readouterr().err
+    (tmp_path / "evil.zip").write_bytes(b"PK\x03\x04 broken")
+    assert main(["caption", str(tmp_path / "evil.zip")]) == 2
+    assert "not a zip archive" in capsys.readouterr().err
