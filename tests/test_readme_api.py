@@ -3,8 +3,10 @@ a wrong parameter count, a renamed endpoint or an unpacking of the wrong number 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,23 @@ def media_here(tmp_path: Path, odd_videos: dict[str, Path], monkeypatch: pytest.
     shutil.copy(ASSETS / "audio" / "cate_blanch.mp3", tmp_path / "speech.mp3")
     shutil.copy(odd_videos["speech.mov"], tmp_path / "talk.mp4")
     shutil.copy(ASSETS / "audio" / "cate_blanch.mp3", tmp_path / "talk.m4a")
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as zf:  # a zip of photos (Many photos)
+        zf.write(ASSETS / "images" / "tower.jpg", "paris/tower.jpg")
+    with zipfile.ZipFile(tmp_path / "signs.zip", "w") as zf:  # a zipped OCR data set (Evaluate)
+        zf.writestr("signs/metadata.jsonl", json.dumps({"file_name": "open.png", "text": "OPEN 24 HOURS"}) + "\n")
+        zf.writestr("signs/open.png", _png(["OPEN 24 HOURS"]))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def _png(lines: list[str]) -> bytes:
+    import io
+
+    from mmdemo.testing.text_images import render_text
+
+    buffer = io.BytesIO()
+    render_text(lines).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_every_endpoint_labels_its_outputs_and_defaults_its_options(client) -> None:
@@ -57,6 +74,13 @@ def test_the_readme_client_example_runs(app_url: str, media_here: Path) -> None:
     assert scope["files"] and scope["keyframes"]
     assert scope["trip_caption"] and scope["trip_caption_back"] and Path(scope["trip_image"]).is_file()
     assert "Cycle consistency:" in scope["trip_scores"] and "Seed 1234" in scope["trip_scores"]
+    captions = scope["captions"]
+    assert captions["headers"] == ["file", "caption", "text", "question", "answer", "error"]
+    assert [row[0] for row in captions["data"]] == ["photo.jpg", "photos.zip/paris/tower.jpg"]
+    assert sorted(Path(p).name for p in scope["downloads"]) == ["captions.csv", "captions.jsonl"]
+    assert ["CER", "0.00 %"] in scope["metrics"]["data"]
+    assert scope["items"]["data"][0][:3] == ["open.png", "OPEN 24 HOURS", "OPEN 24 HOURS"]
+    assert json.loads(Path(scope["results_json"]).read_text())["aggregates"]["cer"] == 0.0
 
 
 def test_the_readme_library_example_runs(tiny_settings, media_here: Path) -> None:
@@ -67,6 +91,8 @@ def test_the_readme_library_example_runs(tiny_settings, media_here: Path) -> Non
     scope: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), scope)
     assert (media_here / "lighthouse.png").is_file()
+    assert [row.file for row in scope["batch"].rows] == ["photo.jpg", "photos.zip/paris/tower.jpg"]
+    assert sorted(p.name for p in (media_here / "captions").iterdir()) == ["captions.csv", "captions.jsonl"]
     assert sorted(p.name for p in (media_here / "out").iterdir() if p.suffix in {".md", ".json", ".srt"}) == [
         "talk.srt",
         "talk.summary.json",
