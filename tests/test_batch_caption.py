@@ -218,3 +218,29 @@ def test_an_unexpected_failure_on_one_photo_is_recorded(
     monkeypatch.setattr(ocr, "read_texts", flaky)
     result = caption_batch([real_photos["lion.jpg"]] * 2, read_text=True, manager=shared_manager)
     assert [(r.caption, r.text, r.error) for r in result.rows] == [(LION, None, FAILED), (LION, "", None)]
+
+
+def test_a_client_that_leaves_stops_the_batch_and_the_unpacked_photos_go(
+    shared_manager: ModelManager, real_photos: dict[str, str], tmp_path: Path
+) -> None:
+    """The app's progress step raises Cancelled when the client has gone: the batch stops there (it is not
+    recorded as a photo's error) and what was unpacked is removed."""
+    from mmdemo.errors import Cancelled
+
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(4):
+            zf.write(real_photos["lion.jpg"], f"{i}.jpg")
+    unpack = tmp_path / "unpack"
+    unpack.mkdir()
+    seen: list[str] = []
+
+    def leave(fraction: float, message: str) -> None:
+        seen.append(message)
+        if message.startswith("Captioning photos 3"):
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        caption_batch([archive], batch_size=2, unpack_to=unpack, manager=shared_manager, progress=leave)
+    assert "Captioned 2 of 4 photos" in seen and not any(m.startswith("Captioned 4") for m in seen)
+    assert list(unpack.iterdir()) == []
