@@ -136,6 +136,9 @@ def test_on_a_phone_the_tabs_fit_and_the_headline_result_is_under_the_button(pho
     assert top["emotion-overall"] - top["emotion-button"] < PHONE["height"] / 2  # right under it
     phone.screenshot(path=str(screenshot_dir() / "phone-emotion.png"), full_page=True)
     phone.get_by_role("tab", name="Video").click()
+    phone.locator("#video-summary").wait_for()
+    phone.locator("#video-gallery").wait_for()
+    phone.wait_for_timeout(500)  # the tab's layout settles
     top = {
         elem: phone.locator(f"#{elem}").bounding_box()["y"]
         for elem in ("video-button", "video-summary", "video-gallery")

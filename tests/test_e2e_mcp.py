@@ -18,7 +18,10 @@ from mmdemo.testing.server import launched_app
 pytestmark = pytest.mark.e2e
 
 SIGN = Path(__file__).resolve().parents[1] / "assets" / "images" / "thanks-for-watching.jpg"
-TOOLS = {"caption", "describe", "vqa", "ocr", "generate", "emotion", "summarize", "caption_batch", "evaluate"}
+TOOLS = {
+    *("caption", "describe", "vqa", "ocr", "generate", "emotion", "summarize"),
+    *("caption_batch", "evaluate", "round_trip"),
+}
 REFUSED = "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again."
 
 

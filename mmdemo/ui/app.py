@@ -17,6 +17,7 @@ from .evaluate import build_evaluate_tab
 from .gate import GatedBlocks
 from .i18n import I18N, tr
 from .round_trip import build_round_trip_tab
+from .send_to import connect
 from .text_to_image import build_text_to_image_tab
 from .video_summary import build_video_summary_tab
 
@@ -54,19 +55,20 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
     # GatedBlocks: every value of every event passes one gate (files, numbers, text, choices) first.
     with GatedBlocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown(tr(INTRO), elem_classes="tab-intro")
-        with gr.Tabs(overflow_behavior="wrap"):  # every tab visible on a phone (no overflow menu)
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab visible on a phone (no overflow menu)
             with gr.Tab(tr("Image"), id="caption"):
-                build_captioning_tab(manager, events.append, view)
+                ports = [build_captioning_tab(manager, events.append, view)]
             with gr.Tab(tr("Text to image"), id="generate"):
-                build_text_to_image_tab(manager, events.append, view)
+                ports.append(build_text_to_image_tab(manager, events.append, view))
             with gr.Tab(tr("Emotion"), id="emotion"):
-                build_audio_emotion_tab(manager, events.append, view)
+                ports.append(build_audio_emotion_tab(manager, events.append, view))
             with gr.Tab(tr("Video"), id="video"):
-                build_video_summary_tab(manager, events.append, view)
+                ports.append(build_video_summary_tab(manager, events.append, view))
             with gr.Tab(tr("Round trip"), id="round_trip"):
                 build_round_trip_tab(manager, events.append, view)
             with gr.Tab(tr("Evaluate"), id="evaluate"):
                 build_evaluate_tab(manager, events.append, view)
+        connect(tabs, ports)  # "send to" buttons between the tabs
         table, summary, refresh = status_panel(manager)
 
         def refresh_all() -> list[Any]:

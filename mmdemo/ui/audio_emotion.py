@@ -15,6 +15,7 @@ from ..tasks.audio_emotion import AnalysisOptions, EmotionResult, analyze_emotio
 from .availability import AvailabilityView
 from .common import model_event, progress_to
 from .i18n import tr
+from .send_to import Ports
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "audio"
 EXAMPLES = ["cate_blanch.mp3", "heath_ledger.mp3", "recording1.wav"]
@@ -120,7 +121,7 @@ def gpu_seconds(audio: Any = None, *_: Any, **__: Any) -> float:
     return min(20.0 + 0.1 * seconds, 120.0)
 
 
-def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
+def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
     def emotion(
@@ -224,6 +225,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
             transcript = gr.Textbox(
                 label=tr("Transcript"), lines=4, interactive=False, buttons=["copy"], elem_id="emotion-transcript"
             )
+            to_prompt = gr.Button(tr("Use as a prompt"), size="sm", elem_id="emotion-to-prompt")
             with gr.Row():
                 text_label = gr.Label(label=tr("From the words"), elem_id="emotion-text")
                 voice_label = gr.Label(label=tr("From the voice"), elem_id="emotion-voice")
@@ -277,3 +279,4 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         api_visibility="private",
     )
     after(event)
+    return Ports(texts=[(to_prompt, transcript)])

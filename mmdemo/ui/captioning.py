@@ -22,6 +22,7 @@ from .availability import AvailabilityView
 from .batch_caption import build_batch_section
 from .common import model_event, progress_to
 from .i18n import say, tr, tr_choices, translate
+from .send_to import Ports
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
 EXAMPLES = ["thanks-for-watching.jpg", "cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
@@ -49,7 +50,7 @@ def task_view(task: str) -> list[Any]:
     ]
 
 
-def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
+def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
     def caption(
@@ -189,6 +190,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             result = gr.Textbox(
                 label=tr("Result"), lines=3, interactive=False, buttons=["copy"], elem_id="caption-output"
             )
+            to_prompt = gr.Button(tr("Use as a prompt"), size="sm", elem_id="caption-to-prompt")
             boxes = gr.Image(
                 label=tr("Text found (boxes on the photo)"),
                 type="pil",
@@ -282,3 +284,4 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             **common,
         )
     )
+    return Ports(image=image, texts=[(to_prompt, result)])

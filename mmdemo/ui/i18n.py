@@ -50,6 +50,10 @@ UI: dict[str, str] = {
     "Models: what is loaded, where, how big": "模型：加载了哪些、在哪里、占多大",
     "Refresh": "刷新",
     "For the operator": "运维信息",
+    # --- send to another tab -------------------------------------------------------------------------
+    "Describe this image": "描述这张图片",
+    "Describe this keyframe": "描述这个关键帧",
+    "Use as a prompt": "用作提示词",
     # --- round-trip tab ------------------------------------------------------------------------------
     "Round trip": "往返",
     "Photo → caption → a picture made from the caption → its caption: what survives the trip?": (
@@ -223,6 +227,7 @@ _AUDIO_FORMATS = (
 _VIDEO_FORMATS = ("upload an MP4, WebM, MOV, MKV or AVI video", "请上传 MP4、WebM、MOV、MKV 或 AVI 视频")
 
 MESSAGES: dict[str, str] = {
+    "There is no image to send yet: run the task first.": "还没有可发送的图片：请先运行任务。",
     # --- titles of error, warning and info pop-ups ---------------------------------------------------
     "Error": "错误",
     "Cannot do that": "无法完成",

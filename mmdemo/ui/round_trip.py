@@ -12,7 +12,8 @@ import gradio as gr
 from ..media.image import require_image
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
-from ..tasks.round_trip import RoundTripResult, round_trip
+from ..tasks.round_trip import RoundTripResult
+from ..tasks.round_trip import round_trip as run_round_trip
 from ..tasks.text_to_image import MAX_SEED, MAX_STEPS, clip_words
 from .availability import AvailabilityView
 from .common import model_event, progress_to
@@ -45,7 +46,7 @@ def describe(result: RoundTripResult) -> str:
 def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
-    def round_trip_image(
+    def round_trip(
         image: Any,
         steps: int = 0,
         seed: int | None = None,
@@ -59,7 +60,7 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             steps: denoising steps of the generated image; 0 = the model's recommendation.
             seed: seed of the generated image; empty = random (the one used is reported).
         """
-        result = round_trip(image, steps=steps or None, seed=seed, manager=manager, progress=progress_to(progress))
+        result = run_round_trip(image, steps=steps or None, seed=seed, manager=manager, progress=progress_to(progress))
         return result.caption.text, result.generated, result.caption_back.text, describe(result)
 
     gr.Markdown(
@@ -129,7 +130,7 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
     after(
         model_event(
             button.click,
-            round_trip_image,
+            round_trip,
             [photo, steps, seed],
             [caption, generated, caption_back, scores],
             api_name="round_trip",

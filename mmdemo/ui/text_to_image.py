@@ -24,6 +24,7 @@ from ..tasks.text_to_image import (
 from .availability import AvailabilityView
 from .common import model_event, progress_to
 from .i18n import tr, tr_choices
+from .send_to import Ports, track_selection
 
 EXAMPLES = [
     "a cozy wooden cabin in a snowy forest at dusk, warm light in the windows, photograph",
@@ -82,7 +83,7 @@ def gpu_seconds(
     return min(20 + 0.25 * float(steps or 30) * max(float(num_images or 1), 1) * max(pixels, 0.25), 300)
 
 
-def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
+def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     settings = manager.settings
 
@@ -175,6 +176,7 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
             elem_id="t2i-seed-used",
         )
         reuse = gr.Button(tr("Reuse this seed"), size="sm", scale=1, min_width=140, elem_id="t2i-reuse")
+        to_image = gr.Button(tr("Describe this image"), size="sm", scale=1, min_width=140, elem_id="t2i-to-image")
     info = gr.Markdown(label=tr("Notes"), elem_id="t2i-info")
     gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[prompt], label=tr("Example prompts"))
     with gr.Accordion(tr("Advanced"), open=False, elem_id="t2i-advanced"):
@@ -281,3 +283,4 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
         lambda: gr.update(visible=True), None, seed_row, queue=False, show_progress="hidden", api_visibility="private"
     )
     after(event)
+    return Ports(prompt=prompt, images=[(to_image, gallery, track_selection(gallery))])

@@ -16,6 +16,7 @@ from ..tasks.video_summary import VideoSummary, summarize_video
 from .availability import AvailabilityView
 from .common import model_event, output_folder, progress_to
 from .i18n import tr, tr_choices
+from .send_to import Ports, track_selection
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "videos"
 EXAMPLES = ["thanks-for-watching.mp4", "earth-at-night.mp4"]
@@ -52,7 +53,7 @@ def gpu_seconds(video: Any, max_keyframes: float = 8, *_: Any, **__: Any) -> flo
     return min(30 + 2 * float(max_keyframes or 8) + duration / 20, 300)
 
 
-def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
+def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     limit = manager.settings.max_keyframes
 
@@ -135,12 +136,14 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
             gallery = gr.Gallery(
                 label=tr("Keyframes"), columns=4, height=260, object_fit="contain", elem_id="video-gallery"
             )
+            to_image = gr.Button(tr("Describe this keyframe"), size="sm", elem_id="video-to-image")
             with gr.Accordion(tr("Chapters"), open=True):
                 chapters = gr.Markdown(label=tr("Chapters"), elem_id="video-chapters")
             with gr.Accordion(tr("Transcript"), open=False):
                 transcript = gr.Textbox(
                     label=tr("Transcript"), lines=6, interactive=False, buttons=["copy"], elem_id="video-transcript"
                 )
+                to_prompt = gr.Button(tr("Use as a prompt"), size="sm", elem_id="video-to-prompt")
             files = gr.File(label=tr("Report (Markdown, JSON, SRT)"), file_count="multiple", elem_id="video-files")
 
     def video_given(video: Any, *_: Any) -> None:
@@ -159,3 +162,4 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
             check=video_given,
         )
     )
+    return Ports(texts=[(to_prompt, transcript)], images=[(to_image, gallery, track_selection(gallery))])

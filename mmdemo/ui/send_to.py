@@ -1,0 +1,80 @@
+""" "Send to" between tabs: a result of one task becomes the input of another (a caption or a transcript
+becomes the text-to-image prompt; a generated image or a video keyframe goes to the image tab to be
+described or asked about). Each tab makes its own buttons (:class:`Ports`); :func:`connect` wires them
+once every tab exists. Text moves in the browser (nothing to check on the server); images move as the
+files the app itself served, through the gate like any other value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from .i18n import say
+
+MAX_PROMPT_CHARS = 1000
+
+PROMPT_JS = f"""(text) => (text || "")
+  .split("\\n")
+  .map((line) => line.replace(/^\\[[0-9:.]+[–-][0-9:.]+\\]\\s*/, "").trim())
+  .filter((line) => line)
+  .join(" ")
+  .slice(0, {MAX_PROMPT_CHARS})"""
+"""A text output as a prompt: transcript timestamps ("[0:01.2–0:03.4] ") dropped, one line, cut to the
+prompt's length limit."""
+
+
+@dataclass
+class Ports:
+    """What a tab offers to the others: inputs that take a sent value, buttons that send one."""
+
+    image: Any = None
+    """The image input of the image tab."""
+    prompt: Any = None
+    """The prompt of the text-to-image tab."""
+    texts: list[tuple[Any, Any]] = field(default_factory=list)
+    """(button, text component): the text becomes the prompt."""
+    images: list[tuple[Any, Any, Any]] = field(default_factory=list)
+    """(button, gallery, selected-index state): that gallery image goes to the image tab."""
+
+
+def selected_index(evt: gr.SelectData) -> int:
+    """Which gallery item the user clicked (the one a send button sends)."""
+    return int(evt.index) if isinstance(evt.index, int) else 0
+
+
+def track_selection(gallery: Any) -> Any:
+    """A state holding the index of the gallery item last clicked (0 until then)."""
+    state = gr.State(0)
+    gallery.select(selected_index, None, state, queue=False, show_progress="hidden", api_visibility="private")
+    return state
+
+
+def gallery_item(gallery: Any, index: Any) -> Any:
+    """The path of item ``index`` of a gallery value (the first when out of range); None when empty."""
+    items = list(gallery or [])
+    if not items:
+        raise gr.Error(say("There is no image to send yet: run the task first."), print_exception=False)
+    item = items[index if isinstance(index, int) and 0 <= index < len(items) else 0]
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def connect(tabs: Any, ports: list[Ports]) -> None:
+    """Wire every tab's send buttons to the inputs that take them, switching to the target tab."""
+    image = next(p.image for p in ports if p.image is not None)
+    prompt = next(p.prompt for p in ports if p.prompt is not None)
+    quiet = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    for port in ports:
+        for button, text in port.texts:
+            button.click(None, text, prompt, js=PROMPT_JS, **quiet).then(
+                lambda: gr.Tabs(selected="generate"), None, tabs, **quiet
+            )
+        for button, gallery, selected in port.images:
+            button.click(
+                lambda g, i: (gallery_item(g, i), gr.Tabs(selected="caption")),
+                [gallery, selected],
+                [image, tabs],
+                **quiet,
+            )
