@@ -20,7 +20,7 @@ from ..tasks.captioning import DecodingOptions, answer_question, caption_image, 
 from ..tasks.ocr import annotate, read_text
 from .availability import AvailabilityView
 from .batch_caption import build_batch_section
-from .common import model_event, progress_to
+from .common import model_event, photo_input, progress_to
 from .i18n import say, tr, tr_choices, translate
 from .send_to import Ports
 
@@ -124,16 +124,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
     view.notice("caption")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
-            # type="filepath" + preprocess=False below: the backend decodes the original upload itself,
-            # so odd files (CMYK, 16-bit, EXIF-rotated, corrupt, bombs) get our checks and messages.
-            image = gr.Image(
-                label=tr("Photo"),
-                type="filepath",
-                image_mode=None,
-                sources=["upload", "clipboard", "webcam"],
-                height=360,
-                elem_id="caption-image",
-            )
+            image = photo_input("caption-image", height=360)
             gr.Examples(
                 examples=[[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()],
                 inputs=[image],

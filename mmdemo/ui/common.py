@@ -288,3 +288,31 @@ def status_panel(manager: ModelManager) -> tuple[gr.Dataframe, gr.Markdown, Call
         refresh_button = gr.Button(tr("Refresh"), size="sm")
     refresh_button.click(refresh, None, [table, summary], api_visibility="private", queue=False)
     return table, summary, refresh
+
+
+def photo_input(elem_id: str, height: int) -> gr.Image:
+    """A photo input as every image task takes it: upload, clipboard or webcam, passed on as the original
+    file (``type="filepath"`` with ``preprocess=False`` on the event: the backend decodes the upload
+    itself, so odd files — CMYK, 16-bit, EXIF-rotated, corrupt, bombs — get its checks and messages)."""
+    return gr.Image(
+        label=tr("Photo"),
+        type="filepath",
+        image_mode=None,
+        sources=["upload", "clipboard", "webcam"],
+        height=height,
+        elem_id=elem_id,
+    )
+
+
+def steps_slider(maximum: int, **kwargs: Any) -> gr.Slider:
+    """Denoising steps, 0 meaning the model's own recommendation."""
+    return gr.Slider(
+        0,
+        maximum,
+        value=0,
+        step=1,
+        precision=0,
+        label=tr("Steps"),
+        info=tr("0 = Auto (the model's recommendation)"),
+        **kwargs,
+    )

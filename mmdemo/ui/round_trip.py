@@ -16,7 +16,7 @@ from ..tasks.round_trip import RoundTripResult
 from ..tasks.round_trip import round_trip as run_round_trip
 from ..tasks.text_to_image import MAX_SEED, MAX_STEPS, clip_words
 from .availability import AvailabilityView
-from .common import model_event, progress_to
+from .common import model_event, photo_input, progress_to, steps_slider
 from .i18n import tr
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
@@ -70,29 +70,14 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
     view.notice("round_trip")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            photo = gr.Image(
-                label=tr("Photo"),
-                type="filepath",
-                image_mode=None,
-                sources=["upload", "clipboard", "webcam"],
-                height=300,
-                elem_id="trip-image",
-            )
+            photo = photo_input("trip-image", height=300)
             gr.Examples(
                 examples=[[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()],
                 inputs=[photo],
                 label=tr("Example photos"),
             )
             with gr.Accordion(tr("Advanced"), open=False):
-                steps = gr.Slider(
-                    0,
-                    MAX_STEPS,
-                    value=0,
-                    step=1,
-                    precision=0,
-                    label=tr("Steps"),
-                    info=tr("0 = Auto (the model's recommendation)"),
-                )
+                steps = steps_slider(MAX_STEPS)
                 seed = gr.Number(
                     label=tr("Seed"),
                     info=tr("Empty: a random seed."),

@@ -22,7 +22,7 @@ from ..tasks.text_to_image import (
     size_choices,
 )
 from .availability import AvailabilityView
-from .common import model_event, progress_to
+from .common import model_event, progress_to, steps_slider
 from .i18n import tr, tr_choices
 from .send_to import Ports, track_selection
 
@@ -220,16 +220,7 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 elem_id="t2i-seed",
             )
         with gr.Row():
-            steps = gr.Slider(
-                0,
-                MAX_STEPS,
-                value=0,
-                step=1,
-                precision=0,
-                label=tr("Steps"),
-                info=tr("0 = Auto (the model's recommendation)"),
-                elem_id="t2i-steps",
-            )
+            steps = steps_slider(MAX_STEPS, elem_id="t2i-steps")
             guidance = gr.Slider(
                 0,
                 MAX_GUIDANCE,
