@@ -52,7 +52,7 @@ def phone(browser, app_url: str):
     page.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
 def bare_url(tiny_settings: Settings) -> Iterator[str]:
     """A fresh offline install: only the models that ship in wheels (text reading, offline speech
     recognition, sentence embeddings)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def mcp(url: str, *calls: tuple[str, dict[str, Any]]) -> tuple[list[Any], list[t
                 results.append((bool(result.isError), " ".join(getattr(c, "text", "") for c in result.content)))
             return tools, results
 
-    return asyncio.run(run())
+    # In its own thread: a test before may have left an event loop running in this one (Playwright's sync API).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture(scope="module")
