@@ -35,17 +35,6 @@ from typing import Any
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
-CPU_DEFAULTS = (
-    "Salesforce/blip-image-captioning-base",
-    "Salesforce/blip-vqa-base",
-    "stabilityai/sd-turbo",
-    "madebyollin/taesd",
-    "openai/clip-vit-base-patch32",
-    "superb/wav2vec2-base-superb-er",
-    "openai/whisper-base",
-    "j-hartmann/emotion-english-distilroberta-base",
-    "sshleifer/distilbart-cnn-12-6",
-)
 
 
 def timed(fn: Callable[[], Any], runs: int) -> float:
@@ -71,10 +60,10 @@ def compare(task: str, plain: float, app: float, http: float | None = None, per:
 
 
 def build(root: Path) -> dict[str, Path]:
-    from mmdemo.testing.replicas import REPLICAS, build_replica, replica_folder_name
+    from mmdemo.testing.replicas import REPLICAS, build_replica, cpu_default_ids, replica_folder_name
 
     folders = {}
-    for model_id in CPU_DEFAULTS:
+    for model_id in cpu_default_ids():
         folder = root / replica_folder_name(model_id)
         stamp = folder / ".mmdemo-replica.json"
         if not stamp.is_file() or json.loads(stamp.read_text()) != {"model_id": model_id, "reduced": False}:

