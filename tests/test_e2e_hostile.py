@@ -23,6 +23,7 @@ from mmdemo.testing.text_images import render_text
 pytestmark = pytest.mark.e2e
 REFUSED = {
     "caption": "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again.",
+    "round_trip": "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again.",
     "describe": "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again.",
     "vqa": "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again.",
     "ocr": "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again.",

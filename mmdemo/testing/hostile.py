@@ -51,6 +51,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
          ("randomize_seed", "flag"), ("decoder", "choice"), ("clip_score", "flag")),
         ("a red cube", "", 1, 1.0, "64x64", 1, 7, False, "auto", False),
     ),
+    Endpoint("round_trip", "image", (("image", "file"), ("steps", "integer"), ("seed", "optional")), (None, 1, 7)),
     Endpoint(
         "emotion",
         "audio",
