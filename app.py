@@ -40,7 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="defaults for the hardware: local, cpu (CPU Space), gpu, zerogpu (default auto: detected on Spaces)",
     )
     p.add_argument("--device", choices=[*DEVICES], help="compute device (default auto)")
-    p.add_argument("--dtype", choices=[*DTYPES], help="model dtype (default auto: fp16/bf16 on GPU, fp32 on CPU)")
+    p.add_argument(
+        "--dtype",
+        choices=[*DTYPES],
+        help="model dtype (default auto: bf16/fp16 on GPU; on CPU bf16 with the fast path where native, else fp32)",
+    )
+    p.add_argument(
+        "--cpu-fast-path",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="on CPU: bf16 where native, OpenVINO text to image, CTranslate2 speech (default on; MMDEMO_CPU_FAST_PATH)",
+    )
     p.add_argument("--memory-budget-gb", type=float, help="memory for loaded models on the compute device")
     p.add_argument(
         "--model",
@@ -77,6 +87,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         offline=args.offline,
         preload=preload,
         mcp_server=args.mcp,
+        cpu_fast_path=args.cpu_fast_path,
     )
 
 

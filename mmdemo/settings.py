@@ -114,7 +114,12 @@ class Settings:
     device: str = "auto"
     """``auto`` (CUDA, then Apple MPS, then CPU), ``cuda``, ``cuda:N``, ``mps`` or ``cpu``."""
     dtype: str = "auto"
-    """``auto`` = bfloat16/float16 on CUDA, float16 on MPS, float32 on CPU."""
+    """``auto`` = bfloat16/float16 on CUDA, float16 on MPS; on CPU bfloat16 where the CPU fast path is on and
+    the CPU has native bf16 (AVX-512 BF16, AMX), else float32."""
+    cpu_fast_path: bool = False
+    """On CPU: bf16 where the CPU has it natively, OpenVINO for the diffusion pipeline, CTranslate2 int8 for
+    Whisper. Off here (``Settings()`` in code is the plain PyTorch float32 reference path); on in
+    :meth:`from_env`, which the app and the CLI use (``MMDEMO_CPU_FAST_PATH=0`` turns it off)."""
     memory_budget_gb: float | None = None
     """Models kept on the compute device at once (GPU memory on CUDA, RAM on CPU). None = auto."""
     offload_budget_gb: float | None = None
@@ -191,6 +196,7 @@ class Settings:
             rate_limit_per_minute=int(_env_float(env, "MMDEMO_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute)),
             trusted_proxies=_env_list(env, "MMDEMO_TRUSTED_PROXIES", SPACES_PROXIES if env.get("SPACE_ID") else ()),
             mcp_server=_env_bool(env, "MMDEMO_MCP", False),
+            cpu_fast_path=_env_bool(env, "MMDEMO_CPU_FAST_PATH", True),
         )
         name = (profile or env.get("MMDEMO_PROFILE", "").strip().lower() or "auto").lower()
         name = detect_profile(env) if name == "auto" else name

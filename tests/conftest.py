@@ -11,6 +11,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 for _key in [k for k in os.environ if k.startswith("MMDEMO_") and k != "MMDEMO_SCREENSHOTS"]:
     del os.environ[_key]  # a developer's own settings must not leak into the tests (where screenshots go is no setting)
+# The tests' pinned outputs are those of the float32 PyTorch reference path; the CPU fast path (bf16 where the
+# CPU has it, OpenVINO, CTranslate2) has its own tests, which turn it on explicitly.
+os.environ["MMDEMO_CPU_FAST_PATH"] = "0"
 
 import shutil
 from collections.abc import Iterator

@@ -446,9 +446,9 @@ def test_device_and_dtype_are_published_whole(tiny_settings: Settings, monkeypat
 
     real = manager_module.resolve_dtype
 
-    def slow(device, setting):
+    def slow(device, setting, cpu_fast_path=False):
         time.sleep(0.3)
-        return real(device, setting)
+        return real(device, setting, cpu_fast_path)
 
     import torch  # noqa: F401 - imported already, so the window is the slow dtype step, not the import
 

@@ -21,6 +21,9 @@ class LoadedModel:
     model: Any
     """A ``torch.nn.Module`` or a diffusers pipeline: anything with ``.to(device)``."""
     processor: Any = None
+    precision: str | None = None
+    """What the Models panel shows as its precision when it is not simply the manager's dtype, e.g.
+    ``int8 (CTranslate2)`` or ``bfloat16 (OpenVINO UNet)``, or why the fast path fell back."""
 
 
 Loader = Callable[[Path, Any], LoadedModel]
@@ -50,6 +53,12 @@ class ModelSpec:
     offload: Callable[[Any, Any], None] | None = None
     """``offload(model, device)`` runs the model with CPU offload (its parts on the device one at a time),
     for devices too small for it whole. The manager decides when (see ``ModelManager``)."""
+
+    cpu_fast_loader: Loader | None = None
+    """Used instead of ``loader`` when the model runs on the CPU with the CPU fast path on
+    (``Settings.cpu_fast_path``): the same model through a faster CPU runtime (OpenVINO, CTranslate2). It
+    converts once and caches the result, and falls back to ``loader`` itself (saying so in
+    ``LoadedModel.precision``) when conversion fails. Only the manager decides when."""
 
     def default_for(self, device_type: str) -> str:
         return self.defaults.get(device_type) or self.defaults["*"]
