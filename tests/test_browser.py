@@ -34,12 +34,19 @@ def test_caption_an_example_and_ask(page, tmp_path_factory: pytest.TempPathFacto
     page.locator(".gallery-item, button.gallery-item, [data-testid='examples'] button").first.click()
     page.locator("#caption-image img").first.wait_for()
     assert page.get_by_role("button", name="Run", exact=True).count() == 1  # one Run button for the task
+    page.evaluate(  # every text the result box shows while the caption streams in
+        "() => { window.seen = []; window.watch = setInterval(() => {"
+        " const v = document.querySelector('#caption-output textarea')?.value;"
+        " if (v && v !== window.seen.at(-1)) window.seen.push(v); }, 2); }"
+    )
     page.locator("#caption-button").click()
     page.wait_for_function(
         "() => { const t = document.querySelector('#caption-output textarea'); return t && t.value.trim().length > 0; }"
     )
+    page.wait_for_function("() => document.querySelector('#caption-output .wrap')?.classList.contains('hide')")
     caption = _textbox_value(page, "caption-output")
-    assert caption.strip()
+    seen = page.evaluate("() => { clearInterval(window.watch); return window.seen; }")
+    assert caption.strip() and len(seen) >= 2 and seen[-1] == caption  # it grew on the page, then settled
     assert not page.locator("#vqa-question").is_visible()
 
     _pick(page, "Ask a question")

@@ -34,7 +34,9 @@ def test_a_caption_becomes_the_prompt_and_the_image_comes_back(page) -> None:
     page.locator(".gallery-item:visible").nth(1).click()  # the cheetah
     page.locator("#caption-image img").first.wait_for()
     page.locator("#caption-button").click()
+    # The caption streams in: wait for its first words, then for the run to end (the status tracker hides).
     page.wait_for_function("() => (document.querySelector('#caption-output textarea') || {}).value?.length > 0")
+    page.wait_for_function("() => document.querySelector('#caption-output .wrap')?.classList.contains('hide')")
     caption = page.locator("#caption-output textarea").input_value()
     page.locator("#caption-to-prompt").click()
     page.wait_for_function("() => document.querySelector('#t2i-prompt textarea')?.value.length > 0")

@@ -95,7 +95,7 @@ def test_app_handlers_keep_their_messages_on_zerogpu(zerogpu: Any, tiny_settings
     text = tmp_path / "notes.png"
     text.write_text("not an image at all\n" * 10)
     with pytest.raises(gr.Error) as info:
-        fns["caption"](str(text), "", 5, 0, 1)
+        list(fns["caption"](str(text), "", 5, 0, 1))  # a streaming handler: the error comes while iterating
     assert "text file" in info.value.message and info.value.title != "ZeroGPU worker error"
     assert zerogpu.pids  # it did run in the worker
 
@@ -105,16 +105,19 @@ def test_app_handlers_take_the_zerogpu_path(zerogpu: Any, tiny_settings: Setting
 
     demo = build_app(ModelManager(tiny_settings))
     fns = {f.api_name: f.fn for f in demo.fns.values() if f.api_name}
-    caption = fns["caption"](real_photos["lion.jpg"], "", 5, 0, 1)
-    assert isinstance(caption, str) and len(zerogpu.pids) == 1 and zerogpu.calls == [30.0]
+    *partial, caption = fns["caption"](real_photos["lion.jpg"], "", 5, 0, 1)  # streams from the worker
+    assert partial and all(caption.startswith(text) for text in partial)  # greedy (1 beam): each a prefix
+    assert len(zerogpu.pids) == 1 and zerogpu.calls == [30.0]
     fns["ocr"](real_photos["lion.jpg"], 0.5)
     assert len(zerogpu.pids) == 1  # OCR runs on the CPU: no GPU asked for
 
     from mmdemo.ui.text_to_image import gpu_seconds
 
     args = ("a red cube", "", 2, 0, "64x64", 2, 7, False, "auto", False)
-    gallery, seed, _notes = fns["generate"](*args)  # PIL images come back pickled from the worker
+    *previews, (gallery, seed, _notes) = fns["generate"](*args)  # PIL images come back pickled from the worker
     assert len(gallery) == 2 and seed == 7 and gallery[0][0].size == (64, 64)
+    ((preview, preview_seed, line),) = previews  # 2 steps: one preview, after step 1 (tiny decoder on CPU)
+    assert len(preview) == 2 and preview_seed == 7 and line == "Preview after step 1 of 2"
     assert zerogpu.calls[-1] == gpu_seconds(*args)
     assert gpu_seconds("x", "", 50, 0, "1024x1024", 4) > gpu_seconds("x", "", 4, 0, "512x512", 1)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,43 @@ def _decode(handle: Any, output_ids: Any) -> list[str]:
     return [_clean(t) for t in handle.processor.batch_decode(output_ids, skip_special_tokens=True)]
 
 
+TextFn = Callable[[str], None]
+"""Receives the text generated so far (streaming)."""
+
+
+def _generate(handle: Any, inputs: Any, options: DecodingOptions, on_text: TextFn | None = None) -> Any:
+    """``generate`` with ``options``; with ``on_text``, the first item's best hypothesis so far is handed to it
+    at every step (see :func:`_text_so_far`)."""
+    kwargs: dict[str, Any] = options.generate_kwargs()
+    if on_text is not None:
+        from transformers import StoppingCriteriaList
+
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_text_so_far(handle, on_text)])
+    return handle.model.generate(**handle.prepare(inputs), **kwargs)
+
+
+def _text_so_far(handle: Any, on_text: TextFn) -> Any:
+    """A stopping criterion that never stops: it decodes the first row of what generation has so far and hands
+    the text to ``on_text`` when it changed. That row is the first item's hypothesis: the only one in greedy
+    decoding, the best-scoring continuation of this step in beam search (transformers passes the step's
+    continuations best first), so with beams the text may still change before the end. Streamers cannot do
+    this: transformers refuses them with beam search, which captions use."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class TextSoFar(StoppingCriteria):
+        last = ""
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            text = _decode(handle, input_ids[:1])[0]
+            if text != self.last:
+                self.last = text
+                on_text(text)  # may raise Cancelled: generation stops there
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return TextSoFar()
+
+
 def caption_images(
     images: Sequence[Any],
     *,
@@ -84,11 +121,13 @@ def caption_images(
     batch_size: int = 8,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
+    on_text: TextFn | None = None,
 ) -> list[CaptionResult]:
     """Caption several images in batches (the video task uses this for keyframes).
 
     ``images`` may hold paths, bytes, PIL images, numpy arrays or Gradio file dicts. A non-empty
-    ``prefix`` conditions the caption ("a painting of" → "a painting of a …").
+    ``prefix`` conditions the caption ("a painting of" → "a painting of a …"). ``on_text`` receives the
+    first image's caption as it is generated (its best hypothesis so far).
     """
     manager = manager or get_manager()
     options = options.validated()
@@ -113,7 +152,7 @@ def caption_images(
             inputs = handle.processor(
                 images=batch, text=[prefix] * len(batch) if prefix else None, return_tensors="pt", padding=True
             )
-            output = handle.model.generate(**handle.prepare(inputs), **options.generate_kwargs())
+            output = _generate(handle, inputs, options, on_text if start == 0 else None)
             seconds = time.perf_counter() - began
             results.extend(CaptionResult(t, prefix, handle.model_id, seconds) for t in _decode(handle, output))
     return results
@@ -126,9 +165,12 @@ def caption_image(
     options: DecodingOptions = DecodingOptions(),
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
+    on_text: TextFn | None = None,
 ) -> CaptionResult:
-    """Caption one image. See :func:`caption_images`."""
-    return caption_images([image], prefix=prefix, options=options, manager=manager, progress=progress)[0]
+    """Caption one image (``on_text``: the caption as it is generated). See :func:`caption_images`."""
+    return caption_images([image], prefix=prefix, options=options, manager=manager, progress=progress, on_text=on_text)[
+        0
+    ]
 
 
 def check_question(question: str | None) -> str:
@@ -157,13 +199,20 @@ class DetailedCaption:
 
 
 def describe_image(
-    image: Any, *, manager: ModelManager | None = None, progress: ProgressFn | None = None
+    image: Any,
+    *,
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+    on_text: TextFn | None = None,
 ) -> DetailedCaption:
     """A detailed description: the caption with :data:`DETAILED_OPTIONS`, then "The text in it reads: …"
-    when the photo contains text. Without the text reader the caption alone is returned, with a note."""
+    when the photo contains text. Without the text reader the caption alone is returned, with a note.
+    ``on_text`` receives the caption as it is generated."""
     manager = manager or get_manager()
     picture = load_image(image, ImageLimits.from_settings(manager.settings))
-    caption = caption_images([picture], options=DETAILED_OPTIONS, manager=manager, progress=progress)[0]
+    caption = caption_images([picture], options=DETAILED_OPTIONS, manager=manager, progress=progress, on_text=on_text)[
+        0
+    ]
     lines: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     try:
@@ -184,8 +233,10 @@ def answer_question(
     options: DecodingOptions = DecodingOptions(max_new_tokens=10),
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
+    on_text: TextFn | None = None,
 ) -> AnswerResult:
-    """Answer a free-form question about an image (BLIP VQA: short answers such as "2" or "red")."""
+    """Answer a free-form question about an image (BLIP VQA: short answers such as "2" or "red");
+    ``on_text`` receives the answer as it is generated."""
     manager = manager or get_manager()
     options = options.validated()
     question = check_question(question)
@@ -194,6 +245,6 @@ def answer_question(
     with manager.use("vqa", progress) as handle:
         began = time.perf_counter()
         inputs = handle.processor(images=image, text=question, return_tensors="pt")
-        output = handle.model.generate(**handle.prepare(inputs), **options.generate_kwargs())
+        output = _generate(handle, inputs, options, on_text)
         answer = _decode(handle, output)[0]
         return AnswerResult(question, answer, handle.model_id, time.perf_counter() - began)

@@ -121,6 +121,8 @@ def round_trip(
         model_ids["clip"] = clip_id
     except MMDemoError as err:  # the trip itself stands without the scores
         notes.append(f"No similarity scores: {err}")
+    if progress is not None:
+        progress(1.0, "Round trip done")
     return RoundTripResult(
         caption=caption,
         generated=generated.image,

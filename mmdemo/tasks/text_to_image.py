@@ -21,6 +21,7 @@ import inspect
 import math
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,26 @@ class GeneratedImage:
     """Generate with this seed and one image to get this image again."""
     clip_score: float | None
     """``max(100 · cosine, 0)`` between the image and the prompt; None when CLIP was not available."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The images as they are after ``step`` of ``steps`` denoising steps, decoded by the tiny decoder."""
+
+    images: tuple[Any, ...]
+    step: int
+    steps: int
+    seed: int
+
+
+PreviewFn = Callable[[Preview], None]
+
+
+def preview_steps(steps: int, previews: int = 4) -> set[int]:
+    """The steps after which a preview is shown: about ``previews`` of them, evenly spaced, never the last
+    one (the finished images follow) — none for a 1-step model."""
+    every = max(1, math.ceil(steps / (previews + 1)))
+    return {step for step in range(every, steps, every)}
 
 
 @dataclass(frozen=True)
@@ -266,6 +287,7 @@ def generate_images(
     clip_score: bool = True,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
+    on_preview: PreviewFn | None = None,
 ) -> GenerationResult:
     """Generate ``num_images`` images for ``prompt``.
 
@@ -274,6 +296,8 @@ def generate_images(
     native size (guidance 1 switches classifier-free guidance off explicitly). Sizes
     are multiples of 8 between 64 and the ``max_generated_side`` setting. ``seed=None`` picks a random
     seed; image ``i`` uses ``seed + i``. ``decoder``: ``auto``, ``tiny`` or ``full`` (see module doc).
+    ``on_preview`` receives a :class:`Preview` every few steps (:func:`preview_steps`) when the tiny decoder
+    decodes: the latents so far, still noisy in early steps.
     """
     manager = manager or get_manager()
     settings = manager.settings
@@ -314,9 +338,14 @@ def generate_images(
             if tiny is None:
                 notes.append(f"Decoded with the full VAE (slower): {why_not}")
 
+        previews = preview_steps(steps) if tiny is not None and on_preview is not None else set()
+
         def on_step(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:
                 progress((step + 1) / steps, f"Denoising step {step + 1} of {steps}")
+            if step + 1 in previews and "latents" in tensors:
+                shown = _decode_tiny(pipe, tiny, tensors["latents"], handle.device)
+                on_preview(Preview(tuple(img.convert("RGB") for img in shown), step + 1, steps, seed))
             return tensors
 
         import torch

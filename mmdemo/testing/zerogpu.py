@@ -8,6 +8,8 @@ source:
 * the decorated function runs in a **forked worker process**; its arguments and its result travel
   **pickled** (an unpicklable argument fails in the main process, an unpicklable result comes back
   as an error);
+* a generator function (a streaming handler) stays one: each value it yields in the worker comes back
+  pickled as it is yielded; closing the generator stops the worker;
 * an exception raised in the worker comes back as itself only when it is a ``gr.Error``; any other
   exception becomes ``gr.Error("<ExceptionClass>", title="ZeroGPU worker error")`` — the user's
   message is lost unless the handler converted it *inside* the GPU function;
@@ -23,6 +25,7 @@ Not modelled: the GPU scheduling service, quotas, CUDA emulation in the main pro
 from __future__ import annotations
 
 import contextlib
+import inspect
 import multiprocessing
 import os
 import pickle
@@ -52,16 +55,25 @@ def _worker(task: Callable[..., Any], payload: bytes, conn: Any) -> None:
     import torch
 
     torch.set_num_threads(1)
+
+    def send(result: tuple[str, Any]) -> None:
+        try:
+            data = pickle.dumps(result)
+        except Exception as exc:  # an unpicklable result
+            data = pickle.dumps(("error", _exception_result(exc)))
+        conn.send_bytes(data)
+
     try:
         args, kwargs = pickle.loads(payload)
-        result: tuple[str, Any] = ("ok", task(*args, **kwargs))
+        if inspect.isgeneratorfunction(task):  # as spaces' generator wrapper: each value as it is yielded
+            for value in task(*args, **kwargs):
+                send(("yield", value))
+            result: tuple[str, Any] = ("end", None)
+        else:
+            result = ("ok", task(*args, **kwargs))
     except Exception as exc:
         result = ("error", _exception_result(exc))
-    try:
-        data = pickle.dumps(result)
-    except Exception as exc:  # an unpicklable result
-        data = pickle.dumps(("error", _exception_result(exc)))
-    conn.send_bytes(data)
+    send(result)
     conn.close()
     os._exit(0)
 
@@ -81,9 +93,7 @@ def GPU(task: Callable[..., Any] | None = None, *, duration: Any = None, size: s
     if os.environ.get("SPACES_ZERO_GPU", "").lower() not in ("1", "t", "true"):
         return task
 
-    def gradio_handler(*args: Any, **kwargs: Any) -> Any:
-        if _forked:
-            return task(*args, **kwargs)
+    def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         asked = duration(*args, **kwargs) if callable(duration) else duration
         calls.append(None if asked is None else float(asked))
         payload = pickle.dumps((args, kwargs))  # PicklingError here, in the main process, as in spaces
@@ -93,21 +103,51 @@ def GPU(task: Callable[..., Any] | None = None, *, duration: Any = None, size: s
         process.start()
         send.close()
         pids.append(process.pid or 0)
+        return process, receive
+
+    def outcome(receive: Any) -> tuple[str, Any]:
         try:
             data = receive.recv_bytes()
         except EOFError:
             raise _error("ZeroGPU worker error", "GPU task aborted") from None
-        finally:
-            process.join(30)
         kind, value = pickle.loads(data)
-        if kind == "ok":
-            return value
+        if kind != "error":
+            return kind, value
         formatted, error_cls, gradio_error = value
         if gradio_error is not None:
             raise gradio_error
         print(formatted, file=sys.stderr)
         raise _error("ZeroGPU worker error", error_cls)
 
+    def gradio_handler(*args: Any, **kwargs: Any) -> Any:
+        if _forked:
+            return task(*args, **kwargs)
+        process, receive = start(args, kwargs)
+        try:
+            return outcome(receive)[1]
+        finally:
+            process.join(30)
+
+    def streaming_handler(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        if _forked:
+            yield from task(*args, **kwargs)
+            return
+        process, receive = start(args, kwargs)
+        try:
+            while True:
+                kind, value = outcome(receive)
+                if kind == "end":
+                    return
+                yield value
+        finally:  # closed early (the client went away): spaces stops the worker
+            if process.is_alive():
+                process.terminate()
+            process.join(30)
+
+    if inspect.isgeneratorfunction(task):
+        streaming_handler.__wrapped__ = task  # type: ignore[attr-defined]
+        streaming_handler.__name__ = getattr(task, "__name__", "task")
+        return streaming_handler
     gradio_handler.__wrapped__ = task  # type: ignore[attr-defined]
     gradio_handler.__name__ = getattr(task, "__name__", "task")
     return gradio_handler

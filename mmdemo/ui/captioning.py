@@ -8,7 +8,7 @@ one Run button and API clients keep typed endpoints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from ..tasks.captioning import DecodingOptions, answer_question, caption_image, 
 from ..tasks.ocr import annotate, read_text
 from .availability import AvailabilityView
 from .batch_caption import build_batch_section
-from .common import model_event, photo_input, progress_to
+from .common import Partial, model_event, photo_input, progress_to, streamed
 from .i18n import say, tr, tr_choices, translate
 from .send_to import Ports
 
@@ -60,8 +60,9 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         min_new_tokens: int = 0,
         num_beams: int = 3,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> str:
-        """Describe a photo in one sentence (BLIP image captioning).
+    ) -> Iterator[str]:
+        """Describe a photo in one sentence (BLIP image captioning). Streams: the caption grows as it is
+        generated (with beam search the best hypothesis so far, which may still change), then the final one.
 
         Args:
             image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
@@ -71,27 +72,36 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             num_beams: beam-search width (1-8): more is more careful and slower.
         """
         options = DecodingOptions(max_new_tokens, min_new_tokens, num_beams)
-        result = caption_image(image, prefix=prefix, options=options, manager=manager, progress=progress_to(progress))
-        return result.text
+        report = progress_to(progress)
+        for item in streamed(
+            lambda on_text: caption_image(
+                image, prefix=prefix, options=options, manager=manager, progress=report, on_text=on_text
+            )
+        ):
+            yield item.value if isinstance(item, Partial) else item.text
 
-    def describe(image: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
+    def describe(image: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Iterator[str]:
         """A detailed description of a photo: a longer caption, then "The text in it reads: ..." when it
         contains text.
 
         Args:
             image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
         """
-        result = describe_image(image, manager=manager, progress=progress_to(progress))
-        for note in result.notes:
-            gr.Warning(translate(note))
-        return result.text
+        report = progress_to(progress)
+        for item in streamed(lambda on_text: describe_image(image, manager=manager, progress=report, on_text=on_text)):
+            if isinstance(item, Partial):
+                yield item.value
+                continue
+            for note in item.notes:
+                gr.Warning(translate(note))
+            yield item.text
 
     def vqa(
         image: Any,
         question: str,
         num_beams: int = 3,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> str:
+    ) -> Iterator[str]:
         """Answer a question about a photo with a short answer (yes, two, red...): BLIP visual question
         answering.
 
@@ -101,8 +111,13 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             num_beams: beam-search width (1-8).
         """
         options = DecodingOptions(max_new_tokens=10, num_beams=num_beams)
-        result = answer_question(image, question, options=options, manager=manager, progress=progress_to(progress))
-        return result.answer
+        report = progress_to(progress)
+        for item in streamed(
+            lambda on_text: answer_question(
+                image, question, options=options, manager=manager, progress=report, on_text=on_text
+            )
+        ):
+            yield item.value if isinstance(item, Partial) else item.answer
 
     def ocr(
         image: Any, min_score: float = 0.5, progress: gr.Progress = gr.Progress(track_tqdm=True)

@@ -17,14 +17,18 @@ Every model event of the app is registered with :func:`model_event`:
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import logging
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import gradio as gr
 
@@ -63,9 +67,17 @@ UNEXPECTED = (
 )
 
 
+_STREAM_CLOSED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("stream_closed", default=None)
+"""Set in the worker thread of a :func:`streamed` call: the stream it feeds was closed (its client is gone)."""
+
+
 def client_gone() -> bool:
     """True when the request this thread works for was abandoned: its client disconnected (Gradio then
-    marks the queued event dead) or it was cancelled. False outside a Gradio request."""
+    marks the queued event dead), it was cancelled, or the stream it feeds was closed. False outside a
+    Gradio request."""
+    closed = _STREAM_CLOSED.get()
+    if closed is not None and closed.is_set():
+        return True
     from gradio.context import LocalContext
 
     blocks = LocalContext.blocks.get(None)
@@ -95,24 +107,42 @@ def progress_to(progress: gr.Progress) -> ProgressFn:
     return report
 
 
+def _converted(fn_name: str, err: BaseException) -> BaseException:
+    """The ``gr.Error`` a backend exception becomes (logged for the operator), or ``err`` itself."""
+    if isinstance(err, gr.Error):
+        return err
+    if isinstance(err, MMDemoError):
+        log.info("%s refused: %s", fn_name, err.detail)
+        return gr.Error(str(err), title="Cannot do that", print_exception=False)
+    if isinstance(err, Cancelled):
+        log.info("%s stopped: its client went away", fn_name)
+        return gr.Error("This request was cancelled.", title="Cancelled", print_exception=False)
+    if isinstance(err, Exception):
+        log.error("unexpected error in %s", fn_name, exc_info=err)
+        return gr.Error(UNEXPECTED, title="Unexpected error", print_exception=False)
+    return err  # KeyboardInterrupt, GeneratorExit …
+
+
 def _convert_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Backend errors → ``gr.Error``: the user's sentence to the client, one log line for the operator."""
+    """Backend errors → ``gr.Error``: the user's sentence to the client, one log line for the operator.
+    A generator handler (one that streams) stays a generator, its errors converted as they happen."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def run_streaming(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except (Exception, Cancelled) as err:
+                raise _converted(fn.__name__, err) from None
+
+        return run_streaming
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except MMDemoError as err:
-            log.info("%s refused: %s", fn.__name__, err.detail)
-            raise gr.Error(str(err), title="Cannot do that", print_exception=False) from None
-        except Cancelled:
-            log.info("%s stopped: its client went away", fn.__name__)
-            raise gr.Error("This request was cancelled.", title="Cancelled", print_exception=False) from None
-        except Exception:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(UNEXPECTED, title="Unexpected error", print_exception=False) from None
+        except (Exception, Cancelled) as err:
+            raise _converted(fn.__name__, err) from None
 
     return run
 
@@ -122,7 +152,8 @@ def guarded(fn: Callable[..., Any], gpu_duration: float | Callable[..., float] |
     ``gpu_duration`` is given) ``fn`` with its errors converted inside the GPU function.
 
     The wrapper asks Gradio for the request (an extra ``request: gr.Request`` parameter that the API does
-    not show) to know who is calling; ``fn`` itself does not get it.
+    not show) to know who is calling; ``fn`` itself does not get it. A generator ``fn`` (it streams partial
+    results) gives a generator handler.
     """
     inner = _convert_errors(fn)
     if gpu_duration is not None:
@@ -133,19 +164,108 @@ def guarded(fn: Callable[..., Any], gpu_duration: float | Callable[..., float] |
     )
     full_signature = signature.replace(parameters=[*signature.parameters.values(), request_param])
 
-    @functools.wraps(fn)
-    def handler(*args: Any, **kwargs: Any) -> Any:
+    def split(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, inspect.BoundArguments]:
         bound = full_signature.bind_partial(*args, **kwargs)
-        request = bound.arguments.pop("request", None)
-        try:
-            access.limiter.check(access.client_id(request))
-            return inner(*bound.args, **bound.kwargs)
-        except gr.Error as err:  # in the language of the user's browser (English for API clients)
-            raise localized(err, request_locale(request)) from None
+        return bound.arguments.pop("request", None), bound
+
+    handler: Callable[..., Any]
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def handler(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            request, bound = split(args, kwargs)
+            try:
+                access.limiter.check(access.client_id(request))
+                yield from inner(*bound.args, **bound.kwargs)
+            except gr.Error as err:  # in the language of the user's browser (English for API clients)
+                raise localized(err, request_locale(request)) from None
+
+    else:
+
+        @functools.wraps(fn)
+        def handler(*args: Any, **kwargs: Any) -> Any:
+            request, bound = split(args, kwargs)
+            try:
+                access.limiter.check(access.client_id(request))
+                return inner(*bound.args, **bound.kwargs)
+            except gr.Error as err:  # in the language of the user's browser (English for API clients)
+                raise localized(err, request_locale(request)) from None
 
     handler.__signature__ = full_signature  # type: ignore[attr-defined]
     handler.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
     return handler
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Partial(Generic[T]):
+    """A partial result a streaming backend call handed out while it worked (the caption so far …)."""
+
+    value: T
+
+
+def streamed(work: Callable[[Callable[[T], None]], R]) -> Iterator[Partial[T] | R]:
+    """Run ``work(partial)`` — a backend call that hands partial results to ``partial`` while it works —
+    and yield each partial result (:class:`Partial`) as it comes, then the call's own result.
+
+    The call runs in a worker thread with this request's context (progress, cancellation checks), because
+    the backend calls back from inside the model (``generate``, a pipeline's step callback) where a
+    generator cannot yield. Partial results that pile up while the client is being sent one are skipped
+    (only the newest is worth showing; before an error the newest is still sent, so it stays on the page).
+    When the client goes away (Gradio closes this generator, or it sees the client gone while waiting) the
+    call stops at its next step (:class:`~mmdemo.errors.Cancelled` from its next progress report or partial
+    result).
+    """
+    updates: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def partial(value: T) -> None:
+        if stop.is_set():
+            raise Cancelled
+        updates.put(("partial", value))
+
+    def run() -> None:
+        _STREAM_CLOSED.set(stop)  # progress steps in the call see it too (client_gone)
+        try:
+            updates.put(("done", work(partial)))
+        except BaseException as err:  # handed to the request's thread, raised there
+            updates.put(("failed", err))
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="mmdemo-stream", daemon=True)
+    worker.start()
+    try:
+        newest: Partial[T] | None = None
+        while True:
+            try:
+                kind, value = updates.get(timeout=STREAM_POLL_S)
+            except queue.Empty:
+                if client_gone():  # between two partial results: stop now, not at the next one
+                    raise Cancelled from None
+                continue
+            if kind == "partial":
+                newest = Partial(value)
+                if updates.empty():
+                    yield newest
+                    newest = None
+                continue  # another update is waiting: skip to it
+            if kind == "done":
+                yield value  # the result supersedes any partial one still waiting
+                return
+            if newest is not None:
+                yield newest  # the last partial result is kept on the page with the error
+            raise value
+    finally:
+        # Not joined: Gradio closes an abandoned generator from its event loop, which must not wait for a
+        # model step. The call stops at its next step; the model's run lock keeps the next request off the
+        # model until then.
+        stop.set()
+
+
+STREAM_POLL_S = 0.25
+"""How often a stream waiting for its call's next partial result checks that its client is still there."""
 
 
 def precheck(

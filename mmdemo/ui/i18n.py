@@ -248,6 +248,7 @@ MESSAGES: dict[str, str] = {
         "请求过多：每位用户每分钟最多 {limit} 次。请在 {wait} 秒后再试。"
     ),
     "No text found in this image.": "这张图片中没有找到文字。",
+    "Preview after step {step} of {steps}": "第 {step} 步（共 {steps} 步）后的预览",
     # --- the Models panel (a table: its headers cannot be translated in the browser) -----------------
     "Used in": "用于",
     "Size": "大小",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -14,6 +14,7 @@ from ..tasks.text_to_image import (
     MAX_SEED,
     MAX_STEPS,
     GenerationResult,
+    Preview,
     check_prompt,
     check_size,
     clip_words,
@@ -22,8 +23,8 @@ from ..tasks.text_to_image import (
     size_choices,
 )
 from .availability import AvailabilityView
-from .common import model_event, progress_to, steps_slider
-from .i18n import tr, tr_choices
+from .common import Partial, model_event, progress_to, steps_slider, streamed
+from .i18n import say, tr, tr_choices
 from .send_to import Ports, track_selection
 
 EXAMPLES = [
@@ -99,8 +100,9 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
         decoder: str = "auto",
         clip_score: bool = True,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> tuple[list[tuple[Any, str]], int, str]:
+    ) -> Iterator[tuple[list[tuple[Any, str]], int, str]]:
         """Generate images from a text prompt; each comes with its seed (to make it again) and a CLIP score.
+        With several steps and the fast decoder, previews stream every few steps before the finished images.
 
         Args:
             prompt: what the image should show.
@@ -115,25 +117,34 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
             clip_score: also score how well each image matches the prompt.
         """
         width, height = check_size(size, settings.max_generated_side)
-        result = generate_images(
-            prompt,
-            negative_prompt=negative_prompt,
-            steps=steps,
-            guidance_scale=guidance_scale,
-            width=width,
-            height=height,
-            num_images=num_images,
-            seed=None if randomize_seed or seed is None else seed,
-            decoder=decoder,
-            clip_score=clip_score,
-            manager=manager,
-            progress=progress_to(progress),
-        )
-        images = [
-            (g.image, f"seed {g.seed}" + (f" · CLIP {g.clip_score:.1f}" if g.clip_score is not None else ""))
-            for g in result.images
-        ]
-        return images, result.seed, describe(result)
+        report = progress_to(progress)
+        for item in streamed(
+            lambda on_preview: generate_images(
+                prompt,
+                negative_prompt=negative_prompt,
+                steps=steps,
+                guidance_scale=guidance_scale,
+                width=width,
+                height=height,
+                num_images=num_images,
+                seed=None if randomize_seed or seed is None else seed,
+                decoder=decoder,
+                clip_score=clip_score,
+                manager=manager,
+                progress=report,
+                on_preview=on_preview,
+            )
+        ):
+            if isinstance(item, Partial):
+                preview: Preview = item.value
+                line = say("Preview after step {step} of {steps}", step=preview.step, steps=preview.steps)
+                yield [(image, line) for image in preview.images], preview.seed, line
+                continue
+            images = [
+                (g.image, f"seed {g.seed}" + (f" · CLIP {g.clip_score:.1f}" if g.clip_score is not None else ""))
+                for g in item.images
+            ]
+            yield images, item.seed, describe(item)
 
     def checked(prompt: str, negative_prompt: str, steps: Any, guidance: Any, size: str, *_: Any) -> None:
         check_prompt(prompt)
