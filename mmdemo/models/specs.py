@@ -225,21 +225,31 @@ EMOTION = transformers_spec(
     license="Apache-2.0",
 )
 
-ASR = transformers_spec(
-    "asr",
-    "Speech recognition",
-    {"cuda": "openai/whisper-large-v3-turbo", "*": "openai/whisper-base"},
-    "AutoModelForSpeechSeq2Seq",
-    "AutoProcessor",
+
+def _load_whisper_ctranslate2(folder: Path, dtype: Any) -> LoadedModel:
+    """The CPU fast path of ``asr``: the configured transformers Whisper converted once to CTranslate2 int8
+    (cached) and run by faster-whisper; the transformers model if that fails (see ``models/ctranslate2.py``)."""
+    from .ctranslate2 import load_whisper
+
+    return load_whisper(folder, dtype, fallback=ASR.loader)
+
+
+ASR = ModelSpec(
+    role="asr",
+    title="Speech recognition",
+    defaults={"cuda": "openai/whisper-large-v3-turbo", "*": "openai/whisper-base"},
+    loader=transformers_loader("AutoModelForSpeechSeq2Seq", "AutoProcessor"),
     license="MIT",
+    imports=("transformers:AutoProcessor", "transformers:AutoModelForSpeechSeq2Seq"),
+    cpu_fast_loader=_load_whisper_ctranslate2,
 )
 
 
 def _load_faster_whisper(folder: Path, dtype: Any) -> LoadedModel:
     """Whisper converted to CTranslate2 (``model.bin`` + ``config.json``), run by faster-whisper on the CPU."""
-    from faster_whisper import WhisperModel
+    from .ctranslate2 import PRECISION, load_faster_whisper
 
-    return LoadedModel(model=WhisperModel(str(folder), device="cpu", compute_type="int8"))
+    return LoadedModel(model=load_faster_whisper(folder), precision=PRECISION)
 
 
 ASR_OFFLINE = ModelSpec(
