@@ -159,6 +159,13 @@ def _load_diffusion_pipeline(folder: Path, dtype: Any) -> LoadedModel:
     return LoadedModel(model=pipe)
 
 
+def _load_diffusion_pipeline_openvino(folder: Path, dtype: Any) -> LoadedModel:
+    """The CPU fast path: the same pipeline with its UNet run by OpenVINO, else PyTorch (:mod:`.openvino`)."""
+    from .openvino import load_with_openvino_unet
+
+    return load_with_openvino_unet(folder, dtype, fallback=_load_diffusion_pipeline)
+
+
 def _place_pipeline(pipe: Any, device: Any) -> None:
     """Whole pipeline on the device; attention slicing on MPS (diffusers' advice for Apple silicon).
 
@@ -193,6 +200,7 @@ TEXT_TO_IMAGE = ModelSpec(
     place=_place_pipeline,
     activation_bytes=SDXL_ACTIVATION_BYTES,
     offload=_offload_pipeline,
+    cpu_fast_loader=_load_diffusion_pipeline_openvino,
 )
 
 TINY_VAE = ModelSpec(

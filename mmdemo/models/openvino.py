@@ -1,0 +1,462 @@
+"""The diffusion pipeline's UNet run by OpenVINO on the CPU (the CPU fast path of ``text_to_image``).
+
+Measured on 2 cores of an AMD EPYC with AVX-512 BF16/AMX, one step of the SD-Turbo UNet (866 M parameters)
+at 512²: PyTorch float32 5.2 s, PyTorch bfloat16 3.0 s, OpenVINO bf16 inference precision 2.2 s (see
+``benchmarks/openvino_unet.py``). The text encoder (one 77-token pass), TAESD and CLIP stay in PyTorch, in
+the manager's dtype: for a 1-step image they are a small part next to the UNet and not worth a conversion.
+
+* **Conversion once.** ``openvino.convert_model`` traces the float32 UNet once (30 s–2 min for SD-Turbo) and the
+  IR (``unet.xml``/``unet.bin``) is saved beside the model: ``<models--org--name>/mmdemo-openvino/<key>/``
+  in the Hugging Face cache (outside ``snapshots/``, so the cache layout stays intact), else
+  ``<model folder>/openvino/<key>/``, else — read-only folders — under ``~/.cache/mmdemo/openvino/``
+  (``MMDEMO_OPENVINO_CACHE`` sets that root for every model). Later loads read the IR and never build
+  the PyTorch UNet at all.
+* **The key** is the model's revision (the snapshot's commit hash in the HF cache, else a hash of the
+  UNet's files' names, sizes and mtimes), the input shapes the IR takes, the weight precision it stores
+  and the OpenVINO version.
+* **One IR for every size.** Batch, height and width are dynamic, so the user's image size and count need
+  no new conversion. The trace uses a latent side that is *not* a multiple of the UNet's upsampling
+  factor: diffusers then passes the skip connections' sizes to its upsamplers, which the IR keeps as
+  shape computations; traced at a multiple, the IR would hard-code ×2 upsampling and fail on odd latent
+  sizes (``concat`` shape mismatch).
+* **Static compilations from it.** Compiled for one input shape, the UNet ran a step 18–35 % faster than
+  compiled dynamic (same IR, interleaved runs). So each shape a call brings is compiled static on first use
+  (a few seconds; the model's native size at load time) and the last :data:`COMPILED_SHAPES` are kept:
+  each holds its own copy of the weights, which the manager counts.
+* **Precision** follows the manager's dtype: bfloat16 → OpenVINO's ``bf16`` inference precision with
+  fp16-compressed weights on disk (half the size; fp16 holds more mantissa than bf16), float32 →
+  ``f32`` with float32 weights (OpenVINO's CPU default would otherwise be bf16 where the CPU has it).
+* **Safe with two processes**: a file lock around the conversion and an atomic rename of the finished
+  folder, so a half-written IR is never read.
+* **Fallback**: OpenVINO missing, a UNet kind not supported (SDXL's added conditions, ControlNet …), or a
+  failed conversion or compilation load the plain PyTorch pipeline, say why in ``LoadedModel.precision``
+  and log a warning with the detail.
+
+OpenVINO's model converter sends usage telemetry unless its consent file says no; the conversion here runs
+with its telemetry stubbed out (an offline-first demo should not phone home).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .specs import LoadedModel
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "MMDEMO_OPENVINO_CACHE"
+"""When set: the root of every model's OpenVINO cache (tests point it at a temporary folder)."""
+IR_NAME = "unet"
+FORMAT = 1
+"""Bump when what is saved changes (names, inputs): old caches are then ignored, not misread."""
+TEXT_LENGTH = 77
+"""CLIP's token count: the text encoder always pads to it in SD 1/2 pipelines."""
+CONVERSION_LOCK_TIMEOUT_S = 1800
+COMPILED_SHAPES = 1
+"""Static compilations kept per UNet (each holds the weights, ~1.7 GB for SD-Turbo in bf16): another
+image size or count recompiles (seconds; no new conversion)."""
+
+
+class UnsupportedUNet(RuntimeError):
+    """The UNet needs inputs the OpenVINO path does not feed (SDXL's added conditions, class labels …)."""
+
+
+def inference_precision(dtype: Any) -> str:
+    """OpenVINO's inference precision for the manager's ``dtype``: ``bf16`` for bfloat16, else ``f32``."""
+    import torch
+
+    return "bf16" if dtype == torch.bfloat16 else "f32"
+
+
+def dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+# ------------------------------------------------------------------------------------ the cache
+
+
+def model_revision(folder: Path) -> str:
+    """The snapshot's commit hash in the Hugging Face cache; elsewhere a hash of the UNet's files (names,
+    sizes, mtimes) and its config, so replaced weights get a new conversion."""
+    folder = Path(folder)
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.name
+    digest = hashlib.sha256()
+    for file in sorted((folder / "unet").glob("*")):
+        if file.is_file():
+            stat = file.stat()
+            digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    config = folder / "unet" / "config.json"
+    if config.is_file():
+        digest.update(config.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(folder: Path, precision: str) -> str:
+    """Folder name of one converted UNet: revision, input shapes, stored weight precision, OpenVINO version."""
+    import openvino
+
+    weights = "w16" if precision == "bf16" else "w32"
+    version = openvino.get_version().split("-")[0]
+    return f"{IR_NAME}-{model_revision(folder)[:16]}-dynamic-b-h-w-t{TEXT_LENGTH}-{weights}-ov{version}-f{FORMAT}"
+
+
+def _writable(path: Path) -> bool:
+    """Whether ``path`` can be created and written (a read-only mount fails even for root)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK | os.X_OK)
+
+
+def cache_root(folder: Path) -> Path:
+    """Where ``folder``'s converted models live (see the module doc): beside the model when writable."""
+    folder = Path(folder).resolve()
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser() / _folder_tag(folder)
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        beside = folder.parent.parent / "mmdemo-openvino"
+    else:
+        beside = folder / "openvino"
+    if _writable(beside):
+        return beside
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "mmdemo" / "openvino" / _folder_tag(folder)
+
+
+def _folder_tag(folder: Path) -> str:
+    """A per-model folder name in a shared cache root: readable name plus a hash of the full path."""
+    repo = folder.parent.parent.name if folder.parent.name == "snapshots" else folder.name
+    return f"{repo[:60]}-{hashlib.sha256(str(folder).encode()).hexdigest()[:10]}"
+
+
+def _is_complete(target: Path) -> bool:
+    return all((target / name).is_file() for name in (f"{IR_NAME}.xml", f"{IR_NAME}.bin", "meta.json"))
+
+
+@contextlib.contextmanager
+def _conversion_lock(root: Path, key: str) -> Iterator[None]:
+    """One conversion of ``key`` at a time across processes (the loser then reads the winner's IR)."""
+    from filelock import FileLock
+
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f".{key}.lock"), timeout=CONVERSION_LOCK_TIMEOUT_S):
+        yield
+
+
+# ------------------------------------------------------------------------------- conversion
+
+
+def check_supported(config: Any) -> None:
+    """Raise :class:`UnsupportedUNet` for UNets that need inputs beyond latents, timestep, text (and LCM's
+    ``timestep_cond``): SDXL's ``text_time`` additions, class labels, image conditions."""
+    extras = {
+        "addition_embed_type": config.get("addition_embed_type"),
+        "class_embed_type": config.get("class_embed_type"),
+        "encoder_hid_dim_type": config.get("encoder_hid_dim_type"),
+    }
+    used = {name: value for name, value in extras.items() if value is not None}
+    if used:
+        raise UnsupportedUNet(f"the OpenVINO path runs SD 1/2-style UNets only (this one has {used})")
+
+
+def _trace_side(config: Any) -> int:
+    """A latent side for the trace that is not a multiple of the UNet's upsampling factor (module doc)."""
+    factor = 2 ** (len(config["up_block_types"]) - 1)  # every up block but the last upsamples ×2
+    side = int(config.get("sample_size") or 64)
+    return side + 1 if side % factor == 0 else side
+
+
+def convert_unet(unet: Any, target: Path, precision: str) -> None:
+    """Trace ``unet`` (float32) with dynamic batch/height/width and save the IR in ``target``."""
+    import openvino
+    import torch
+
+    config = unet.config
+    check_supported(config)
+    has_cond = config.get("time_cond_proj_dim") is not None
+
+    class Flat(torch.nn.Module):
+        """The UNet with positional tensor inputs and one tensor output: what the converter traces."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.unet = unet
+
+        def forward(self, sample: Any, timestep: Any, encoder_hidden_states: Any, *cond: Any) -> Any:
+            kwargs = {"timestep_cond": cond[0]} if cond else {}
+            return self.unet(sample, timestep, encoder_hidden_states, return_dict=False, **kwargs)[0]
+
+    side = _trace_side(config)
+    channels, hidden = int(config["in_channels"]), int(config["cross_attention_dim"])
+    example = [torch.randn(1, channels, side, side), torch.tensor([999.0]), torch.randn(1, TEXT_LENGTH, hidden)]
+    shapes = [[-1, channels, -1, -1], [-1], [-1, TEXT_LENGTH, hidden]]
+    if has_cond:
+        example.append(torch.randn(1, int(config["time_cond_proj_dim"])))
+        shapes.append([-1, int(config["time_cond_proj_dim"])])
+    began = time.perf_counter()
+    with torch.no_grad(), _telemetry_off(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # diffusers' shape checks, expected in a trace
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace: OpenVINO's converter uses it
+        model = openvino.convert_model(
+            Flat().eval(), example_input=tuple(example), input=[openvino.PartialShape(s) for s in shapes]
+        )
+    for port, name in zip(model.inputs, ("sample", "timestep", "encoder_hidden_states", "timestep_cond"), strict=False):
+        port.get_tensor().set_names({name})
+    openvino.save_model(model, target / f"{IR_NAME}.xml", compress_to_fp16=precision == "bf16")
+    meta = {"format": FORMAT, "precision": precision, "timestep_cond": has_cond, "config": dict(config)}
+    meta["convert_seconds"] = round(time.perf_counter() - began, 1)
+    (target / "meta.json").write_text(json.dumps(meta, default=str, indent=1))
+
+
+@contextlib.contextmanager
+def _telemetry_off() -> Iterator[None]:
+    """OpenVINO's converter with its telemetry replaced by the package's own no-op stub (module doc)."""
+    try:
+        from openvino.tools.ovc import convert_impl, telemetry_stub, telemetry_utils
+    except ImportError:  # another layout: convert as is
+        yield
+        return
+    modules = [m for m in (convert_impl, telemetry_utils) if hasattr(m, "tm")]
+    saved = [m.tm for m in modules]
+    for module in modules:
+        module.tm = telemetry_stub
+    try:
+        yield
+    finally:
+        for module, tm in zip(modules, saved, strict=True):
+            module.tm = tm
+
+
+def converted_unet(folder: Path, precision: str, convert: Callable[[Path], None] | None = None) -> tuple[Path, bool]:
+    """The folder of ``folder``'s converted UNet for ``precision``, converting it first when it is not
+    cached; returns (folder, whether it converted now). Two processes never write the same folder: a
+    file lock, then a temporary folder renamed into place when complete."""
+    folder = Path(folder)
+    root = cache_root(folder)
+    key = cache_key(folder, precision)
+    target = root / key
+    if _is_complete(target):
+        return target, False
+    with _conversion_lock(root, key):
+        if _is_complete(target):  # another process converted it while this one waited
+            return target, False
+        scratch = root / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        scratch.mkdir(parents=True)
+        try:
+            (convert or (lambda out: _convert_from_folder(folder, out, precision)))(scratch)
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
+            os.replace(scratch, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target, True
+
+
+def _convert_from_folder(folder: Path, target: Path, precision: str) -> None:
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    log.info("converting the UNet of %s to OpenVINO (%s); this takes a while, once", folder, precision)
+    began = time.perf_counter()
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet", dtype=torch.float32).eval()
+    try:
+        convert_unet(unet, target, precision)
+    finally:
+        del unet
+    log.info("converted the UNet to OpenVINO in %.1f s: %s", time.perf_counter() - began, target)
+
+
+# ------------------------------------------------------------------------------- the wrapper
+
+
+def _torch_module() -> type:
+    import torch
+
+    return torch.nn.Module
+
+
+class OpenVINOUNet(_torch_module()):  # type: ignore[misc]
+    """The converted UNet, which diffusers calls in place of ``pipe.unet``.
+
+    It keeps what the pipelines read (``config``, ``dtype``, ``device``) and returns a
+    ``UNet2DConditionOutput`` (a tuple with ``return_dict=False``). The IR takes any batch and size; each
+    shape a call brings is compiled static (faster per step than a dynamic compilation, see the module
+    doc) and the last :data:`COMPILED_SHAPES` compilations are kept, each holding its own copy of the
+    weights. A torch module without parameters, so the pipeline counts it among its components; a ``meta``
+    buffer the size of the compiled weights lets the model manager count the memory it takes. Moving it is a
+    no-op: it lives on the CPU.
+    """
+
+    def __init__(self, model: Any, config: Any, dtype: Any, weight_bytes: int) -> None:
+        import torch
+
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.precision = inference_precision(dtype)
+        self.properties = {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "LATENCY"}
+        self._dtype = dtype
+        self._requests: collections.OrderedDict[tuple[tuple[int, ...], ...], Any] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._names = [port.any_name for port in model.inputs]
+        self.compile_seconds: dict[tuple[tuple[int, ...], ...], float] = {}
+        """How long each shape took to compile (for the benchmark and the log)."""
+        self.register_buffer(
+            "openvino_weights", torch.empty(weight_bytes * COMPILED_SHAPES, dtype=torch.uint8, device="meta"), False
+        )
+
+    @property
+    def dtype(self) -> Any:
+        return self._dtype
+
+    @property
+    def device(self) -> Any:
+        import torch
+
+        return torch.device("cpu")
+
+    def _apply(self, fn: Any, recurse: bool = True) -> OpenVINOUNet:
+        return self  # .to()/.float()/.cpu(): the compiled model stays as it is
+
+    def prepare(self, batch: int, height: int, width: int) -> None:
+        """Compile the shape of a call with ``batch`` latents of ``height`` × ``width`` now (the load does
+        it for the model's native size, so the first request does not wait for it)."""
+        shapes = [(batch, int(self.config["in_channels"]), height, width), (batch,)]
+        shapes.append((batch, TEXT_LENGTH, int(self.config["cross_attention_dim"])))
+        if len(self._names) > 3:
+            shapes.append((batch, int(self.config["time_cond_proj_dim"])))
+        with self._lock:
+            self._request(tuple(shapes))
+
+    def _request(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
+        """The infer request compiled for ``shapes`` (the lock is held)."""
+        import openvino
+
+        if shapes in self._requests:
+            self._requests.move_to_end(shapes)
+            return self._requests[shapes]
+        while len(self._requests) >= COMPILED_SHAPES:
+            self._requests.popitem(last=False)  # free the oldest before compiling: memory stays bounded
+        began = time.perf_counter()
+        model = self.model.clone()
+        model.reshape(
+            {name: openvino.PartialShape(list(shape)) for name, shape in zip(self._names, shapes, strict=True)}
+        )
+        compiled = openvino.Core().compile_model(model, "CPU", self.properties)
+        self._requests[shapes] = compiled.create_infer_request()
+        self.compile_seconds[shapes] = time.perf_counter() - began
+        log.info("compiled the OpenVINO UNet for %s in %.1f s", shapes[0], self.compile_seconds[shapes])
+        return self._requests[shapes]
+
+    def forward(
+        self,
+        sample: Any,
+        timestep: Any,
+        encoder_hidden_states: Any,
+        timestep_cond: Any = None,
+        cross_attention_kwargs: dict[str, Any] | None = None,
+        added_cond_kwargs: dict[str, Any] | None = None,
+        return_dict: bool = True,
+        **unsupported: Any,
+    ) -> Any:
+        import torch
+        from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+        given = {
+            "cross_attention_kwargs": cross_attention_kwargs,
+            "added_cond_kwargs": added_cond_kwargs,
+            **unsupported,
+        }
+        if extra := sorted(name for name, value in given.items() if value):
+            raise NotImplementedError(f"the OpenVINO UNet takes no {', '.join(extra)} (LoRA scales, ControlNet …)")
+        batch = sample.shape[0]
+        steps = torch.as_tensor(timestep, dtype=torch.float32).reshape(-1).expand(batch)
+        inputs = [sample, steps, encoder_hidden_states]
+        if len(self._names) > 3:
+            if timestep_cond is None:
+                raise ValueError("this UNet needs timestep_cond (guidance embedding)")
+            inputs.append(timestep_cond)
+        arrays = [t.detach().to("cpu", torch.float32).contiguous().numpy() for t in inputs]
+        with self._lock:
+            request = self._request(tuple(a.shape for a in arrays))
+            out = torch.from_numpy(request.infer(arrays)[0].copy())
+        out = out.to(sample.dtype)
+        return UNet2DConditionOutput(sample=out) if return_dict else (out,)
+
+
+def compile_unet(target: Path, config: Any, dtype: Any) -> OpenVINOUNet:
+    """Read the IR in ``target`` and compile it for the model's native size at the precision of ``dtype``."""
+    import openvino
+
+    model = openvino.Core().read_model(target / f"{IR_NAME}.xml")
+    weight_bytes = (target / f"{IR_NAME}.bin").stat().st_size  # fp16 on disk for bf16, float32 for f32: as in RAM
+    unet = OpenVINOUNet(model, config, dtype, weight_bytes)
+    side = int(config.get("sample_size") or 64)
+    unet.prepare(1, side, side)
+    return unet
+
+
+# ------------------------------------------------------------------------------- the loader
+
+
+def load_with_openvino_unet(folder: Path, dtype: Any, fallback: Callable[[Path, Any], LoadedModel]) -> LoadedModel:
+    """The diffusers pipeline in ``folder`` with its UNet run by OpenVINO (converted once, cached); on any
+    failure the plain ``fallback`` loader's pipeline, with why in ``precision`` (see the module doc)."""
+    folder = Path(folder)
+    try:
+        import openvino  # noqa: F401
+    except ImportError as err:
+        return _fall_back(folder, dtype, fallback, "OpenVINO is not installed", err)
+    try:
+        config = _unet_config(folder)
+        check_supported(config)
+        target, converted = converted_unet(folder, inference_precision(dtype))
+        began = time.perf_counter()
+        unet = compile_unet(target, config, dtype)
+        how = "converted now" if converted else "cached"
+        log.info("OpenVINO UNet (%s: %s) compiled in %.1f s", how, target, time.perf_counter() - began)
+        from diffusers import AutoPipelineForText2Image
+
+        pipe = AutoPipelineForText2Image.from_pretrained(folder, unet=None, dtype=dtype)  # every part but the UNet
+        pipe.unet = unet
+    except UnsupportedUNet as err:
+        return _fall_back(folder, dtype, fallback, "OpenVINO runs SD 1/2 UNets only", err)
+    except Exception as err:
+        return _fall_back(folder, dtype, fallback, "OpenVINO conversion failed", err)
+    pipe.set_progress_bar_config(disable=True)  # the task reports per-step progress itself
+    return LoadedModel(model=pipe, precision=f"{dtype_name(dtype)} (OpenVINO UNet)")
+
+
+def _unet_config(folder: Path) -> Any:
+    from diffusers import UNet2DConditionModel
+    from diffusers.configuration_utils import FrozenDict
+
+    if not (folder / "unet" / "config.json").is_file():
+        raise UnsupportedUNet(f"the pipeline in {folder.name} has no UNet (a transformer-based model)")
+    config = UNet2DConditionModel.load_config(folder / "unet")
+    defaults = UNet2DConditionModel.extract_init_dict(config)[0]  # every argument, the defaults filled in
+    return FrozenDict({**defaults, **{k: v for k, v in config.items() if not k.startswith("_")}})
+
+
+def _fall_back(
+    folder: Path, dtype: Any, fallback: Callable[[Path, Any], LoadedModel], why: str, err: BaseException
+) -> LoadedModel:
+    log.warning("%s for %s: %s: %s; using PyTorch", why, folder, type(err).__name__, err, exc_info=err)
+    loaded = fallback(folder, dtype)
+    loaded.precision = f"{dtype_name(dtype)} (PyTorch: {why})"
+    return loaded
