@@ -20,6 +20,7 @@ from gradio.media import get_audio
 import mmdemo.models.ctranslate2 as ct2
 from mmdemo.errors import Cancelled, InputError
 from mmdemo.media.audio import load_audio
+from mmdemo.models import conversion
 from mmdemo.models.manager import ModelManager, ModelStatus
 from mmdemo.settings import Settings
 from mmdemo.tasks.transcription import Transcript, is_ctranslate2, transcribe
@@ -101,7 +102,7 @@ def test_cache_lives_beside_the_model_and_follows_its_files(tmp_path: Path, monk
     assert before.endswith(f"-int8-ct2-{__import__('ctranslate2').__version__}-f{ct2.FORMAT}")
     (plain / "model.safetensors").write_bytes(b"new weights")  # a fine-tune saved over it: a new conversion
     assert ct2.cache_key(plain) != before
-    monkeypatch.setattr(ct2, "_writable", lambda path: False)  # a read-only model folder
+    monkeypatch.setattr(conversion, "writable", lambda path: False)  # a read-only model folder
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert ct2.cache_root(plain).parent == tmp_path / "xdg" / "mmdemo" / "ctranslate2"
 

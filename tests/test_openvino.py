@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import mmdemo.models.manager as manager_module
+from mmdemo.models import conversion
 from mmdemo.models import openvino as ov_path
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
@@ -133,7 +134,7 @@ def test_cache_lives_beside_the_model_else_in_the_user_cache(tmp_path: Path, mon
     plain = tmp_path / "my-model"
     plain.mkdir()
     assert ov_path.cache_root(plain) == plain / "openvino"
-    monkeypatch.setattr(ov_path, "_writable", lambda path: False)  # a read-only model folder
+    monkeypatch.setattr(conversion, "writable", lambda path: False)  # a read-only model folder
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     root = ov_path.cache_root(plain)
     assert root.parent == tmp_path / "xdg" / "mmdemo" / "openvino" and root.name.startswith("my-model-")

@@ -6,14 +6,11 @@ int8 model that faster-whisper runs. Measured on 2 cores with the real Whisper t
 (``benchmarks/whisper_cpu.py``): 0.4–0.8× the time of the transformers float32 path, with an equal or
 lower word error rate (how it decodes: ``mmdemo.tasks.transcription._ctranslate2_runtime``).
 
-* **Cache.** ``<models--org--name>/mmdemo-ctranslate2/<key>/`` in the Hugging Face cache (outside
-  ``snapshots/``, so the cache layout stays intact and deleting the model deletes its conversion), else
-  ``<model folder>/ctranslate2/<key>/``, else — read-only folders — ``~/.cache/mmdemo/ctranslate2/``
-  (``MMDEMO_CT2_CACHE`` sets that root for every model; the tests point it at a temporary folder).
+* **Cache.** :class:`~.conversion.ConversionCache`: ``<models--org--name>/mmdemo-ctranslate2/<key>/`` in the
+  Hugging Face cache, else ``<model folder>/ctranslate2/<key>/``, else the user cache (``MMDEMO_CT2_CACHE``
+  sets that root for every model; the tests point it at a temporary folder).
 * **The key** is the model's revision (the snapshot's commit hash, else a hash of its files' names, sizes
   and mtimes, so replaced weights get a new conversion), the quantization and CTranslate2's version.
-* **Two processes** never write the same folder: a file lock around the conversion, then a temporary
-  folder renamed into place when complete, so a half-written model is never read.
 * **Beside the weights** the folder gets ``tokenizer.json`` and ``preprocessor_config.json``: faster-whisper
   would otherwise download the tokenizer from the Hub and assume 80 mel bins (large-v3 has 128).
 * **Fallback**: faster-whisper or CTranslate2 missing, a model that is not Whisper, or a failed conversion
@@ -22,30 +19,28 @@ lower word error rate (how it decodes: ``mmdemo.tasks.transcription._ctranslate2
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import logging
 import os
 import shutil
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .conversion import ConversionCache, revision
 from .specs import LoadedModel
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "MMDEMO_CT2_CACHE"
+META = "mmdemo-ct2.json"
+CACHE = ConversionCache("ctranslate2", "MMDEMO_CT2_CACHE", ("model.bin", "config.json", "tokenizer.json", META))
+CACHE_ENV = CACHE.env
 """When set: the root of every model's CTranslate2 cache."""
 QUANTIZATION = "int8"
 """Weights and matrix products in int8: the fastest CTranslate2 CPU mode, and as accurate as float32 here."""
 FORMAT = 1
 """Bump when what is saved changes: old caches are then ignored, not misread."""
-META = "mmdemo-ct2.json"
-CONVERSION_LOCK_TIMEOUT_S = 1800
 FEATURE_KEYS = ("feature_size", "sampling_rate", "hop_length", "chunk_length", "n_fft")
 """What faster-whisper's feature extractor reads from ``preprocessor_config.json``."""
 PRECISION = f"{QUANTIZATION} (CTranslate2)"
@@ -66,22 +61,9 @@ def cpu_threads() -> int:
 # ------------------------------------------------------------------------------------ the cache
 
 
-def _hf_snapshot(folder: Path) -> bool:
-    return folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--")
-
-
 def model_revision(folder: Path) -> str:
-    """The snapshot's commit hash in the Hugging Face cache; elsewhere a hash of the folder's files (names,
-    sizes, mtimes)."""
-    folder = Path(folder)
-    if _hf_snapshot(folder):
-        return folder.name
-    digest = hashlib.sha256()
-    for file in sorted(folder.iterdir()):
-        if file.is_file():
-            stat = file.stat()
-            digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    """The snapshot's commit hash in the Hugging Face cache; elsewhere a hash of the folder's files."""
+    return revision(folder, Path(folder).iterdir())
 
 
 def cache_key(folder: Path, quantization: str = QUANTIZATION) -> str:
@@ -91,41 +73,9 @@ def cache_key(folder: Path, quantization: str = QUANTIZATION) -> str:
     return f"whisper-{model_revision(folder)[:16]}-{quantization}-ct2-{ctranslate2.__version__}-f{FORMAT}"
 
 
-def _writable(path: Path) -> bool:
-    """Whether ``path`` (or the nearest existing folder above it) accepts new files."""
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
-    return False
-
-
 def cache_root(folder: Path) -> Path:
-    """Where ``folder``'s conversions live (see the module doc): beside the model when writable."""
-    folder = Path(folder).absolute()
-    tag = f"{(folder.parent.parent if _hf_snapshot(folder) else folder).name[:60]}"
-    tag += f"-{hashlib.sha256(str(folder).encode()).hexdigest()[:10]}"
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser() / tag
-    beside = folder.parent.parent / "mmdemo-ctranslate2" if _hf_snapshot(folder) else folder / "ctranslate2"
-    if _writable(beside):
-        return beside
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mmdemo" / "ctranslate2" / tag
-
-
-def _is_complete(target: Path) -> bool:
-    return all((target / name).is_file() for name in ("model.bin", "config.json", "tokenizer.json", META))
-
-
-@contextlib.contextmanager
-def _conversion_lock(root: Path, key: str) -> Iterator[None]:
-    """One conversion of ``key`` at a time across processes (the loser then reads the winner's model)."""
-    from filelock import FileLock
-
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / f".{key}.lock"), timeout=CONVERSION_LOCK_TIMEOUT_S):
-        yield
+    """Where ``folder``'s conversions live (:class:`~.conversion.ConversionCache`)."""
+    return CACHE.root(folder)
 
 
 def converted_whisper(
@@ -135,23 +85,9 @@ def converted_whisper(
     cached; returns (folder, whether it converted now). ``convert(source, target, quantization)`` defaults to
     :func:`convert_whisper`."""
     folder = Path(folder)
-    root = cache_root(folder)
-    key = cache_key(folder, quantization)
-    target = root / key
-    if _is_complete(target):
-        return target, False
-    with _conversion_lock(root, key):
-        if _is_complete(target):  # another process converted it while this one waited
-            return target, False
-        scratch = root / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        scratch.mkdir(parents=True)
-        try:
-            (convert or convert_whisper)(folder, scratch, quantization)
-            shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
-            os.replace(scratch, target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return target, True
+    return CACHE.get(
+        folder, cache_key(folder, quantization), lambda out: (convert or convert_whisper)(folder, out, quantization)
+    )
 
 
 def convert_whisper(source: Path, target: Path, quantization: str = QUANTIZATION) -> None:

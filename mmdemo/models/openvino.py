@@ -6,11 +6,9 @@ at 512²: PyTorch float32 5.2 s, PyTorch bfloat16 3.0 s, OpenVINO bf16 inference
 the manager's dtype: for a 1-step image they are a small part next to the UNet and not worth a conversion.
 
 * **Conversion once.** ``openvino.convert_model`` traces the float32 UNet once (30 s–2 min for SD-Turbo) and the
-  IR (``unet.xml``/``unet.bin``) is saved beside the model: ``<models--org--name>/mmdemo-openvino/<key>/``
-  in the Hugging Face cache (outside ``snapshots/``, so the cache layout stays intact), else
-  ``<model folder>/openvino/<key>/``, else — read-only folders — under ``~/.cache/mmdemo/openvino/``
-  (``MMDEMO_OPENVINO_CACHE`` sets that root for every model). Later loads read the IR and never build
-  the PyTorch UNet at all.
+  IR (``unet.xml``/``unet.bin``) is saved beside the model by :class:`~.conversion.ConversionCache`
+  (``<models--org--name>/mmdemo-openvino/<key>/``, ``MMDEMO_OPENVINO_CACHE`` …). Later loads read the IR and
+  never build the PyTorch UNet at all.
 * **The key** is the model's revision (the snapshot's commit hash in the HF cache, else a hash of the
   UNet's files' names, sizes and mtimes), the input shapes the IR takes, the weight precision it stores
   and the OpenVINO version.
@@ -26,8 +24,6 @@ the manager's dtype: for a 1-step image they are a small part next to the UNet a
 * **Precision** follows the manager's dtype: bfloat16 → OpenVINO's ``bf16`` inference precision with
   fp16-compressed weights on disk (half the size; fp16 holds more mantissa than bf16), float32 →
   ``f32`` with float32 weights (OpenVINO's CPU default would otherwise be bf16 where the CPU has it).
-* **Safe with two processes**: a file lock around the conversion and an atomic rename of the finished
-  folder, so a half-written IR is never read.
 * **Fallback**: OpenVINO missing, a UNet kind not supported (SDXL's added conditions, ControlNet …), or a
   failed conversion or compilation load the plain PyTorch pipeline, say why in ``LoadedModel.precision``
   and log a warning with the detail.
@@ -40,31 +36,28 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import json
 import logging
-import os
-import shutil
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .conversion import ConversionCache, revision
 from .specs import LoadedModel
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "MMDEMO_OPENVINO_CACHE"
-"""When set: the root of every model's OpenVINO cache (tests point it at a temporary folder)."""
 IR_NAME = "unet"
+CACHE = ConversionCache("openvino", "MMDEMO_OPENVINO_CACHE", (f"{IR_NAME}.xml", f"{IR_NAME}.bin", "meta.json"))
+CACHE_ENV = CACHE.env
+"""When set: the root of every model's OpenVINO cache (tests point it at a temporary folder)."""
 FORMAT = 1
 """Bump when what is saved changes (names, inputs): old caches are then ignored, not misread."""
 TEXT_LENGTH = 77
 """CLIP's token count: the text encoder always pads to it in SD 1/2 pipelines."""
-CONVERSION_LOCK_TIMEOUT_S = 1800
 COMPILED_SHAPES = 1
 """Static compilations kept per UNet (each holds the weights, ~1.7 GB for SD-Turbo in bf16): another
 image size or count recompiles (seconds; no new conversion)."""
@@ -89,20 +82,8 @@ def dtype_name(dtype: Any) -> str:
 
 
 def model_revision(folder: Path) -> str:
-    """The snapshot's commit hash in the Hugging Face cache; elsewhere a hash of the UNet's files (names,
-    sizes, mtimes) and its config, so replaced weights get a new conversion."""
-    folder = Path(folder)
-    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
-        return folder.name
-    digest = hashlib.sha256()
-    for file in sorted((folder / "unet").glob("*")):
-        if file.is_file():
-            stat = file.stat()
-            digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    config = folder / "unet" / "config.json"
-    if config.is_file():
-        digest.update(config.read_bytes())
-    return digest.hexdigest()[:16]
+    """The snapshot's commit hash in the Hugging Face cache; elsewhere a hash of the UNet's files."""
+    return revision(folder, Path(folder, "unet").glob("*"))
 
 
 def cache_key(folder: Path, precision: str) -> str:
@@ -114,49 +95,9 @@ def cache_key(folder: Path, precision: str) -> str:
     return f"{IR_NAME}-{model_revision(folder)[:16]}-dynamic-b-h-w-t{TEXT_LENGTH}-{weights}-ov{version}-f{FORMAT}"
 
 
-def _writable(path: Path) -> bool:
-    """Whether ``path`` can be created and written (a read-only mount fails even for root)."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(path, os.W_OK | os.X_OK)
-
-
 def cache_root(folder: Path) -> Path:
-    """Where ``folder``'s converted models live (see the module doc): beside the model when writable."""
-    folder = Path(folder).resolve()
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser() / _folder_tag(folder)
-    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
-        beside = folder.parent.parent / "mmdemo-openvino"
-    else:
-        beside = folder / "openvino"
-    if _writable(beside):
-        return beside
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mmdemo" / "openvino" / _folder_tag(folder)
-
-
-def _folder_tag(folder: Path) -> str:
-    """A per-model folder name in a shared cache root: readable name plus a hash of the full path."""
-    repo = folder.parent.parent.name if folder.parent.name == "snapshots" else folder.name
-    return f"{repo[:60]}-{hashlib.sha256(str(folder).encode()).hexdigest()[:10]}"
-
-
-def _is_complete(target: Path) -> bool:
-    return all((target / name).is_file() for name in (f"{IR_NAME}.xml", f"{IR_NAME}.bin", "meta.json"))
-
-
-@contextlib.contextmanager
-def _conversion_lock(root: Path, key: str) -> Iterator[None]:
-    """One conversion of ``key`` at a time across processes (the loser then reads the winner's IR)."""
-    from filelock import FileLock
-
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / f".{key}.lock"), timeout=CONVERSION_LOCK_TIMEOUT_S):
-        yield
+    """Where ``folder``'s converted UNets live (:class:`~.conversion.ConversionCache`)."""
+    return CACHE.root(folder)
 
 
 # ------------------------------------------------------------------------------- conversion
@@ -245,26 +186,10 @@ def _telemetry_off() -> Iterator[None]:
 
 def converted_unet(folder: Path, precision: str, convert: Callable[[Path], None] | None = None) -> tuple[Path, bool]:
     """The folder of ``folder``'s converted UNet for ``precision``, converting it first when it is not
-    cached; returns (folder, whether it converted now). Two processes never write the same folder: a
-    file lock, then a temporary folder renamed into place when complete."""
+    cached; returns (folder, whether it converted now)."""
     folder = Path(folder)
-    root = cache_root(folder)
-    key = cache_key(folder, precision)
-    target = root / key
-    if _is_complete(target):
-        return target, False
-    with _conversion_lock(root, key):
-        if _is_complete(target):  # another process converted it while this one waited
-            return target, False
-        scratch = root / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        scratch.mkdir(parents=True)
-        try:
-            (convert or (lambda out: _convert_from_folder(folder, out, precision)))(scratch)
-            shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
-            os.replace(scratch, target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return target, True
+    make = convert or (lambda out: _convert_from_folder(folder, out, precision))
+    return CACHE.get(folder, cache_key(folder, precision), make)
 
 
 def _convert_from_folder(folder: Path, target: Path, precision: str) -> None:
