@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,35 +38,6 @@ SAME = {"steps": 1, "guidance_scale": 0, "width": 512, "height": 512, "seed": 1}
 NOISE_TOLERANCE = 0.08
 """Stated bound on the fast path's noise prediction vs float32 (relative L2) on this replica: bf16 rounding
 through 866 M random-weight parameters; measured 5.4 % (PyTorch's own bf16: ~1.3 %)."""
-
-
-def timed(fn: Callable[[], Any], runs: int) -> float:
-    """Median seconds of ``runs`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
-
-
-def row(*cells: Any) -> None:
-    print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
-
-
-def build(root: Path) -> dict[str, Path]:
-    """The full-size replicas this needs (as real_size.py builds them, in the same folder)."""
-    from mmdemo.testing.replicas import REPLICAS, build_replica, replica_folder_name
-
-    folders = {}
-    for model_id in MODELS:
-        folder = root / replica_folder_name(model_id)
-        stamp = folder / ".mmdemo-replica.json"
-        if not stamp.is_file() or json.loads(stamp.read_text()) != {"model_id": model_id, "reduced": False}:
-            build_replica(model_id, folder, reduced=False)
-        folders[REPLICAS[model_id].role] = folder
-    return folders
 
 
 def main() -> int:
@@ -87,9 +55,10 @@ def main() -> int:
     from mmdemo.models.manager import ModelManager
     from mmdemo.settings import Settings
     from mmdemo.tasks.text_to_image import generate_images
+    from mmdemo.testing.bench import full_replicas, row, timed
 
     work = Path(tempfile.gettempdir()) / "mmdemo-real-size"
-    dirs = build(work)
+    dirs = full_replicas(MODELS, work)  # as real_size.py builds them, in the same folder
     cache = work / "openvino-cache"
     if not args.keep_cache:
         shutil.rmtree(cache, ignore_errors=True)

@@ -21,35 +21,20 @@ system temp folder and are reused by later runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+from mmdemo.testing.bench import full_replicas, row, timed
+from mmdemo.testing.replicas import cpu_default_ids
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(fn: Callable[[], Any], runs: int) -> float:
-    """Median seconds of ``runs`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
-
-
-def row(*cells: Any) -> None:
-    print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
 def compare(task: str, plain: float, app: float, http: float | None = None, per: float = 1.0, unit: str = " s") -> None:
@@ -57,22 +42,6 @@ def compare(task: str, plain: float, app: float, http: float | None = None, per:
     cells = [task, f"{plain / per:.3f}{unit}", f"{app / per:.3f}{unit}", f"{app / plain:.2f}×"]
     cells += [f"{http / per:.3f}{unit}", f"{http / plain:.2f}×"] if http is not None else ["", ""]
     row(*cells)
-
-
-def build(root: Path) -> dict[str, Path]:
-    from mmdemo.testing.replicas import REPLICAS, build_replica, cpu_default_ids, replica_folder_name
-
-    folders = {}
-    for model_id in cpu_default_ids():
-        folder = root / replica_folder_name(model_id)
-        stamp = folder / ".mmdemo-replica.json"
-        if not stamp.is_file() or json.loads(stamp.read_text()) != {"model_id": model_id, "reduced": False}:
-            began = time.perf_counter()
-            build_replica(model_id, folder, reduced=False)
-            size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**30
-            print(f"built {model_id}: {size:.2f} GB in {time.perf_counter() - began:.0f} s", flush=True)
-        folders[REPLICAS[model_id].role] = folder
-    return folders
 
 
 def main() -> int:
@@ -91,7 +60,7 @@ def main() -> int:
     from mmdemo.testing.server import launched_app
 
     work = Path(tempfile.gettempdir()) / "mmdemo-real-size"
-    dirs = build(work)
+    dirs = full_replicas(cpu_default_ids(), work)
     whisper = work / "whisper-tiny.en-real"
     if not (whisper / "processor_config.json").is_file():
         build_real_whisper_tiny_en(whisper)
