@@ -45,6 +45,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .conversion import ConversionCache, revision
 from .specs import LoadedModel
 
@@ -69,8 +71,6 @@ class UnsupportedUNet(RuntimeError):
 
 def inference_precision(dtype: Any) -> str:
     """OpenVINO's inference precision for the manager's ``dtype``: ``bf16`` for bfloat16, else ``f32``."""
-    import torch
-
     return "bf16" if dtype == torch.bfloat16 else "f32"
 
 
@@ -126,7 +126,6 @@ def _trace_side(config: Any) -> int:
 def convert_unet(unet: Any, target: Path, precision: str) -> None:
     """Trace ``unet`` (float32) with dynamic batch/height/width and save the IR in ``target``."""
     import openvino
-    import torch
 
     config = unet.config
     check_supported(config)
@@ -193,7 +192,6 @@ def converted_unet(folder: Path, precision: str, convert: Callable[[Path], None]
 
 
 def _convert_from_folder(folder: Path, target: Path, precision: str) -> None:
-    import torch
     from diffusers import UNet2DConditionModel
 
     log.info("converting the UNet of %s to OpenVINO (%s); this takes a while, once", folder, precision)
@@ -209,13 +207,7 @@ def _convert_from_folder(folder: Path, target: Path, precision: str) -> None:
 # ------------------------------------------------------------------------------- the wrapper
 
 
-def _torch_module() -> type:
-    import torch
-
-    return torch.nn.Module
-
-
-class OpenVINOUNet(_torch_module()):  # type: ignore[misc]
+class OpenVINOUNet(torch.nn.Module):
     """The converted UNet, which diffusers calls in place of ``pipe.unet``.
 
     It keeps what the pipelines read (``config``, ``dtype``, ``device``) and returns a
@@ -228,8 +220,6 @@ class OpenVINOUNet(_torch_module()):  # type: ignore[misc]
     """
 
     def __init__(self, model: Any, config: Any, dtype: Any, weight_bytes: int) -> None:
-        import torch
-
         super().__init__()
         self.model = model
         self.config = config
@@ -251,8 +241,6 @@ class OpenVINOUNet(_torch_module()):  # type: ignore[misc]
 
     @property
     def device(self) -> Any:
-        import torch
-
         return torch.device("cpu")
 
     def _apply(self, fn: Any, recurse: bool = True) -> OpenVINOUNet:
@@ -299,7 +287,6 @@ class OpenVINOUNet(_torch_module()):  # type: ignore[misc]
         return_dict: bool = True,
         **unsupported: Any,
     ) -> Any:
-        import torch
         from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
         given = {

@@ -79,12 +79,18 @@ def transformers_loader(model_class: str, processor_class: str = "AutoProcessor"
 
 
 def transformers_spec(
-    role: str, title: str, defaults: Mapping[str, str], model_class: str, processor_class: str, license: str
+    role: str,
+    title: str,
+    defaults: Mapping[str, str],
+    model_class: str,
+    processor_class: str,
+    license: str,
+    cpu_fast_loader: Loader | None = None,
 ) -> ModelSpec:
     """A spec whose model is a transformers ``model_class`` with a ``processor_class`` beside it."""
     loader = transformers_loader(model_class, processor_class)
     imports = (f"transformers:{processor_class}", f"transformers:{model_class}")
-    return ModelSpec(role, title, defaults, loader, license, imports=imports)
+    return ModelSpec(role, title, defaults, loader, license, imports=imports, cpu_fast_loader=cpu_fast_loader)
 
 
 CAPTIONER = transformers_spec(
@@ -242,13 +248,13 @@ def _load_whisper_ctranslate2(folder: Path, dtype: Any) -> LoadedModel:
     return load_whisper(folder, dtype, fallback=ASR.loader)
 
 
-ASR = ModelSpec(
-    role="asr",
-    title="Speech recognition",
-    defaults={"cuda": "openai/whisper-large-v3-turbo", "*": "openai/whisper-base"},
-    loader=transformers_loader("AutoModelForSpeechSeq2Seq", "AutoProcessor"),
+ASR = transformers_spec(
+    "asr",
+    "Speech recognition",
+    {"cuda": "openai/whisper-large-v3-turbo", "*": "openai/whisper-base"},
+    "AutoModelForSpeechSeq2Seq",
+    "AutoProcessor",
     license="MIT",
-    imports=("transformers:AutoProcessor", "transformers:AutoModelForSpeechSeq2Seq"),
     cpu_fast_loader=_load_whisper_ctranslate2,
 )
 

@@ -168,9 +168,10 @@ def caption_image(
     on_text: TextFn | None = None,
 ) -> CaptionResult:
     """Caption one image (``on_text``: the caption as it is generated). See :func:`caption_images`."""
-    return caption_images([image], prefix=prefix, options=options, manager=manager, progress=progress, on_text=on_text)[
-        0
-    ]
+    (result,) = caption_images(
+        [image], prefix=prefix, options=options, manager=manager, progress=progress, on_text=on_text
+    )
+    return result
 
 
 def check_question(question: str | None) -> str:
@@ -210,9 +211,9 @@ def describe_image(
     ``on_text`` receives the caption as it is generated."""
     manager = manager or get_manager()
     picture = load_image(image, ImageLimits.from_settings(manager.settings))
-    caption = caption_images([picture], options=DETAILED_OPTIONS, manager=manager, progress=progress, on_text=on_text)[
-        0
-    ]
+    (caption,) = caption_images(
+        [picture], options=DETAILED_OPTIONS, manager=manager, progress=progress, on_text=on_text
+    )
     lines: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     try:

@@ -97,7 +97,7 @@ def preview_steps(steps: int, previews: int = 4) -> set[int]:
     """The steps after which a preview is shown: about ``previews`` of them, evenly spaced, never the last
     one (the finished images follow) — none for a 1-step model."""
     every = max(1, math.ceil(steps / (previews + 1)))
-    return {step for step in range(every, steps, every)}
+    return set(range(every, steps, every))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..tasks import batch_caption
 from ..tasks.batch_caption import BatchCaptionResult
+from ..tasks.captioning import MAX_QUESTION_CHARS
 from .common import model_event, output_folder, progress_to
 from .i18n import say, tr, translate
 
@@ -93,7 +94,7 @@ def build_batch_section(manager: ModelManager, after: Callable[[Any], Any]) -> N
                     value="",
                     placeholder=tr("Optional, e.g. How many people are there?"),
                     max_lines=1,
-                    max_length=300,
+                    max_length=MAX_QUESTION_CHARS,
                     elem_id="batch-question",
                 )
                 button = gr.Button(tr("Caption all"), variant="primary", elem_id="batch-button")

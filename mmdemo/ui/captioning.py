@@ -16,7 +16,15 @@ import gradio as gr
 
 from ..media.image import require_image
 from ..models.manager import ModelManager
-from ..tasks.captioning import DecodingOptions, answer_question, caption_image, check_question, describe_image
+from ..tasks.captioning import (
+    MAX_PREFIX_CHARS,
+    MAX_QUESTION_CHARS,
+    DecodingOptions,
+    answer_question,
+    caption_image,
+    check_question,
+    describe_image,
+)
 from ..tasks.ocr import annotate, read_text
 from .availability import AvailabilityView
 from .batch_caption import build_batch_section
@@ -154,7 +162,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
                 placeholder=tr("e.g. What animal is this?"),
                 info=tr("Short answers: yes, two, red…"),
                 max_lines=1,
-                max_length=300,
+                max_length=MAX_QUESTION_CHARS,
                 visible=False,
                 elem_id="vqa-question",
             )
@@ -164,7 +172,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
                     value="",
                     placeholder=tr("e.g. a photograph of"),
                     max_lines=1,
-                    max_length=200,
+                    max_length=MAX_PREFIX_CHARS,
                     elem_id="caption-prefix",
                 )
                 max_tokens = gr.Slider(5, 100, value=30, step=1, precision=0, label=tr("Maximum length (tokens)"))
