@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .zerogpu import zerogpu_active
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -91,7 +92,7 @@ PROFILES: dict[str, dict[str, object]] = {
 
 def detect_profile(env: Mapping[str, str]) -> str:
     """``zerogpu`` on ZeroGPU Spaces, ``gpu``/``cpu`` on other Spaces, else ``local`` (no changes)."""
-    if _env_bool(env, "SPACES_ZERO_GPU", False):
+    if zerogpu_active(env):
         return "zerogpu"
     if env.get("SPACE_ID"):
         import torch

@@ -73,7 +73,7 @@ def test_fast_path_is_on_in_the_app_settings_and_can_be_turned_off() -> None:
     assert Settings().cpu_fast_path is False  # Settings() in code: the float32 reference path
     assert Settings.from_env({}).cpu_fast_path is True
     assert Settings.from_env({"MMDEMO_CPU_FAST_PATH": "0"}).cpu_fast_path is False
-    from app import build_parser, settings_from_args
+    from mmdemo.launcher import build_parser, settings_from_args
 
     args = build_parser().parse_args(["--no-cpu-fast-path"])
     assert settings_from_args(args, Settings.from_env({})).cpu_fast_path is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import app
+from mmdemo import launcher as app
 from mmdemo.errors import InputError
 from mmdemo.settings import Settings, role_env_var
 

@@ -16,7 +16,9 @@ source:
 * inside the worker, Gradio's request context is only partly there (``event_id``, ``progress``; no
   ``blocks``), so nothing can look up the queue from there.
 
-Not modelled: the GPU scheduling service, quotas, CUDA emulation in the main process, worker reuse.
+Not modelled: the GPU scheduling service, quotas, CUDA emulation in the main process, worker reuse. (How the
+real package boots — imported first, CUDA emulated in the main process, models packed at launch — is tested
+with the real ``spaces`` in tests/test_spaces_boot.py; a GPU call cannot run there without a GPU.)
 
     with zerogpu_installed():          # a fake ``spaces`` module + SPACES_ZERO_GPU=true
         handler = guarded(fn, gpu_duration=30)
