@@ -112,16 +112,43 @@ def verify_preload(model_ids: list[str]) -> list[str]:
     return problems
 
 
-def space_requirements(hardware: str, requirements: str) -> str:
-    """``requirements.txt`` for the Space: on ZeroGPU a torch it supports, plus ``spaces``."""
-    if not hardware.startswith("zero"):
-        return requirements
-    lines = []
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+"""PyTorch's index of CPU-only wheels. On a Linux build host PyPI's torch is the CUDA build (torch 2.13.0: a
+527 MB wheel plus about 2.5 GB of ``nvidia-*``/triton wheels) that a CPU Space never uses; the CPU build is
+192 MB (``benchmarks/space_install_size.py`` measures both)."""
+
+
+def _pin(requirements: str, name: str) -> str | None:
+    """The version ``requirements`` pins ``name`` to (``name==X``), or None."""
     for line in requirements.splitlines():
-        if line.strip().replace(" ", "").startswith("torch=="):
-            line = f"{ZEROGPU_TORCH}  # ZeroGPU runs only some torch versions"
+        spec = line.split("#")[0].strip().replace(" ", "")
+        if spec.lower().startswith(f"{name}=="):
+            return spec.split("==", 1)[1]
+    return None
+
+
+def space_requirements(hardware: str, requirements: str, dev_requirements: str = "") -> str:
+    """``requirements.txt`` for the Space on ``hardware``, from the project's own ``requirements``:
+
+    * CPU Spaces: torch's CPU build from PyTorch's CPU index (same version; :data:`CPU_TORCH_INDEX`);
+    * ZeroGPU: a torch ZeroGPU supports, and ``spaces`` at least the version the tests boot the Space with
+      (its pin in ``dev_requirements``);
+    * GPU Spaces: unchanged (PyPI's Linux torch is the CUDA build).
+    """
+    torch = _pin(requirements, "torch")
+    lines = []
+    if hardware.startswith("cpu") and torch:
+        lines += [f"--extra-index-url {CPU_TORCH_INDEX}  # torch's CPU build (PyPI's Linux torch bundles CUDA)"]
+    for line in requirements.splitlines():
+        if _pin(line, "torch"):
+            if hardware.startswith("zero"):
+                line = f"{ZEROGPU_TORCH}  # ZeroGPU runs only some torch versions"
+            elif hardware.startswith("cpu"):
+                line = f"torch=={torch.split('+')[0]}+cpu  # the CPU build: no CUDA libraries on a CPU Space"
         lines.append(line)
-    lines.append("spaces  # ZeroGPU: @spaces.GPU")
+    if hardware.startswith("zero"):
+        spaces = _pin(dev_requirements, "spaces")
+        lines.append(f"spaces>={spaces}  # ZeroGPU: @spaces.GPU" if spaces else "spaces  # ZeroGPU: @spaces.GPU")
     return "\n".join(lines) + "\n"
 
 
@@ -167,11 +194,18 @@ def write_space(out: str | os.PathLike[str], hardware: str = "cpu-basic", title:
         raise InputError(f"Unknown Space hardware {hardware!r}: use one of {', '.join(HARDWARE)}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:  # the test kit stays out of the Space (as of the image)
+        skip = set(caches(folder, names))
+        return skip | {"testing"} if Path(folder) == ROOT / "mmdemo" else skip
+
     for folder in ("mmdemo", "assets"):
         shutil.copytree(ROOT / folder, out / folder, ignore=ignore, dirs_exist_ok=True)
     shutil.copy2(ROOT / "app.py", out / "app.py")
-    requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8")
-    (out / "requirements.txt").write_text(space_requirements(hardware, requirements), encoding="utf-8")
+    requirements, dev = (
+        (ROOT / name).read_text(encoding="utf-8") for name in ("requirements.txt", "requirements-dev.txt")
+    )
+    (out / "requirements.txt").write_text(space_requirements(hardware, requirements, dev), encoding="utf-8")
     (out / "README.md").write_text(space_readme(hardware, title), encoding="utf-8")
     return out

@@ -8,11 +8,14 @@ from typing import Any
 
 import gradio
 import pytest
+import torch
 import yaml
 
 from mmdemo.cli import main as cli_main
 from mmdemo.deploy import (
+    CPU_TORCH_INDEX,
     PIPELINE_COMPONENTS,
+    ROOT,
     ZEROGPU_TORCH,
     preload_files,
     space_models,
@@ -155,11 +158,19 @@ def test_space_folder(tmp_path: Path, hardware: str) -> None:
         assert files == ([",".join(preload_files(model_id))] if model_id in PIPELINE_COMPONENTS else [])
     requirements = [line.split("#")[0].strip() for line in (out / "requirements.txt").read_text().splitlines()]
     torch_lines = [line for line in requirements if line.startswith("torch")]
+    indexes = [line for line in requirements if line.startswith("--")]
+    tested_spaces = next(
+        line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if "spaces==" in line
+    )
     if hardware.startswith("zero"):
-        assert torch_lines == [ZEROGPU_TORCH] and "spaces" in requirements
+        assert torch_lines == [ZEROGPU_TORCH] and not indexes
+        assert f"spaces>={tested_spaces.split('==')[1]}" in requirements  # at least the version the boot test runs
         assert meta["python_version"] in {"3.10", "3.12"}
-    else:
-        assert torch_lines == ["torch==2.13.0"] and "spaces" not in requirements
+    elif hardware.startswith("cpu"):  # torch's CPU build, the version the project pins (no 2.5 GB of CUDA wheels)
+        assert torch_lines == [f"torch=={torch.__version__.split('+')[0]}+cpu"] and "spaces" not in requirements
+        assert indexes == [f"--extra-index-url {CPU_TORCH_INDEX}"]
+    else:  # a GPU Space: PyPI's Linux torch is the CUDA build
+        assert torch_lines == [f"torch=={torch.__version__.split('+')[0]}"] and not indexes
 
 
 def test_space_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -227,3 +238,10 @@ def test_space_cli_verify_offline_says_so_and_writes_nothing(
     assert cli_main(["space", str(tmp_path / "s"), "--hardware", "a10g-small", "--verify"]) == 1
     assert "could not check the preload lists against the Hub: Cannot reach" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_space_folder_leaves_the_test_kit_out(tmp_path: Path) -> None:
+    out = write_space(tmp_path / "space", hardware="cpu-basic")
+    assert (out / "mmdemo" / "models").is_dir() and not (out / "mmdemo" / "testing").exists()
+    assert not list(out.rglob("__pycache__"))
+
