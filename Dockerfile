@@ -1,21 +1,33 @@
-# Self-hosting on a GPU box: docker build -t mmdemo . && docker run --gpus all -p 7860:7860 mmdemo
-# (models download on first use into the mounted cache: add -v ~/.cache/huggingface:/root/.cache/huggingface)
-FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+# Self-hosting on a GPU box:
+#   docker build -t mmdemo . && docker run --gpus all -p 7860:7860 -v hf-cache:/home/mmdemo/.cache/huggingface mmdemo
+#
+# Python 3.11, the version the tests run. CUDA comes with torch's own wheels (the nvidia-* packages), not
+# from the base image, so the two cannot disagree: the pinned torch from PyPI is built for CUDA 13.0 and
+# needs an NVIDIA driver >= 580 on the host. For an older driver build with one of PyTorch's other CUDA
+# indexes, where it publishes the pinned version (e.g. --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128,
+# driver >= 570). Without a usable GPU the app says why in its log and runs on the CPU.
+ARG PYTHON_VERSION=3.11
+FROM python:${PYTHON_VERSION}-slim-bookworm
 
-ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 \
-    VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 python3-venv python3-pip \
-    && rm -rf /var/lib/apt/lists/* \
-    && python3 -m venv /opt/venv
+ARG TORCH_INDEX=https://pypi.org/simple
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
+    NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860
+RUN python -m venv /opt/venv \
+    && useradd --create-home --uid 1000 --shell /usr/sbin/nologin mmdemo
 
 WORKDIR /app
 COPY requirements.txt .
-# PyPI's Linux torch 2.13.0 wheel is the CUDA build: the same pin as everywhere else.
-RUN pip install -r requirements.txt
+# torch first, from TORCH_INDEX, at the version requirements.txt pins; then everything else.
+RUN pip install "$(sed -n 's/^\(torch==[^ #]*\).*/\1/p' requirements.txt)" --index-url "$TORCH_INDEX" \
+    && pip install -r requirements.txt
 COPY app.py ./
-COPY mmdemo ./mmdemo
 COPY assets ./assets
+COPY mmdemo ./mmdemo
 
+# Not root: the models, Gradio's uploads and the conversion caches live in the user's home.
+USER mmdemo
 EXPOSE 7860
-CMD ["python", "app.py", "--host", "0.0.0.0", "--port", "7860"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"]
+CMD ["python", "app.py"]

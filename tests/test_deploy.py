@@ -245,3 +245,28 @@ def test_space_folder_leaves_the_test_kit_out(tmp_path: Path) -> None:
     assert (out / "mmdemo" / "models").is_dir() and not (out / "mmdemo" / "testing").exists()
     assert not list(out.rglob("__pycache__"))
 
+
+def test_dockerfile_agrees_with_what_is_tested() -> None:
+    """Read, not built (no Docker engine here): the image's Python is the one the tests run, torch is the pinned
+    version with its own CUDA libraries, it runs as a user, says when it is healthy and serves on every interface."""
+    import re
+    import subprocess
+    import sys
+
+    text = (ROOT / "Dockerfile").read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
+    assert args["PYTHON_VERSION"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim", text, re.M)  # no CUDA in the base image to disagree
+    torch_line = re.search(r"sed -n '([^']+)' requirements.txt", text)
+    assert torch_line is not None
+    picked = subprocess.run(
+        ["sed", "-n", torch_line.group(1), str(ROOT / "requirements.txt")], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert picked == [f"torch=={torch.__version__.split('+')[0]}"]  # the pinned torch, from TORCH_INDEX
+    instructions = [line.split()[0] for line in text.splitlines() if line and not line[0].isspace() and line[0] != "#"]
+    assert instructions[-4:] == ["USER", "EXPOSE", "HEALTHCHECK", "CMD"]  # as a user from here on
+    assert re.search(r"^USER mmdemo$", text, re.M) and "useradd --create-home --uid 1000" in text
+    assert "GRADIO_SERVER_NAME=0.0.0.0" in text and "GRADIO_SERVER_PORT=7860" in text
+    assert "http://127.0.0.1:7860/" in text.split("HEALTHCHECK", 1)[1]
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"tests", "benchmarks", "mmdemo/testing"} <= set(ignored)

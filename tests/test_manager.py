@@ -586,3 +586,31 @@ def test_batch_size_comes_from_the_memory_left_on_the_device(tiny_model_dirs: di
     manager = ModelManager(settings, accelerator=half)
     with manager.use("captioner"):
         assert manager.batch_size("captioner", item) == 7
+
+
+def test_a_cuda_build_without_a_usable_gpu_says_why_and_runs_on_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--device auto with a CUDA build of torch whose driver is too old: the CPU, and a warning that says why
+    (it used to fall back silently; the Docker image's torch needs a recent driver)."""
+    import warnings
+
+    import torch
+
+    from mmdemo.models.manager import resolve_device
+
+    def too_old() -> bool:
+        warnings.warn(
+            "CUDA initialization: The NVIDIA driver on your system is too old (found version 12020).", stacklevel=2
+        )
+        return False
+
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setattr(torch.cuda, "is_available", too_old)
+    with caplog.at_level("WARNING", logger="mmdemo.models.manager"):
+        assert resolve_device("auto").type == "cpu"
+    assert (
+        "built for CUDA 13.0 but cannot use a GPU here: CUDA initialization: The NVIDIA driver on your system is "
+        "too old (found version 12020). Running on the CPU." in caplog.text
+    )
+

@@ -27,6 +27,7 @@ import os
 import struct
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -189,8 +190,19 @@ def resolve_device(setting: str) -> Any:
 
     setting = setting.lower()
     if setting == "auto":
-        if torch.cuda.is_available():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cuda = torch.cuda.is_available()
+        if cuda:
             return torch.device("cuda", torch.cuda.current_device())
+        if torch.version.cuda:  # a CUDA build without a usable GPU (often a driver older than its CUDA): say so
+            reason = next((str(w.message).strip() for w in caught), "PyTorch found no NVIDIA GPU or driver")
+            log.warning(
+                "torch %s is built for CUDA %s but cannot use a GPU here: %s Running on the CPU.",
+                torch.__version__,
+                torch.version.cuda,
+                reason,
+            )
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
