@@ -79,7 +79,7 @@ def cmd_caption(args: argparse.Namespace, settings: Settings) -> int:
     from .tasks.batch_caption import caption_batch
 
     def progress(fraction: float, message: str) -> None:
-        if message.startswith("Captioned"):
+        if " photos done" in message:
             print(message, file=sys.stderr)
 
     result = caption_batch(
@@ -99,7 +99,10 @@ def cmd_caption(args: argparse.Namespace, settings: Settings) -> int:
             print(f"wrote {write(flag)}", file=sys.stderr)
     report = {k: v for k, v in dataclasses.asdict(result).items() if k != "rows"}
     _print_json({"rows": result.records(), **report})
-    if result.rows and not any(row.ok for row in result.rows):
+    ok = sum(row.ok for row in result.rows)
+    failed = f"; {len(result.rows) - ok} failed (their errors are in the table)" if ok < len(result.rows) else ""
+    print(f"{ok} of {len(result.rows)} photos done{failed}", file=sys.stderr)
+    if result.rows and not ok:
         print("error: no photo could be captioned (see the errors above)", file=sys.stderr)
         return 2
     return 0
@@ -197,7 +200,10 @@ def cmd_emotion(args: argparse.Namespace, settings: Settings) -> int:
             "seconds": result.seconds,
         }
     )
-    return 0 if result.fused is not None else 1  # no emotion model could run: the notes say which
+    if result.fused is None:  # no emotion model could run: say so where the operator looks, with the notes' why
+        print("error: " + "\n  ".join(result.notes or ["no emotion model could run here."]), file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
@@ -240,9 +246,10 @@ def cmd_space(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .launcher import add_settings_arguments
+
     parser = argparse.ArgumentParser(prog="python -m mmdemo", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", help="auto, cuda, mps or cpu")
-    parser.add_argument("--offline", action="store_true", default=None, help="never contact the Hub")
+    add_settings_arguments(parser)  # the same settings flags as app.py (--device, --no-cpu-fast-path, --model …)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prefetch", help="download the configured models for offline use")
@@ -324,9 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .launcher import settings_from_args
+
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env().replace(device=args.device, offline=args.offline)
+        settings = settings_from_args(args)
         return args.func(args, settings)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)

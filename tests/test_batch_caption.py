@@ -69,13 +69,13 @@ def test_a_bad_file_among_good_ones_is_recorded_and_the_rest_are_captioned(
     assert steps == [
         "Captioning photos 1–2 of 4",
         "Reading the text in photo 1 of 4",
-        "Captioned 2 of 4 photos",
+        "2 of 4 photos done (1 failed)",
         "Captioning photos 3–4 of 4",
         "Reading the text in photo 3 of 4",
         "Reading the text in photo 4 of 4",
-        "Captioned 4 of 4 photos",
+        "4 of 4 photos done (1 failed)",
     ]
-    assert [f for f, m in messages if m.startswith("Captioned")] == [0.5, 1.0]
+    assert [f for f, m in messages if " photos done" in m] == [0.5, 1.0]
 
 
 def test_one_question_for_every_photo(shared_manager: ModelManager, real_photos: dict[str, str]) -> None:
@@ -242,5 +242,5 @@ def test_a_client_that_leaves_stops_the_batch_and_the_unpacked_photos_go(
 
     with pytest.raises(Cancelled):
         caption_batch([archive], batch_size=2, unpack_to=unpack, manager=shared_manager, progress=leave)
-    assert "Captioned 2 of 4 photos" in seen and not any(m.startswith("Captioned 4") for m in seen)
+    assert "2 of 4 photos done" in seen and not any(m.startswith("4 of 4") for m in seen)
     assert list(unpack.iterdir()) == []

@@ -166,7 +166,9 @@ def test_caption_a_folder_writes_a_csv_and_jsonl(
     printed = json.loads(captured.out)
     assert printed["batch_size"] == 2 and [r["file"] for r in printed["rows"]] == [r[0] for r in rows[1:]]
     assert printed["notes"] == ["1 file(s) in photos are not photos and were skipped: notes.txt."]
-    assert "Captioned 2 of 3 photos" in captured.err and f"wrote {out_csv}" in captured.err
+    assert "2 of 3 photos done (1 failed)" in captured.err and f"wrote {out_csv}" in captured.err
+    # the last line counts what worked: 2 of the 3 photos, not "3 of 3" (the broken one failed)
+    assert captured.err.splitlines()[-1] == "2 of 3 photos done; 1 failed (their errors are in the table)"
 
 
 def test_caption_a_zip_with_text_and_a_question(
@@ -199,3 +201,36 @@ def test_caption_batch_with_no_readable_photo_exits_2(
     (tmp_path / "evil.zip").write_bytes(b"PK\x03\x04 broken")
     assert main(["caption", str(tmp_path / "evil.zip")]) == 2
     assert "not a zip archive" in capsys.readouterr().err
+
+
+def test_offline_emotion_exits_1_and_says_why(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """No emotion model here (offline, nothing configured): exit 1 with the reasons on stderr, not silently."""
+    from gradio.media import get_audio
+
+    monkeypatch.setenv("MMDEMO_DEVICE", "cpu")
+    assert main(["emotion", get_audio("cate_blanch.mp3"), "--no-transcript"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: No emotion estimate: neither the voice nor the words could be classified")
+    assert "superb/wav2vec2-base-superb-er is not installed" in err and "Traceback" not in err
+
+
+def test_settings_flags_are_the_apps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `python -m mmdemo --no-cpu-fast-path …` works: the CLI takes app.py's settings flags."""
+    from mmdemo.cli import build_parser
+    from mmdemo.launcher import build_parser as app_parser
+    from mmdemo.launcher import settings_from_args
+
+    args = build_parser().parse_args(["--no-cpu-fast-path", "--dtype", "float32", "--model", "vqa=/x", "ocr", "a.png"])
+    settings = settings_from_args(args)
+    assert (settings.cpu_fast_path, settings.dtype, settings.models["vqa"]) == (False, "float32", "/x")
+    shared = {a.dest for a in app_parser()._actions} & {a.dest for a in build_parser()._actions}
+    assert {
+        "device",
+        "dtype",
+        "cpu_fast_path",
+        "model",
+        "model_dir",
+        "offline",
+        "profile",
+        "memory_budget_gb",
+    } <= shared

@@ -303,7 +303,8 @@ def _run(
                     found[i]["answer"] = answer.answer
                     models.append(answer.model_id)
         rows += [PhotoRow(name, **found[i]) for i, (name, _) in enumerate(batch)]
-        _report(progress, start + len(batch), total, f"Captioned {start + len(batch)} of {total} photos")
+        done, failed = start + len(batch), sum(not row.ok for row in rows)
+        _report(progress, done, total, f"{done} of {total} photos done" + (f" ({failed} failed)" if failed else ""))
     return rows, batch_size, models
 
 
