@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
 from mmdemo.ui.availability import FEATURES, tab_availability
@@ -59,3 +61,17 @@ def test_model_names_are_escaped_and_paths_are_not_shown(tiny_settings: Settings
     notice = tab_availability(manager, "generate").notice
     assert "<img" not in notice and "&lt;img" in notice
     assert str(tmp_path) not in notice  # not even in the operator's part: visitors can unfold it
+
+
+def test_a_failed_download_is_no_longer_announced_as_a_first_use_download(tiny_settings: Settings) -> None:
+    """A machine without the Hub (and without offline mode set): before a try, the notice says what the first
+    use downloads; after the download failed it says the load failed, not that it will download."""
+    from mmdemo.errors import ModelUnavailableError
+
+    manager = ModelManager(tiny_settings.replace(models={"text_to_image": "stabilityai/sd-turbo"}, offline=False))
+    assert "The first use downloads" in tab_availability(manager, "generate").notice
+    with pytest.raises(ModelUnavailableError), manager.use("text_to_image"):  # the Hub cannot be reached here
+        pass
+    notice = tab_availability(manager, "generate").notice
+    assert "The first use downloads" not in notice
+    assert "Loading <code>stabilityai/sd-turbo</code> failed last time; the next request tries again." in notice

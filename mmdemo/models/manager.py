@@ -644,7 +644,7 @@ class ModelManager:
             title=spec.title,
             model_id=public,
             usable=usable,
-            downloads=source.startswith("Hub"),
+            downloads=source.startswith("Hub") and not detail,  # tried and failed: no longer "downloads on first use"
             detail=detail.replace(model_id, public),  # shown to visitors (folded): no server paths
         )
 
