@@ -614,3 +614,18 @@ def test_a_cuda_build_without_a_usable_gpu_says_why_and_runs_on_the_cpu(
         "too old (found version 12020). Running on the CPU." in caplog.text
     )
 
+
+def test_importing_the_loaders_prints_no_torchvision_warnings() -> None:
+    """Every start imported diffusers, whose CLIP/SigLIP imports made transformers print three "requires
+    torchvision" warnings; the app never uses torchvision (the PIL processors are what it loads)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "from mmdemo.models.manager import ModelManager\nfrom mmdemo.settings import Settings\n"
+        "ModelManager(Settings()).warm_imports().join()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert "imported torch, transformers:AutoProcessor" in result.stderr  # the imports ran …
+    assert "torchvision" not in result.stderr + result.stdout  # … quietly

@@ -6,12 +6,26 @@ the model on the CPU and returns a :class:`LoadedModel`; the manager places it o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .hub import DEFAULT_ALLOW_PATTERNS
+
+
+class _PilFallbackNote(logging.Filter):
+    """Drops transformers' "`XImageProcessor` requires torchvision (not installed); falling back to
+    `XImageProcessorPil`" warnings. The app has no torchvision on purpose (the CPU torch build here breaks with
+    it) and its loaders use the PIL processors; the three printed at every start came from diffusers'
+    own imports (CLIP and SigLIP processors), not from anything the app loads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision (not installed); falling back to" not in record.getMessage()
+
+
+logging.getLogger("transformers.utils.import_utils").addFilter(_PilFallbackNote())
 
 
 @dataclass
