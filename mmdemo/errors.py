@@ -4,9 +4,24 @@
 the operator needs (model id, cause, how to fix it), for the log, the Models panel and details views.
 The UI turns every :class:`MMDemoError` into ``gr.Error`` with ``str(err)``; anything else is a bug
 and is logged with its traceback (the user sees a short generic message).
+
+The bottom layer: this module imports nothing from ``mmdemo.models`` (nor anything above it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .model_ids import public_model_id
+
+_ROLE_TITLES: dict[str, str] = {}
+"""Role → what its model does ("Image captioning"), for errors raised without a ``title``; filled by
+:mod:`mmdemo.models.specs` (:func:`name_roles`) from its table."""
+
+
+def name_roles(titles: Mapping[str, str]) -> None:
+    """Tell :class:`ModelUnavailableError` what each role's model does (for errors raised without a title)."""
+    _ROLE_TITLES.update(titles)
 
 
 class MMDemoError(Exception):
@@ -31,7 +46,8 @@ class InputError(MMDemoError, ValueError):
 class ModelUnavailableError(MMDemoError, RuntimeError):
     """A model could not be loaded (not cached offline, missing folder, corrupt files …).
 
-    ``title`` says what the model does ("Image captioning"); the manager sets it from the role's spec.
+    ``title`` says what the model does ("Image captioning"); the manager sets it from the role's spec, and
+    without one it is the title :func:`name_roles` gave the role.
     """
 
     def __init__(self, role: str, model_id: str, reason: str, hint: str = "", title: str | None = None) -> None:
@@ -47,13 +63,8 @@ class ModelUnavailableError(MMDemoError, RuntimeError):
 
     @property
     def title(self) -> str:
-        """What the model does ("Image captioning"): given, else the role's spec title."""
-        if self._title:
-            return self._title
-        from .models.specs import SPECS
-
-        spec = SPECS.get(self.role)
-        return spec.title if spec else self.role.replace("_", " ").capitalize()
+        """What the model does ("Image captioning"): given, else the role's (:func:`name_roles`), else the role."""
+        return self._title or _ROLE_TITLES.get(self.role) or self.role.replace("_", " ").capitalize()
 
     @title.setter
     def title(self, value: str) -> None:
@@ -61,8 +72,6 @@ class ModelUnavailableError(MMDemoError, RuntimeError):
 
     @property
     def public_id(self) -> str:
-        from .models.hub import public_model_id
-
         return public_model_id(self.model_id)
 
     def __str__(self) -> str:

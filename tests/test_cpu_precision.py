@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import mmdemo.models.manager as manager_module
+import mmdemo.models.device as manager_module
 from mmdemo.models.manager import ModelManager, cpu_native_bf16, resolve_dtype
 from mmdemo.settings import Settings
 

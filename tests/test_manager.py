@@ -442,9 +442,9 @@ def test_a_pipeline_too_big_for_the_device_runs_with_cpu_offload(tiny_model_dirs
 
 def test_device_and_dtype_are_published_whole(tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second thread never sees the device without its dtype and budgets (they were set one by one)."""
-    import mmdemo.models.manager as manager_module
+    import mmdemo.models.device as device_module
 
-    real = manager_module.resolve_dtype
+    real = device_module.resolve_dtype
 
     def slow(device, setting, cpu_fast_path=False):
         time.sleep(0.3)
@@ -452,7 +452,7 @@ def test_device_and_dtype_are_published_whole(tiny_settings: Settings, monkeypat
 
     import torch  # noqa: F401 - imported already, so the window is the slow dtype step, not the import
 
-    monkeypatch.setattr(manager_module, "resolve_dtype", slow)
+    monkeypatch.setattr(device_module, "resolve_dtype", slow)
     manager = ModelManager(tiny_settings)
     seen: list[object] = []
 
@@ -607,7 +607,7 @@ def test_a_cuda_build_without_a_usable_gpu_says_why_and_runs_on_the_cpu(
 
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     monkeypatch.setattr(torch.cuda, "is_available", too_old)
-    with caplog.at_level("WARNING", logger="mmdemo.models.manager"):
+    with caplog.at_level("WARNING", logger="mmdemo.models.device"):
         assert resolve_device("auto").type == "cpu"
     assert (
         "built for CUDA 13.0 but cannot use a GPU here: CUDA initialization: The NVIDIA driver on your system is "

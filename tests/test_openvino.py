@@ -18,7 +18,7 @@ import openvino
 import pytest
 import torch
 
-import mmdemo.models.manager as manager_module
+import mmdemo.models.device as manager_module
 from mmdemo.models import conversion
 from mmdemo.models import openvino as ov_path
 from mmdemo.models.manager import ModelManager

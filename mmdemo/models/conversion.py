@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LOCK_TIMEOUT_S = 1800
 """How long a load waits for another process's conversion of the same model (a large UNet: minutes)."""
@@ -117,3 +118,8 @@ def _lock(root: Path, key: str) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / f".{key}.lock"), timeout=LOCK_TIMEOUT_S):
         yield
+
+
+def dtype_name(dtype: Any) -> str:
+    """A torch dtype as the Models panel writes it (``bfloat16``), for a converted model's precision text."""
+    return str(dtype).removeprefix("torch.")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import ModelUnavailableError
+from ..model_ids import PACKAGE_PREFIX, is_packaged, looks_like_path, public_model_id  # noqa: F401 (named from here too)
 from ..settings import Settings, role_env_var
 
 log = logging.getLogger(__name__)
@@ -24,15 +25,6 @@ DEFAULT_ALLOW_PATTERNS: tuple[str, ...] = (
     "*.model",
     "*.tiktoken",
 )
-
-
-PACKAGE_PREFIX = "pip:"
-"""Model ids ``pip:<module>/<sub/folder>`` name weights shipped inside an installed Python package:
-always available offline, nothing to download."""
-
-
-def is_packaged(model_id: str) -> bool:
-    return model_id.startswith(PACKAGE_PREFIX)
 
 
 def packaged_folder(role: str, model_id: str) -> Path:
@@ -64,24 +56,6 @@ def packaged_folder(role: str, model_id: str) -> Path:
     return folder
 
 
-def looks_like_path(model_id: str) -> bool:
-    """True for things a user meant as a folder (``./x``, ``/x``, ``~/x``, ``a/b/c``), not ``org/name``."""
-    return (
-        model_id.startswith((".", "/", "~", "\\"))
-        or model_id.count("/") > 1
-        or (len(model_id) > 1 and model_id[1] == ":")
-    )
-
-
-def public_model_id(model_id: str) -> str:
-    """``model_id`` as users may see it: Hub and ``pip:`` ids unchanged, a local folder by its name only
-    (a path tells visitors of a public app how the server is laid out)."""
-    if is_packaged(model_id) or not (looks_like_path(model_id) or Path(model_id).expanduser().is_dir()):
-        return model_id
-    name = Path(model_id.rstrip("/\\")).name or "model"
-    return f"local folder “{name}”"
-
-
 def prefetch_folder(model_dir: str | os.PathLike[str], model_id: str) -> Path:
     """Where ``python -m mmdemo prefetch --dir`` puts ``model_id``: ``<model_dir>/<org>/<name>``."""
     return Path(model_dir).expanduser() / model_id
@@ -93,6 +67,33 @@ def how_to_provide(role: str, model_id: str) -> str:
         f"that can reach huggingface.co (or `hf download {model_id}`), or set "
         f"{role_env_var(role)} to a local folder that holds the model."
     )
+
+
+def source_of(model_id: str, settings: Settings) -> str:
+    """Where ``model_id``'s files would be read from, without touching the network: ``local folder``,
+    ``prefetch folder``, ``HF cache``, ``pip package (offline)``, ``Hub (downloads on first use)``, or
+    ``missing …`` (``missing (offline)``, ``missing folder``, ``missing package``)."""
+    if is_packaged(model_id):
+        try:
+            packaged_folder("", model_id)
+        except ModelUnavailableError:
+            return "missing package"
+        return "pip package (offline)"
+    if Path(model_id).expanduser().is_dir():
+        return "local folder"
+    if looks_like_path(model_id):
+        return "missing folder"
+    if settings.model_dir and prefetch_folder(settings.model_dir, model_id).is_dir():
+        return "prefetch folder"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        for name in ("config.json", "model_index.json"):
+            if isinstance(try_to_load_from_cache(model_id, name), str):
+                return "HF cache"
+    except Exception:
+        pass
+    return "missing (offline)" if settings.offline else "Hub (downloads on first use)"
 
 
 def _has_weights(folder: Path) -> bool:

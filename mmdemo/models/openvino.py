@@ -47,8 +47,8 @@ from typing import Any
 
 import torch
 
-from .conversion import ConversionCache, revision
-from .specs import LoadedModel
+from .conversion import ConversionCache, dtype_name, revision
+from .types import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,6 @@ class UnsupportedUNet(RuntimeError):
 def inference_precision(dtype: Any) -> str:
     """OpenVINO's inference precision for the manager's ``dtype``: ``bf16`` for bfloat16, else ``f32``."""
     return "bf16" if dtype == torch.bfloat16 else "f32"
-
-
-def dtype_name(dtype: Any) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 # ------------------------------------------------------------------------------------ the cache

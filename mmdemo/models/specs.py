@@ -1,18 +1,19 @@
 """What each model *role* is and how to load it. Adding a model to the app = adding a spec here.
 
 A loader gets a local folder (already resolved by :mod:`mmdemo.models.hub`) and a dtype, builds
-the model on the CPU and returns a :class:`LoadedModel`; the manager places it on the device.
+the model on the CPU and returns a :class:`LoadedModel`; the manager places it on the device. The types
+themselves live in :mod:`mmdemo.models.types` (named from here too).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .hub import DEFAULT_ALLOW_PATTERNS
+from ..errors import name_roles
+from .types import LoadedModel, Loader, ModelSpec
 
 
 class _PilFallbackNote(logging.Filter):
@@ -26,56 +27,6 @@ class _PilFallbackNote(logging.Filter):
 
 
 logging.getLogger("transformers.utils.import_utils").addFilter(_PilFallbackNote())
-
-
-@dataclass
-class LoadedModel:
-    """What a loader returns: the module(s) to place on a device and the CPU-side pre/post-processor."""
-
-    model: Any
-    """A ``torch.nn.Module`` or a diffusers pipeline: anything with ``.to(device)``."""
-    processor: Any = None
-    precision: str | None = None
-    """What the Models panel shows as its precision when it is not simply the manager's dtype, e.g.
-    ``int8 (CTranslate2)`` or ``bfloat16 (OpenVINO UNet)``, or why the fast path fell back."""
-
-
-Loader = Callable[[Path, Any], LoadedModel]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    role: str
-    title: str
-    defaults: Mapping[str, str]
-    """Device type (``cuda``, ``mps``, ``cpu``) → default model id; ``*`` is the fallback."""
-    loader: Loader
-    license: str = ""
-    allow_patterns: tuple[str, ...] = field(default=DEFAULT_ALLOW_PATTERNS)
-    imports: tuple[str, ...] = ()
-    """What the loader imports (``module`` or ``module:attribute``), to import in the background after
-    start-up (see ``ModelManager.warm_imports``)."""
-    cpu_only: bool = False
-    """The model runs on the CPU whatever the compute device (ONNX Runtime, not torch): the manager
-    keeps it in RAM, never moves it, and counts it against the CPU budget."""
-
-    place: Callable[[Any, Any], None] | None = None
-    """``place(model, device)`` puts a loaded model on the compute device instead of the manager's
-    ``model.to(device)`` (device-specific settings). Only the manager calls it."""
-    activation_bytes: int = 0
-    """Device memory a run needs beyond the weights (attention, decoding); the manager reserves it."""
-    offload: Callable[[Any, Any], None] | None = None
-    """``offload(model, device)`` runs the model with CPU offload (its parts on the device one at a time),
-    for devices too small for it whole. The manager decides when (see ``ModelManager``)."""
-
-    cpu_fast_loader: Loader | None = None
-    """Used instead of ``loader`` when the model runs on the CPU with the CPU fast path on
-    (``Settings.cpu_fast_path``): the same model through a faster CPU runtime (OpenVINO, CTranslate2). It
-    converts once and caches the result, and falls back to ``loader`` itself (saying so in
-    ``LoadedModel.precision``) when conversion fails. Only the manager decides when."""
-
-    def default_for(self, device_type: str) -> str:
-        return self.defaults.get(device_type) or self.defaults["*"]
 
 
 def transformers_loader(model_class: str, processor_class: str = "AutoProcessor") -> Loader:
@@ -327,3 +278,4 @@ SPECS: dict[str, ModelSpec] = {
         *(SUMMARIZER, EMBEDDER),
     )
 }
+name_roles({role: spec.title for role, spec in SPECS.items()})  # titles of errors raised without one

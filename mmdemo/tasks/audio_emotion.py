@@ -34,7 +34,8 @@ import numpy as np
 
 from ..errors import InputError, ModelUnavailableError
 from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
-from ..models.manager import ModelManager, ProgressFn
+from ..models.manager import ModelManager
+from ..progress import ProgressFn, sub_range
 from ..runtime import get_manager
 from .prosody import Prosody, analyze_prosody
 from .transcription import Transcript, transcribe
@@ -281,12 +282,6 @@ def _voiced_windows(bounds: Iterable[tuple[int, int]], voiced: np.ndarray, rate:
 # --- the steps -----------------------------------------------------------------------------------
 
 
-def _stage(progress: ProgressFn | None, low: float, high: float) -> ProgressFn | None:
-    if progress is None:
-        return None
-    return lambda fraction, message: progress(low + (high - low) * min(max(fraction, 0.0), 1.0), message)
-
-
 def _acoustic(
     audio: Audio,
     options: AnalysisOptions,
@@ -421,7 +416,7 @@ def analyze_emotion(
     windows: tuple[WindowEmotion, ...] = ()
     try:
         acoustic, windows, model_ids["emotion"], took, labels = _acoustic(
-            audio16, options, manager, _stage(progress, 0.0, acoustic_end), notes
+            audio16, options, manager, sub_range(progress, 0.0, acoustic_end), notes
         )
         renamed["voice"] = renamed_labels(labels)
         seconds += took
@@ -433,7 +428,7 @@ def analyze_emotion(
     if options.use_transcript:
         try:
             transcript = transcribe(
-                audio16, language=options.language, manager=manager, progress=_stage(progress, acoustic_end, 0.9)
+                audio16, language=options.language, manager=manager, progress=sub_range(progress, acoustic_end, 0.9)
             )
             model_ids["asr"] = transcript.model_id
             seconds += transcript.seconds
@@ -445,7 +440,7 @@ def analyze_emotion(
         elif transcript is not None:
             try:
                 text, model_ids["text_emotion"], took, labels = _text_emotion(
-                    transcript, manager, _stage(progress, 0.9, 1.0)
+                    transcript, manager, sub_range(progress, 0.9, 1.0)
                 )
                 renamed["words"] = renamed_labels(labels)
                 seconds += took

@@ -15,7 +15,8 @@ from PIL import Image
 
 from ..errors import MMDemoError
 from ..media.image import ImageLimits, load_image
-from ..models.manager import ModelManager, ProgressFn
+from ..models.manager import ModelManager
+from ..progress import ProgressFn, sub_range
 from ..runtime import get_manager
 from .captioning import CaptionResult, caption_images
 from .text_to_image import generate_images
@@ -52,21 +53,6 @@ class RoundTripResult:
     seconds: float
 
 
-def _stage(progress: ProgressFn | None, start: float, end: float) -> ProgressFn | None:
-    """``progress`` for one stage, mapped into [start, end] of the whole trip and never going back (a task
-    restarts its own fraction after loading its model)."""
-    if progress is None:
-        return None
-    highest = start
-
-    def report(fraction: float, message: str) -> None:
-        nonlocal highest
-        highest = max(highest, start + (end - start) * max(0.0, min(1.0, fraction)))
-        progress(highest, message)
-
-    return report
-
-
 def clip_similarities(
     images: list[Image.Image], texts: list[str], manager: ModelManager, progress: ProgressFn | None = None
 ) -> tuple[Any, Any, str]:
@@ -96,12 +82,12 @@ def round_trip(
     manager = manager or get_manager()
     began = time.perf_counter()
     photo = load_image(image, ImageLimits.from_settings(manager.settings))
-    caption = caption_images([photo], manager=manager, progress=_stage(progress, 0.0, 0.15))[0]
+    caption = caption_images([photo], manager=manager, progress=sub_range(progress, 0.0, 0.15))[0]
     generation = generate_images(
-        caption.text, steps=steps, seed=seed, clip_score=False, manager=manager, progress=_stage(progress, 0.15, 0.8)
+        caption.text, steps=steps, seed=seed, clip_score=False, manager=manager, progress=sub_range(progress, 0.15, 0.8)
     )
     generated = generation.images[0]
-    back = caption_images([generated.image], manager=manager, progress=_stage(progress, 0.8, 0.9))[0]
+    back = caption_images([generated.image], manager=manager, progress=sub_range(progress, 0.8, 0.9))[0]
     notes = list(generation.notes)
     similarities = None
     model_ids = {"captioner": caption.model_id, "text_to_image": generation.model_id}
@@ -109,7 +95,7 @@ def round_trip(
         if progress is not None:
             progress(0.9, "Comparing the photo, the captions and the generated image with CLIP…")
         images, texts, clip_id = clip_similarities(
-            [photo, generated.image], [caption.text, back.text], manager, _stage(progress, 0.9, 1.0)
+            [photo, generated.image], [caption.text, back.text], manager, sub_range(progress, 0.9, 1.0)
         )
         cosine = (100 * images @ texts.T).clamp(min=0)
         similarities = Similarities(

@@ -26,7 +26,8 @@ from ..media.video import (
     open_video,
     select_keyframes,
 )
-from ..models.manager import ModelManager, ProgressFn
+from ..models.manager import ModelManager
+from ..progress import ProgressFn, sub_range
 from ..runtime import get_manager
 from .chapters import build_chapters, fused_sentences
 from .summarize import METHODS, Method, summarize
@@ -47,10 +48,7 @@ _UNAVAILABLE = (ModelUnavailableError, MemoryBudgetError)
 
 def _stage(progress: ProgressFn | None, stage: str, label: str) -> ProgressFn | None:
     """Map a sub-task's 0–1 progress into ``stage``'s share of the bar, prefixing ``label``."""
-    if progress is None:
-        return None
-    low, high = STAGES[stage]
-    return lambda fraction, message: progress(low + (high - low) * min(max(fraction, 0.0), 1.0), f"{label}: {message}")
+    return sub_range(progress, *STAGES[stage], label=label)
 
 
 def _unavailable(what: str, err: Exception, consequence: str) -> str:

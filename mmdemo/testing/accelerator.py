@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models.manager import Accelerator
-from ..models.specs import ModelSpec
+from ..models.device import Accelerator
+from ..models.types import ModelSpec
 
 TIER = "sim:0"
 
