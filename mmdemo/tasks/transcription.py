@@ -29,28 +29,43 @@ Two runtimes, one path (:func:`_transcribe_role`): the model as loaded is either
 faster-whisper's (CTranslate2 int8: the offline model, and the ``asr`` model on the CPU with the CPU fast
 path on, converted once by :mod:`mmdemo.models.ctranslate2`). Both share the Silero windows (for the chunk
 count, skipping silent files and language detection), the language rules, progress, cancellation and the
-:class:`Transcript`; only decoding differs (:class:`_Runtime`): transformers decodes the windows in batches,
-faster-whisper decodes the speech long-form, greedily (see :func:`_ctranslate2_runtime`: its default
-temperature fallback was what made a 57 s clip slow). Measured on 2 cores, real Whisper tiny.en
-(``benchmarks/whisper_cpu.py``): CTranslate2 int8 took 0.4–0.8× the time of transformers float32, with a
-lower word error rate.
+:class:`Transcript`; only decoding differs (:class:`_Runtime`):
+
+* transformers decodes the windows in batches, greedily; a window whose output ends before its speech does
+  (tiny.en writes end-of-text after the first of two sentences; moving the window's start by 0.05–0.2 s
+  flips it) is decoded again from the end of its last complete segment, Whisper's long-form "seek";
+* faster-whisper decodes the speech long-form as :data:`CT2_DECODING` says (see :func:`_ctranslate2_runtime`);
+  when CTranslate2 fails at run time, transformers transcribes instead, with a note
+  (:data:`RUNTIME_FALLBACK_NOTE`), and stays in use.
+
+Measured on 2 cores with real Whisper tiny.en (``benchmarks/whisper_decoding.py``, the table in
+``benchmarks/README.md``): over every gradio clip with sound and espeak-ng's sentences and talks, WER 12.3 % for
+CTranslate2 int8 against 16.0 % for transformers float32, in 1.06× its time (faster on short clips, slower on
+long speech: beam search).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import logging
 import time
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import InputError, ModelUnavailableError
+from ..errors import InputError, MMDemoError, ModelUnavailableError
 from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
+from ..models.ctranslate2 import TransformersFallback, max_decoding_length
 from ..models.hub import public_model_id
 from ..models.manager import ModelHandle, ModelManager, ProgressFn
 from ..runtime import get_manager
+
+log = logging.getLogger(__name__)
 
 SEARCH_SECONDS = 5.0
 """Fallback cuts (no VAD): a chunk ends at the quietest 25 ms within this many seconds before the window ends."""
@@ -58,6 +73,9 @@ VAD_OPTIONS = {"threshold": 0.5, "min_silence_duration_ms": 500, "speech_pad_ms"
 """Silero VAD settings: a pause of half a second ends a speech region; regions keep 0.2 s of margin."""
 DEFAULT_TIME_PRECISION = 0.02
 """Seconds per Whisper timestamp token (30 s / 1500 encoder positions)."""
+SEEK_MIN_SECONDS = 1.0
+"""Transformers path: a window whose segments end at least this long after it starts and before it ends, with
+speech after them, is decoded again from their end (Whisper's long-form "seek")."""
 
 
 class TranscriptSegment(NamedTuple):
@@ -176,6 +194,15 @@ def _parse(
     return segments
 
 
+def _last_timestamp(ids: Sequence[int], timestamp_begin: int, precision: float) -> float | None:
+    """The time of the last timestamp in Whisper's output, where its segments end; None when its timestamps go
+    back in time (tiny.en sometimes restarts at ``<|0.00|>`` for its last sentence: then nothing is certain)."""
+    times = [(int(t) - timestamp_begin) * precision for t in ids if int(t) >= timestamp_begin]
+    if not times or any(b < a for a, b in itertools.pairwise(times)):
+        return None
+    return times[-1]
+
+
 def transcribe(
     audio: Any,
     sample_rate: int | None = None,
@@ -220,6 +247,25 @@ def transcribe(
 
 OFFLINE_ROLE = "asr_offline"
 """Whisper converted to CTranslate2, shipped in a wheel: transcribes when the ``asr`` model cannot be had."""
+CT2_DECODING: Mapping[str, Any] = MappingProxyType(
+    {"beam_size": 5, "temperature": 0.0, "condition_on_previous_text": True}
+)
+"""How CTranslate2 decodes (faster-whisper's arguments): beam search over 5, conditioned on the previous text,
+without the temperature fallback. Chosen by measurement (``benchmarks/whisper_decoding.py``; see
+:func:`_ctranslate2_runtime`)."""
+CT2_VAD_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {"threshold": 0.5, "min_silence_duration_ms": 2000, "speech_pad_ms": 400}
+)
+"""Silero VAD settings of CTranslate2's long-form decoding (faster-whisper's own): only pauses of 2 s or more
+are taken out of the speech it decodes."""
+LOOP_COMPRESSION = 2.4
+"""A CTranslate2 segment whose text compresses more than this (faster-whisper's own threshold for windows) is a
+repetition loop: conditioned on the previous text, the loop feeds itself; the file is decoded again without it."""
+RUNTIME_FALLBACK_NOTE = (
+    "The fast speech runtime (CTranslate2) failed on this recording, so the standard one (transformers) "
+    "transcribed it, more slowly; it stays in use until the model is reloaded."
+)
+"""Said with a transcript when CTranslate2 failed at run time (the operator detail goes to the log)."""
 
 
 class _Runtime(NamedTuple):
@@ -251,13 +297,42 @@ def _transcribe_role(
 ) -> Transcript:
     """The one dispatch point: the model of ``role`` as loaded — transformers, or CTranslate2 (the offline
     model, and the ``asr`` model on the CPU fast path) — through the same windows and checks."""
+
+    def run(handle: ModelHandle, runtime: _Runtime) -> Transcript:
+        return _transcribe_loaded(handle, runtime, audio, language, chunk_seconds, batch_size, progress)
+
     with manager.use(role, progress) as handle:
         if is_ctranslate2(handle.model):
-            runtime = _ctranslate2_runtime(handle, long_form=chunk_seconds is None)
+            try:
+                return run(handle, _ctranslate2_runtime(handle, long_form=chunk_seconds is None))
+            except MMDemoError:
+                raise
+            except Exception as err:  # CTranslate2 failed on this recording
+                handle = _transformers_instead(handle, err)
+                result = run(handle, _transformers_runtime(handle))
+                return dataclasses.replace(result, notes=(*result.notes, RUNTIME_FALLBACK_NOTE))
+        return run(handle, _transformers_runtime(handle))
+
+
+def _transformers_instead(handle: ModelHandle, err: Exception) -> ModelHandle:
+    """``handle`` with the transformers model behind its CTranslate2 model, which failed at run time with ``err``
+    (:class:`~mmdemo.models.ctranslate2.TransformersFallback`); a clear error where there is none (the offline
+    model) or it cannot load. The operator detail goes to the log."""
+    failure = f"CTranslate2 failed at run time on {handle.model_id} ({type(err).__name__}: {err})"
+    backup = handle.processor if isinstance(handle.processor, TransformersFallback) else None
+    cause: Exception = err
+    if backup is not None:
+        log.warning("%s; transcribing with transformers", failure, exc_info=err)
+        try:
+            loaded = backup.switch()
+        except Exception as load_err:
+            failure += f"; loading transformers failed too ({type(load_err).__name__}: {load_err})"
+            cause = load_err
         else:
-            runtime = _transformers_runtime(handle)
-        stand_in = role == OFFLINE_ROLE
-        return _transcribe_loaded(handle, runtime, audio, language, chunk_seconds, batch_size, progress, stand_in)
+            return dataclasses.replace(handle, model=loaded.model, processor=loaded.processor)
+    log.error("%s", failure, exc_info=cause)
+    shown = public_model_id(handle.model_id)
+    raise MMDemoError(f"Speech recognition ({shown}) failed on this recording.", detail=failure) from cause
 
 
 def is_ctranslate2(model: Any) -> bool:
@@ -273,7 +348,6 @@ def _transcribe_loaded(
     chunk_seconds: float | None,
     batch_size: int,
     progress: ProgressFn | None,
-    stand_in: bool,
 ) -> Transcript:
     """Silero windows of the speech, language checked (or detected once per file), windows decoded in
     batches with progress between them (a progress callback that raises cancels)."""
@@ -285,7 +359,7 @@ def _transcribe_loaded(
             raise InputError(f"Chunks must be between 1 and {window:g} seconds long for this model.")
         window = float(chunk_seconds)
     chunks, _detector = speech_windows(samples, rate, window)
-    language = _check_language(language, runtime.languages, public_model_id(handle.model_id), stand_in)
+    language = _check_language(language, runtime.languages, public_model_id(handle.model_id))
 
     began = time.perf_counter()
     segments: list[TranscriptSegment] = []
@@ -309,6 +383,7 @@ def _transcribe_loaded(
         segments.extend(runtime.decode(samples, batch, language, reached))
         done += len(batch)
     segments.sort(key=lambda seg: seg.start)
+    segments = [s._replace(start=min(s.start, duration), end=min(s.end, duration)) for s in segments]  # (rounding)
     seconds = time.perf_counter() - began
     if progress and chunks:
         progress(1.0, "Transcribed")
@@ -322,23 +397,27 @@ def _transcribe_loaded(
     )
 
 
-def _check_language(language: str | None, languages: tuple[str, ...], shown: str, stand_in: bool) -> str | None:
-    """The language code to use (None: detect, or an English-only model), or a clear refusal. The offline
-    model stands in for a possibly multilingual one, so it takes ``en`` (it is what it transcribes)."""
+def _check_language(language: str | None, languages: tuple[str, ...], shown: str) -> str | None:
+    """The language code to use (None: detect, or an English-only model), or a clear refusal. An English-only
+    model takes ``en`` (it is what it transcribes: the same request works whichever Whisper is configured and
+    whichever runtime runs it) and refuses any other language."""
     if not language:
         return None
     language = language.strip().lower()
     if not languages:
-        if stand_in and language == "en":
+        if language == "en":
             return None
-        raise InputError(f"The speech model {shown} is English-only: leave the language unset.")
+        raise InputError(f"The speech model {shown} is English-only: leave the language unset (or use en).")
     if language not in languages:
         raise InputError(f"Unknown language code {language!r} for {shown}; use one of: {', '.join(sorted(languages))}.")
     return language
 
 
 def _transformers_runtime(handle: ModelHandle) -> _Runtime:
-    """Whisper through transformers: ``generate`` on a batch of windows, timestamps read by :func:`_parse`."""
+    """Whisper through transformers: ``generate`` on a batch of windows (at most the model's own number of tokens),
+    timestamps read by :func:`_parse`. A window whose timestamps end at least :data:`SEEK_MIN_SECONDS` before it
+    does, with speech after them (Silero), is decoded again from there, batched with the others still going;
+    not when the timestamps go back in time (:func:`_last_timestamp`), where the end is not known."""
     extractor = handle.processor.feature_extractor
     tokenizer = handle.processor.tokenizer
     rate = int(extractor.sampling_rate)
@@ -348,48 +427,68 @@ def _transformers_runtime(handle: ModelHandle) -> _Runtime:
     timestamp_begin = int(generation.no_timestamps_token_id) + 1
     hop = getattr(extractor, "hop_length", 160)
     precision = 2 * hop / rate if hop else DEFAULT_TIME_PRECISION  # Whisper's encoder halves the frame rate
+    window = float(getattr(extractor, "chunk_length", 30) or 30)
 
     def detect(speech: np.ndarray) -> str:
         features = handle.prepare(extractor([speech], sampling_rate=rate, return_tensors="pt"))
         detected = handle.model.detect_language(input_features=features["input_features"])
         return id_to_language.get(int(detected[0]), "en")
 
+    max_length = max_decoding_length(
+        getattr(handle.model.config, "max_target_positions", None), getattr(generation, "max_length", None)
+    )
+    seek_min = int(SEEK_MIN_SECONDS * rate)
+
     def decode(
         samples: np.ndarray, batch: list[tuple[int, int]], language: str | None, reached: Callable[[float], None]
     ) -> list[TranscriptSegment]:
-        inputs = extractor([samples[a:b] for a, b in batch], sampling_rate=rate, return_tensors="pt")
-        kwargs: dict[str, Any] = {"input_features": handle.prepare(inputs)["input_features"], "return_timestamps": True}
-        if multilingual:
-            kwargs["task"] = "transcribe"
-            kwargs["language"] = language
-        output = handle.model.generate(**kwargs)
-        sequences = output if not hasattr(output, "sequences") else output.sequences
         found: list[TranscriptSegment] = []
-        for (a, b), ids in zip(batch, sequences.tolist(), strict=True):
-            parsed = _parse(ids, tokenizer, timestamp_begin, generation.eos_token_id, (b - a) / rate, precision)
-            found.extend(_shift(x, a / rate) for x in parsed)
+        while batch:
+            inputs = extractor([samples[a:b] for a, b in batch], sampling_rate=rate, return_tensors="pt")
+            kwargs: dict[str, Any] = {
+                "input_features": handle.prepare(inputs)["input_features"],
+                "return_timestamps": True,
+                "max_length": max_length,
+            }
+            if multilingual:
+                kwargs["task"] = "transcribe"
+                kwargs["language"] = language
+            output = handle.model.generate(**kwargs)
+            sequences = output if not hasattr(output, "sequences") else output.sequences
+            unfinished: list[tuple[int, int]] = []
+            for (a, b), ids in zip(batch, sequences.tolist(), strict=True):
+                parsed = _parse(ids, tokenizer, timestamp_begin, generation.eos_token_id, (b - a) / rate, precision)
+                found.extend(_shift(x, a / rate) for x in parsed)
+                end = _last_timestamp(ids, timestamp_begin, precision) if parsed else None
+                seek = b if end is None else a + round(end * rate)
+                if seek - a >= seek_min and b - seek >= seek_min and speech_windows(samples[seek:b], rate, window)[0]:
+                    unfinished.append((seek, b))  # speech after the last segment: decode again from its end
+            batch = unfinished
         return found
 
-    window = float(getattr(extractor, "chunk_length", 30) or 30)
     languages = tuple(id_to_language.values()) if multilingual else ()
     return _Runtime(rate, window, languages, detect, decode)
 
 
 def _ctranslate2_runtime(handle: ModelHandle, long_form: bool = True) -> _Runtime:
-    """Whisper through faster-whisper (CTranslate2), greedy (``temperature=0``) as the transformers path.
+    """Whisper through faster-whisper (CTranslate2): sequential long-form decoding of the speech Silero VAD finds
+    (:data:`CT2_VAD_OPTIONS`), each 30 s window starting after the last complete segment; with ``long_form``
+    false (``chunk_seconds`` given) the app's windows instead.
 
-    ``long_form`` (no ``chunk_seconds`` given): faster-whisper's sequential long-form decoding over the
-    speech Silero VAD finds (the same settings as :func:`speech_windows`, pauses shortened), each 30 s window
-    starting after the last complete segment. On 2 cores (``benchmarks/whisper_cpu.py``) it beat both its
-    batched pipeline on the app's windows (WER 11.9 % against 17.6 % on a 71 s clip, 12.1 % against 18.3 %
-    on three talks, also in float32: the algorithm, not int8) and the transformers path on those windows
-    (16.7 %, 15.2 %); batching gained nothing on the CPU. With ``chunk_seconds`` the app's windows are used.
-
-    faster-whisper's default, a fallback to sampling at temperatures 0.2–1.0 (best of 5) whenever a window's
-    text compresses more than 2.4× with gzip or its mean log-probability is below −1, fired on every window
-    of a clip repeating one sentence seven times (57 s: 28.9 s instead of 3.3 s, against 6.3 s for
-    transformers float32) — repeated speech compresses well without being a hallucination; the VAD already keeps
-    Whisper off noise and music, which the fallback guards against.
+    How it decodes was chosen by measurement (``benchmarks/whisper_decoding.py``: every gradio clip with sound,
+    espeak-ng's eight sentences, three talks and three long clips; 2 cores, on Intel's int8 kernels (MKL) and on
+    those of AMD and AVX2-only CPUs (oneDNN, emulated)); the rule: never worse than plain faster-whisper with
+    its defaults on any clip. Beam search over 5, conditioned on the previous text, only pauses of 2 s taken
+    out (faster-whisper's own settings), no temperature fallback is the one that met it on both kernels (WER
+    12.3 % and 12.0 % against faster-whisper's 12.7 % and 14.2 %, in about half its time). Greedy decoding
+    (before) mis-heard gradio's ``cate_blanch_2.mp3`` on oneDNN and was worse on the talks, as were beams of 2
+    and 3, and decoding without the previous text; taking out half-second pauses made ``cate_blanch.mp3`` wrong.
+    faster-whisper's temperature fallback (sampling at 0.2–1.0 when a window's text compresses more than 2.4×)
+    fires on every window of one sentence said seven times (57 s: 22 s instead of 4 s) and makes results
+    random; what it guards against is handled here instead: the VAD keeps Whisper off noise and music, and a
+    repetition loop (a segment compressing more than :data:`LOOP_COMPRESSION`, which the previous text feeds) is
+    decoded again without the previous text. Decoding is bounded by the model's own limit (``max_length``, set
+    by :func:`~mmdemo.models.ctranslate2.load_faster_whisper`).
     """
     model = handle.model
     rate = int(model.feature_extractor.sampling_rate)
@@ -401,18 +500,22 @@ def _ctranslate2_runtime(handle: ModelHandle, long_form: bool = True) -> _Runtim
     def decode(
         samples: np.ndarray, batch: list[tuple[int, int]], language: str | None, reached: Callable[[float], None]
     ) -> list[TranscriptSegment]:
-        where: dict[str, Any] = {"vad_filter": True, "vad_parameters": dict(VAD_OPTIONS)}
+        where: dict[str, Any] = {"vad_filter": True, "vad_parameters": dict(CT2_VAD_OPTIONS)}
         if not long_form:
             where = {"vad_filter": False, "clip_timestamps": [t for a, b in batch for t in (a / rate, b / rate)]}
-        found, _info = model.transcribe(
-            samples,
-            language=language if languages else None,
-            beam_size=1,
-            temperature=0.0,
-            condition_on_previous_text=False,  # avoids the repetition loops Whisper falls into on noise
-            without_timestamps=False,  # segment timestamps, as the transformers path
-            **where,
-        )
+        language = language if languages else None
+        segments = run(samples, {**CT2_DECODING, **where, "language": language}, reached)
+        looping = [s for s in segments if _compression_ratio(s.text) > LOOP_COMPRESSION]
+        if looping and CT2_DECODING.get("condition_on_previous_text", True):
+            start, _end, text = looping[0]
+            log.info("a repetition loop at %.1f s (%r): decoding again without the previous text", start, text[:60])
+            segments = run(
+                samples, {**CT2_DECODING, **where, "language": language, "condition_on_previous_text": False}, reached
+            )
+        return segments
+
+    def run(samples: np.ndarray, options: dict[str, Any], reached: Callable[[float], None]) -> list[TranscriptSegment]:
+        found, _info = model.transcribe(samples, without_timestamps=False, **options)  # timestamps, as transformers
         duration = len(samples) / rate
         segments: list[TranscriptSegment] = []
         for segment in found:  # a generator: decoding happens here
@@ -429,6 +532,12 @@ def _ctranslate2_runtime(handle: ModelHandle, long_form: bool = True) -> _Runtim
 
     window = float(model.feature_extractor.chunk_length or 30)
     return _Runtime(rate, window, languages, detect, decode, whole_file=True)
+
+
+def _compression_ratio(text: str) -> float:
+    """How much ``text`` shrinks with zlib: a repetition loop ("the sea, and the sea, and …") shrinks a lot."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 def _shift(segment: TranscriptSegment, offset: float) -> TranscriptSegment:

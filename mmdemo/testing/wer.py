@@ -1,22 +1,30 @@
-"""Word error rate for tests and benchmarks: (substitutions + deletions + insertions) / reference words,
-after a light normalisation (lower case; punctuation other than apostrophes removed)."""
+"""Word error rate for tests and benchmarks: the evaluation's own normaliser and alignment
+(:func:`~mmdemo.evaluation.metrics.normalize_transcript`, ``jiwer``), and one addition for references of real
+recordings: ``{mind|manhood}`` marks a word that cannot be told apart by ear, where each reading counts as right."""
 
 from __future__ import annotations
 
 import re
 
+from ..evaluation.metrics import EditCounts, normalize_transcript, word_edits
 
-def normalise(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
+ALTERNATIVES = re.compile(r"\{([^{}]*)\}")
+"""``{a|b}`` in a reference: either reading is right (the first is the one shown)."""
+
+
+def edits(reference: str, hypothesis: str) -> EditCounts:
+    """Word edits of ``hypothesis`` against ``reference`` (which may mark alternatives), both normalised."""
+    hypothesis = normalize_transcript(hypothesis)
+    for group in ALTERNATIVES.findall(reference):
+        first, *others = (normalize_transcript(word) for word in group.split("|"))
+        for other in others:
+            hypothesis = re.sub(rf"\b{re.escape(other)}\b", first, hypothesis)
+    reference = normalize_transcript(ALTERNATIVES.sub(lambda m: m.group(1).split("|")[0], reference))
+    return word_edits(reference, hypothesis)
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    if not ref:
-        return float(bool(hyp))
-    row = list(range(len(hyp) + 1))  # Levenshtein distance over words, one row at a time
-    for i, word in enumerate(ref, start=1):
-        diagonal, row[0] = row[0], i
-        for j, other in enumerate(hyp, start=1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (word != other))
-    return row[-1] / len(ref)
+    """(substitutions + deletions + insertions) / reference words; for an empty reference 1 if anything was
+    written, else 0."""
+    counts = edits(reference, hypothesis)
+    return counts.rate if counts.rate is not None else float(bool(counts.insertions))
