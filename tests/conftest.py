@@ -11,9 +11,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 for _key in [k for k in os.environ if k.startswith("MMDEMO_") and k != "MMDEMO_SCREENSHOTS"]:
     del os.environ[_key]  # a developer's own settings must not leak into the tests (where screenshots go is no setting)
-# The tests' pinned outputs are those of the float32 PyTorch reference path; the CPU fast path (bf16 where the
-# CPU has it, OpenVINO, CTranslate2) has its own tests, which turn it on explicitly.
-os.environ["MMDEMO_CPU_FAST_PATH"] = "0"
+# Two configurations: backend tests build `Settings(...)` (tiny_settings), the float32 PyTorch reference path whose
+# outputs they pin; end-to-end and browser tests run the app as `python app.py` runs it (app_settings: its defaults,
+# the CPU fast path included — bf16 where the CPU has it, OpenVINO, CTranslate2).
 
 import shutil
 from collections.abc import Iterator
@@ -44,6 +44,22 @@ def tiny_model_dirs(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 @pytest.fixture(scope="session")
 def tiny_settings(tiny_model_dirs: dict[str, Path]) -> Settings:
     return Settings(models={role: str(path) for role, path in tiny_model_dirs.items()}, device="cpu", offline=True)
+
+
+@pytest.fixture(scope="session")
+def app_settings(tiny_model_dirs: dict[str, Path]) -> Settings:
+    """What ``python app.py --model ROLE=FOLDER …`` gets here for the tiny models: the app's own defaults through
+    its own flag parser (device auto, dtype auto, CPU fast path on; offline as HF_HUB_OFFLINE says)."""
+    from mmdemo.testing.server import app_settings
+
+    return app_settings([arg for role, path in tiny_model_dirs.items() for arg in ("--model", f"{role}={path}")])
+
+
+@pytest.fixture(scope="session")
+def app_manager(app_settings: Settings) -> ModelManager:
+    """A manager of the app's own configuration (:func:`app_settings`): what end-to-end tests compare the app's
+    answers with (the same precision and runtimes as the app they call)."""
+    return ModelManager(app_settings)
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +101,10 @@ def odd_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def app_url(tiny_settings: Settings) -> Iterator[str]:
-    """The app on tiny models, launched once for all end-to-end and browser tests."""
-    with launched_app(tiny_settings.replace(max_upload_mb=5, max_image_pixels=5_000_000)) as url:
+def app_url(app_settings: Settings) -> Iterator[str]:
+    """The app on tiny models as ``python app.py`` runs it, launched once for all end-to-end and browser tests
+    (with smaller upload limits, as an operator may set: the tests send files over them)."""
+    with launched_app(app_settings.replace(max_upload_mb=5, max_image_pixels=5_000_000)) as url:
         yield url
 
 

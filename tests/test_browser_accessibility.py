@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
-from mmdemo.settings import Settings
-from mmdemo.testing.server import launched_app
+from mmdemo.testing.server import app_settings, launched_app
 
 pytestmark = pytest.mark.browser
 
@@ -53,10 +52,10 @@ def phone(browser, app_url: str):
 
 
 @pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
-def bare_url(tiny_settings: Settings) -> Iterator[str]:
-    """A fresh offline install: only the models that ship in wheels (text reading, offline speech
-    recognition, sentence embeddings)."""
-    with launched_app(Settings(device="cpu", offline=True)) as url:
+def bare_url() -> Iterator[str]:
+    """A fresh offline install as `python app.py` starts it: only the models that ship in wheels (text reading,
+    offline speech recognition, sentence embeddings)."""
+    with launched_app(app_settings(["--offline"])) as url:
         yield url
 
 

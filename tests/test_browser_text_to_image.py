@@ -71,7 +71,8 @@ def test_reuse_seed_fills_the_seed_and_unticks_random(page) -> None:
     page.locator("#t2i-reuse").click()
     page.wait_for_function(f"() => document.querySelector('#t2i-seed input').value === '{used}'")
     assert not page.locator("#t2i-randomize input[type=checkbox]").is_checked()
-    assert not page.locator("#t2i-seed input").is_disabled()
+    # unticking "Random seed" enables the seed box through its own change event (a second round trip): wait for it
+    page.wait_for_function("() => !document.querySelector('#t2i-seed input').disabled", timeout=10_000)
 
 
 def test_empty_prompt_is_a_toast_and_the_images_stay(page) -> None:

@@ -129,7 +129,7 @@ def test_emotion_prints_probabilities(tiny_env: None, capsys: pytest.CaptureFixt
 
 def test_caption_a_folder_writes_a_csv_and_jsonl(
     tiny_env: None,
-    shared_manager,
+    app_manager,
     real_photos: dict[str, str],
     odd_images: dict[str, Path],
     tmp_path: Path,
@@ -152,7 +152,8 @@ def test_caption_a_folder_writes_a_csv_and_jsonl(
     code = main(["caption", str(folder), "--csv", str(out_csv), "--jsonl", str(out_jsonl), "--batch-size", "2"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    lion, tower = (caption_image(real_photos[n], manager=shared_manager).text for n in ("lion.jpg", "tower.jpg"))
+    # the CLI runs the app's configuration (Settings.from_env: the CPU fast path included), as app_manager does
+    lion, tower = (caption_image(real_photos[n], manager=app_manager).text for n in ("lion.jpg", "tower.jpg"))
     with out_csv.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     assert [row[:2] for row in rows] == [

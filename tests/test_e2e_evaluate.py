@@ -110,12 +110,12 @@ def test_bad_zips_get_their_message(client, tmp_path: Path, entries: dict, messa
 
 
 def test_caption_batch_of_photos_and_a_zip_with_a_bad_file(
-    client, shared_manager, real_photos: dict[str, str], odd_images: dict[str, Path], tmp_path: Path
+    client, app_manager, real_photos: dict[str, str], odd_images: dict[str, Path], tmp_path: Path
 ) -> None:
     from mmdemo.tasks.captioning import caption_image
 
     # the app runs the same tiny seeded captioner: each photo's caption is its caption alone
-    lion, tower = (caption_image(real_photos[n], manager=shared_manager).text for n in ("lion.jpg", "tower.jpg"))
+    lion, tower = (caption_image(real_photos[n], manager=app_manager).text for n in ("lion.jpg", "tower.jpg"))
     archive = tmp_path / "holiday.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.write(real_photos["tower.jpg"], "paris/tower.jpg")

@@ -83,11 +83,12 @@ def test_the_readme_client_example_runs(app_url: str, media_here: Path) -> None:
     assert json.loads(Path(scope["results_json"]).read_text())["aggregates"]["cer"] == 0.0
 
 
-def test_the_readme_library_example_runs(tiny_settings, media_here: Path) -> None:
+def test_the_readme_library_example_runs(app_settings, media_here: Path) -> None:
+    """As a user runs it: the library's default settings (the environment's, CPU fast path included)."""
     from mmdemo.runtime import configure
 
     (code,) = [block for block in _python_blocks() if "import mmdemo" in block]
-    configure(tiny_settings)
+    configure(app_settings)
     scope: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), scope)
     assert (media_here / "lighthouse.png").is_file()

@@ -168,14 +168,14 @@ def test_rate_limit_over_http_ignores_made_up_forwarded_for(app_url: str, real_p
     assert call_raw(app_url, "vqa", [photo, "What is it?", 1]).event == "complete"
 
 
-def test_login_is_throttled_per_client(tiny_settings) -> None:
+def test_login_is_throttled_per_client(app_settings) -> None:
     """An app with --auth: the 6th wrong password in a row gets 429 with a message, and then even the right
     one waits; forwarded-for headers the client makes up do not make it another client."""
     from mmdemo.testing.server import launched_app
 
     access.logins._failures.clear()
     try:
-        with launched_app(tiny_settings, auth=[("ann", "right")]) as url:
+        with launched_app(app_settings, auth=[("ann", "right")]) as url:
             statuses = []
             for i in range(7):
                 wrong = {"username": "ann", "password": f"wrong{i}"}
