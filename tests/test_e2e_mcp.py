@@ -1,44 +1,127 @@
-"""Every task as an MCP tool (Gradio's MCP server, ``--mcp``): the tools an MCP client lists, a call with
-an uploaded file, and the same gate, rate limit and sign-in as the API."""
+"""Every task as an MCP tool (Gradio's MCP server, ``--mcp``, as :mod:`mmdemo.ui.mcp` adapts it), called with the
+official MCP Python SDK: the tools and their schemas, every tool with its files sent both ways (a ``data:`` URL
+and this app's URL of an upload), with and without a progress callback, the content it returns, and the same gate,
+rate limit and sign-in as the API. The first tests need no app: they check that the Gradio internals
+:mod:`mmdemo.ui.mcp` overrides still have the shape it relies on."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import concurrent.futures
+import http.server
+import inspect
+import io
+import json
+import re
+import threading
+import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from mmdemo.settings import Settings
 from mmdemo.testing.server import launched_app
+from mmdemo.testing.text_images import render_text
+from mmdemo.ui.gate import MAX_FILES
+from mmdemo.ui.mcp import (
+    SIGN_IN_REFUSED,
+    AppMCPServer,
+    ToolInputError,
+    adopt,
+    data_url_file,
+    describe_file_parameters,
+    file_help,
+)
 
-pytestmark = pytest.mark.e2e
-
-SIGN = Path(__file__).resolve().parents[1] / "assets" / "images" / "thanks-for-watching.jpg"
+e2e = pytest.mark.e2e
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+SIGN = ASSETS / "images" / "thanks-for-watching.jpg"
 TOOLS = {
     *("caption", "describe", "vqa", "ocr", "generate", "emotion", "summarize"),
     *("caption_batch", "evaluate", "round_trip"),
 }
+FILE_PARAMETERS = {
+    "caption": "image",
+    "describe": "image",
+    "vqa": "image",
+    "ocr": "image",
+    "round_trip": "image",
+    "emotion": "audio",
+    "summarize": "video",
+    "evaluate": "dataset",
+    "caption_batch": "files",
+}
 REFUSED = "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again."
+FILE_URL = re.compile(r"https?://[^\s)]+/gradio_api/file=\S+")
+SECONDS = re.compile(r"\b\d+(?:\.\d+)? s\b")
 
 
-def mcp(url: str, *calls: tuple[str, dict[str, Any]]) -> tuple[list[Any], list[tuple[bool, str]]]:
-    """List the tools of the app at ``url``, then make ``calls``; (tools, [(is_error, text)])."""
+# --- the MCP SDK as a client ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One tool call's result: error flag, content as ("text", text) / ("image", mime, bytes), progress reports."""
+
+    error: bool
+    content: list[tuple[Any, ...]]
+    progress: list[str | None] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        return [c[1] for c in self.content if c[0] == "text"]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+    @property
+    def images(self) -> list[tuple[str, bytes]]:
+        return [(c[1], c[2]) for c in self.content if c[0] == "image"]
+
+    def shape(self) -> list[tuple[Any, ...]]:
+        """The content without file URLs (a request's output files get their own folder) and timings."""
+        return [(c[0], timeless(FILE_URL.sub("URL", c[1]))) if c[0] == "text" else c for c in self.content]
+
+    def labelled(self, label: str) -> str:
+        """The text of the output labelled ``label`` (a tool with several outputs labels each)."""
+        return next(t[len(label) + 2 :] for t in self.texts if t.startswith(label + ": "))
+
+
+def mcp(url: str, *calls: tuple[str, dict[str, Any], bool]) -> tuple[list[Any], list[Result]]:
+    """List the tools of the app at ``url``, then make ``calls`` (tool, arguments, with a progress callback);
+    (tools, results)."""
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
+    from mcp.client.streamable_http import streamable_http_client
 
-    async def run() -> tuple[list[Any], list[tuple[bool, str]]]:
-        async with streamablehttp_client(url + "/gradio_api/mcp/") as (read, write, _), ClientSession(read, write) as s:
+    async def run() -> tuple[list[Any], list[Result]]:
+        async with (
+            streamable_http_client(url + "/gradio_api/mcp/") as (read, write, _),
+            ClientSession(read, write) as s,
+        ):
             await s.initialize()
             tools = (await s.list_tools()).tools
             results = []
-            for name, arguments in calls:
-                result = await s.call_tool(name, arguments)
-                results.append((bool(result.isError), " ".join(getattr(c, "text", "") for c in result.content)))
+            for name, arguments, with_progress in calls:
+                reports: list[str | None] = []
+
+                async def progress(
+                    _step: float, _total: float | None, message: str | None, reports: list[str | None] = reports
+                ) -> None:
+                    reports.append(message)
+
+                result = await s.call_tool(name, arguments, progress_callback=progress if with_progress else None)
+                content = [
+                    ("text", c.text) if c.type == "text" else (c.type, c.mimeType, base64.b64decode(c.data))
+                    for c in result.content
+                ]
+                results.append(Result(bool(result.isError), content, reports))
             return tools, results
 
     # In its own thread: a test before may have left an event loop running in this one (Playwright's sync API).
@@ -46,43 +129,472 @@ def mcp(url: str, *calls: tuple[str, dict[str, Any]]) -> tuple[list[Any], list[t
         return pool.submit(asyncio.run, run()).result()
 
 
+def upload(url: str, path: Path) -> str:
+    """This app's URL of ``path`` after uploading it (what an MCP client sends)."""
+    with path.open("rb") as f:
+        stored = httpx.post(url + "/gradio_api/upload", files={"files": (path.name, f)}).json()[0]
+    return f"{url}/gradio_api/file={stored}"
+
+
+def timeless(text: str) -> str:
+    return SECONDS.sub("# s", text)
+
+
+def data_url(path: Path, mime: str, name: str | None = None) -> str:
+    return f"data:{mime}{f';name={name}' if name else ''};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def picture(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+# --- Gradio's internals that mmdemo.ui.mcp overrides -----------------------------------------------------------
+
+
+def test_the_gradio_internals_mmdemo_overrides_keep_their_shape() -> None:
+    """mmdemo/ui/mcp.py replaces methods of Gradio 6.31's GradioMCPServer and adopts the server in the app's
+    lifespan; if Gradio renames, re-signs or stops calling them, this fails before a tool silently loses its fix."""
+    from gradio import routes
+    from gradio.mcp import GradioMCPServer
+    from gradio_client import Client
+    from gradio_client.utils import OutputUpdate, StatusUpdate
+
+    expected = {
+        "get_input_schema": ["self", "tool_name", "parameters"],
+        "convert_strings_to_filedata": ["self", "value", "filedata_positions"],
+        "_prepare_tool_call_args": ["self", "name", "arguments"],
+        "_execute_tool_without_progress": ["self", "job"],
+        "_execute_tool_with_progress": ["self", "job", "progress_token"],
+        "postprocess_output_data": ["self", "data", "root_url"],
+        "_format_progress_message": ["update"],
+        "get_block_fn_from_endpoint_name": ["self", "endpoint_name"],
+        "_get_or_create_client": ["self"],
+    }
+    for name, params in expected.items():
+        assert list(inspect.signature(getattr(GradioMCPServer, name)).parameters) == params, name
+        assert name.startswith(("_format", "get_block")) or name in AppMCPServer.__dict__, name
+    assert isinstance(inspect.getattr_static(GradioMCPServer, "_file_data_tool_description"), property)
+    server = inspect.getsource(GradioMCPServer.create_mcp_server)
+    for call in (
+        "self._prepare_tool_call_args(name, arguments)",
+        "self._execute_tool_without_progress(job)",
+        "self._execute_tool_with_progress(",
+        "self.postprocess_output_data(output_data, root_url)",
+        "self.get_input_schema(tool_name, parameters)",
+        "self.get_fn_description(block_fn, tool_name)",
+        "run_sync(self._get_or_create_client)",
+    ):
+        assert call in server, call
+    prepare = inspect.getsource(GradioMCPServer._prepare_tool_call_args)
+    assert "self.get_input_schema(name)" in prepare and "self.convert_strings_to_filedata(" in prepare
+    assert "self._file_data_tool_description" in inspect.getsource(GradioMCPServer.get_fn_description)
+    setup = inspect.getsource(routes.App.setup_mcp_server)
+    assert "blocks.mcp_server_obj = gradio.mcp.GradioMCPServer(blocks)" in setup and "user_lifespan" in setup
+    assert "as credentials were not provided" in inspect.getsource(Client)  # the loopback client's sign-in error
+    assert {"code", "log", "progress_data"} <= set(StatusUpdate.__dataclass_fields__)
+    assert {"outputs", "success", "final"} <= set(OutputUpdate.__dataclass_fields__)
+
+
+def test_adopt_turns_only_gradios_own_server_into_the_apps() -> None:
+    from gradio.mcp import GradioMCPServer
+
+    class Blocks:
+        mcp_server_obj: Any = None
+
+    blocks = Blocks()
+    adopt(blocks)  # type: ignore[arg-type]  # no MCP server: nothing to do
+    blocks.mcp_server_obj = object.__new__(GradioMCPServer)
+    adopt(blocks)  # type: ignore[arg-type]
+    assert type(blocks.mcp_server_obj) is AppMCPServer
+
+
+def test_data_urls_become_files_in_gradios_cache(tmp_path: Path) -> None:
+    from gradio.utils import get_upload_folder
+
+    path = Path(data_url_file(data_url(SIGN, "image/jpeg", name="../../etc/sign.jpg"), "Photo (image)", 10**6))
+    assert path.name == "sign.jpg" and path.read_bytes() == SIGN.read_bytes()
+    assert Path(get_upload_folder()).resolve() in path.resolve().parents
+    assert Path(data_url_file(data_url(SIGN, "image/jpeg"), "Photo (image)", None)).suffix in (".jpg", ".jpeg")
+    for bad, words in [
+        ("data:image/png,abc", "data:<type>;base64,<data>"),
+        ("data:image/png;base64,@@@@", "not valid base64"),
+        ("data:image/png;base64,", "holds no data"),
+        (data_url(SIGN, "image/jpeg"), "this file is too large ("),
+    ]:
+        with pytest.raises(ToolInputError) as info:
+            data_url_file(bad, "Photo (image)", 10_000)
+        assert str(info.value).startswith("Photo (image): ") and words in str(info.value), str(info.value)
+
+
+def test_the_api_page_says_what_a_file_parameter_takes(shared_manager: Any) -> None:
+    from mmdemo.ui import build_app
+
+    info = describe_file_parameters(build_app(shared_manager).get_api_info())
+    described = {
+        (name, p["parameter_name"]): p
+        for name, endpoint in info["named_endpoints"].items()
+        for p in endpoint["parameters"]
+        if p["component"] in ("Image", "Audio", "Video", "File")
+    }
+    assert set(described) == {(f"/{tool}", parameter) for tool, parameter in FILE_PARAMETERS.items()}
+    for (name, _), parameter in described.items():
+        text = parameter["python_type"]["description"]
+        assert text == file_help(name == "/caption_batch", mcp=False)
+        assert "handle_file(" in text and "/gradio_api/upload" in text and "never fetched" in text
+        assert "publicly available URL" not in text
+        examples = parameter["example_input"]
+        for example in examples if isinstance(examples, list) else [examples]:  # a local file, not a URL on GitHub
+            assert example["path"] == example["url"] == example["orig_name"] and "/" not in example["path"]
+    assert described["/ocr", "image"]["example_input"]["path"] == "bus.png"
+
+
+# --- the app as an MCP server ------------------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="module")
-def mcp_url(tiny_settings: Settings) -> Iterator[str]:
-    with launched_app(tiny_settings.replace(mcp_server=True, rate_limit_per_minute=3)) as url:
+def mcp_url(app_settings: Settings) -> Iterator[str]:
+    with launched_app(app_settings.replace(mcp_server=True, max_upload_mb=1)) as url:
         yield url
 
 
+@pytest.fixture(scope="module")
+def api(mcp_url: str) -> Any:
+    from gradio_client import Client
+
+    return Client(mcp_url, verbose=False)
+
+
+@e2e
+def test_the_api_page_shows_what_a_file_parameter_takes(mcp_url: str) -> None:
+    """The "Use via API" page (served from /gradio_api/info) says what the app accepts, not Gradio's "a local
+    filepath or publicly available URL" (URLs are refused), and its Python snippet sends a local file."""
+    ocr = httpx.get(mcp_url + "/gradio_api/info").json()["named_endpoints"]["/ocr"]
+    assert ocr["parameters"][0]["python_type"]["description"] == file_help(mcp=False)
+    assert "handle_file('bus.png')" in ocr["code_snippets"]["python"]
+
+
+@e2e
 def test_every_task_is_a_documented_tool(mcp_url: str) -> None:
+    import jsonschema
+
     tools, _ = mcp(mcp_url)
     assert {t.name for t in tools} == TOOLS  # the UI's helpers (prechecks, refreshes) are not tools
     for tool in tools:
         assert tool.description and len(tool.description) > 40, tool.name
-        properties = tool.inputSchema["properties"]
+        assert "upload_file_to_gradio" not in tool.description and "returned path" not in tool.description
+        schema = tool.inputSchema
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert "$ref" not in json.dumps(schema) and "$defs" not in json.dumps(schema)  # no pointer to nowhere
+        properties = schema["properties"]
         assert all(p.get("description") for p in properties.values()), (tool.name, properties)
-    ocr = next(t for t in tools if t.name == "ocr")
-    assert ocr.inputSchema["properties"]["min_score"]["default"] == 0.5
+        for name, prop in properties.items():
+            if name == FILE_PARAMETERS.get(tool.name):
+                one = {"type": "string", "format": "uri"}
+                assert prop == {
+                    **(
+                        {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_FILES}
+                        if name == "files"
+                        else one
+                    ),
+                    "description": prop["description"],
+                }, tool.name
+                assert prop["description"].endswith(file_help(name == "files")), tool.name
+                assert "/gradio_api/upload" in prop["description"] and "data:" in prop["description"]
+    schemas = {t.name: t.inputSchema["properties"] for t in tools}
+    defaults = {name: {k: p.get("default", "—") for k, p in props.items()} for name, props in schemas.items()}
+    assert defaults["ocr"] == {"image": "—", "min_score": 0.5}
+    assert defaults["caption"] == {
+        "image": "—",
+        "prefix": "",
+        "max_new_tokens": 30,
+        "min_new_tokens": 0,
+        "num_beams": 3,
+    }
+    assert defaults["caption_batch"] == {"files": "—", "read_text": False, "question": ""}
+    assert defaults["evaluate"] == {
+        "dataset": "—",
+        "task": "caption",
+        "limit": 0,
+        "emotion_source": "voice",
+        "seed": 0,
+    }
+    assert defaults["generate"] == {
+        "prompt": "—",
+        "negative_prompt": "",
+        "steps": 0,
+        "guidance_scale": 0,
+        "size": "auto",
+        "num_images": 1,
+        "seed": None,
+        "randomize_seed": True,
+        "decoder": "auto",
+        "clip_score": True,
+    }
+    assert schemas["generate"]["seed"]["type"] == ["integer", "null"]
+    assert "enum" not in schemas["generate"]["size"]  # "auto" or any WIDTHxHEIGHT
+    assert schemas["generate"]["decoder"]["enum"] == ["auto", "tiny", "full"]
+    page = httpx.get(mcp_url + "/gradio_api/mcp/schema").json()  # the API page's MCP section shows these
+    assert {t["name"]: t["inputSchema"] for t in page} == {t.name: t.inputSchema for t in tools}
+    assert {t.name: t.inputSchema.get("required") for t in tools} == {
+        **{tool: [parameter] for tool, parameter in FILE_PARAMETERS.items()},
+        "generate": ["prompt"],
+    }
 
 
-def test_calls_pass_the_gate_and_the_rate_limit(mcp_url: str) -> None:
-    uploaded = httpx.post(mcp_url + "/gradio_api/upload", files={"files": SIGN.open("rb")}).json()[0]
-    inline = "data:image/jpeg;base64," + base64.b64encode(SIGN.read_bytes()).decode()
-    _, results = mcp(
-        mcp_url,
-        ("ocr", {"image": f"{mcp_url}/gradio_api/file={uploaded}"}),  # the app's own URL of an upload
-        ("ocr", {"image": inline}),  # inline data
-        ("ocr", {"image": "http://127.0.0.1:9/secret.png"}),  # any other URL: refused, never fetched
-        ("ocr", {"image": f"{mcp_url}/gradio_api/file=/etc/passwd"}),  # outside the uploads: refused
-        ("ocr", {"image": inline}),  # the third model call of this minute …
-        ("ocr", {"image": inline}),  # … and the fourth: over the limit of 3
+def _ocr_set(folder: Path) -> Path:
+    """A zipped OCR data set: one rendered sign whose text is known."""
+    render_text(["OPEN 24 HOURS"], folder / "open.png")
+    (folder / "metadata.jsonl").write_text(json.dumps({"file_name": "open.png", "text": "OPEN 24 HOURS"}) + "\n")
+    with zipfile.ZipFile(folder / "signs.zip", "w") as zf:
+        for name in ("metadata.jsonl", "open.png"):
+            zf.write(folder / name, name)
+    return folder / "signs.zip"
+
+
+def _photos_zip(folder: Path) -> Path:
+    with zipfile.ZipFile(folder / "photos.zip", "w") as zf:
+        for name in ("lion.jpg", "tower.jpg"):
+            zf.write(ASSETS / "images" / name, name)
+    return folder / "photos.zip"
+
+
+@e2e
+def test_every_tool_takes_its_files_both_ways_and_returns_the_same_with_or_without_progress(
+    mcp_url: str, api: Any, tmp_path: Path
+) -> None:
+    """Each tool twice: its file as a data: URL without a progress callback (the SDK's default), then as this
+    app's URL of an upload with one. Same results (images as image content), progress reported to the second,
+    the values the API gives for the same file, and no server path anywhere but in file URLs."""
+    from gradio.utils import get_upload_folder
+    from gradio_client import handle_file
+
+    audio, video = ASSETS / "audio" / "heath_ledger.mp3", ASSETS / "videos" / "thanks-for-watching.mp4"
+    dataset, photos = _ocr_set(tmp_path), _photos_zip(tmp_path)
+    files = {  # tool: (its file, MIME type, other arguments)
+        "caption": (SIGN, "image/jpeg", {"max_new_tokens": 8}),
+        "describe": (SIGN, "image/jpeg", {}),
+        "vqa": (SIGN, "image/jpeg", {"question": "What does it say?"}),
+        "ocr": (SIGN, "image/jpeg", {}),
+        "round_trip": (SIGN, "image/jpeg", {"steps": 1, "seed": 3}),
+        "emotion": (audio, "audio/mpeg", {}),
+        "summarize": (video, "video/mp4", {"max_keyframes": 2}),
+        "evaluate": (dataset, "application/zip", {"task": "ocr"}),
+    }
+    calls = []
+    for tool, (path, mime, options) in files.items():
+        name = FILE_PARAMETERS[tool]
+        calls += [
+            (tool, {name: data_url(path, mime, name=path.name), **options}, False),
+            (tool, {name: upload(mcp_url, path), **options}, True),
+        ]
+    batch = [(SIGN, "image/jpeg"), (photos, "application/zip")]
+    calls += [
+        ("caption_batch", {"files": [data_url(p, m, name=p.name) for p, m in batch]}, False),
+        ("caption_batch", {"files": [upload(mcp_url, p) for p, _ in batch]}, True),
+    ]
+    _, results = mcp(mcp_url, *calls)
+    by_tool = {tool: results[2 * i : 2 * i + 2] for i, tool in enumerate([*files, "caption_batch"])}
+
+    cache = str(Path(get_upload_folder()).resolve())
+    for tool, (inline, uploaded) in by_tool.items():
+        assert not inline.error and not uploaded.error, (tool, inline.content, uploaded.content)
+        assert inline.shape() == uploaded.shape(), tool  # the same whichever way, with progress or without
+        assert not inline.progress and uploaded.progress, tool  # progress reports only when asked for
+        for text in inline.texts + uploaded.texts:
+            assert cache not in FILE_URL.sub("URL", text) and "'path'" not in text, (tool, text)
+        for mime, data in inline.images:
+            assert mime in ("image/png", "image/jpeg") and picture(data).format == mime.split("/")[1].upper()
+
+    def api_call(tool: str, *args: Any) -> Any:
+        return api.predict(handle_file(str(files[tool][0])), *args, api_name=f"/{tool}")
+
+    caption, described, answer = by_tool["caption"][0], by_tool["describe"][0], by_tool["vqa"][0]
+    assert caption.content == [("text", api_call("caption", "", 8))]
+    assert described.texts[0] == api_call("describe") and not described.images
+    assert answer.content == [("text", api_call("vqa", "What does it say?"))]
+
+    ocr = by_tool["ocr"][0]
+    assert [c[0] for c in ocr.content] == ["image", "text", "text", "text"]
+    assert picture(ocr.images[0][1]).size == Image.open(SIGN).size  # the photo with the boxes drawn
+    assert ocr.texts[0].startswith(f"Text found (boxes on the photo): {mcp_url}/gradio_api/file=")
+    assert ocr.labelled("Result") == "THANKS FOR WATCHING"
+    lines = json.loads(ocr.labelled("Lines found"))
+    assert lines["headers"] == ["#", "Text", "Confidence"] and [r[1] for r in lines["data"]] == ["THANKS FOR WATCHING"]
+
+    trip = by_tool["round_trip"][0]
+    api_caption, _, api_back, api_scores = api_call("round_trip", 1, 3)
+    assert [c[0] for c in trip.content] == ["text", "image", "text", "text", "text"]
+    assert trip.labelled("Caption of the photo") == api_caption
+    assert trip.labelled("Caption of the generated image") == api_back
+    assert timeless(trip.labelled("Similarities")) == timeless(api_scores) and "Seed 3" in api_scores
+    assert trip.images[0][0] == "image/png" and picture(trip.images[0][1]).size == (64, 64)
+
+    emotion = by_tool["emotion"][0]
+    fused, *_ = api_call("emotion")
+    assert json.loads(emotion.labelled("Overall emotion")) == fused
+    timeline = json.loads(emotion.labelled("Voice emotion over time"))
+    assert timeline["columns"] == ["time", "emotion", "probability"] and timeline["data"]
+    assert emotion.labelled("Transcript").startswith("[0:0")
+    assert [m for m, _ in emotion.images] == ["image/jpeg"]  # the spectrogram (Gradio stores it as WebP)
+    assert emotion.texts[5].startswith(f"Spectrogram (mel scale): {mcp_url}/gradio_api/file=")
+
+    summary = by_tool["summarize"][0]
+    api_summary, api_chapters, api_gallery, *_ = api_call("summarize", 2)
+    assert summary.labelled("Summary") == api_summary and summary.labelled("Chapters") == api_chapters
+    assert len(summary.images) == len(api_gallery) == 2  # the keyframes, each as an image
+    keyframes = [t for t in summary.texts if t.startswith("Keyframes ")]
+    assert [k.split(" (")[0] for k in keyframes] == ["Keyframes 1", "Keyframes 2"]
+    assert all(" (0:0" in k and f"): {mcp_url}/gradio_api/file=" in k for k in keyframes)
+    reports = [t for t in summary.texts if t.startswith("Report (Markdown, JSON, SRT) ")]
+    assert [r.split(": ")[1].split(" ")[0] for r in reports] == [
+        "thanks-for-watching.summary.md",
+        "thanks-for-watching.summary.json",
+    ]
+    report_url = reports[1].split(" ")[-1]
+    assert json.loads(httpx.get(report_url).text)["summary"] == api_summary  # a URL the client can fetch
+
+    evaluation = by_tool["evaluate"][0]
+    metrics = json.loads(evaluation.labelled("Metrics"))
+    assert ["CER", "0.00 %"] in metrics["data"] and ["items scored", "1 of 1 (0 failed)"] in metrics["data"]
+    assert [m for m, _ in evaluation.images] == ["image/png"]  # the CER histogram
+    assert json.loads(evaluation.labelled("Items"))["data"][0][:3] == ["open.png", "OPEN 24 HOURS", "OPEN 24 HOURS"]
+    assert evaluation.labelled("Results (JSON)").startswith(f"signs.ocr.json {mcp_url}/gradio_api/file=")
+
+    inline_batch, uploaded_batch = by_tool["caption_batch"]
+    table = json.loads(inline_batch.labelled("Captions"))
+    assert [row[0] for row in table["data"]] == [
+        "thanks-for-watching.jpg",
+        "photos.zip/lion.jpg",
+        "photos.zip/tower.jpg",
+    ]
+    api_table, *_ = api.predict([handle_file(str(p)) for p, _ in batch], api_name="/caption_batch")
+    assert table == json.loads(uploaded_batch.labelled("Captions")) == {k: api_table[k] for k in ("headers", "data")}
+    assert [t.split(": ")[1].split(" ")[0] for t in inline_batch.texts if t.startswith("Download")] == [
+        "captions.csv",
+        "captions.jsonl",
+    ]
+
+
+@e2e
+def test_generate_returns_its_images_as_image_content(mcp_url: str, api: Any) -> None:
+    """generate takes no file: its images come back as PNG image content, the same with or without progress, each
+    with its seed and a URL on the host the client called (not the loopback one the tool call ran on)."""
+    from gradio_client import handle_file  # noqa: F401 - the API call below needs no file
+
+    arguments = {"prompt": "a red bus", "steps": 1, "num_images": 2, "seed": 7, "randomize_seed": False}
+    local = mcp_url.replace("127.0.0.1", "localhost")
+    _, (plain, reported) = mcp(local, ("generate", arguments, False), ("generate", arguments, True))
+    assert not plain.error and plain.shape() == reported.shape() and reported.progress
+    assert [c[0] for c in plain.content] == ["image", "text", "image", "text", "text", "text"]
+    gallery, seed, notes = api.predict("a red bus", "", 1, 0, "auto", 2, 7, False, "auto", True, api_name="/generate")
+    assert [m for m, _ in plain.images] == ["image/png", "image/png"]
+    for n, ((_, data), item) in enumerate(zip(plain.images, gallery, strict=True), start=1):
+        assert data == Path(item["image"]).read_bytes()  # the PNG the API gives
+        line = plain.texts[n - 1]
+        assert line.startswith(f"Images {n} ({item['caption']}): {local}/gradio_api/file="), line
+        assert httpx.get(line.split("): ")[1]).content == data  # and a URL the client can fetch
+    assert plain.labelled("Seed used") == str(seed) == "7"
+    assert timeless(plain.labelled("Notes")) == timeless(notes)
+
+
+@e2e
+def test_bad_files_get_the_users_sentence_and_nothing_is_fetched(mcp_url: str) -> None:
+    hits: list[str] = []
+
+    class Trap(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+    trap = http.server.HTTPServer(("127.0.0.1", 0), Trap)
+    threading.Thread(target=trap.serve_forever, daemon=True).start()
+    too_large = "data:image/png;base64," + base64.b64encode(b"\x89PNG" + bytes(3 * 2**19)).decode()
+    try:
+        _, results = mcp(
+            mcp_url,
+            ("ocr", {"image": f"http://127.0.0.1:{trap.server_port}/secret.png"}, False),  # any other URL
+            ("ocr", {"image": f"{mcp_url}/gradio_api/file=/etc/passwd"}, False),  # outside the uploads
+            ("ocr", {"image": f"{mcp_url}/gradio_api/file=/tmp/gradio/../../etc/passwd"}, True),
+            ("ocr", {"image": "/etc/passwd"}, False),  # a path: Gradio's client would upload it
+            ("ocr", {"image": "/etc/passwd"}, True),
+            ("caption_batch", {"files": [data_url(SIGN, "image/jpeg"), "/etc/passwd"]}, False),
+            ("ocr", {"image": "data:image/png;base64,@@@@"}, False),
+            ("ocr", {"image": too_large}, False),  # over this app's upload limit (1 MB here)
+            ("ocr", {"image": "data:text/plain;base64," + base64.b64encode(b"hello").decode()}, True),
+        )
+    finally:
+        trap.shutdown()
+    assert hits == []
+    assert all(r.error and len(r.content) == 1 for r in results), [r.content for r in results]
+    texts = [r.text for r in results]
+    assert texts[0] == texts[1] == texts[2] == REFUSED
+    path_refused = (
+        "Photo (image): send this app's URL of an uploaded file (http://HOST/gradio_api/file=PATH, after POST "
+        "/gradio_api/upload) or a data: URL; a path is not accepted."
     )
-    assert [error for error, _ in results] == [False, False, True, True, False, True]
-    assert all("THANKS FOR WATCHING" in text for error, text in results if not error)
-    assert results[2][1] == results[3][1] == REFUSED
-    assert results[5][1].startswith("Too many requests: at most 3 a minute per user.")
+    assert texts[3] == texts[4] == path_refused
+    assert texts[5] == path_refused.replace("Photo (image)", "Photos, or zips of photos (files)")
+    assert texts[6] == "Photo (image): this data: URL is not valid base64."
+    assert texts[7] == "Photo (image): this file is too large (1.5 MB; at most 1 MB)."
+    assert "image" in texts[8].lower() and "Traceback" not in texts[8] and "/tmp" not in texts[8], texts[8]
 
 
-def test_sign_in_applies_to_tool_calls(tiny_settings: Settings) -> None:
-    with launched_app(tiny_settings.replace(mcp_server=True), auth=[("ann", "pw")]) as url:
-        _, results = mcp(url, ("ocr", {"image": "data:image/png;base64," + base64.b64encode(b"x").decode()}))
-    ((error, text),) = results
-    assert error and "credentials were not provided" in text
+@e2e
+def test_warnings_come_after_the_outputs(mcp_url: str) -> None:
+    _, (plain, reported) = mcp(
+        mcp_url, *[("ocr", {"image": data_url(ASSETS / "images" / "lion.jpg", "image/jpeg")}, p) for p in (False, True)]
+    )
+    assert plain.shape() == reported.shape() and not plain.error
+    assert plain.labelled("Result") == "" and plain.texts[-1] == "Info: No text found in this image."
+
+
+@e2e
+def test_the_readme_mcp_example_runs(mcp_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "ClientSession" in b]
+    assert 'APP = "http://127.0.0.1:7860"' in code
+    (tmp_path / "sign.jpg").write_bytes(SIGN.read_bytes())
+    (tmp_path / "talk.mp4").write_bytes((ASSETS / "videos" / "thanks-for-watching.mp4").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {"__name__": "readme"}
+    program = compile(code.replace("http://127.0.0.1:7860", mcp_url), "README.md", "exec")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # asyncio.run in a thread of its own (see mcp())
+        pool.submit(exec, program, scope).result()
+    assert set(scope["tools"]) == TOOLS
+    assert [c.type for c in scope["ocr"]] == ["image", "text", "text", "text"]
+    assert scope["ocr"][2].text == "Result: THANKS FOR WATCHING"
+    summary = scope["summary"]
+    assert summary[0].type == "text" and summary[0].text.startswith("Summary: ")
+    assert any(c.type == "image" and c.mimeType == "image/jpeg" for c in summary)  # the keyframes
+    assert picture(scope["png"]).format == "PNG"
+
+
+# --- the same rate limit and sign-in as the API ------------------------------------------------------------------
+
+
+@e2e
+def test_calls_pass_the_rate_limit(app_settings: Settings) -> None:
+    inline = data_url(SIGN, "image/jpeg")
+    with launched_app(app_settings.replace(mcp_server=True, rate_limit_per_minute=3)) as url:
+        _, results = mcp(
+            url,
+            ("ocr", {"image": upload(url, SIGN)}, False),
+            ("ocr", {"image": inline}, True),
+            ("ocr", {"image": inline}, False),  # the third model call of this minute …
+            ("ocr", {"image": inline}, True),  # … and the fourth: over the limit of 3
+            ("ocr", {"image": inline}, False),
+        )
+    assert [r.error for r in results] == [False, False, False, True, True]
+    assert all(r.labelled("Result") == "THANKS FOR WATCHING" for r in results[:3])
+    assert timeless(results[3].text) == timeless(results[4].text)
+    assert results[3].text.startswith("Too many requests: at most 3 a minute")
+
+
+@e2e
+def test_sign_in_applies_to_tool_calls(app_settings: Settings) -> None:
+    with launched_app(app_settings.replace(mcp_server=True), auth=[("ann", "pw")]) as url:
+        _, results = mcp(url, *[("ocr", {"image": data_url(SIGN, "image/jpeg")}, p) for p in (False, True)])
+    assert [r.content for r in results] == [[("text", SIGN_IN_REFUSED)]] * 2 and all(r.error for r in results)

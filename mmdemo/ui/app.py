@@ -16,6 +16,7 @@ from .common import status_panel
 from .evaluate import build_evaluate_tab
 from .gate import GatedBlocks
 from .i18n import I18N, tr
+from .mcp import lifespan as mcp_lifespan
 from .round_trip import build_round_trip_tab
 from .send_to import connect
 from .text_to_image import build_text_to_image_tab
@@ -98,11 +99,12 @@ def launch_kwargs(manager: ModelManager) -> dict[str, Any]:
         ),
         "css": CSS,
         "max_file_size": manager.settings.max_upload_bytes,
-        # Every named task endpoint as an MCP tool (same gate, rate limit, sign-in and queue as the API).
+        # Every named task endpoint as an MCP tool (same gate, rate limit, sign-in and queue as the API), with the
+        # app's file arguments, schemas and results (mmdemo/ui/mcp.py: the lifespan hook adopts Gradio's server).
         "mcp_server": manager.settings.mcp_server,
         "show_error": False,  # our own errors are gr.Error already; anything else stays in the log
         # Sign-in: at most a few wrong passwords per client, then a pause (Gradio's login has no throttle).
-        "app_kwargs": {"middleware": [Middleware(LoginThrottleMiddleware, policy=access)]},
+        "app_kwargs": {"middleware": [Middleware(LoginThrottleMiddleware, policy=access)], "lifespan": mcp_lifespan},
         "auth_message": (
             f"Sign in to use this app. After {throttle.max_failures} wrong attempts, sign-in pauses for "
             f"{throttle.window / 60:g} minutes."

@@ -136,7 +136,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         words, and both fused; with the transcript, spectrogram, pitch and loudness.
 
         Args:
-            audio: the recording (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            audio: the recording of speech (WAV, MP3, FLAC, OGG, M4A, WebM …).
             window_seconds: seconds of voice per estimate (0.5-10).
             hop_seconds: seconds between window starts (at most the window).
             use_transcript: also transcribe and judge the words.

@@ -58,7 +58,7 @@ def build_batch_section(manager: ModelManager, after: Callable[[Any], Any]) -> N
         table as CSV and JSONL files.
 
         Args:
-            files: photos (JPEG, PNG, WebP, GIF …) and/or zips of photos, uploaded to this app first.
+            files: photos (JPEG, PNG, WebP, GIF …) and/or zips of photos.
             read_text: also read the text in each photo (OCR).
             question: also ask this question about each photo (short answers); empty = no question.
         """

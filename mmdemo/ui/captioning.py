@@ -73,7 +73,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         generated (with beam search the best hypothesis so far, which may still change), then the final one.
 
         Args:
-            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            image: the photo (JPEG, PNG, WebP, GIF …).
             prefix: optional first words for the caption to continue, e.g. "a painting of".
             max_new_tokens: longest caption, in tokens (5-100).
             min_new_tokens: shortest caption, in tokens (0-40); raise it for more detail.
@@ -93,7 +93,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         contains text.
 
         Args:
-            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            image: the photo (JPEG, PNG, WebP, GIF …).
         """
         report = progress_to(progress)
         for item in streamed(lambda on_text: describe_image(image, manager=manager, progress=report, on_text=on_text)):
@@ -114,7 +114,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         answering.
 
         Args:
-            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            image: the photo (JPEG, PNG, WebP, GIF …).
             question: the question, e.g. "What colour is the car?".
             num_beams: beam-search width (1-8).
         """
@@ -134,7 +134,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         order, and one row per line (number, text, confidence).
 
         Args:
-            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            image: the photo (JPEG, PNG, WebP, GIF …).
             min_score: leave out lines read with less confidence than this (0-1).
         """
         result = read_text(image, min_score=min_score, manager=manager, progress=progress_to(progress))

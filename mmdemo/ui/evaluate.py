@@ -122,7 +122,7 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
         for emotion; "prompt" for t2i).
 
         Args:
-            dataset: a zip of metadata.jsonl and media files, as python -m mmdemo eval reads, uploaded first.
+            dataset: a zip of metadata.jsonl and the media files, as python -m mmdemo eval reads a folder.
             task: "caption", "vqa", "ocr", "asr", "emotion" or "t2i".
             limit: evaluate only the first N items; 0 = all.
             emotion_source: emotion only: score the estimate from "voice", "words" or "fused".

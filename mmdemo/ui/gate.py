@@ -38,6 +38,7 @@ from typing import Any
 
 import gradio as gr
 
+from .file_params import MAX_FILES, describe_file_parameters
 from .i18n import current_request, english, english_everywhere, localized
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,6 @@ MAX_TEXT_CHARS = 4000
 """Text fields without their own ``max_length`` accept at most this many characters."""
 MAX_CUSTOM_CHOICE_CHARS = 64
 """A dropdown that takes typed values (``allow_custom_value``) takes short text; its handler parses it."""
-MAX_FILES = 500
-"""Files at most in one input that takes several (``gr.File(file_count="multiple")``)."""
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _FILE_KIND = {"Image": "image", "Audio": "recording", "Video": "video", "File": "file"}
 
@@ -289,7 +288,8 @@ class GatedBlocks(gr.Blocks):
             current_request.reset(token)
 
     def get_api_info(self, all_endpoints: bool = False, page: str | None = None) -> Any:
-        return english_everywhere(super().get_api_info(all_endpoints=all_endpoints, page=page))
+        info = super().get_api_info(all_endpoints=all_endpoints, page=page)
+        return describe_file_parameters(english_everywhere(info))
 
     async def preprocess_data(  # type: ignore[override]
         self, block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False

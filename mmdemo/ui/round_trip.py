@@ -56,7 +56,7 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         (the cycle-consistency score is photo vs generated image).
 
         Args:
-            image: the photo (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            image: the photo (JPEG, PNG, WebP, GIF …).
             steps: denoising steps of the generated image; 0 = the model's recommendation.
             seed: seed of the generated image; empty = random (the one used is reported).
         """

@@ -70,7 +70,7 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
         a summary, timestamped chapters, keyframes, the transcript and Markdown/JSON/SRT reports.
 
         Args:
-            video: the video (a file uploaded to this app: POST /gradio_api/upload, then pass its path).
+            video: the video (MP4, WebM, MOV, MKV …).
             max_keyframes: most scene keyframes to describe.
             describe: caption the keyframes.
             read_text: read on-screen text.

@@ -1,0 +1,405 @@
+"""The app's tasks as MCP tools: Gradio's MCP server (``launch(mcp_server=True)``), with what it gets wrong for
+this app put right. Every override of Gradio's internals is here (``tests/test_e2e_mcp.py`` checks that the
+internals still have the shape this module relies on).
+
+Gradio 6.31 builds one tool per named endpoint from the handler's docstring and type hints, and runs each call
+through its own client over a loopback connection, so a tool call passes the same gate, rate limit, sign-in and
+queue lane as an API call. :class:`AppMCPServer` changes four things:
+
+* **files in**: a file parameter takes this app's URL of an upload (``http://HOST/gradio_api/file=PATH`` after
+  ``POST /gradio_api/upload``; passed on as that URL, which the gate reads as the path it names, never fetched)
+  or the file inline as a ``data:`` URL (decoded, size-checked and stored as an upload by Gradio's own client,
+  then gated like any upload). A server path is refused here: Gradio's client would read and upload it. A tool
+  that takes several files (``caption_batch``) takes a list of such URLs; Gradio's schema for it pointed at a
+  ``$defs`` entry it had removed (``PointerToNowhere``) and its list items were never converted;
+* **the schema**: each file parameter says what works (:func:`file_help`, the text the API page's
+  :func:`describe_file_parameters` derives from too), and defaults of ``0``, ``""`` and ``false`` are listed;
+* **results**: the same with or without a progress callback (Gradio returned one text holding a Python repr
+  of every output without one); one content item per output, labelled when a tool has several; every image
+  (a gallery's too) as MCP image content (PNG or JPEG) with a URL the client can fetch on the host it called;
+  other files as that URL; tables, labels and plots as JSON; no server path outside those URLs;
+* **errors**: the user's sentence (the gate's, the rate limit's, the backend's), the same both ways; with
+  sign-in (``--auth``) Gradio's loopback client cannot connect, and every call is refused with a sentence
+  that says why.
+
+:func:`adopt` turns the server Gradio made into an :class:`AppMCPServer`; :data:`lifespan` (in
+``launch_kwargs``) does it when the app starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import contextvars
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.mcp import GradioMCPServer
+
+from .file_params import (  # noqa: F401 (file_help and describe_file_parameters: re-exported)
+    FILE_COMPONENTS,
+    MAX_DATA_URL_MB,
+    MAX_FILES,
+    describe_file_parameters,
+    file_help,
+)
+from .gate import own_file_path, upload_roots
+
+log = logging.getLogger(__name__)
+
+_DATA_URL = re.compile(r"^data:(?P<params>[^,]*?)(?P<base64>;base64)?,(?P<payload>.*)$", re.DOTALL)
+
+_TOOL: contextvars.ContextVar[str | None] = contextvars.ContextVar("mmdemo_mcp_tool", default=None)
+"""The tool the current MCP call runs (set when its arguments are prepared; read when its results are converted)."""
+_NOTES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("mmdemo_mcp_notes", default=())
+"""Warnings and notes the current MCP call raised (``gr.Warning``/``gr.Info``), added after its outputs."""
+
+
+SIGN_IN_REFUSED = (
+    "This app requires sign-in (--auth), and its MCP tools cannot sign in: the tool calls are refused. "
+    "Run it without --auth to use them."
+)
+
+
+# --- data: URLs → uploads ----------------------------------------------------------------------------------------
+
+
+class ToolInputError(ValueError):
+    """A tool argument refused before the call (its message is the user's sentence)."""
+
+
+def data_url_file(value: str, field: str, max_bytes: int | None) -> str:
+    """The file a ``data:`` URL carries, stored in Gradio's cache (as Gradio's MCP server stores one: its client
+    then uploads it like any file); its path. Only base64 data; at most ``max_bytes`` (the app's upload limit)."""
+    match = _DATA_URL.match(value)
+    if match is None or not match.group("base64"):
+        raise ToolInputError(f"{field}: a data: URL must look like data:<type>;base64,<data>.")
+    payload = re.sub(r"\s+", "", match.group("payload"))
+    size = len(payload) * 3 // 4
+    if max_bytes is not None and size > max_bytes:
+        raise ToolInputError(
+            f"{field}: this file is too large ({size / 2**20:.1f} MB; at most {max_bytes / 2**20:g} MB)."
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ToolInputError(f"{field}: this data: URL is not valid base64.") from None
+    if not data:
+        raise ToolInputError(f"{field}: this data: URL holds no data.")
+    mime, *params = match.group("params").split(";")
+    name = next((p.split("=", 1)[1] for p in params if p.strip().lower().startswith(("name=", "filename="))), "")
+    from urllib.parse import unquote
+
+    from gradio.processing_utils import save_bytes_to_cache
+    from gradio.utils import get_upload_folder
+    from gradio_client.utils import get_extension, strip_invalid_filename_characters
+
+    name = strip_invalid_filename_characters(Path(unquote(name).replace("\\", "/")).name)[:120].strip(". ")
+    extension = get_extension(f"data:{mime.strip()};base64,") if mime.strip() else None
+    if not name:
+        name = "file" + (f".{extension}" if extension else "")
+    elif not Path(name).suffix and extension:
+        name += f".{extension}"
+    return save_bytes_to_cache(data, name, get_upload_folder())
+
+
+# --- results -----------------------------------------------------------------------------------------------------
+
+WEB_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+def image_bytes(path: str) -> tuple[bytes, str] | None:
+    """An output image as PNG or JPEG bytes and their MIME type (PNG and JPEG as they are; other formats
+    converted: PNG with transparency, JPEG without); None for a file that is not an image or lies outside
+    Gradio's cache."""
+    from PIL import Image
+
+    real = Path(os.path.realpath(path))
+    if not any(real == root or root in real.parents for root in upload_roots()) or not real.is_file():
+        return None
+    try:
+        with Image.open(real) as image:
+            if image.format in WEB_IMAGE_FORMATS:
+                return real.read_bytes(), WEB_IMAGE_FORMATS[image.format]
+            image.load()
+            buffer = io.BytesIO()
+            if "A" in image.getbands() or image.mode == "P":
+                image.save(buffer, format="PNG")
+                return buffer.getvalue(), "image/png"
+            image.convert("RGB").save(buffer, format="JPEG", quality=90)
+            return buffer.getvalue(), "image/jpeg"
+    except Exception:  # not an image (a report, a table): the caller gives its URL only
+        return None
+
+
+MAX_ROWS = 1000
+"""Rows at most of a table or plot in a result (a long recording's loudness curve has one per 20 ms)."""
+
+
+def _json(value: Any) -> str:
+    """A structured output (a table, a label, a plot's data) as compact JSON; at most :data:`MAX_ROWS` rows."""
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if v is not None}
+        rows = value.get("data")
+        if isinstance(rows, list) and len(rows) > MAX_ROWS:
+            value["data"] = rows[:MAX_ROWS]
+            value["truncated"] = f"the first {MAX_ROWS} of {len(rows)} rows"
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+# --- the server --------------------------------------------------------------------------------------------------
+
+
+class AppMCPServer(GradioMCPServer):
+    """Gradio's MCP server with this app's file arguments, schemas, results and errors (module docstring)."""
+
+    # - schema -
+
+    def _inputs(self, tool_name: str) -> list[tuple[dict[str, Any], Any]]:
+        """The tool's parameters (as the API info describes them), each with the component it is bound to."""
+        endpoint = self.tool_to_endpoint.get(tool_name)
+        block_fn = self.get_block_fn_from_endpoint_name(endpoint) if endpoint else None
+        if endpoint is None or block_fn is None:
+            raise ValueError(f"Unknown tool for this Gradio app: {tool_name}")
+        blocks = [b for b in block_fn.inputs if not getattr(b, "skip_api", False)]  # as get_api_info lists them
+        return list(zip(self.api_info["named_endpoints"][endpoint]["parameters"], blocks, strict=True))
+
+    def get_input_schema(
+        self, tool_name: str, parameters: dict[str, str] | None = None
+    ) -> tuple[dict[str, Any], list[list[str | int]]]:
+        """The tool's JSON schema (every default, files as URL strings) and where its files are: ``[name]`` for
+        one file, ``[name, "*"]`` for every item of a list of files."""
+        properties: dict[str, Any] = {}
+        positions: list[list[str | int]] = []
+        required = []
+        for p, block in self._inputs(tool_name):
+            name = p["parameter_name"]
+            text = (parameters or {}).get(name, "")
+            if isinstance(block, (gr.Image, gr.Audio, gr.Video, gr.File)):
+                multiple = isinstance(block, gr.File) and block.file_count != "single"
+                one = {"type": "string", "format": "uri"}
+                prop: dict[str, Any] = (
+                    {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_FILES} if multiple else dict(one)
+                )
+                prop["description"] = " ".join(t for t in (text, file_help(multiple)) if t)
+                positions.append([name, "*"] if multiple else [name])
+            else:
+                prop = {k: v for k, v in p["type"].items() if k not in ("title", "additional_description")}
+                if isinstance(block, gr.Dropdown) and block.allow_custom_value:
+                    prop.pop("enum", None)  # the listed choices or typed values ("640x480")
+                if text:
+                    prop["description"] = text
+            if p.get("parameter_has_default"):
+                default = p.get("parameter_default")
+                prop["default"] = default
+                if default is None and isinstance(prop.get("type"), str):
+                    prop["type"] = [prop["type"], "null"]
+            else:
+                required.append(name)
+            properties[name] = prop
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        return schema, positions
+
+    @property
+    def _file_data_tool_description(self) -> str:
+        return ""  # Gradio's sentence ("use the returned path") is wrong here; each file parameter says what works
+
+    # - arguments -
+
+    def _prepare_tool_call_args(self, name: str, arguments: dict[str, Any]) -> Any:
+        _TOOL.set(name)
+        return super()._prepare_tool_call_args(name, arguments)
+
+    def _field(self, name: str) -> str:
+        """A parameter of the current call's tool as the gate names it: its label (English) and API name."""
+        for p, _ in self._inputs(_TOOL.get() or ""):
+            label = p.get("label")
+            if p["parameter_name"] == name and isinstance(label, str) and label.strip():
+                return f"{label} ({name})"
+        return name
+
+    def convert_strings_to_filedata(self, value: Any, filedata_positions: list[list[str | int]]) -> Any:
+        """The tool's arguments with every file string as a Gradio file object for the loopback client: a
+        ``data:`` URL becomes a stored file that the client uploads; a URL stays a URL (the gate admits only
+        this app's own file URLs, and nothing fetches it); anything else is refused here."""
+        if not isinstance(value, dict):
+            return value
+        converted = dict(value)
+        for position in filedata_positions:
+            name = str(position[0])
+            if name not in converted or converted[name] is None:
+                continue
+            field = self._field(name)
+            if len(position) > 1:
+                items = converted[name]
+                converted[name] = [self._file(item, field) for item in items] if isinstance(items, list) else items
+            else:
+                converted[name] = self._file(converted[name], field)
+        return converted
+
+    def _file(self, value: Any, field: str) -> Any:
+        from gradio_client import handle_file
+
+        if not isinstance(value, str):
+            return value  # the schema has refused it already
+        if value.startswith("data:"):
+            return handle_file(data_url_file(value, field, getattr(self.blocks, "max_file_size", None)))
+        if value.startswith(("http://", "https://")):
+            return {
+                "path": value,
+                "orig_name": Path(str(own_file_path(value))).name,
+                "meta": {"_type": "gradio.FileData"},
+            }
+        raise ToolInputError(
+            f"{field}: send this app's URL of an uploaded file (http://HOST/gradio_api/file=PATH, after POST "
+            "/gradio_api/upload) or a data: URL; a path is not accepted."
+        )
+
+    # - running -
+
+    def _get_or_create_client(self) -> Any:
+        """Gradio's loopback client; with sign-in (``--auth``) it cannot be made (it connects without the caller's
+        cookies), so every tool call is refused, with a sentence that says so instead of "Please login"."""
+        try:
+            return super()._get_or_create_client()
+        except ValueError as err:
+            if "credentials were not provided" not in str(err):
+                raise
+            raise RuntimeError(SIGN_IN_REFUSED) from None
+
+    async def _execute_tool_without_progress(self, job: Any) -> list[Any]:
+        return await self._outputs(job, None)
+
+    async def _execute_tool_with_progress(self, job: Any, progress_token: str | int) -> list[Any]:  # type: ignore[override]
+        return await self._outputs(job, progress_token)
+
+    async def _outputs(self, job: Any, progress_token: str | int | None) -> list[Any]:
+        """The outputs of ``job`` as the server sent them (the same with or without progress reports, which go to
+        the client when it asked for them); the user's sentence as the error when the call failed."""
+        from gradio_client.utils import Status
+
+        step = 0
+        final: dict[str, Any] | None = None
+        success = False
+        notes: list[str] = []
+        async for update in job:
+            if update.type == "status":
+                if update.code == Status.LOG and update.log:
+                    message, level = update.log
+                    notes.append(f"{str(level).capitalize()}: {message}")
+                if progress_token is not None:
+                    context = self.mcp_server.request_context
+                    await context.session.send_progress_notification(
+                        progress_token=progress_token,
+                        progress=step,
+                        message=self._format_progress_message(update),  # type: ignore[arg-type]
+                        related_request_id=str(context.request_id),
+                    )
+                step += 1
+            elif update.type == "output" and update.final:
+                final, success = update.outputs, bool(update.success)
+        if final is not None and success:
+            _NOTES.set(tuple(notes))
+            return list(final.get("data") or [])
+        if final is not None:
+            raise RuntimeError(str(final.get("error") or final.get("title") or "Error!"))
+        error = job.exception()
+        if error is None:
+            raise RuntimeError("The call ended without a result.")
+        from gradio_client.exceptions import AppError
+
+        if isinstance(error, AppError):
+            raise RuntimeError(str(error)) from None
+        log.warning("MCP call failed in Gradio's client: %s: %s", type(error).__name__, str(error)[:300])
+        raise RuntimeError("The request could not be completed (details are in the server log).") from None
+
+    # - results -
+
+    def postprocess_output_data(self, data: Any, root_url: str) -> list[Any]:
+        """One content item per output (labelled when the tool has several), images as image content with their
+        URL on the host the client called, other files as that URL, structured values as JSON, then any warning
+        the call raised."""
+        endpoint = self.tool_to_endpoint.get(_TOOL.get() or "")
+        returns = self.api_info["named_endpoints"].get(endpoint, {}).get("returns", []) if endpoint else []
+        labels = [r.get("label") or r.get("component", "") for r in returns]  # English: GatedBlocks.get_api_info
+        several = len(data) > 1
+        content: list[Any] = []
+        for i, value in enumerate(data):
+            label = str(labels[i]) if several and i < len(labels) else ""
+            content += self._content(value, label, root_url)
+        content += [self.types.TextContent(type="text", text=note) for note in _NOTES.get()]
+        _NOTES.set(())
+        return content
+
+    def _content(self, value: Any, label: str, root_url: str) -> list[Any]:
+        from gradio_client.utils import is_file_obj_with_meta
+
+        text = self.types.TextContent
+        prefix = f"{label}: " if label else ""
+        if value is None:
+            return [text(type="text", text=f"{prefix}(none)")] if label else []
+        if is_file_obj_with_meta(value):
+            return self._file_content(value, label, "", root_url)
+        if isinstance(value, list) and value and all(self._media(item) is not None for item in value):
+            items = []
+            for n, item in enumerate(value, start=1):
+                file, caption = self._media(item)  # type: ignore[misc]
+                items += self._file_content(file, f"{label} {n}" if label else str(n), caption, root_url)
+            return items
+        if isinstance(value, str):
+            return [text(type="text", text=prefix + value)]
+        return [text(type="text", text=prefix + _json(value))]
+
+    @staticmethod
+    def _media(item: Any) -> tuple[dict[str, Any], str] | None:
+        """(file, caption) of a file or a gallery item; None for anything else."""
+        from gradio_client.utils import is_file_obj_with_meta
+
+        if is_file_obj_with_meta(item):
+            return item, ""
+        if isinstance(item, dict):
+            file = item.get("image") or item.get("video")
+            if is_file_obj_with_meta(file):
+                return file, str(item.get("caption") or "")
+        return None
+
+    def _file_content(self, file: dict[str, Any], label: str, caption: str, root_url: str) -> list[Any]:
+        from gradio_client.utils import encode_file_path
+
+        url = f"{root_url}/gradio_api/file={encode_file_path(file['path'])}"
+        name = file.get("orig_name") or Path(file["path"]).name
+        head = label + (f" ({caption})" if caption else "")
+        line = f"{head}: {url}" if head else url
+        image = image_bytes(file["path"])
+        if image is None:
+            return [self.types.TextContent(type="text", text=f"{head + ': ' if head else ''}{name} {url}")]
+        data, mime = image
+        return [
+            self.types.ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mimeType=mime),
+            self.types.TextContent(type="text", text=line),
+        ]
+
+
+def adopt(blocks: gr.Blocks) -> None:
+    """Make the MCP server Gradio created for ``blocks`` (if any) an :class:`AppMCPServer`. Its handlers call
+    the overridden methods through ``self``, so the change applies to every later request."""
+    server = getattr(blocks, "mcp_server_obj", None)
+    if server is not None and type(server) is GradioMCPServer:
+        server.__class__ = AppMCPServer
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The app's start-up hook (``launch(app_kwargs={"lifespan": …})``): :func:`adopt` the MCP server."""
+    adopt(app.get_blocks())
+    yield
