@@ -17,7 +17,8 @@ from .settings import Settings
 
 
 def _print_json(obj: Any) -> None:
-    json.dump(dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj, sys.stdout, indent=2)
+    data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+    json.dump(data, sys.stdout, indent=2, default=str)  # notes and messages (mmdemo.messages.Message) in English
     sys.stdout.write("\n")
 
 
@@ -247,6 +248,8 @@ def cmd_space(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .launcher import add_settings_arguments
+    from .params import add_argument
+    from .tasks import captioning, ocr
 
     parser = argparse.ArgumentParser(prog="python -m mmdemo", description=__doc__.splitlines()[0])
     add_settings_arguments(parser)  # the same settings flags as app.py (--device, --no-cpu-fast-path, --model …)
@@ -260,26 +263,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("caption", help="caption an image, or every photo in folders and zips (a table)")
     p.add_argument("image", nargs="+", help="an image; or several, folders or zips of photos: one row per photo")
-    p.add_argument("--prefix", default="")
-    p.add_argument("--max-new-tokens", type=int, default=30)
-    p.add_argument("--min-new-tokens", type=int, default=0)
-    p.add_argument("--num-beams", type=int, default=3)
+    for param in (captioning.PREFIX, captioning.MAX_NEW_TOKENS, captioning.MIN_NEW_TOKENS, captioning.NUM_BEAMS):
+        add_argument(p, param)
     p.add_argument("--csv", metavar="OUT.csv", help="write the table: file, caption, [text], [question, answer], error")
     p.add_argument("--jsonl", metavar="OUT.jsonl", help="write the table as JSON lines")
     p.add_argument("--read-text", action="store_true", help="also read the text in each photo (OCR)")
-    p.add_argument("--question", default="", help="also ask each photo this question")
+    add_argument(p, captioning.QUESTION, help="also ask each photo this question")
     p.add_argument("--batch-size", type=int, help="photos per batch (default: what the memory budget allows)")
     p.set_defaults(func=cmd_caption)
 
     p = sub.add_parser("vqa", help="answer a question about an image")
     p.add_argument("image")
-    p.add_argument("question")
-    p.add_argument("--num-beams", type=int, default=3)
+    p.add_argument("question", help=captioning.QUESTION.help())
+    add_argument(p, captioning.NUM_BEAMS)
     p.set_defaults(func=cmd_vqa)
 
     p = sub.add_parser("ocr", help="read the text in an image")
     p.add_argument("image")
-    p.add_argument("--min-score", type=float, default=0.5, help="drop lines recognised with less confidence")
+    add_argument(p, ocr.MIN_SCORE)
     p.add_argument("--boxes", metavar="OUT.png", help="also save the image with the text boxes drawn")
     p.set_defaults(func=cmd_ocr)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .messages import Message, Page, text
 from .model_ids import public_model_id
 
 _ROLE_TITLES: dict[str, str] = {}
@@ -25,14 +26,25 @@ def name_roles(titles: Mapping[str, str]) -> None:
 
 
 class MMDemoError(Exception):
-    """Base class: ``str(err)`` is safe and useful to show to a user; ``detail`` is for the operator."""
+    """Base class: ``str(err)`` is safe and useful to show to a user (English); :meth:`text` is the same sentence
+    in a locale, from its :class:`~mmdemo.messages.Message`; ``detail`` is for the operator."""
 
-    def __init__(self, message: str = "", detail: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: Message | str = "", detail: str | None = None) -> None:
+        super().__init__(str(message))
+        self._message = message
         self._detail = detail
 
-    def __reduce__(self) -> tuple[object, ...]:  # keeps ``detail`` across processes (ZeroGPU workers)
-        return (type(self), (str(self), self._detail))
+    def __reduce__(self) -> tuple[object, ...]:  # keeps the message and ``detail`` across processes (ZeroGPU)
+        return (type(self), (self._message, self._detail))
+
+    @property
+    def message(self) -> Message | str:
+        """What the user reads: a :class:`~mmdemo.messages.Message` (translatable), or English text."""
+        return self._message
+
+    def text(self, locale: str = "en") -> str:
+        """The user's sentence in ``locale``."""
+        return text(self.message, locale)
 
     @property
     def detail(self) -> str:
@@ -74,8 +86,12 @@ class ModelUnavailableError(MMDemoError, RuntimeError):
     def public_id(self) -> str:
         return public_model_id(self.model_id)
 
+    @property
+    def message(self) -> Message:
+        return Message("model.unavailable", title=Page(self.title), model=self.public_id)
+
     def __str__(self) -> str:
-        return f"{self.title} is not available on this server (its model {self.public_id} is not installed)."
+        return str(self.message)
 
     @property
     def detail(self) -> str:

@@ -190,7 +190,7 @@ def test_limits_and_missing_models_are_refused_before_any_work(
         caption_batch([real_photos["lion.jpg"]] * 3, max_photos=2, manager=shared_manager)
     with pytest.raises(InputError, match="No photos to caption"):
         caption_batch([], manager=shared_manager)
-    with pytest.raises(InputError, match="The question is too long"):
+    with pytest.raises(InputError, match=r"Question \(question\) is too long \(400 characters; at most 300\)"):
         caption_batch([real_photos["lion.jpg"]], question="x" * 400, manager=shared_manager)
     with pytest.raises(InputError, match="batch size must be between 1 and 64"):
         caption_batch([real_photos["lion.jpg"]], batch_size=0, manager=shared_manager)

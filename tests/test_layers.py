@@ -11,7 +11,10 @@ from pathlib import Path
 import mmdemo
 
 PACKAGE = Path(mmdemo.__file__).parent
-LOWER = ("mmdemo.errors", "mmdemo.settings", "mmdemo.zerogpu", "mmdemo.progress", "mmdemo.model_ids", "mmdemo.models")
+LOWER = (
+    *("mmdemo.errors", "mmdemo.messages", "mmdemo.params", "mmdemo.settings", "mmdemo.zerogpu", "mmdemo.progress"),
+    *("mmdemo.model_ids", "mmdemo.models"),
+)
 """The lower layers: modules named so, or inside packages named so. They import only each other (never the
 tasks, UI, evaluation, command line or test kit they serve)."""
 

@@ -14,13 +14,62 @@ from typing import Any
 
 from ..errors import InputError, MMDemoError
 from ..media.image import ImageLimits, load_image
-from ..models.manager import ModelManager, ProgressFn
+from ..messages import Message
+from ..models.manager import ModelManager
+from ..params import Number, Text
+from ..progress import ProgressFn
 from ..runtime import get_manager
 from .chapters import worth_reading
 from .ocr import read_texts
 
-MAX_PREFIX_CHARS = 200
-MAX_QUESTION_CHARS = 300
+PREFIX = Text(
+    "prefix",
+    "Start the caption with",
+    "",
+    max_length=200,
+    placeholder="e.g. a photograph of",
+    doc='optional first words for the caption to continue, e.g. "a painting of"',
+)
+MAX_NEW_TOKENS = Number(
+    "max_new_tokens",
+    "Maximum length (tokens)",
+    30,
+    minimum=5,
+    maximum=100,
+    integer=True,
+    doc="longest caption, in tokens",
+)
+MIN_NEW_TOKENS = Number(
+    "min_new_tokens",
+    "Minimum length (tokens)",
+    0,
+    minimum=0,
+    maximum=40,
+    integer=True,
+    info="Raise for more detail.",
+    doc="shortest caption, in tokens (at most the maximum); raise it for more detail",
+)
+NUM_BEAMS = Number(
+    "num_beams",
+    "Beams",
+    3,
+    minimum=1,
+    maximum=8,
+    integer=True,
+    info="More: more careful, slower.",
+    doc="beam-search width: more is more careful and slower",
+)
+QUESTION = Text(
+    "question",
+    "Question",
+    "",
+    max_length=300,
+    placeholder="e.g. What animal is this?",
+    info="Short answers: yes, two, red…",
+    doc='the question, e.g. "What colour is the car?"',
+)
+MAX_PREFIX_CHARS = PREFIX.max_length
+MAX_QUESTION_CHARS = QUESTION.max_length
 # BLIP (large especially) was trained on web alt-text and sometimes opens with these non-words.
 _ARTEFACTS = re.compile(r"^(?:arafed|araffe|arafe|araf)\s+", re.IGNORECASE)
 
@@ -29,18 +78,24 @@ _ARTEFACTS = re.compile(r"^(?:arafed|araffe|arafe|araf)\s+", re.IGNORECASE)
 class DecodingOptions:
     """How text is generated: beam search with a length window."""
 
-    max_new_tokens: int = 30
-    min_new_tokens: int = 0
-    num_beams: int = 3
+    max_new_tokens: int = MAX_NEW_TOKENS.default
+    min_new_tokens: int = MIN_NEW_TOKENS.default
+    num_beams: int = NUM_BEAMS.default
 
     def validated(self) -> DecodingOptions:
-        if not 1 <= int(self.max_new_tokens) <= 128:
-            raise InputError("Maximum length must be between 1 and 128 tokens.")
-        if not 0 <= int(self.min_new_tokens) <= int(self.max_new_tokens):
-            raise InputError("Minimum length must be between 0 and the maximum length.")
-        if not 1 <= int(self.num_beams) <= 8:
-            raise InputError("Beams must be between 1 and 8.")
-        return DecodingOptions(int(self.max_new_tokens), int(self.min_new_tokens), int(self.num_beams))
+        """Checked by the declarations (:data:`MAX_NEW_TOKENS` …), the minimum at most the maximum."""
+        longest, shortest = MAX_NEW_TOKENS.check(self.max_new_tokens), MIN_NEW_TOKENS.check(self.min_new_tokens)
+        if shortest > longest:
+            raise InputError(
+                Message(
+                    "value.not_above",
+                    field=MIN_NEW_TOKENS.field,
+                    other=MAX_NEW_TOKENS.field,
+                    got=shortest,
+                    limit=longest,
+                )
+            )
+        return DecodingOptions(longest, shortest, NUM_BEAMS.check(self.num_beams))
 
     def generate_kwargs(self) -> dict[str, int]:
         return {
@@ -131,11 +186,9 @@ def caption_images(
     """
     manager = manager or get_manager()
     options = options.validated()
-    prefix = " ".join((prefix or "").split())
-    if len(prefix) > MAX_PREFIX_CHARS:
-        raise InputError(f"The caption prefix is too long ({len(prefix)} characters; at most {MAX_PREFIX_CHARS}).")
+    prefix = " ".join(PREFIX.check(prefix).split())
     if not images:
-        raise InputError("No image to caption: upload one.")
+        raise InputError(Message("caption.no_image"))
     limits = ImageLimits.from_settings(manager.settings)
     pil_images = [load_image(image, limits) for image in images]
 
@@ -175,12 +228,10 @@ def caption_image(
 
 
 def check_question(question: str | None) -> str:
-    """The question, whitespace normalised; refused when empty or too long."""
-    question = " ".join((question or "").split())
+    """The question (:data:`QUESTION`), whitespace normalised; refused when empty or too long."""
+    question = " ".join(QUESTION.check(question).split())
     if not question:
-        raise InputError("Type a question about the image first.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InputError(f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS}).")
+        raise InputError(Message("caption.no_question"))
     return question
 
 
@@ -196,7 +247,7 @@ class DetailedCaption:
     caption: CaptionResult
     text_in_image: tuple[str, ...]
     """Lines read in the photo worth reading (:func:`~mmdemo.tasks.chapters.worth_reading`), reading order."""
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
 
 
 def describe_image(
@@ -215,12 +266,12 @@ def describe_image(
         [picture], options=DETAILED_OPTIONS, manager=manager, progress=progress, on_text=on_text
     )
     lines: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
     try:
         (ocr,) = read_texts([picture], manager=manager)
         lines = tuple(line.text for line in ocr.lines if worth_reading(line.text))
     except MMDemoError as err:  # the caption stands on its own
-        notes = (f"The text in the photo was not read: {err}",)
+        notes = (Message("caption.text_not_read", reason=err.message),)
     text = caption.text.rstrip(".") + "."
     if lines:
         text += " The text in it reads: " + " / ".join(f"“{line}”" for line in lines) + "."

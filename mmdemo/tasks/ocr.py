@@ -17,10 +17,23 @@ from PIL import Image, ImageDraw
 
 from ..errors import InputError
 from ..media.image import ImageLimits, load_image
-from ..models.manager import ModelManager, ProgressFn
+from ..messages import Message
+from ..models.manager import ModelManager
+from ..params import Number
+from ..progress import ProgressFn
 from ..runtime import get_manager
 
 Point = tuple[float, float]
+MIN_SCORE = Number(
+    "min_score",
+    "Minimum confidence",
+    0.5,
+    minimum=0,
+    maximum=1,
+    step=0.05,
+    info="Lines read less surely are left out.",
+    doc="leave out lines read with less confidence than this",
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,7 @@ def ocr_canvas(image: Image.Image) -> Image.Image:
 def read_texts(
     images: Sequence[Any],
     *,
-    min_score: float = 0.5,
+    min_score: float = MIN_SCORE.default,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
 ) -> list[OcrResult]:
@@ -101,10 +114,9 @@ def read_texts(
     import numpy as np
 
     manager = manager or get_manager()
-    if not 0 <= min_score <= 1:
-        raise InputError("The minimum confidence must be between 0 and 1.")
+    min_score = MIN_SCORE.check(min_score)
     if not images:
-        raise InputError("No image to read: upload one.")
+        raise InputError(Message("ocr.no_image"))
     limits = ImageLimits.from_settings(manager.settings)
     pil_images = [load_image(image, limits) for image in images]
 
@@ -131,7 +143,7 @@ def read_texts(
 def read_text(
     image: Any,
     *,
-    min_score: float = 0.5,
+    min_score: float = MIN_SCORE.default,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
 ) -> OcrResult:

@@ -16,21 +16,26 @@ import gradio as gr
 
 from ..media.image import require_image
 from ..models.manager import ModelManager
+from ..params import documented
 from ..tasks.captioning import (
-    MAX_PREFIX_CHARS,
-    MAX_QUESTION_CHARS,
+    MAX_NEW_TOKENS,
+    MIN_NEW_TOKENS,
+    NUM_BEAMS,
+    PREFIX,
+    QUESTION,
     DecodingOptions,
     answer_question,
     caption_image,
     check_question,
     describe_image,
 )
-from ..tasks.ocr import annotate, read_text
+from ..tasks.ocr import MIN_SCORE, annotate, read_text
 from .availability import AvailabilityView
 from .batch_caption import build_batch_section
 from .common import Partial, model_event, photo_input, progress_to, streamed
-from .i18n import say, tr, tr_choices, translate
+from .i18n import request_locale, say, tr, tr_choices, translate
 from .send_to import Ports
+from .widgets import slider, textbox
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
 EXAMPLES = ["thanks-for-watching.jpg", "cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
@@ -42,6 +47,8 @@ TASKS = [
 ]
 LINE_HEADERS = ["#", "Text", "Confidence"]
 """The OCR table's headers (a table's headers are translated on the server, by the request)."""
+PHOTO = "the photo (JPEG, PNG, WebP, GIF …)"
+"""What an image parameter is, for the API page and MCP (how to send it is added from ui/file_params.py)."""
 FEATURE = {"caption": "Caption", "detailed": "Detailed caption", "ask": "Ask a question", "read": "Read text"}
 
 
@@ -61,24 +68,17 @@ def task_view(task: str) -> list[Any]:
 def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
 
+    @documented([PREFIX, MAX_NEW_TOKENS, MIN_NEW_TOKENS, NUM_BEAMS], image=PHOTO)
     def caption(
         image: Any,
-        prefix: str = "",
-        max_new_tokens: int = 30,
-        min_new_tokens: int = 0,
-        num_beams: int = 3,
+        prefix: str = PREFIX.default,
+        max_new_tokens: int = MAX_NEW_TOKENS.default,
+        min_new_tokens: int = MIN_NEW_TOKENS.default,
+        num_beams: int = NUM_BEAMS.default,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> Iterator[str]:
         """Describe a photo in one sentence (BLIP image captioning). Streams: the caption grows as it is
-        generated (with beam search the best hypothesis so far, which may still change), then the final one.
-
-        Args:
-            image: the photo (JPEG, PNG, WebP, GIF …).
-            prefix: optional first words for the caption to continue, e.g. "a painting of".
-            max_new_tokens: longest caption, in tokens (5-100).
-            min_new_tokens: shortest caption, in tokens (0-40); raise it for more detail.
-            num_beams: beam-search width (1-8): more is more careful and slower.
-        """
+        generated (with beam search the best hypothesis so far, which may still change), then the final one."""
         options = DecodingOptions(max_new_tokens, min_new_tokens, num_beams)
         report = progress_to(progress)
         for item in streamed(
@@ -88,36 +88,28 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         ):
             yield item.value if isinstance(item, Partial) else item.text
 
+    @documented([], image=PHOTO)
     def describe(image: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Iterator[str]:
         """A detailed description of a photo: a longer caption, then "The text in it reads: ..." when it
-        contains text.
-
-        Args:
-            image: the photo (JPEG, PNG, WebP, GIF …).
-        """
+        contains text."""
         report = progress_to(progress)
         for item in streamed(lambda on_text: describe_image(image, manager=manager, progress=report, on_text=on_text)):
             if isinstance(item, Partial):
                 yield item.value
                 continue
             for note in item.notes:
-                gr.Warning(translate(note))
+                gr.Warning(note.text(request_locale()))
             yield item.text
 
+    @documented([QUESTION, NUM_BEAMS], image=PHOTO)
     def vqa(
         image: Any,
         question: str,
-        num_beams: int = 3,
+        num_beams: int = NUM_BEAMS.default,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> Iterator[str]:
         """Answer a question about a photo with a short answer (yes, two, red...): BLIP visual question
-        answering.
-
-        Args:
-            image: the photo (JPEG, PNG, WebP, GIF …).
-            question: the question, e.g. "What colour is the car?".
-            num_beams: beam-search width (1-8).
-        """
+        answering."""
         options = DecodingOptions(max_new_tokens=10, num_beams=num_beams)
         report = progress_to(progress)
         for item in streamed(
@@ -127,16 +119,12 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         ):
             yield item.value if isinstance(item, Partial) else item.answer
 
+    @documented([MIN_SCORE], image=PHOTO)
     def ocr(
-        image: Any, min_score: float = 0.5, progress: gr.Progress = gr.Progress(track_tqdm=True)
+        image: Any, min_score: float = MIN_SCORE.default, progress: gr.Progress = gr.Progress(track_tqdm=True)
     ) -> tuple[Any, str, dict[str, list[Any]]]:
         """Read the text in a photo (PP-OCR): the photo with the text boxes drawn, the text in reading
-        order, and one row per line (number, text, confidence).
-
-        Args:
-            image: the photo (JPEG, PNG, WebP, GIF …).
-            min_score: leave out lines read with less confidence than this (0-1).
-        """
+        order, and one row per line (number, text, confidence)."""
         result = read_text(image, min_score=min_score, manager=manager, progress=progress_to(progress))
         if not result.lines:
             gr.Info(say("No text found in this image."))
@@ -156,47 +144,14 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             )
         with gr.Column(scale=1, min_width=300):
             task = gr.Radio(tr_choices(TASKS), value="caption", label=tr("Task"), elem_id="caption-task")
-            question = gr.Textbox(
-                label=tr("Question"),
-                value="",
-                placeholder=tr("e.g. What animal is this?"),
-                info=tr("Short answers: yes, two, red…"),
-                max_lines=1,
-                max_length=MAX_QUESTION_CHARS,
-                visible=False,
-                elem_id="vqa-question",
-            )
+            question = textbox(QUESTION, max_lines=1, visible=False, elem_id="vqa-question")
             with gr.Group(visible=True) as caption_options, gr.Accordion(tr("Caption options"), open=False):
-                prefix = gr.Textbox(
-                    label=tr("Start the caption with"),
-                    value="",
-                    placeholder=tr("e.g. a photograph of"),
-                    max_lines=1,
-                    max_length=MAX_PREFIX_CHARS,
-                    elem_id="caption-prefix",
-                )
-                max_tokens = gr.Slider(5, 100, value=30, step=1, precision=0, label=tr("Maximum length (tokens)"))
-                min_tokens = gr.Slider(
-                    0,
-                    40,
-                    value=0,
-                    step=1,
-                    precision=0,
-                    label=tr("Minimum length (tokens)"),
-                    info=tr("Raise for more detail."),
-                )
-                beams = gr.Slider(
-                    1, 8, value=3, step=1, precision=0, label=tr("Beams"), info=tr("More: more careful, slower.")
-                )
+                prefix = textbox(PREFIX, max_lines=1, elem_id="caption-prefix")
+                max_tokens = slider(MAX_NEW_TOKENS)
+                min_tokens = slider(MIN_NEW_TOKENS)
+                beams = slider(NUM_BEAMS)
             with gr.Group(visible=False) as read_options:
-                min_score = gr.Slider(
-                    0,
-                    1,
-                    value=0.5,
-                    step=0.05,
-                    label=tr("Minimum confidence"),
-                    info=tr("Lines read less surely are left out."),
-                )
+                min_score = slider(MIN_SCORE)
             buttons = {
                 key: gr.Button(tr("Run"), variant="primary", visible=key == "caption", elem_id=f"{key}-button")
                 for _, key in TASKS

@@ -37,7 +37,7 @@ from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
 from ..zerogpu import gpu
 from .access import access
-from .i18n import localized, request_locale, say, tr, translate
+from .i18n import localized, request_locale, say, tr, translate, user_error
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def _converted(fn_name: str, err: BaseException) -> BaseException:
         return err
     if isinstance(err, MMDemoError):
         log.info("%s refused: %s", fn_name, err.detail)
-        return gr.Error(str(err), title="Cannot do that", print_exception=False)
+        return user_error(err.message, "Cannot do that")
     if isinstance(err, Cancelled):
         log.info("%s stopped: its client went away", fn_name)
         return gr.Error("This request was cancelled.", title="Cancelled", print_exception=False)
@@ -292,7 +292,7 @@ def precheck(
             try:
                 check(*values)
             except MMDemoError as err:
-                raise gr.Error(translate(str(err)), title=say("Check the request"), print_exception=False) from None
+                raise localized(user_error(err.message, "Check the request")) from None
 
     return check_request
 

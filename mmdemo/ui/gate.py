@@ -29,35 +29,38 @@ own data model rejects) also becomes a short message instead of an empty ``{"err
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..errors import InputError
+from ..messages import Message, Page
+from ..params import MAX_TEXT_CHARS, check_choice, check_flag, check_number, check_text, field
 from .file_params import MAX_FILES, describe_file_parameters
 from .i18n import current_request, english, english_everywhere, localized
+from .widgets import declaration
 
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 FILE_META = {"_type": "gradio.FileData"}
-MAX_TEXT_CHARS = 4000
-"""Text fields without their own ``max_length`` accept at most this many characters."""
 MAX_CUSTOM_CHOICE_CHARS = 64
 """A dropdown that takes typed values (``allow_custom_value``) takes short text; its handler parses it."""
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _FILE_KIND = {"Image": "image", "Audio": "recording", "Video": "video", "File": "file"}
+"""What the refusals call the file a component takes (``gate.kind.<kind>``)."""
 
 
 class GateError(gr.Error):
-    """A request value the gate refused; the message names the field."""
+    """A request value the gate refused; the message names the field (shown in the request's language)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, title="Check the request", print_exception=False)  # logged in one line
+    def __init__(self, message: Message | str) -> None:
+        super().__init__(str(message), title="Check the request", print_exception=False)  # logged in one line
+        self.mmdemo_message = message
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -91,7 +94,9 @@ def own_file_path(raw: Any) -> Any:
     return unquote(match.group(1))
 
 
-def admit_file(value: Any, field: str, kind: str = "file", roots: Sequence[Path] | None = None) -> dict[str, Any]:
+def admit_file(
+    value: Any, field: Message | str, kind: str = "file", roots: Sequence[Path] | None = None
+) -> dict[str, Any]:
     """A clean Gradio file object for ``value``, or :class:`GateError`.
 
     ``value`` must look like what Gradio's own clients send: ``{"path": …, "meta": {"_type":
@@ -100,11 +105,12 @@ def admit_file(value: Any, field: str, kind: str = "file", roots: Sequence[Path]
     Files from ``assets/`` are copied into Gradio's cache (as ``gr.Examples`` does) so that Gradio's
     own upload check admits them. ``url`` and any other field the client sent are dropped.
     """
+    what = Message(f"gate.kind.{kind}")
     if value is None:
-        raise GateError(f"{field}: no {kind} was provided. Upload one.")
+        raise GateError(Message("gate.no_file", field=field, kind=what))
     if hasattr(value, "model_dump"):
         value = value.model_dump()
-    refused = GateError(f"{field}: this {kind} is not a file uploaded to this app (or it expired). Upload it again.")
+    refused = GateError(Message("gate.not_uploaded", field=field, kind=what))
     if not isinstance(value, dict) or value.get("meta") != FILE_META:
         raise refused
     raw = own_file_path(value.get("path"))
@@ -128,89 +134,27 @@ def admit_file(value: Any, field: str, kind: str = "file", roots: Sequence[Path]
     return {"path": str(real), "orig_name": name, "meta": dict(FILE_META)}
 
 
-def admit_files(value: Any, field: str, limit: int = MAX_FILES) -> list[dict[str, Any]]:
+def admit_files(value: Any, field: Message | str, limit: int = MAX_FILES) -> list[dict[str, Any]]:
     """A list of clean Gradio file objects (a ``gr.File`` that takes several): each one as :func:`admit_file`
     admits it, at most ``limit``; an empty list is no file."""
     if value is None or value == []:
-        raise GateError(f"{field}: no file was provided. Upload one.")
+        raise GateError(Message("gate.no_file", field=field, kind=Message("gate.kind.file")))
     if not isinstance(value, list):
-        raise GateError(f"{field}: this file is not a file uploaded to this app (or it expired). Upload it again.")
+        raise GateError(Message("gate.not_uploaded", field=field, kind=Message("gate.kind.file")))
     if len(value) > limit:
-        raise GateError(f"{field}: at most {limit} files at once (got {len(value)}).")
+        raise GateError(Message("gate.too_many_files", field=field, limit=limit, count=len(value)))
     return [admit_file(item, field) for item in value]
 
 
 # --- values --------------------------------------------------------------------------------------
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 24 else text[:21] + "…"
-
-
-def _number_text(x: float) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-def check_number(
-    value: Any,
-    field: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    integer: bool = False,
-    optional: bool = False,
-) -> float | int | None:
-    """``value`` as a finite number in ``[minimum, maximum]`` (an ``int`` when ``integer``), else :class:`GateError`."""
-    if value is None and optional:
-        return None
-    what = "a whole number" if integer else "a number"
-    if minimum is not None and maximum is not None:
-        what += f" from {_number_text(minimum)} to {_number_text(maximum)}"
-    elif minimum is not None:
-        what += f" of at least {_number_text(minimum)}"
-    elif maximum is not None:
-        what += f" of at most {_number_text(maximum)}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        got = "nothing" if value is None else f"{type(value).__name__} {_shown(value)}"
-        raise GateError(f"{field} must be {what} (got {got}).")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise GateError(f"{field} must be {what} (got {value}).")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise GateError(f"{field} must be {what} (got {_shown(value)}).")
-    if integer:
-        if value != int(value):
-            raise GateError(f"{field} must be {what} (got {_shown(value)}).")
-        return int(value)
-    return float(value)
-
-
-def check_text(value: Any, field: str, *, max_chars: int = MAX_TEXT_CHARS) -> str:
-    """``value`` as text (``None`` = empty) of at most ``max_chars`` characters, valid Unicode."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise GateError(f"{field} must be text (got {type(value).__name__} {_shown(value)}).")
-    if len(value) > max_chars:
-        raise GateError(f"{field} is too long ({len(value)} characters; at most {max_chars}).")
+def _checked(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A check of :mod:`mmdemo.params` (the same checks and sentences as the tasks') as a gate refusal."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise GateError(f"{field} contains characters that are not valid Unicode text (a lone surrogate).") from None
-    return value
-
-
-def check_choice(value: Any, field: str, choices: Iterable[Any]) -> Any:
-    allowed = list(choices)
-    if value not in allowed or isinstance(value, bool) != any(isinstance(c, bool) for c in allowed):
-        raise GateError(f"{field} must be one of {', '.join(repr(c) for c in allowed)} (got {_shown(value)}).")
-    return value
-
-
-def check_flag(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise GateError(f"{field} must be true or false (got {_shown(value)}).")
-    return value
+        return check(*args, **kwargs)
+    except InputError as err:
+        raise GateError(err.message) from None
 
 
 def _label(block: Any) -> str:
@@ -218,15 +162,20 @@ def _label(block: Any) -> str:
     return str(label).strip() if isinstance(label, str) and label.strip() else type(block).__name__
 
 
-def check_value(block: Any, value: Any, field: str) -> Any:
-    """Check one input ``value`` against the component ``block`` it is bound to (see the module docstring)."""
+def check_value(block: Any, value: Any, field: Message | str) -> Any:
+    """Check one input ``value`` against the component ``block`` it is bound to (see the module docstring): a
+    widget built from a task's declaration (:mod:`.widgets`) by that declaration's own ``check``."""
     name = type(block).__name__
+    declared = declaration(block)
+    if declared is not None:
+        return _checked(declared.check, value)
     if isinstance(block, gr.File) and getattr(block, "file_count", "single") != "single":
         return admit_files(value, field)
     if isinstance(block, (gr.Image, gr.Audio, gr.Video, gr.File)):
         return admit_file(value, field, _FILE_KIND.get(name, "file"))
     if isinstance(block, (gr.Slider, gr.Number)):
-        return check_number(
+        return _checked(
+            check_number,
             value,
             field,
             minimum=block.minimum,
@@ -235,13 +184,13 @@ def check_value(block: Any, value: Any, field: str) -> Any:
             optional=isinstance(block, gr.Number),
         )
     if isinstance(block, gr.Checkbox):
-        return check_flag(value, field)
+        return _checked(check_flag, value, field)
     if isinstance(block, gr.Dropdown) and getattr(block, "allow_custom_value", False):
-        return check_text(value, field, max_chars=MAX_CUSTOM_CHOICE_CHARS)  # the handler parses it
+        return _checked(check_text, value, field, max_chars=MAX_CUSTOM_CHOICE_CHARS)  # the handler parses it
     if isinstance(block, (gr.Radio, gr.Dropdown)) and not getattr(block, "multiselect", False):
-        return check_choice(value, field, [choice[1] for choice in block.choices])
+        return _checked(check_choice, value, field, [choice[1] for choice in block.choices])
     if isinstance(block, gr.Textbox):
-        return check_text(value, field, max_chars=getattr(block, "max_length", None) or MAX_TEXT_CHARS)
+        return _checked(check_text, value, field, max_chars=getattr(block, "max_length", None) or MAX_TEXT_CHARS)
     return value  # components the app does not take from clients (examples datasets …): Gradio checks them
 
 
@@ -265,11 +214,11 @@ def check_inputs(block_fn: Any, inputs: list[Any]) -> list[Any]:
     if not isinstance(inputs, list) or len(inputs) != len(blocks):
         wanted = ", ".join(names[: len(blocks)]) or f"{len(blocks)} values"
         got = len(inputs) if isinstance(inputs, list) else type(inputs).__name__
-        raise GateError(f"This endpoint takes {len(blocks)} values ({wanted}); the request sent {got}.")
+        raise GateError(Message("gate.value_count", count=len(blocks), names=wanted, got=got))
     cleaned = []
     for i, (block, value) in enumerate(zip(blocks, inputs, strict=True)):
-        field = _label(block) + (f" ({names[i]})" if i < len(names) else "")
-        cleaned.append(check_value(block, value, field))
+        name = field(_label(block), names[i]) if i < len(names) else Page(_label(block))
+        cleaned.append(check_value(block, value, name))
     return cleaned
 
 
@@ -306,9 +255,4 @@ class GatedBlocks(gr.Blocks):
             raise
         except Exception as err:  # Gradio's own checks: a value its data model rejects, a file it will not move
             log.warning("refused a request to %s: %s: %s", block_fn.name, type(err).__name__, str(err)[:300])
-            raise localized(
-                GateError(
-                    "The request could not be read: a value does not match what this endpoint takes "
-                    "(see “Use via API” at the bottom of the page)."
-                )
-            ) from None
+            raise localized(GateError(Message("gate.unreadable"))) from None

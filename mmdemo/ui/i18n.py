@@ -33,6 +33,8 @@ from typing import Any
 import gradio as gr
 from gradio.i18n import I18nData
 
+from ..messages import Message
+
 LOCALES = ("en", "zh-CN")
 """``en`` first: the language of the code, the API and anything not translated."""
 
@@ -736,6 +738,14 @@ def _value(value: str, locale: str, depth: int) -> str:
     return _translate(value, locale, depth + 1)
 
 
+def user_error(message: Message | str, title: str) -> gr.Error:
+    """A ``gr.Error`` for the user: English, carrying ``message`` so that :func:`localized` renders it in the
+    language of the request (a plain string is matched against the templates instead)."""
+    error = gr.Error(str(message), title=title, print_exception=False)
+    error.mmdemo_message = message  # type: ignore[attr-defined]
+    return error
+
+
 def localized(error: gr.Error, locale: str | None = None) -> gr.Error:
     """``error`` with its message and title in ``locale`` (default: the request's); the same error in English."""
     locale = locale or request_locale()
@@ -743,7 +753,8 @@ def localized(error: gr.Error, locale: str | None = None) -> gr.Error:
         return error
     copy = type(error).__new__(type(error))
     copy.__dict__.update(error.__dict__)
-    copy.message = translate(error.message, locale)
+    keyed = getattr(error, "mmdemo_message", None)  # a Message: rendered in the locale; else matched (below)
+    copy.message = keyed.text(locale) if isinstance(keyed, Message) else translate(error.message, locale)
     copy.title = translate(error.title, locale)
     copy.args = (copy.message,)
     return copy
