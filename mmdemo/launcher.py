@@ -135,6 +135,7 @@ def start(
     Raises ``OSError`` when the server cannot start (port taken …).
     """
     from .ui import build_app, launch_kwargs
+    from .ui.access import policy_of
 
     settings = manager.settings
     log.info(
@@ -147,15 +148,16 @@ def start(
     if settings.profile == "zerogpu":
         manager.preload(settings.preload or ("all",), background=False)
     demo = build_app(manager)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        share=share,
-        auth=list(auth) if auth else None,
-        prevent_thread_lock=True,
-        quiet=quiet,
-        **launch_kwargs(manager),
-    )
+    with policy_of(demo).serving():  # the web server trusts this app's proxies only
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            share=share,
+            auth=list(auth) if auth else None,
+            prevent_thread_lock=True,
+            quiet=quiet,
+            **launch_kwargs(manager, demo),
+        )
     if settings.profile != "zerogpu":  # only once the UI is served: what was asked for, or at least the imports
         if settings.preload:
             manager.preload(settings.preload)

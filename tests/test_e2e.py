@@ -95,7 +95,7 @@ def test_offline_default_model_gives_clear_error(tmp_path: Path, real_photos: di
 
     manager = ModelManager(Settings(device="cpu", offline=True))
     demo = build_app(manager)
-    demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(manager))
+    demo.queue().launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(manager, demo))
     try:
         client = Client(demo.local_url, verbose=False)
         began = time.perf_counter()

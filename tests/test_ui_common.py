@@ -14,7 +14,7 @@ import pytest
 
 from mmdemo.errors import Cancelled, InputError, ModelUnavailableError
 from mmdemo.ui import common
-from mmdemo.ui.access import AccessPolicy, LoginThrottle, RateLimiter, access
+from mmdemo.ui.access import AccessPolicy, LoginThrottle, RateLimiter
 from mmdemo.ui.common import guarded
 
 
@@ -94,8 +94,6 @@ def test_login_throttle_counts_failures_per_client() -> None:
 def test_wrapper_translates_errors_and_limits(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(access, "limiter", RateLimiter(4))
-
     def handler(text: str, n: int = 1, progress: gr.Progress = gr.Progress()) -> str:
         if text == "bad":
             raise InputError("Bad text: type something else.")
@@ -109,7 +107,7 @@ def test_wrapper_translates_errors_and_limits(
             raise Cancelled
         return text * n
 
-    wrapped = guarded(handler)
+    wrapped = guarded(handler, policy=AccessPolicy(rate_limit_per_minute=4))
     # Gradio sees an extra `request: gr.Request` parameter and fills it; callers may leave it out.
     assert list(inspect.signature(wrapped).parameters) == ["text", "n", "progress", "request"]
     assert gr.utils.get_type_hints(wrapped)["request"] is gr.Request
@@ -147,25 +145,39 @@ def test_api_does_not_show_request(client: Any) -> None:
     assert [p["parameter_name"] for p in params] == ["image", "question", "num_beams"]
 
 
-def test_rate_limit_over_http_ignores_made_up_forwarded_for(app_url: str, real_photos: dict[str, str]) -> None:
+def test_rate_limit_over_http_ignores_made_up_forwarded_for(app_settings, real_photos: dict[str, str]) -> None:
     from mmdemo.testing.http import call_raw, upload
+    from mmdemo.testing.server import launched_app
 
-    limiter = access.limiter
-    saved = limiter.per_minute
-    limiter.per_minute = 3
-    limiter._seen.clear()
-    try:
-        photo = upload(app_url, real_photos["lion.jpg"])
+    with launched_app(app_settings.replace(rate_limit_per_minute=3)) as url:
+        photo = upload(url, real_photos["lion.jpg"])
         results = [
-            call_raw(app_url, "vqa", [photo, "What is it?", 1], headers={"X-Forwarded-For": f"198.51.100.{i}"})
+            call_raw(url, "vqa", [photo, "What is it?", 1], headers={"X-Forwarded-For": f"198.51.100.{i}"})
             for i in range(5)
         ]
-        assert [r.event for r in results] == ["complete"] * 3 + ["error"] * 2
-        assert "Too many requests" in (results[-1].message or "")
-    finally:
-        limiter.per_minute = saved
-        limiter._seen.clear()
-    assert call_raw(app_url, "vqa", [photo, "What is it?", 1]).event == "complete"
+    assert [r.event for r in results] == ["complete"] * 3 + ["error"] * 2
+    assert "Too many requests" in (results[-1].message or "")
+
+
+def test_each_app_has_its_own_limits(tiny_settings) -> None:
+    """The limit and the sign-in throttle belong to the app: building a second app with other settings changes
+    nothing for the first (the policy was a module-level singleton: the last app built set it for all), and no
+    process-wide variable is left behind."""
+    import os
+
+    from mmdemo.models.manager import ModelManager
+    from mmdemo.ui import build_app
+    from mmdemo.ui.access import policy_of
+
+    first = build_app(ModelManager(tiny_settings.replace(rate_limit_per_minute=3)))
+    second = build_app(ModelManager(tiny_settings.replace(rate_limit_per_minute=0, trusted_proxies=("10.0.0.0/8",))))
+    assert policy_of(first).limiter.per_minute == 3 and policy_of(second).limiter.per_minute == 0
+    assert policy_of(first).logins is not policy_of(second).logins
+    assert not policy_of(first).is_trusted("10.1.2.3") and policy_of(second).is_trusted("10.1.2.3")
+    saved = os.environ.get("FORWARDED_ALLOW_IPS")
+    with policy_of(second).serving():
+        assert os.environ["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"  # what this app's web server is started with
+    assert os.environ.get("FORWARDED_ALLOW_IPS") == saved
 
 
 def test_login_is_throttled_per_client(app_settings) -> None:
@@ -173,20 +185,16 @@ def test_login_is_throttled_per_client(app_settings) -> None:
     one waits; forwarded-for headers the client makes up do not make it another client."""
     from mmdemo.testing.server import launched_app
 
-    access.logins._failures.clear()
-    try:
-        with launched_app(app_settings, auth=[("ann", "right")]) as url:
-            statuses = []
-            for i in range(7):
-                wrong = {"username": "ann", "password": f"wrong{i}"}
-                r = httpx.post(f"{url}/login", data=wrong, headers={"X-Forwarded-For": f"9.9.9.{i}"})
-                statuses.append(r.status_code)
-            assert statuses == [400] * access.logins.max_failures + [429] * (7 - access.logins.max_failures)
-            assert "Too many wrong sign-in attempts" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
-            right = {"username": "ann", "password": "right"}
-            assert httpx.post(f"{url}/login", data=right).status_code == 429
-            assert "after 5 wrong attempts" in httpx.get(f"{url}/config").text.lower()  # the sign-in page says so
-            access.logins._failures.clear()
-            assert httpx.post(f"{url}/login", data=right).status_code == 200
-    finally:
-        access.logins._failures.clear()
+    most = LoginThrottle().max_failures
+    right = {"username": "ann", "password": "right"}
+    with launched_app(app_settings, auth=[("ann", "right")]) as url:
+        assert httpx.post(f"{url}/login", data=right).status_code == 200  # the throttle lets sign-in work
+        statuses = []
+        for i in range(7):
+            wrong = {"username": "ann", "password": f"wrong{i}"}
+            r = httpx.post(f"{url}/login", data=wrong, headers={"X-Forwarded-For": f"9.9.9.{i}"})
+            statuses.append(r.status_code)
+        assert statuses == [400] * most + [429] * (7 - most)
+        assert "Too many wrong sign-in attempts" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+        assert httpx.post(f"{url}/login", data=right).status_code == 429
+        assert "after 5 wrong attempts" in httpx.get(f"{url}/config").text.lower()  # the sign-in page says so

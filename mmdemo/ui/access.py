@@ -10,12 +10,13 @@ A request whose peer is not a trusted proxy is identified by its peer address, w
 from __future__ import annotations
 
 import collections
+import contextlib
 import ipaddress
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -50,21 +51,38 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 class AccessPolicy:
-    """Trusted proxies, the request limit and the sign-in throttle of one app (set from the settings)."""
+    """Trusted proxies, the request limit and the sign-in throttle of one app (:meth:`from_settings`; each app
+    built in a process has its own, so two apps never share limits or counts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, trusted_proxies: Iterable[str] = (), rate_limit_per_minute: int = 0) -> None:
         self.trusted: tuple[Network, ...] = ()
         self.limiter = RateLimiter()
         self.logins = LoginThrottle()
+        self.configure(trusted_proxies, rate_limit_per_minute)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AccessPolicy:
+        return cls(settings.trusted_proxies, settings.rate_limit_per_minute)
 
     def configure(self, trusted_proxies: Iterable[str], rate_limit_per_minute: int) -> None:
-        """Set the policy; also tell the web server (uvicorn, started by ``launch()`` afterwards) to trust the
-        same proxies. Left to itself, uvicorn believes ``X-Forwarded-For`` from any loopback peer, which
-        is every visitor of a share link (they arrive through the local tunnel client)."""
-        trusted_proxies = list(trusted_proxies)
-        self.trusted = parse_networks(trusted_proxies)
+        self.trusted = parse_networks(list(trusted_proxies))
         self.limiter.per_minute = rate_limit_per_minute
-        os.environ["FORWARDED_ALLOW_IPS"] = ",".join(str(net) for net in self.trusted)
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around ``launch()``: the web server it starts (uvicorn) trusts the same proxies as this policy. Left to
+        itself, uvicorn believes ``X-Forwarded-For`` from any loopback peer, which is every visitor of a share
+        link (they arrive through the local tunnel client). uvicorn reads ``FORWARDED_ALLOW_IPS`` once, when the
+        server is configured, so it is set only for that moment and restored: other apps keep their own."""
+        saved = os.environ.get(FORWARDED)
+        os.environ[FORWARDED] = ",".join(str(net) for net in self.trusted)
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.environ.pop(FORWARDED, None)
+            else:
+                os.environ[FORWARDED] = saved
 
     def is_trusted(self, address: str | None) -> bool:
         ip = _ip(address or "")
@@ -167,17 +185,32 @@ class LoginThrottle:
         )
 
 
-access = AccessPolicy()
-"""The policy of the app in this process; ``build_app`` configures it from the settings."""
+FORWARDED = "FORWARDED_ALLOW_IPS"
+"""The variable uvicorn reads its trusted proxies from."""
+UNLIMITED = AccessPolicy()
+"""The policy of handlers wrapped outside an app (library use, tests): no limit, no proxies."""
+
+
+def policy_of(blocks: Any) -> AccessPolicy:
+    """The policy of the app ``blocks`` (set by ``build_app``), else :data:`UNLIMITED`."""
+    policy = getattr(blocks, "access_policy", None)
+    return policy if isinstance(policy, AccessPolicy) else UNLIMITED
+
+
+def building_policy() -> AccessPolicy:
+    """The policy of the app being built (the ``gr.Blocks`` whose ``with`` block is open)."""
+    from gradio.context import Context
+
+    return policy_of(Context.root_block)
 
 
 class LoginThrottleMiddleware:
     """ASGI middleware in front of Gradio's ``POST /login``: refuses (429, with a message) a client that
     failed too often, and counts each answer (200 = signed in; anything else = a failure)."""
 
-    def __init__(self, app: Any, policy: AccessPolicy | None = None) -> None:
+    def __init__(self, app: Any, policy: AccessPolicy) -> None:
         self.app = app
-        self.policy = policy or access
+        self.policy = policy
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (

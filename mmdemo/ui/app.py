@@ -8,7 +8,7 @@ import gradio as gr
 
 from ..models.manager import ModelManager
 from ..runtime import get_manager
-from .access import LOGIN_HINT_JS, LoginThrottleMiddleware, access
+from .access import LOGIN_HINT_JS, AccessPolicy, LoginThrottleMiddleware, policy_of
 from .audio_emotion import build_audio_emotion_tab
 from .availability import AvailabilityView
 from .captioning import build_captioning_tab
@@ -55,6 +55,7 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
     view = AvailabilityView(manager)
     # GatedBlocks: every value of every event passes one gate (files, numbers, text, choices) first.
     with GatedBlocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
+        demo.access_policy = AccessPolicy.from_settings(manager.settings)  # this app's limits (model events read it)
         gr.Markdown(tr(INTRO), elem_classes="tab-intro")
         with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab visible on a phone (no overflow menu)
             with gr.Tab(tr("Image"), id="caption"):
@@ -79,17 +80,17 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
         for event in events:
             event.then(refresh_all, None, targets, api_visibility="private", queue=False, show_progress="hidden")
         demo.load(refresh_all, None, targets, api_visibility="private", queue=False, show_progress="hidden")
-    access.configure(manager.settings.trusted_proxies, manager.settings.rate_limit_per_minute)
     # One queue for the whole app, with one lane per task (see common.model_event).
     demo.queue(max_size=manager.settings.max_queue)
     return demo
 
 
-def launch_kwargs(manager: ModelManager) -> dict[str, Any]:
-    """Arguments for ``demo.launch`` that follow from the settings."""
+def launch_kwargs(manager: ModelManager, demo: gr.Blocks | None = None) -> dict[str, Any]:
+    """Arguments for ``demo.launch`` that follow from the settings (and the access policy of ``demo``)."""
     from starlette.middleware import Middleware
 
-    throttle = access.logins
+    policy = policy_of(demo)
+    throttle = policy.logins
     return {
         # Primary buttons and selected choices one shade darker than Soft's: white text at >= 4.5:1.
         "theme": gr.themes.Soft().set(
@@ -104,7 +105,7 @@ def launch_kwargs(manager: ModelManager) -> dict[str, Any]:
         "mcp_server": manager.settings.mcp_server,
         "show_error": False,  # our own errors are gr.Error already; anything else stays in the log
         # Sign-in: at most a few wrong passwords per client, then a pause (Gradio's login has no throttle).
-        "app_kwargs": {"middleware": [Middleware(LoginThrottleMiddleware, policy=access)], "lifespan": mcp_lifespan},
+        "app_kwargs": {"middleware": [Middleware(LoginThrottleMiddleware, policy=policy)], "lifespan": mcp_lifespan},
         "auth_message": (
             f"Sign in to use this app. After {throttle.max_failures} wrong attempts, sign-in pauses for "
             f"{throttle.window / 60:g} minutes."

@@ -4,7 +4,7 @@ cancellation, ZeroGPU), progress adaptation, where output files go, and the Mode
 Every model event of the app is registered with :func:`model_event`:
 
 * its values have already passed the gate (:mod:`mmdemo.ui.gate`) when the handler runs;
-* the client's request is counted against the per-client limit (:mod:`mmdemo.ui.access`);
+* the client's request is counted against the per-client limit of its app (:mod:`mmdemo.ui.access`);
 * it runs in its own **queue lane** (a Gradio concurrency group, one request at a time per lane), so a
   quick request never queues behind a long one of another task; the model manager's per-model locks
   (granted in arrival order) keep any one model to one request at a time, and long pipelines take
@@ -36,7 +36,7 @@ from ..errors import Cancelled, MMDemoError
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager, ProgressFn
 from ..zerogpu import gpu
-from .access import access
+from .access import UNLIMITED, AccessPolicy, building_policy
 from .i18n import localized, request_locale, say, tr, translate, user_error
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,14 @@ def _convert_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def guarded(fn: Callable[..., Any], gpu_duration: float | Callable[..., float] | None = None) -> Callable[..., Any]:
-    """``fn`` as a model event handler: per-client rate limit, then (under ``@spaces.GPU`` on ZeroGPU when
-    ``gpu_duration`` is given) ``fn`` with its errors converted inside the GPU function.
+def guarded(
+    fn: Callable[..., Any],
+    gpu_duration: float | Callable[..., float] | None = None,
+    policy: AccessPolicy = UNLIMITED,
+) -> Callable[..., Any]:
+    """``fn`` as a model event handler: the per-client rate limit of ``policy`` (its app's), then (under
+    ``@spaces.GPU`` on ZeroGPU when ``gpu_duration`` is given) ``fn`` with its errors converted inside the GPU
+    function.
 
     The wrapper asks Gradio for the request (an extra ``request: gr.Request`` parameter that the API does
     not show) to know who is calling; ``fn`` itself does not get it. A generator ``fn`` (it streams partial
@@ -175,7 +180,7 @@ def guarded(fn: Callable[..., Any], gpu_duration: float | Callable[..., float] |
         def handler(*args: Any, **kwargs: Any) -> Iterator[Any]:
             request, bound = split(args, kwargs)
             try:
-                access.limiter.check(access.client_id(request))
+                policy.limiter.check(policy.client_id(request))
                 yield from inner(*bound.args, **bound.kwargs)
             except gr.Error as err:  # in the language of the user's browser (English for API clients)
                 raise localized(err, request_locale(request)) from None
@@ -186,7 +191,7 @@ def guarded(fn: Callable[..., Any], gpu_duration: float | Callable[..., float] |
         def handler(*args: Any, **kwargs: Any) -> Any:
             request, bound = split(args, kwargs)
             try:
-                access.limiter.check(access.client_id(request))
+                policy.limiter.check(policy.client_id(request))
                 return inner(*bound.args, **bound.kwargs)
             except gr.Error as err:  # in the language of the user's browser (English for API clients)
                 raise localized(err, request_locale(request)) from None
@@ -319,7 +324,7 @@ def model_event(
     """
     triggers = list(triggers) if isinstance(triggers, (list, tuple)) else [triggers]
     options = {"preprocess": False, "concurrency_id": lane, "concurrency_limit": 1, "api_name": api_name}
-    handler = guarded(fn, gpu_duration)
+    handler = guarded(fn, gpu_duration, building_policy())
     if manager is None:
         return gr.on(triggers, handler, list(inputs), outputs, **options)
     first = gr.on(
