@@ -8,19 +8,8 @@ import numpy as np
 import pytest
 
 from mmdemo.errors import InputError
-from mmdemo.media.audio import (
-    AXIS_COLOUR,
-    Audio,
-    AudioLimits,
-    frame_levels_db,
-    frequency_ticks,
-    load_audio,
-    resample,
-    spectrogram_box,
-    spectrogram_image,
-    time_ticks,
-    voiced_frames,
-)
+from mmdemo.media.audio import Audio, AudioLimits, frame_levels_db, load_audio, resample, voiced_frames
+from mmdemo.media.spectrogram import AXIS_COLOUR, frequency_ticks, spectrogram_box, spectrogram_image, time_ticks
 from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS, GAP_SECONDS, GOOD_AUDIO, speech
 
 SPEECH_SECONDS = 7.884  # cate_blanch.mp3 as decoded at 16 kHz (the odd files are cut from it)
@@ -111,6 +100,29 @@ def test_size_limit_is_checked_before_reading(odd_audio: dict[str, Path]) -> Non
         load_audio(odd_audio["speech.wav"], AudioLimits(max_bytes=size - 1))
     with pytest.raises(InputError, match="too large"):
         load_audio(odd_audio["speech.wav"].read_bytes(), AudioLimits(max_bytes=size - 1))
+
+
+def test_size_is_checked_once_per_input(odd_audio: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path: from the file system before reading; bytes: their length. Never a second time after that."""
+    import mmdemo.media.audio as audio_module
+    import mmdemo.media.files as files_module
+
+    checks: list[int] = []
+    original = files_module.check_file_size
+
+    def counted(size: int, *args: object) -> None:
+        checks.append(size)
+        original(size, *args)
+
+    monkeypatch.setattr(files_module, "check_file_size", counted)
+    monkeypatch.setattr(audio_module, "check_file_size", counted)
+    path = odd_audio["speech.wav"]
+    for source in (path, str(path), {"path": str(path)}, path.read_bytes()):
+        checks.clear()
+        load_audio(source)
+        assert checks == [path.stat().st_size], type(source).__name__
+    with pytest.raises(InputError, match="empty"):
+        load_audio(b"")
 
 
 def test_every_source_kind(odd_audio: dict[str, Path]) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from gradio.media import get_audio
 
-from mmdemo.media.audio import load_audio
-from mmdemo.tasks.prosody import analyze_prosody
+from mmdemo.media.audio import Loudness, load_audio
+from mmdemo.tasks.prosody import HOP_SECONDS, analyze_prosody
 
 SR = 16_000
 T = np.arange(2 * SR) / SR
@@ -50,3 +50,17 @@ def test_real_speech() -> None:
     assert len(prosody.times) == len(prosody.pitch_hz) == len(prosody.loudness_db)
     assert np.all(np.diff(prosody.times) > 0) and prosody.times[-1] <= audio.duration
     assert 60 < prosody.speaking_rate_wpm < 400
+
+
+def test_loudness_measured_once_is_used_as_given() -> None:
+    """The emotion path hands in the clip's loudness (measured once): the same prosody as measuring it here;
+    loudness of other frames or of other samples is refused rather than misread."""
+    audio = load_audio(get_audio("cate_blanch.mp3"), sample_rate=SR)
+    loudness = Loudness.measure(audio.samples, SR, HOP_SECONDS)
+    given, measured = analyze_prosody(audio.samples, SR, 20, loudness), analyze_prosody(audio.samples, SR, 20)
+    for name in ("times", "pitch_hz", "loudness_db"):
+        np.testing.assert_array_equal(getattr(given, name), getattr(measured, name))
+    assert (given.median_pitch_hz, given.speaking_rate_wpm) == (measured.median_pitch_hz, measured.speaking_rate_wpm)
+    for wrong in (Loudness.measure(audio.samples, SR), Loudness.measure(audio.samples[:SR], SR, HOP_SECONDS)):
+        with pytest.raises(ValueError, match="loudness of these samples"):
+            analyze_prosody(audio.samples, SR, 20, wrong)

@@ -1,24 +1,22 @@
 """Turn whatever the UI hands us (a path, Gradio's file dict, bytes, a ``(rate, array)`` tuple) into mono audio.
 
 Every bad input raises :class:`~mmdemo.errors.InputError` with a message the user can act on. Size is
-checked before reading, duration before decoding wherever the container says it (and while decoding
-otherwise), so an over-long upload never fills memory.
+checked once, before reading (a path: from the file system; bytes: their length), duration before decoding
+wherever the container says it (and while decoding otherwise), so an over-long upload never fills memory.
 
 Decoding: ``soundfile`` (libsndfile: WAV, FLAC, OGG Vorbis/Opus, MP3, AIFF …) first, then PyAV
 (FFmpeg: M4A/AAC, WebM/Opus as browsers record, MP4/MOV sound tracks, anything else FFmpeg reads).
 Channels are averaged to mono; resampling uses ``soxr`` (what librosa calls for ``soxr_hq``, without
-librosa's numba start-up cost). Also here: frame loudness, a simple energy-based speech detector and
-a mel-spectrogram picture.
+librosa's numba start-up cost). Also here: frame loudness and which frames carry sound, measured once per
+clip (:class:`Loudness`). The spectrogram picture is :mod:`mmdemo.media.spectrogram`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import math
 import struct
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +29,11 @@ from .files import NOT_MEDIA, check_file_size, looks_like, read_limited, sniff
 __all__ = [
     "Audio",
     "AudioLimits",
+    "Loudness",
     "frame_levels_db",
     "load_audio",
     "probe_duration",
     "resample",
-    "spectrogram_image",
     "voiced_frames",
 ]
 
@@ -128,6 +126,7 @@ def load_audio(source: Any, limits: AudioLimits = AudioLimits(), sample_rate: in
             source = location
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
+            _check_bytes(len(data), limits)  # a path's size is checked before it is read (_read_path)
         elif isinstance(source, (str, Path)):
             data = _read_path(str(source), limits)
         else:
@@ -199,7 +198,7 @@ def _check_duration(seconds: float, limits: AudioLimits) -> None:
 
 
 def _decode(data: bytes, limits: AudioLimits) -> Audio:
-    _check_bytes(len(data), limits)
+    """Bytes whose size was checked (:func:`_read_path` or :func:`_check_bytes`) → :class:`Audio`."""
     data, header_note = _wav_true_length(data)
     try:
         audio = _decode_soundfile(data, limits)
@@ -395,7 +394,7 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return np.ascontiguousarray(soxr.resample(samples, from_rate, to_rate, quality="HQ"), dtype=np.float32)
 
 
-# --- loudness, speech, spectrogram ---------------------------------------------------------------
+# --- loudness and sound --------------------------------------------------------------------------
 
 
 def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_seconds: float = FRAME_SECONDS) -> np.ndarray:
@@ -420,177 +419,37 @@ def voiced_frames(levels_db: np.ndarray) -> np.ndarray:
     return levels_db >= threshold
 
 
-_MAGMA = np.array(  # a few anchors of matplotlib's "magma" (CC0), interpolated below
-    [[0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [181, 54, 122], [229, 80, 100], [251, 135, 97],
-     [254, 194, 135], [252, 253, 191]],
-    dtype=np.float64,
-)  # fmt: skip
-
-
-def _hz_to_mel(hz: Any) -> Any:
-    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
-
-
-def _mel_to_hz(mel: Any) -> Any:
-    return 700.0 * (10 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
-
-
-def _mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    fft_hz = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    edges = _mel_to_hz(np.linspace(0.0, _hz_to_mel(sample_rate / 2), n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (fft_hz - lower) / np.maximum(centre - lower, 1e-9)
-    falling = (upper - fft_hz) / np.maximum(upper - centre, 1e-9)
-    return np.maximum(0.0, np.minimum(rising, falling))
-
-
-# --- the spectrogram picture: the mel spectrogram, time (s) along the bottom, frequency (Hz/kHz) up the side ---
-
-SPECTROGRAM_MARGINS = (52, 8, 12, 22)
-"""Room around the plot for the axes, in pixels: (left, top, right, bottom)."""
-AXIS_COLOUR = (110, 110, 110)
-"""Axis lines and tick marks (exactly this colour; the labels are anti-aliased text in :data:`LABEL_COLOUR`)."""
-LABEL_COLOUR = (40, 40, 40)
-BACKGROUND = (255, 255, 255)
-TICK_LENGTH = 4
-MAX_TIME_TICKS = 10
-"""At most about this many steps along the time axis (fewer when their labels would not fit)."""
-_TIME_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200)
-_FREQUENCY_TICKS = (100, 200, 500, 1000, 2000, 4000, 8000, 16000)
-
-
 @dataclass(frozen=True)
-class PlotBox:
-    """Where the spectrogram sits in the picture: columns ``left`` … ``right - 1``, rows ``top`` … ``bottom - 1``."""
+class Loudness:
+    """One clip's loudness, measured once: the level of every frame and which frames carry sound
+    (:func:`voiced_frames`). Whatever needs either reads this one measurement instead of measuring again."""
 
-    left: int
-    top: int
-    right: int
-    bottom: int
+    levels_db: np.ndarray = field(repr=False)
+    """RMS level of each frame in dB below full scale (:func:`frame_levels_db`)."""
+    sound: np.ndarray = field(repr=False)
+    """Which frames carry sound (bool per frame)."""
+    frame: int
+    """Samples per frame at ``sample_rate``."""
+    sample_rate: int
+
+    @classmethod
+    def measure(cls, samples: np.ndarray, sample_rate: int, frame_seconds: float = FRAME_SECONDS) -> Loudness:
+        """Levels of ``frame_seconds`` frames of mono ``samples`` and the frames with sound."""
+        levels = frame_levels_db(samples, sample_rate, frame_seconds)
+        return cls(levels, voiced_frames(levels), max(1, round(frame_seconds * sample_rate)), sample_rate)
 
     @property
-    def width(self) -> int:
-        return self.right - self.left
+    def frame_seconds(self) -> float:
+        return self.frame / self.sample_rate
 
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    def x_of(self, seconds: float, duration: float) -> int:
-        """The column of a time: 0 s at the left edge, ``duration`` at the right one."""
-        if duration <= 0:
-            return self.left
-        return min(self.left + round(seconds / duration * self.width), self.right - 1)
-
-    def y_of(self, hz: float, sample_rate: int) -> int:
-        """The row of a frequency on the mel scale: 0 Hz at the bottom edge, half the sample rate at the top."""
-        fraction = float(_hz_to_mel(hz) / _hz_to_mel(sample_rate / 2))
-        return min(max(self.bottom - round(fraction * self.height), self.top), self.bottom - 1)
-
-
-def spectrogram_box(width: int, height: int) -> PlotBox:
-    """The plot area of a ``width × height`` :func:`spectrogram_image` (the rest holds the axes)."""
-    left, top, right, bottom = SPECTROGRAM_MARGINS
-    box = PlotBox(left, top, width - right, height - bottom)
-    if box.width < 16 or box.height < 16:
-        raise ValueError(f"a {width}×{height} picture leaves no room for a spectrogram beside its axes")
-    return box
-
-
-@functools.lru_cache(maxsize=2)
-def _font(size: int = 11) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (ImportError, OSError, TypeError, ValueError):  # Pillow without FreeType: its small bitmap font
-        return ImageFont.load_default()
-
-
-def _text_size(font: Any, text: str) -> tuple[int, int]:
-    left, top, right, bottom = font.getbbox(text)
-    return right - left, bottom - top
-
-
-def _seconds_label(seconds: float) -> str:
-    return f"{seconds:g} s"
-
-
-def time_ticks(duration: float, plot_width: int) -> list[tuple[float, str]]:
-    """``(seconds, label)`` every round step (0.5 s, 1 s, 5 s, 30 s …) from 0: the densest step with at most
-    about :data:`MAX_TIME_TICKS` steps whose labels fit side by side along ``plot_width`` pixels."""
-    font = _font()
-    for step in _TIME_STEPS:
-        count = int(duration / step + 1e-9) + 1
-        widest = _text_size(font, _seconds_label(round((count - 1) * step, 6)))[0]
-        if duration > 0 and step / duration * plot_width >= max(widest + 14, plot_width / MAX_TIME_TICKS):
-            return [(round(k * step, 6), _seconds_label(round(k * step, 6))) for k in range(count)]
-    return [(0.0, _seconds_label(0))]
-
-
-def frequency_ticks(sample_rate: int, plot_height: int) -> list[tuple[float, str]]:
-    """``(Hz, label)`` at 100 Hz … 16 kHz up to half the sample rate, highest first, skipping those whose labels
-    would touch the one above (the mel scale crowds the low ones together)."""
-    gap = _text_size(_font(), "8 kHz")[1] + 3
-    box = PlotBox(0, 0, 1, plot_height)
-    ticks: list[tuple[float, str]] = []
-    for hz in sorted((f for f in _FREQUENCY_TICKS if f <= sample_rate / 2), reverse=True):
-        if ticks and box.y_of(hz, sample_rate) - box.y_of(ticks[-1][0], sample_rate) < gap:
-            continue
-        ticks.append((float(hz), f"{hz // 1000} kHz" if hz >= 1000 else f"{hz} Hz"))
-    return ticks
-
-
-def spectrogram_image(
-    samples: np.ndarray, sample_rate: int, *, width: int = 800, height: int = 200, n_mels: int = 64
-) -> np.ndarray:
-    """A mel spectrogram with axes as an RGB ``height × width × 3`` uint8 picture: the plot (low pitches at the
-    bottom, 80 dB range; where: :func:`spectrogram_box`), time in seconds along the bottom and frequency in
-    Hz/kHz on the mel scale up the left side (ticks: :func:`time_ticks`, :func:`frequency_ticks`)."""
-    from PIL import Image, ImageDraw
-
-    box = spectrogram_box(width, height)
-    duration = len(samples) / sample_rate
-    n_fft = 512 if sample_rate <= 24_000 else 1024
-    hop = max(n_fft // 4, math.ceil(len(samples) / box.width))
-    if len(samples) < n_fft:
-        samples = np.pad(samples, (0, n_fft - len(samples)))
-    n_frames = 1 + (len(samples) - n_fft) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        samples, shape=(n_frames, n_fft), strides=(samples.strides[0] * hop, samples.strides[0]), writeable=False
-    )
-    spectrum = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
-    mel = _mel_filters(sample_rate, n_fft, n_mels) @ spectrum.T  # n_mels × frames, low frequencies first
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        db = 10 * np.log10(np.maximum(mel, 1e-10))
-    db = np.clip((db - (db.max() - 80.0)) / 80.0, 0.0, 1.0)
-    # every plot row shows the mel band centred nearest its height (linear in mel, 0 Hz at the bottom edge) …
-    mel_fraction = 1 - (np.arange(box.height) + 0.5) / box.height
-    rows = np.clip(np.round(mel_fraction * (n_mels + 1) - 1), 0, n_mels - 1).astype(int)
-    # … and every column the frame centred nearest its time (linear in time, 0 s at the left edge)
-    times = (np.arange(box.width) + 0.5) / box.width * duration
-    columns = np.clip(np.round((times * sample_rate - n_fft / 2) / hop), 0, n_frames - 1).astype(int)
-    position = db[rows][:, columns] * (len(_MAGMA) - 1)
-    low = np.floor(position).astype(int).clip(0, len(_MAGMA) - 2)
-    frac = (position - low)[..., None]
-    plot = (_MAGMA[low] * (1 - frac) + _MAGMA[low + 1] * frac).round().astype(np.uint8)
-
-    picture = Image.new("RGB", (width, height), BACKGROUND)
-    picture.paste(Image.fromarray(plot), (box.left, box.top))
-    draw = ImageDraw.Draw(picture)
-    font = _font()
-    draw.line([(box.left - 1, box.top), (box.left - 1, box.bottom)], fill=AXIS_COLOUR)
-    draw.line([(box.left - 1, box.bottom), (box.right - 1, box.bottom)], fill=AXIS_COLOUR)
-    for seconds, label in time_ticks(duration, box.width):
-        x = box.x_of(seconds, duration)
-        draw.line([(x, box.bottom + 1), (x, box.bottom + TICK_LENGTH)], fill=AXIS_COLOUR)
-        w, _ = _text_size(font, label)
-        draw.text((min(max(x - w // 2, 0), width - w - 1), box.bottom + TICK_LENGTH + 2), label, LABEL_COLOUR, font)
-    for hz, label in frequency_ticks(sample_rate, box.height):
-        y = box.y_of(hz, sample_rate)
-        draw.line([(box.left - 1 - TICK_LENGTH, y), (box.left - 2, y)], fill=AXIS_COLOUR)
-        left, top, right, bottom = font.getbbox(label)
-        y_text = min(max(y - (top + bottom) // 2, -top), height - bottom)
-        draw.text((box.left - TICK_LENGTH - 4 - (right - left), y_text), label, LABEL_COLOUR, font)
-    return np.asarray(picture)
+    def sound_seconds(self, bounds: list[tuple[int, int]], rate: int) -> np.ndarray:
+        """Seconds of sound in each window ``(start, end)`` (samples at ``rate``): the frames with sound that
+        overlap it, times the frame length."""
+        if not bounds:
+            return np.zeros(0)
+        edges = np.asarray(bounds, dtype=np.int64) * self.sample_rate  # in samples at ``sample_rate`` × ``rate``
+        first = edges[:, 0] // (rate * self.frame)
+        last = -(-edges[:, 1] // (rate * self.frame))
+        counts = np.concatenate([[0], np.cumsum(self.sound, dtype=np.int64)])
+        n = len(self.sound)
+        return (counts[np.clip(last, 0, n)] - counts[np.clip(first, 0, n)]) * self.frame_seconds

@@ -1,9 +1,9 @@
 """Emotion in speech: from the voice (acoustic classifier over sliding windows), from the words
 (speech recognition + a text emotion classifier) and both fused.
 
-Shape shared by every task module: inputs → preprocess (decode, validate, find speech) → models
-(through the manager: ``emotion``, then ``asr``, then ``text_emotion``) → postprocess (model
-labels in plain words, averaging, fusion) → a frozen :class:`EmotionResult`.
+Shape shared by every task module: inputs → preprocess (decode, validate, decide once whether and where
+there is speech: :class:`SpeechDecision`) → models (through the manager: ``emotion``, then ``asr``, then
+``text_emotion``) → postprocess (model labels in plain words, averaging, fusion) → a frozen :class:`EmotionResult`.
 
 Labels always come from each model's ``config.id2label`` and are put into plain words *once*, by the data
 in :data:`LABEL_WORDS` (``neu`` → ``neutral``, ``joy`` → ``happy``, ``sadness`` → ``sad`` …): the voice
@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ModelUnavailableError
-from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
+from ..media.audio import Audio, AudioLimits, Loudness, load_audio
 from ..models.manager import ModelManager
 from ..progress import ProgressFn, sub_range
 from ..runtime import get_manager
-from .prosody import Prosody, analyze_prosody
+from . import transcription
+from .prosody import HOP_SECONDS, Prosody, analyze_prosody
 from .transcription import Transcript, transcribe
 
 EMOTION_WORDS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm")
@@ -79,6 +80,8 @@ LABEL_WORDS: dict[str, str] = {
 MIN_VOICED_SECONDS = 0.1
 """A window counts as speech when it has this much sound (or sound in half of it, if shorter)."""
 MAX_WINDOWS = 2000
+SPEECH_RATE = 16_000
+"""Speech is decided at 16 kHz, the rate of every default model (and of Whisper)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class EmotionResult:
     renamed: dict[str, dict[str, str]] = field(default_factory=dict)
     """Which model labels were put into which plain words: ``{"voice": {"neu": "neutral", …}, "words": {"joy":
     "happy", …}}`` (only the models that ran, only the labels that changed)."""
+    speech: SpeechDecision | None = field(default=None, repr=False, compare=False)
+    """The clip's one speech decision: its loudness, the voice windows with speech, where the words are."""
 
     @property
     def labels_note(self) -> str:
@@ -270,13 +275,69 @@ def min_input_samples(config: Any) -> int:
     return field_
 
 
-def _voiced_windows(bounds: Iterable[tuple[int, int]], voiced: np.ndarray, rate: int) -> list[bool]:
-    frame = max(1, round(FRAME_SECONDS * rate))
-    out = []
-    for a, b in bounds:
-        seconds = float(voiced[a // frame : -(-b // frame)].sum()) * FRAME_SECONDS
-        out.append(seconds >= min(MIN_VOICED_SECONDS, 0.5 * (b - a) / rate))
-    return out
+# --- speech: decided once per clip -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechDecision:
+    """Whether and where a clip has speech, decided once (:func:`decide_speech`) and handed to every step that
+    needs it, so that none decides again:
+
+    * ``loudness``: measured once (20 ms frames, one per pitch hop); prosody and the loudness plot show it;
+    * ``voiced``: the voice windows with at least :data:`MIN_VOICED_SECONDS` of sound; the voice model classifies
+      these only, and a clip with none is refused ("No speech detected") whichever models are installed;
+    * :meth:`speech_windows`: where the words are, for speech recognition: Silero VAD, run once per clip when
+      transcription asks. Whisper needs that stricter test (it writes words on noise and music, which have sound);
+      the voice does not (a cheer has an emotion but no words).
+    """
+
+    loudness: Loudness
+    windows: tuple[tuple[int, int], ...]
+    """The voice windows (:func:`window_bounds` of the options), in samples at ``loudness.sample_rate``."""
+    voiced: tuple[bool, ...]
+    """Which windows have speech."""
+    _words: dict[tuple[int, float, int], tuple[list[tuple[int, int]], str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @property
+    def found(self) -> bool:
+        """Is there speech: at least one window has some."""
+        return any(self.voiced)
+
+    def windows_at(self, rate: int, n_samples: int) -> list[tuple[int, int]]:
+        """The voice windows in samples at ``rate`` (a model's), the last one ending at ``n_samples``."""
+        own = self.loudness.sample_rate
+        if rate == own:
+            return list(self.windows)
+        end = self.windows[-1][1]
+        return [
+            (round(a * rate / own), n_samples if b == end else min(round(b * rate / own), n_samples))
+            for a, b in self.windows
+        ]
+
+    def speech_windows(
+        self, samples: np.ndarray, sample_rate: int, max_seconds: float
+    ) -> tuple[list[tuple[int, int]], str]:
+        """Where the words are (a :data:`~mmdemo.tasks.transcription.SpeechFinder` for :func:`transcribe`): Silero VAD
+        (:func:`~mmdemo.tasks.transcription.speech_windows`) on this clip, run once per rate and window length."""
+        key = (int(sample_rate), float(max_seconds), len(samples))
+        if key not in self._words:
+            self._words[key] = transcription.speech_windows(samples, sample_rate, max_seconds)
+        windows, detector = self._words[key]
+        return list(windows), detector
+
+
+def decide_speech(audio: Audio, options: AnalysisOptions) -> SpeechDecision:
+    """The one speech decision for ``audio`` (at :data:`SPEECH_RATE`) and the windows of ``options``."""
+    rate = audio.sample_rate
+    loudness = Loudness.measure(audio.samples, rate, HOP_SECONDS)
+    bounds = window_bounds(len(audio.samples), rate, options.window_seconds, options.hop_seconds)
+    seconds = loudness.sound_seconds(bounds, rate)
+    voiced = tuple(
+        bool(s >= min(MIN_VOICED_SECONDS, 0.5 * (b - a) / rate)) for s, (a, b) in zip(seconds, bounds, strict=True)
+    )
+    return SpeechDecision(loudness, tuple(bounds), voiced)
 
 
 # --- the steps -----------------------------------------------------------------------------------
@@ -284,26 +345,26 @@ def _voiced_windows(bounds: Iterable[tuple[int, int]], voiced: np.ndarray, rate:
 
 def _acoustic(
     audio: Audio,
+    speech: SpeechDecision,
     options: AnalysisOptions,
     manager: ModelManager,
     progress: ProgressFn | None,
     notes: list[str],
 ) -> tuple[dict[str, float], tuple[WindowEmotion, ...], str, float, list[str]]:
-    """The voice: (overall, timeline, model id, model seconds, the model's own labels)."""
+    """The voice on the windows ``speech`` found speech in: (overall, timeline, model id, model seconds, the
+    model's own labels)."""
     with manager.use("emotion", progress) as handle:
         extractor = handle.processor
         rate = int(extractor.sampling_rate)
         samples = audio.at_rate(rate).samples
         labels = model_labels(handle.model.config.id2label)
-        bounds = window_bounds(len(samples), rate, options.window_seconds, options.hop_seconds)
-        if len(bounds) > MAX_WINDOWS:
+        if len(speech.windows) > MAX_WINDOWS:
             raise InputError(
-                f"That would be {len(bounds)} windows (at most {MAX_WINDOWS}): use a longer hop or a shorter recording."
+                f"That would be {len(speech.windows)} windows (at most {MAX_WINDOWS}): use a longer hop or a shorter "
+                "recording."
             )
-        voiced = _voiced_windows(bounds, voiced_frames(frame_levels_db(samples, rate)), rate)
-        todo = [i for i, v in enumerate(voiced) if v]
-        if not todo:
-            raise InputError(_NO_SPEECH)
+        bounds = speech.windows_at(rate, len(samples))
+        todo = [i for i, v in enumerate(speech.voiced) if v]  # not empty: a clip without speech was refused
         minimum = min_input_samples(handle.model.config)
         began = time.perf_counter()
         probabilities: dict[int, np.ndarray] = {}
@@ -402,9 +463,9 @@ def analyze_emotion(
     manager = manager or get_manager()
     options = options.validated()
     audio = load_audio(audio, AudioLimits.from_settings(manager.settings))
-    audio16 = audio.at_rate(16_000)  # the rate of every default model; speech detection runs on it too
-    levels = frame_levels_db(audio16.samples, 16_000)
-    if not any(_voiced_windows([(0, len(audio16.samples))], voiced_frames(levels), 16_000)):
+    audio16 = audio.at_rate(SPEECH_RATE)  # the rate of every default model
+    speech = decide_speech(audio16, options)  # the only place speech is decided; every step below reads it
+    if not speech.found:
         raise InputError(_NO_SPEECH)
 
     notes: list[str] = list(audio.warnings)
@@ -416,7 +477,7 @@ def analyze_emotion(
     windows: tuple[WindowEmotion, ...] = ()
     try:
         acoustic, windows, model_ids["emotion"], took, labels = _acoustic(
-            audio16, options, manager, sub_range(progress, 0.0, acoustic_end), notes
+            audio16, speech, options, manager, sub_range(progress, 0.0, acoustic_end), notes
         )
         renamed["voice"] = renamed_labels(labels)
         seconds += took
@@ -428,7 +489,11 @@ def analyze_emotion(
     if options.use_transcript:
         try:
             transcript = transcribe(
-                audio16, language=options.language, manager=manager, progress=sub_range(progress, acoustic_end, 0.9)
+                audio16,
+                language=options.language,
+                manager=manager,
+                progress=sub_range(progress, acoustic_end, 0.9),
+                find_speech=speech.speech_windows,
             )
             model_ids["asr"] = transcript.model_id
             seconds += transcript.seconds
@@ -487,6 +552,10 @@ def analyze_emotion(
         audio=audio16,
         renamed=renamed,
         prosody=analyze_prosody(
-            audio16.samples, audio16.sample_rate, len(transcript.text.split()) if transcript is not None else None
+            audio16.samples,
+            audio16.sample_rate,
+            len(transcript.text.split()) if transcript is not None else None,
+            loudness=speech.loudness,
         ),
+        speech=speech,
     )

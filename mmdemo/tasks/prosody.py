@@ -5,7 +5,8 @@ low voice with sadness). These measures need no weights, so they work on any ins
 
 Pitch is YIN (de Cheveigné & Kawahara, 2002) vectorised with numpy over 64 ms frames every 20 ms,
 computed in blocks so memory stays bounded on long audio; frames that are silent or not periodic
-enough have no pitch (NaN).
+enough have no pitch (NaN). Loudness is per 20 ms frame too (one frame per pitch hop): the audio emotion
+path measures it once per clip (:class:`~mmdemo.media.audio.Loudness`) and hands it in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..media.audio import frame_levels_db, voiced_frames
+from ..media.audio import Loudness
 
 HOP_SECONDS = 0.02
 FRAME = 1024
@@ -91,18 +92,24 @@ def yin_pitch(samples: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
     return pitch
 
 
-def analyze_prosody(samples: np.ndarray, sample_rate: int, words: int | None = None) -> Prosody:
+def analyze_prosody(
+    samples: np.ndarray, sample_rate: int, words: int | None = None, loudness: Loudness | None = None
+) -> Prosody:
     """Pitch, loudness and speaking rate of mono ``samples`` (16 kHz is what the audio tab passes).
 
-    ``words``: how many words were recognised in the recording, for the speaking rate.
+    ``words``: how many words were recognised in the recording, for the speaking rate. ``loudness``: the
+    clip's loudness already measured on these samples in frames of :data:`HOP_SECONDS` (measured here without).
     """
     hop = max(1, round(HOP_SECONDS * sample_rate))
-    loudness = frame_levels_db(samples, sample_rate, HOP_SECONDS)
-    sound = voiced_frames(loudness)
+    if loudness is None:
+        loudness = Loudness.measure(samples, sample_rate, HOP_SECONDS)
+    elif (loudness.sample_rate, loudness.frame, len(loudness.levels_db)) != (sample_rate, hop, -(-len(samples) // hop)):
+        raise ValueError(f"prosody needs the loudness of these samples in frames of {hop} samples at {sample_rate} Hz")
+    levels, sound = loudness.levels_db, loudness.sound
     pitch = yin_pitch(samples, sample_rate, hop)
     # align: pitch frame i starts at i * hop and is centred FRAME / 2 later
-    n = min(len(pitch), len(loudness))
-    pitch, loudness, sound = pitch[:n], loudness[:n], sound[:n]
+    n = min(len(pitch), len(levels))
+    pitch, levels, sound = pitch[:n], levels[:n], sound[:n]
     pitch = np.where(sound, pitch, np.nan).astype(np.float32)
     times = (np.arange(n) * hop + FRAME / 2) / sample_rate
     voiced = pitch[~np.isnan(pitch)]
@@ -116,7 +123,7 @@ def analyze_prosody(samples: np.ndarray, sample_rate: int, words: int | None = N
     return Prosody(
         times=times.astype(np.float32),
         pitch_hz=pitch,
-        loudness_db=loudness.astype(np.float32),
+        loudness_db=levels.astype(np.float32),
         median_pitch_hz=median,
         pitch_range_semitones=spread,
         voiced_fraction=float(voiced.size / sound.sum()) if sound.any() else 0.0,

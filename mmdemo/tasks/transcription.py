@@ -154,6 +154,10 @@ def speech_windows(samples: np.ndarray, sample_rate: int, max_seconds: float) ->
     return windows, "Silero VAD"
 
 
+SpeechFinder = Callable[[np.ndarray, int, float], tuple[list[tuple[int, int]], str]]
+"""Where the speech is: ``(samples, sample_rate, max_seconds) → (windows, detector)``, as :func:`speech_windows`."""
+
+
 def _parse(
     ids: Sequence[int], tokenizer: Any, timestamp_begin: int, eos: int | None, duration: float, precision: float
 ) -> list[TranscriptSegment]:
@@ -212,6 +216,7 @@ def transcribe(
     batch_size: int = 4,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
+    find_speech: SpeechFinder | None = None,
 ) -> Transcript:
     """Transcribe speech of any length with segment timestamps.
 
@@ -219,6 +224,9 @@ def transcribe(
     or anything :func:`~mmdemo.media.audio.load_audio` accepts (a path, Gradio's file dict, bytes).
     ``language``: a code such as ``"en"`` to skip detection (multilingual models only).
     ``chunk_seconds``: at most the model's window (30 s for Whisper; the default).
+    ``find_speech``: where the speech of the whole recording is (default: :func:`speech_windows`); the audio
+    emotion path passes its decision for the clip (:class:`~mmdemo.tasks.audio_emotion.SpeechDecision`), which
+    runs Silero once per clip.
     """
     manager = manager or get_manager()
     if isinstance(audio, np.ndarray):
@@ -230,12 +238,14 @@ def transcribe(
     if not 1 <= int(batch_size) <= 32:
         raise InputError("The batch size must be between 1 and 32 chunks.")
     try:
-        return _transcribe_role("asr", audio, language, chunk_seconds, int(batch_size), manager, progress)
+        return _transcribe_role("asr", audio, language, chunk_seconds, int(batch_size), manager, progress, find_speech)
     except ModelUnavailableError as err:
         if OFFLINE_ROLE not in manager.specs:
             raise
         try:
-            result = _transcribe_role(OFFLINE_ROLE, audio, language, chunk_seconds, int(batch_size), manager, progress)
+            result = _transcribe_role(
+                OFFLINE_ROLE, audio, language, chunk_seconds, int(batch_size), manager, progress, find_speech
+            )
         except ModelUnavailableError:
             raise err from None
         note = (
@@ -294,12 +304,13 @@ def _transcribe_role(
     batch_size: int,
     manager: ModelManager,
     progress: ProgressFn | None,
+    find_speech: SpeechFinder | None = None,
 ) -> Transcript:
     """The one dispatch point: the model of ``role`` as loaded — transformers, or CTranslate2 (the offline
     model, and the ``asr`` model on the CPU fast path) — through the same windows and checks."""
 
     def run(handle: ModelHandle, runtime: _Runtime) -> Transcript:
-        return _transcribe_loaded(handle, runtime, audio, language, chunk_seconds, batch_size, progress)
+        return _transcribe_loaded(handle, runtime, audio, language, chunk_seconds, batch_size, progress, find_speech)
 
     with manager.use(role, progress) as handle:
         if is_ctranslate2(handle.model):
@@ -348,9 +359,11 @@ def _transcribe_loaded(
     chunk_seconds: float | None,
     batch_size: int,
     progress: ProgressFn | None,
+    find_speech: SpeechFinder | None = None,
 ) -> Transcript:
-    """Silero windows of the speech, language checked (or detected once per file), windows decoded in
-    batches with progress between them (a progress callback that raises cancels)."""
+    """Silero windows of the speech (``find_speech``, default :func:`speech_windows`), language checked (or
+    detected once per file), windows decoded in batches with progress between them (a progress callback that
+    raises cancels)."""
     rate = runtime.rate
     samples = audio.at_rate(rate).samples
     window = runtime.window
@@ -358,7 +371,7 @@ def _transcribe_loaded(
         if not 1 <= chunk_seconds <= window:
             raise InputError(f"Chunks must be between 1 and {window:g} seconds long for this model.")
         window = float(chunk_seconds)
-    chunks, _detector = speech_windows(samples, rate, window)
+    chunks, _detector = (find_speech or speech_windows)(samples, rate, window)
     language = _check_language(language, runtime.languages, public_model_id(handle.model_id))
 
     began = time.perf_counter()

@@ -8,7 +8,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..media.audio import probe_duration, require_audio, spectrogram_image
+from ..media.audio import probe_duration, require_audio
+from ..media.spectrogram import spectrogram_image
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..tasks.audio_emotion import AnalysisOptions, EmotionResult, analyze_emotion
