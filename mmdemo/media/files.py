@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a visitor sent, as the page's gate hands it on (:mod:`mmdemo.ui.gate`): where it lies, checked,
+    and the name the visitor gave it. It is a path (``os.fspath``), so anything that opens paths opens it; the
+    tasks read ``name`` where they show the visitor's own file name. Nothing below the UI sees Gradio's file
+    objects."""
+
+    path: Path
+    name: str
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def display_name(source: object) -> str | None:
+    """The name a visitor knows ``source`` by: an :class:`Upload`'s own name, a path's file name."""
+    if isinstance(source, Upload):
+        return source.name
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    return None
 
 
 def mb(n: float) -> str:
