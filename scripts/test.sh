@@ -28,4 +28,5 @@ fi
 "$PYTHON" -m ruff check .
 "$PYTHON" -m ruff format --check .
 
-exec "$PYTHON" -m pytest "$@"
+# Every tier: plain `pytest` runs only the fast one (tests/conftest.py)
+exec "$PYTHON" -m pytest --all-tiers "$@"

@@ -15,8 +15,10 @@ for _key in [k for k in os.environ if k.startswith("MMDEMO_") and k != "MMDEMO_S
 # outputs they pin; end-to-end and browser tests run the app as `python app.py` runs it (app_settings: its defaults,
 # the CPU fast path included — bf16 where the CPU has it, OpenVINO, CTranslate2).
 
+import contextlib
 import shutil
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,59 @@ from mmdemo.settings import Settings
 from mmdemo.testing.server import launched_app
 
 REAL_PHOTOS = ("cheetah1.jpg", "lion.jpg", "tower.jpg", "bus.png", "groot.jpeg", "hf-logo_transpng.png")
+
+# --- tiers: the marks come from the fixtures a test uses (its whole fixture closure), so they cannot drift from them
+
+TIER_FIXTURES: dict[str, tuple[str, ...]] = {
+    "app_url": ("e2e",),  # the app all end-to-end tests share (and `client`, `page`, which use it)
+    "launch_app": ("e2e",),  # another app in this process
+    "app_process": ("e2e", "slow"),  # `python app.py` in a new process
+    "browser": ("browser",),
+    "replica_dirs": ("replica",),
+    "app_settings": ("slow",),  # the app's own configuration: the CPU fast path converts to OpenVINO and CTranslate2
+    "real_whisper": ("slow",),  # Whisper tiny.en on real weights
+    "synthesized_talks": ("slow",),  # espeak-ng speech, transcribed by real Whisper
+    "ov_cache": ("slow",),  # tests/test_openvino.py: a fresh cache, so the UNet is converted there
+    "ov_shared_cache": ("slow",),  # tests/test_openvino.py
+    "ct2_cache": ("slow",),  # tests/test_ct2_speech.py: Whisper converted to CTranslate2
+    "eval_cache": ("slow",),  # tests/test_eval_cli.py: the built-in evaluation sets through the real packaged models
+}
+"""Fixture → the marks of every test that uses it (directly or through another fixture)."""
+LATER_TIERS = ("e2e", "browser", "replica", "slow")
+"""What plain ``pytest`` (no test paths, no ``-m``) leaves out; ``--all-tiers`` (scripts/test.sh, CI) runs it."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all-tiers",
+        action="store_true",
+        help="run every tier (what scripts/test.sh and CI run); plain `pytest` with no test paths and no -m "
+        f"runs only the fast tier, without the tests marked {', '.join(LATER_TIERS)}",
+    )
+
+
+def _fast_tier_only(config: pytest.Config) -> bool:
+    """No ``--all-tiers``, no ``-m``, no test paths named: a test path or node id named runs what it names."""
+    named = config.args_source == pytest.Config.ArgsSource.ARGS
+    return not (config.getoption("all_tiers") or config.getoption("markexpr") or named)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _fast_tier_only(config):
+        return f"tier: fast (not {' / '.join(LATER_TIERS)}; --all-tiers or `bash scripts/test.sh` runs everything)"
+    return "tier: as selected (all tiers unless -m says otherwise)"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by these marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for mark in sorted({mark for name in item.fixturenames for mark in TIER_FIXTURES.get(name, ())}):
+            item.add_marker(mark)
+    if _fast_tier_only(config):
+        later = [item for item in items if any(item.get_closest_marker(mark) for mark in LATER_TIERS)]
+        if later:
+            config.hook.pytest_deselected(items=later)
+            items[:] = [item for item in items if item not in set(later)]
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +161,20 @@ def app_url(app_settings: Settings) -> Iterator[str]:
     (with smaller upload limits, as an operator may set: the tests send files over them)."""
     with launched_app(app_settings.replace(max_upload_mb=5, max_image_pixels=5_000_000)) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def launch_app() -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """Another app in this process, as ``python app.py`` starts it: ``with launch_app(settings, auth=…) as url``
+    (:func:`mmdemo.testing.server.launched_app`). Marks the test ``e2e``."""
+    return launched_app
+
+
+@pytest.fixture(scope="session")
+def app_process() -> list[str]:
+    """The command that starts the app as a user does, ``python app.py`` in a new process (run it in the
+    repository or a Space folder). Marks the test ``e2e`` and ``slow``."""
+    return [sys.executable, "app.py"]
 
 
 @pytest.fixture(scope="session")

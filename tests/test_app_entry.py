@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.usefixtures("app_process")  # every test starts `python app.py`
 
 
 def _free_port() -> int:

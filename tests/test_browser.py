@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _captioning_tab_ready(page) -> None:

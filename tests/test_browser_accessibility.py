@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
-from mmdemo.testing.server import app_settings, launched_app
-
-pytestmark = pytest.mark.browser
+from mmdemo.testing.server import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONE = {"width": 390, "height": 844}
@@ -52,10 +50,10 @@ def phone(browser, app_url: str):
 
 
 @pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
-def bare_url() -> Iterator[str]:
+def bare_url(launch_app) -> Iterator[str]:
     """A fresh offline install as `python app.py` starts it: only the models that ship in wheels (text reading,
     offline speech recognition, sentence embeddings)."""
-    with launched_app(app_settings(["--offline"])) as url:
+    with launch_app(app_settings(["--offline"])) as url:
         yield url
 
 

@@ -6,7 +6,6 @@ import pytest
 
 from mmdemo.testing.odd_audio import make_odd_audio
 
-pytestmark = pytest.mark.browser
 LABELS = ("neutral", "happy", "angry", "sad")
 
 

@@ -10,8 +10,6 @@ import pytest
 
 from mmdemo.testing.text_images import render_text
 
-pytestmark = pytest.mark.browser
-
 
 def _signs_zip(folder: Path) -> Path:
     signs = {"open.png": "OPEN 24 HOURS", "exit.png": "Exit via Stairwell B"}

@@ -9,8 +9,6 @@ import pytest
 
 from mmdemo.ui.send_to import gallery_item
 
-pytestmark = pytest.mark.browser
-
 
 def _selected_tab(page) -> str:
     return page.locator("button[role=tab][aria-selected=true]").inner_text().strip()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _text_to_image_tab(page) -> None:

@@ -6,8 +6,6 @@ import pytest
 
 from mmdemo.testing.odd_videos import make_odd_videos
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _video_tab(page) -> None:

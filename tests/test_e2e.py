@@ -13,8 +13,6 @@ from mmdemo.testing.odd_images import BAD_IMAGES, GOOD_IMAGES
 from mmdemo.testing.text_images import render_text
 from mmdemo.ui.common import status_rows
 
-pytestmark = pytest.mark.e2e
-
 # What a user must read for some bad uploads (the test app's limits: 5 MB, 5 megapixels).
 BAD_IMAGE_WORDS = {
     "empty.png": "empty",
@@ -85,6 +83,7 @@ def test_upload_over_size_limit_is_refused(client, tmp_path: Path) -> None:
         client.predict(handle_file(str(big)), api_name="/caption")
 
 
+@pytest.mark.e2e  # starts its own app (build_app) to check the manager behind it
 def test_offline_default_model_gives_clear_error(tmp_path: Path, real_photos: dict[str, str]) -> None:
     """A second app with the default Hub models and no network: a clear error naming the model."""
     from gradio_client import Client

@@ -13,7 +13,6 @@ from mmdemo.media.audio import load_audio
 from mmdemo.tasks.audio_emotion import window_bounds
 from mmdemo.testing.odd_audio import BAD_AUDIO_WORDS
 
-pytestmark = pytest.mark.e2e
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "audio"
 VOICE_LABELS = {"neutral", "happy", "angry", "sad"}
 

@@ -16,8 +16,6 @@ from mmdemo.testing.http import browser_call, call_raw, upload
 from mmdemo.testing.odd_videos import long_talk
 from mmdemo.testing.text_images import render_text
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="module")
 def talk(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:

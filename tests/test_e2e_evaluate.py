@@ -18,8 +18,6 @@ from PIL import Image
 from mmdemo.cli import main
 from mmdemo.testing.text_images import render_text
 
-pytestmark = pytest.mark.e2e
-
 SIGNS = {"open.png": ["OPEN 24 HOURS"], "exit.png": ["Exit via Stairwell B"], "note.png": ["Meeting moved", "Room 204"]}
 
 

@@ -20,7 +20,6 @@ from mmdemo.testing.hostile import (
 from mmdemo.testing.http import call_raw
 from mmdemo.testing.text_images import render_text
 
-pytestmark = pytest.mark.e2e
 REFUSED = {
     "caption": "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again.",
     "round_trip": "Photo (image): this image is not a file uploaded to this app (or it expired). Upload it again.",

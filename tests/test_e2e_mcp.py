@@ -26,7 +26,6 @@ import pytest
 from PIL import Image
 
 from mmdemo.settings import Settings
-from mmdemo.testing.server import launched_app
 from mmdemo.testing.text_images import render_text
 from mmdemo.ui.gate import MAX_FILES
 from mmdemo.ui.mcp import (
@@ -39,7 +38,6 @@ from mmdemo.ui.mcp import (
     file_help,
 )
 
-e2e = pytest.mark.e2e
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SIGN = ASSETS / "images" / "thanks-for-watching.jpg"
 TOOLS = {
@@ -254,8 +252,8 @@ def test_the_api_page_says_what_a_file_parameter_takes(shared_manager: Any) -> N
 
 
 @pytest.fixture(scope="module")
-def mcp_url(app_settings: Settings) -> Iterator[str]:
-    with launched_app(app_settings.replace(mcp_server=True, max_upload_mb=1)) as url:
+def mcp_url(app_settings: Settings, launch_app) -> Iterator[str]:
+    with launch_app(app_settings.replace(mcp_server=True, max_upload_mb=1)) as url:
         yield url
 
 
@@ -266,7 +264,6 @@ def api(mcp_url: str) -> Any:
     return Client(mcp_url, verbose=False)
 
 
-@e2e
 def test_the_api_page_shows_what_a_file_parameter_takes(mcp_url: str) -> None:
     """The "Use via API" page (served from /gradio_api/info) says what the app accepts, not Gradio's "a local
     filepath or publicly available URL" (URLs are refused), and its Python snippet sends a local file."""
@@ -275,7 +272,6 @@ def test_the_api_page_shows_what_a_file_parameter_takes(mcp_url: str) -> None:
     assert "handle_file('bus.png')" in ocr["code_snippets"]["python"]
 
 
-@e2e
 def test_every_task_is_a_documented_tool(mcp_url: str) -> None:
     import jsonschema
 
@@ -360,7 +356,6 @@ def _photos_zip(folder: Path) -> Path:
     return folder / "photos.zip"
 
 
-@e2e
 def test_every_tool_takes_its_files_both_ways_and_returns_the_same_with_or_without_progress(
     mcp_url: str, api: Any, tmp_path: Path
 ) -> None:
@@ -477,7 +472,6 @@ def test_every_tool_takes_its_files_both_ways_and_returns_the_same_with_or_witho
     ]
 
 
-@e2e
 def test_generate_returns_its_images_as_image_content(mcp_url: str, api: Any) -> None:
     """generate takes no file: its images come back as PNG image content, the same with or without progress, each
     with its seed and a URL on the host the client called (not the loopback one the tool call ran on)."""
@@ -499,7 +493,6 @@ def test_generate_returns_its_images_as_image_content(mcp_url: str, api: Any) ->
     assert timeless(plain.labelled("Notes")) == timeless(notes)
 
 
-@e2e
 def test_bad_files_get_the_users_sentence_and_nothing_is_fetched(mcp_url: str) -> None:
     hits: list[str] = []
 
@@ -542,7 +535,6 @@ def test_bad_files_get_the_users_sentence_and_nothing_is_fetched(mcp_url: str) -
     assert "image" in texts[8].lower() and "Traceback" not in texts[8] and "/tmp" not in texts[8], texts[8]
 
 
-@e2e
 def test_warnings_come_after_the_outputs(mcp_url: str) -> None:
     _, (plain, reported) = mcp(
         mcp_url, *[("ocr", {"image": data_url(ASSETS / "images" / "lion.jpg", "image/jpeg")}, p) for p in (False, True)]
@@ -551,7 +543,6 @@ def test_warnings_come_after_the_outputs(mcp_url: str) -> None:
     assert plain.labelled("Result") == "" and plain.texts[-1] == "Info: No text found in this image."
 
 
-@e2e
 def test_the_readme_mcp_example_runs(mcp_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     (code,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "ClientSession" in b]
@@ -575,10 +566,9 @@ def test_the_readme_mcp_example_runs(mcp_url: str, tmp_path: Path, monkeypatch: 
 # --- the same rate limit and sign-in as the API ------------------------------------------------------------------
 
 
-@e2e
-def test_calls_pass_the_rate_limit(app_settings: Settings) -> None:
+def test_calls_pass_the_rate_limit(app_settings: Settings, launch_app) -> None:
     inline = data_url(SIGN, "image/jpeg")
-    with launched_app(app_settings.replace(mcp_server=True, rate_limit_per_minute=3)) as url:
+    with launch_app(app_settings.replace(mcp_server=True, rate_limit_per_minute=3)) as url:
         _, results = mcp(
             url,
             ("ocr", {"image": upload(url, SIGN)}, False),
@@ -593,8 +583,7 @@ def test_calls_pass_the_rate_limit(app_settings: Settings) -> None:
     assert results[3].text.startswith("Too many requests: at most 3 a minute")
 
 
-@e2e
-def test_sign_in_applies_to_tool_calls(app_settings: Settings) -> None:
-    with launched_app(app_settings.replace(mcp_server=True), auth=[("ann", "pw")]) as url:
+def test_sign_in_applies_to_tool_calls(app_settings: Settings, launch_app) -> None:
+    with launch_app(app_settings.replace(mcp_server=True), auth=[("ann", "pw")]) as url:
         _, results = mcp(url, *[("ocr", {"image": data_url(SIGN, "image/jpeg")}, p) for p in (False, True)])
     assert [r.content for r in results] == [[("text", SIGN_IN_REFUSED)]] * 2 and all(r.error for r in results)

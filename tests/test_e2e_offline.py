@@ -12,14 +12,11 @@ from gradio.media import get_audio
 from gradio_client import Client, handle_file
 
 from mmdemo.settings import Settings
-from mmdemo.testing.server import launched_app
 from mmdemo.testing.text_images import render_text
-
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def offline_client(app_settings: Settings) -> Iterator[Client]:
+def offline_client(app_settings: Settings, launch_app) -> Iterator[Client]:
     """The app as a fresh offline install has it: the Hub-only models (speech recognition, both emotion
     classifiers, the summariser) are unavailable (their Hub defaults, offline)."""
     hub_only = {
@@ -28,7 +25,7 @@ def offline_client(app_settings: Settings) -> Iterator[Client]:
         "emotion": "superb/wav2vec2-base-superb-er",
         "text_emotion": "j-hartmann/emotion-english-distilroberta-base",
     }
-    with launched_app(app_settings.replace(models=hub_only)) as url:
+    with launch_app(app_settings.replace(models=hub_only)) as url:
         yield Client(url, verbose=False)
 
 

@@ -9,8 +9,6 @@ import pytest
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-pytestmark = pytest.mark.e2e
-
 PARAMS = [
     "prompt",
     "negative_prompt",

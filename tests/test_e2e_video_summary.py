@@ -11,7 +11,6 @@ from gradio_client.exceptions import AppError
 
 from mmdemo.testing.odd_videos import BAD_VIDEO_WORDS
 
-pytestmark = pytest.mark.e2e
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "videos"
 
 

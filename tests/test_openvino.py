@@ -52,7 +52,7 @@ def ov_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def ov_shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One cache for the tests that do not count conversions (each tiny conversion takes seconds)."""
     root = tmp_path_factory.mktemp("openvino-shared")
     with pytest.MonkeyPatch.context() as patch:
@@ -225,7 +225,7 @@ def test_unsupported_unet_is_refused_before_converting() -> None:
 
 @pytest.mark.parametrize(("dtype", "tolerance"), [("float32", FLOAT32_TOLERANCE), ("bfloat16", BF16_TOLERANCE)])
 def test_noise_prediction_within_tolerance_of_pytorch(
-    tiny_settings: Settings, tiny_model_dirs: dict[str, Path], shared_cache: Path, dtype: str, tolerance: float
+    tiny_settings: Settings, tiny_model_dirs: dict[str, Path], ov_shared_cache: Path, dtype: str, tolerance: float
 ) -> None:
     """Same inputs to the OpenVINO UNet and the float32 PyTorch UNet, at sizes and batches the trace never
     saw, including a latent side that is not a multiple of the UNet's upsampling factor."""
@@ -251,7 +251,7 @@ def test_noise_prediction_within_tolerance_of_pytorch(
             assert in_pipeline_dtype.dtype == handle.dtype  # what the pipeline's scheduler gets back
 
 
-def test_image_end_to_end_and_the_models_panel(fast_settings: Settings, shared_cache: Path) -> None:
+def test_image_end_to_end_and_the_models_panel(fast_settings: Settings, ov_shared_cache: Path) -> None:
     manager = ModelManager(fast_settings)
     result = generate_images(
         "a lighthouse on a cliff", steps=2, guidance_scale=3.0, width=72, height=64, num_images=2, seed=5,
@@ -267,7 +267,7 @@ def test_image_end_to_end_and_the_models_panel(fast_settings: Settings, shared_c
     title = manager.spec("text_to_image").title
     assert rows[title][5] == "bfloat16 (OpenVINO UNet)"
     (status,) = [s for s in manager.status() if s.role == "text_to_image"]
-    ir = next(p for p in shared_cache.rglob("unet.bin") if "-w16-" in p.parent.name)  # this manager's: bf16
+    ir = next(p for p in ov_shared_cache.rglob("unet.bin") if "-w16-" in p.parent.name)  # this manager's: bf16
     assert status.bytes >= ir.stat().st_size  # the compiled UNet counts against the memory budget
 
 

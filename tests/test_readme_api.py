@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 README = Path(__file__).resolve().parents[1] / "README.md"
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 

@@ -15,15 +15,12 @@ from gradio_client import Client, handle_file
 from mmdemo.models.manager import estimate_weight_bytes, module_bytes
 from mmdemo.models.specs import SPECS
 from mmdemo.settings import Settings
-from mmdemo.testing.server import launched_app
-
-pytestmark = [pytest.mark.replica, pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
-def replica_client(replica_dirs: dict[str, Path]) -> Iterator[Client]:
+def replica_client(replica_dirs: dict[str, Path], launch_app) -> Iterator[Client]:
     settings = Settings(models={role: str(path) for role, path in replica_dirs.items()}, device="cpu", offline=True)
-    with launched_app(settings) as url:
+    with launch_app(settings) as url:
         yield Client(url, verbose=False)
 
 

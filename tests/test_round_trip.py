@@ -45,7 +45,6 @@ def test_without_clip_the_trip_stands_with_a_note(tiny_settings: Settings) -> No
     assert any(note.startswith("No similarity scores:") for note in result.notes)
 
 
-@pytest.mark.e2e
 def test_round_trip_endpoint(client) -> None:
     caption, generated, caption_back, scores = client.predict(handle_file(LION), 2, 7, api_name="/round_trip")
     assert caption and caption_back and Image.open(generated).size == (64, 64)

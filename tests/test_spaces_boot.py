@@ -21,7 +21,7 @@ from mmdemo.settings import role_env_var
 from mmdemo.testing.server import free_port
 from mmdemo.testing.spaces import CUDA_BUILD, DeviceAPI, listening, spaces_environment
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.usefixtures("app_process")  # every test starts a Space's `python app.py`
 SIGN = Path(__file__).resolve().parents[1] / "assets" / "images" / "thanks-for-watching.jpg"
 
 

@@ -145,11 +145,12 @@ def test_api_does_not_show_request(client: Any) -> None:
     assert [p["parameter_name"] for p in params] == ["image", "question", "num_beams"]
 
 
-def test_rate_limit_over_http_ignores_made_up_forwarded_for(app_settings, real_photos: dict[str, str]) -> None:
+def test_rate_limit_over_http_ignores_made_up_forwarded_for(
+    app_settings, launch_app, real_photos: dict[str, str]
+) -> None:
     from mmdemo.testing.http import call_raw, upload
-    from mmdemo.testing.server import launched_app
 
-    with launched_app(app_settings.replace(rate_limit_per_minute=3)) as url:
+    with launch_app(app_settings.replace(rate_limit_per_minute=3)) as url:
         photo = upload(url, real_photos["lion.jpg"])
         results = [
             call_raw(url, "vqa", [photo, "What is it?", 1], headers={"X-Forwarded-For": f"198.51.100.{i}"})
@@ -180,14 +181,12 @@ def test_each_app_has_its_own_limits(tiny_settings) -> None:
     assert os.environ.get("FORWARDED_ALLOW_IPS") == saved
 
 
-def test_login_is_throttled_per_client(app_settings) -> None:
+def test_login_is_throttled_per_client(app_settings, launch_app) -> None:
     """An app with --auth: the 6th wrong password in a row gets 429 with a message, and then even the right
     one waits; forwarded-for headers the client makes up do not make it another client."""
-    from mmdemo.testing.server import launched_app
-
     most = LoginThrottle().max_failures
     right = {"username": "ann", "password": "right"}
-    with launched_app(app_settings, auth=[("ann", "right")]) as url:
+    with launch_app(app_settings, auth=[("ann", "right")]) as url:
         assert httpx.post(f"{url}/login", data=right).status_code == 200  # the throttle lets sign-in work
         statuses = []
         for i in range(7):

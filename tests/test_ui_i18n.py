@@ -279,7 +279,6 @@ def test_prechecks_notices_and_the_models_panel_follow_the_language() -> None:
 # --- over HTTP -----------------------------------------------------------------------------------
 
 
-@pytest.mark.e2e
 def test_a_chinese_browser_gets_chinese_errors_and_an_api_client_english_ones(app_url: str) -> None:
     from mmdemo.testing.http import call_raw, upload
 
