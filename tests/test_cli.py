@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mmdemo.cli import main
+from mmdemo.cli import build_parser, main
+from mmdemo.launcher import settings_from_args
+from mmdemo.models.manager import ModelManager
+from mmdemo.tasks.captioning import DecodingOptions, answer_question, caption_image
 
 
 @pytest.fixture
@@ -20,19 +23,32 @@ def tiny_env(monkeypatch: pytest.MonkeyPatch, tiny_model_dirs: dict[str, Path]) 
     monkeypatch.setenv("MMDEMO_DEVICE", "cpu")
 
 
+def _backend() -> ModelManager:
+    """A manager of the configuration the command line runs (its defaults and the environment)."""
+    return ModelManager(settings_from_args(build_parser().parse_args(["caption", "x"])))
+
+
 def test_caption_prints_json(tiny_env: None, real_photos: dict[str, str], capsys: pytest.CaptureFixture) -> None:
-    assert main(["caption", real_photos["lion.jpg"], "--prefix", "a photo of", "--max-new-tokens", "5"]) == 0
+    """The command prints what the backend function returns for the same options."""
+    photo = real_photos["lion.jpg"]
+    assert main(["caption", photo, "--prefix", "a photo of", "--max-new-tokens", "5"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert isinstance(result["text"], str) and result["text"]
+    options = DecodingOptions(max_new_tokens=5)
+    expected = caption_image(photo, prefix="a photo of", options=options, manager=_backend())
+    assert result["text"] == expected.text and result["text"].strip()
     assert result["prefix"] == "a photo of"
     assert result["seconds"] >= 0
 
 
 def test_vqa_prints_json(tiny_env: None, real_photos: dict[str, str], capsys: pytest.CaptureFixture) -> None:
-    assert main(["vqa", real_photos["tower.jpg"], "What is this?", "--num-beams", "1"]) == 0
+    photo = real_photos["tower.jpg"]
+    assert main(["vqa", photo, "What is this?", "--num-beams", "1"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["question"] == "What is this?"
-    assert isinstance(result["answer"], str)
+    expected = answer_question(
+        photo, "What is this?", options=DecodingOptions(max_new_tokens=10, num_beams=1), manager=_backend()
+    )
+    assert result["answer"] == expected.answer
 
 
 def test_bad_image_exits_2(tiny_env: None, odd_images: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
