@@ -117,8 +117,8 @@ def abandoned(url: str, video: Path, runs: int = 3) -> None:
     from mmdemo.testing.http import call_raw, upload
 
     watch = StopWatch()
-    logging.getLogger("mmdemo.ui.common").addHandler(watch)
-    logging.getLogger("mmdemo.ui.common").setLevel(logging.INFO)
+    logging.getLogger("mmdemo.ui.events").addHandler(watch)
+    logging.getLogger("mmdemo.ui.events").setLevel(logging.INFO)
     video_file = upload(url, str(video))
     delays = []
     for _ in range(runs):

@@ -1,9 +1,12 @@
 """Errors the backend raises on purpose. Each speaks to two audiences.
 
-``str(err)`` is one short sentence a user can act on (never a local path); ``err.detail`` is what
-the operator needs (model id, cause, how to fix it), for the log, the Models panel and details views.
-The UI turns every :class:`MMDemoError` into ``gr.Error`` with ``str(err)``; anything else is a bug
-and is logged with its traceback (the user sees a short generic message).
+``err.message`` is one short sentence a user can act on (never a local path), by key: a
+:class:`~mmdemo.messages.Message`, rendered in the reader's language (``str(err)`` is its English, for the
+CLI, the log and API clients); ``err.detail`` is what the operator needs (model id, cause, how to fix it),
+for the log, the Models panel and details views, in English. The UI turns every :class:`MMDemoError` into
+``gr.Error`` in the language of the request; anything else is a bug and is logged with its traceback (the
+user sees a short generic message). A plain string as the message is for the operator only (a command-line
+usage error, a setting): ``tests/test_messages.py`` lists where that is allowed.
 
 The bottom layer: this module imports nothing from ``mmdemo.models`` (nor anything above it).
 """

@@ -15,6 +15,8 @@ field as "Label (name)": the same sentence, in the visitor's language, whichever
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import inspect
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -126,9 +128,18 @@ class Param:
     """The help line under the widget (page text), if any."""
     doc: str = ""
     """What API clients, agents (MCP) and the CLI read about it, in English; default: ``info``, else ``label``."""
+    declared: Param | None = None
+    """For a copy with one server's limits (:meth:`on_server`): the declaration it was made from."""
 
     def __post_init__(self) -> None:
-        DECLARED.append(self)
+        if self.declared is None:
+            DECLARED.append(self)
+
+    def on_server(self, **limits: Any) -> Any:
+        """This declaration with one server's limits (e.g. ``maximum`` and ``default`` from a setting): the same
+        name, label and sentences, so the page's widget, the gate and the task refuse alike; not a declaration of
+        its own (``declared`` is this one). Built once per set of limits."""
+        return _on_server(self.declared or self, tuple(sorted(limits.items())))
 
     @property
     def field(self) -> Message:
@@ -150,6 +161,11 @@ class Param:
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+
+@functools.cache
+def _on_server(param: Param, limits: tuple[tuple[str, Any], ...]) -> Param:
+    return dataclasses.replace(param, declared=param, **dict(limits))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ On a ZeroGPU Space (``SPACES_ZERO_GPU`` true and the ``spaces`` package installe
   the UI), every preload fails with "PyTorch sees no CUDA GPU". gradio's own ``try: import spaces`` runs
   while gradio is half-imported and is refused by ``spaces``, so nobody else does it early enough.
 * :func:`gpu` becomes ``@spaces.GPU(duration=…)``: a GPU is attached for the call, which then runs in a
-  worker process (convert errors to ``gr.Error`` inside it, as :func:`mmdemo.ui.common.guarded` does).
+  worker process (convert errors to ``gr.Error`` inside it, as :func:`mmdemo.ui.events.guarded` does).
 
 Everywhere else both are no-ops. This module imports nothing heavy: the entry point calls
 :func:`import_spaces_first` before anything else.

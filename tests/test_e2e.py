@@ -12,7 +12,7 @@ from gradio_client.exceptions import AppError
 from mmdemo.tasks.captioning import DecodingOptions, answer_question, caption_image
 from mmdemo.testing.odd_images import BAD_IMAGES, GOOD_IMAGES
 from mmdemo.testing.text_images import render_text
-from mmdemo.ui.common import status_rows
+from mmdemo.ui.models_panel import status_rows
 
 # What a user must read for some bad uploads (the test app's limits: 5 MB, 5 megapixels).
 BAD_IMAGE_WORDS = {

@@ -6,7 +6,6 @@ rate limit and sign-in as the API. The first tests need no app: they check that 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import concurrent.futures
 import http.server
@@ -26,6 +25,7 @@ import pytest
 from PIL import Image
 
 from mmdemo.settings import Settings
+from mmdemo.testing import aio
 from mmdemo.testing.text_images import render_text
 from mmdemo.ui.gate import MAX_FILES
 from mmdemo.ui.mcp import (
@@ -122,9 +122,7 @@ def mcp(url: str, *calls: tuple[str, dict[str, Any], bool]) -> tuple[list[Any], 
                 results.append(Result(bool(result.isError), content, reports))
             return tools, results
 
-    # In its own thread: a test before may have left an event loop running in this one (Playwright's sync API).
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
+    return aio.run(run())
 
 
 def upload(url: str, path: Path) -> str:
@@ -552,7 +550,7 @@ def test_the_readme_mcp_example_runs(mcp_url: str, tmp_path: Path, monkeypatch: 
     monkeypatch.chdir(tmp_path)
     scope: dict[str, Any] = {"__name__": "readme"}
     program = compile(code.replace("http://127.0.0.1:7860", mcp_url), "README.md", "exec")
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # asyncio.run in a thread of its own (see mcp())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its asyncio.run in a thread (mmdemo.testing.aio)
         pool.submit(exec, program, scope).result()
     assert set(scope["tools"]) == TOOLS
     assert [c.type for c in scope["ocr"]] == ["image", "text", "text", "text"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pytest
@@ -71,3 +72,50 @@ def test_at_most_so_many_files(uploaded: list[Path]) -> None:
     assert err.value.message == f"P (f): at most {MAX_FILES} files at once (got {MAX_FILES + 1})."
     single = check_value(gr.File(label="Zip"), _files(uploaded[1:])[0], "Zip (dataset)")  # one file: as before
     assert single["orig_name"] == "my b.zip"
+
+
+# --- what the handler receives: files unwrapped once ------------------------------------------------------------
+
+
+def _event(demo: gr.Blocks, name: str) -> Any:
+    return next(fn for fn in demo.fns.values() if fn.api_name == name)
+
+
+def _preprocess(demo: gr.Blocks, name: str, values: list[Any]) -> list[Any]:
+    from mmdemo.testing.aio import run
+
+    return run(demo.preprocess_data(_event(demo, name), values, None))
+
+
+def test_a_handler_receives_each_admitted_file_as_an_upload(uploaded: list[Path]) -> None:
+    """A model event (raw values, ``preprocess=False``) gets an Upload per file — a path-like with the visitor's own
+    file name — and a list of Upload for several files; Gradio had the file objects to read first."""
+    import os
+
+    from mmdemo.media.files import Upload
+    from mmdemo.ui.gate import GatedBlocks
+
+    with GatedBlocks() as demo:
+        photo = gr.Image(label="Photo", type="filepath")
+        photos = gr.File(label="Photos", file_count="multiple")
+        video = gr.Video(label="Video")
+        text = gr.Textbox(label="Question")
+        out = gr.Textbox()
+        gr.on(None, lambda *_: "", [photo, photos, video, text], out, preprocess=False, api_name="raw")
+    one, many = _files(uploaded[:1])[0], _files(uploaded)
+    image, files, clip, question = _preprocess(demo, "raw", [one, many, _files(uploaded[1:])[0], "What?"])
+    assert image == Upload(uploaded[0].resolve(), "my a.jpg") and os.fspath(image) == str(uploaded[0].resolve())
+    assert files == [Upload(uploaded[0].resolve(), "my a.jpg"), Upload(uploaded[1].resolve(), "my b.zip")]
+    assert clip == Upload(uploaded[1].resolve(), "my b.zip") and question == "What?"
+    assert open(image, "rb").read() == b"data"  # anything that opens a path opens it
+
+
+def test_an_event_gradio_preprocesses_gets_what_its_component_makes(uploaded: list[Path]) -> None:
+    from mmdemo.ui.gate import GatedBlocks
+
+    with GatedBlocks() as demo:
+        files = gr.File(label="Files", file_count="multiple", type="filepath")
+        out = gr.Textbox()
+        gr.on(None, lambda f: "", [files], out, api_name="cooked")  # Gradio preprocesses (the default)
+    (paths,) = _preprocess(demo, "cooked", [_files(uploaded)])
+    assert [Path(p).read_bytes() for p in paths] == [b"data", b"data"] and all(isinstance(p, str) for p in paths)

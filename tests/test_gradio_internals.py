@@ -25,7 +25,7 @@ def test_the_gate_overrides_blocks_methods_of_the_same_shape() -> None:
 
 
 def test_what_client_gone_reads_of_the_queue_is_there() -> None:
-    """mmdemo/ui/common.py client_gone(): the request's blocks and event id from LocalContext, the queue's
+    """mmdemo/ui/events.py client_gone(): the request's blocks and event id from LocalContext, the queue's
     active jobs (lists of events) and each event's id and liveness."""
     from gradio.context import LocalContext
     from gradio.queueing import Event, Queue

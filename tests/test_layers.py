@@ -1,6 +1,8 @@
 """The import graph of ``mmdemo``, read from the source (every ``import`` statement, at module level and inside
-functions): the lower layers (errors, settings, progress, model ids, the model layer) form no import circle and
-never import from the layers above them (tasks, UI, evaluation, the command line)."""
+functions): no module is in an import circle, and no import runs back up a layer (:data:`LAYERS`: the lower layers
+— errors, settings, progress, model ids, the model layer — then media, tasks, evaluation, the UI, the entry
+points, the test kit); in particular the lower layers never import from the tasks, UI, evaluation or command
+line they serve."""
 
 from __future__ import annotations
 
@@ -17,6 +19,16 @@ LOWER = (
 )
 """The lower layers: modules named so, or inside packages named so. They import only each other (never the
 tasks, UI, evaluation, command line or test kit they serve)."""
+LAYERS: tuple[tuple[str, ...], ...] = (
+    (*LOWER, "mmdemo.runtime"),
+    ("mmdemo.media",),
+    ("mmdemo.tasks",),
+    ("mmdemo.evaluation",),
+    ("mmdemo.ui",),
+    ("mmdemo.deploy", "mmdemo.launcher", "mmdemo.cli", "mmdemo.__main__"),
+    ("mmdemo.testing",),
+)
+"""Every module of ``mmdemo`` by layer, bottom up: a module imports from its own layer and the ones below only."""
 
 
 def _module_names() -> dict[str, Path]:
@@ -123,3 +135,32 @@ def test_errors_import_nothing_from_the_model_layer() -> None:
 def test_the_model_layer_is_in_parts_of_at_most_600_lines() -> None:
     long = {m: n for m, p in _module_names().items() if _in(m, LOWER) and (n := len(p.read_text().splitlines())) > 600}
     assert long == {}
+
+
+def _layer(module: str) -> int:
+    return next(i for i, prefixes in enumerate(LAYERS) if _in(module, prefixes))
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = [m for m in import_graph() if m != "mmdemo" and not any(_in(m, layer) for layer in LAYERS)]
+    assert unplaced == []
+
+
+def test_no_module_is_in_an_import_circle() -> None:
+    """Anywhere in ``mmdemo``: the UI, the tasks and the test kit too (two modules that need each other are one
+    module in two files, or share something that belongs in a third)."""
+    assert circles(import_graph()) == []
+
+
+def test_no_import_runs_back_up_a_layer() -> None:
+    graph = import_graph()
+    upward = sorted((m, t) for m, targets in graph.items() if m != "mmdemo" for t in targets if _layer(t) > _layer(m))
+    assert upward == []
+
+
+def test_a_circle_and_an_upward_import_are_found() -> None:
+    """The checks above see what they look for (a made-up graph)."""
+    graph = {"mmdemo.a": {"mmdemo.b"}, "mmdemo.b": {"mmdemo.c"}, "mmdemo.c": {"mmdemo.a"}, "mmdemo.d": {"mmdemo.a"}}
+    assert circles(graph) == [["mmdemo.a", "mmdemo.b", "mmdemo.c"]]
+    assert _layer("mmdemo.media.image") < _layer("mmdemo.tasks.captioning") < _layer("mmdemo.ui.events")
+    assert _layer("mmdemo.models.manager") == _layer("mmdemo.errors") < _layer("mmdemo.testing.tiny_kit")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from mmdemo.errors import MemoryBudgetError, ModelUnavailableError
-from mmdemo.models.manager import GiB, ModelManager, estimate_weight_bytes, module_bytes
+from mmdemo.messages import Message, text
+from mmdemo.models.manager import GiB, ModelManager, device_name, estimate_weight_bytes, model_name, module_bytes
 from mmdemo.models.specs import SPECS
 from mmdemo.settings import Settings
 
@@ -95,9 +96,11 @@ def test_pinned_model_is_never_evicted(tiny_model_dirs: dict[str, Path], model_s
     manager = _manager(tiny_model_dirs, budget_bytes=1.5 * model_size, wait=0.3)
     with manager.use("a") as handle:
         # b does not fit next to a, and a is busy: b waits, then fails clearly; a is untouched.
-        with pytest.raises(MemoryBudgetError, match="busy"):
+        with pytest.raises(MemoryBudgetError, match="busy") as info:
             with manager.use("b"):
                 pass
+        assert info.value.message == Message("model.busy")  # keyed: a Chinese browser reads it in Chinese
+        assert info.value.text("zh-CN") == "服务器正忙于处理其他请求，没有空闲内存处理本请求。请稍后再试。"
         assert _loaded(manager) == ["a"]
         assert handle.model is not None and next(handle.model.parameters()).numel() > 0
     with manager.use("b"):  # a is idle now, so it makes room
@@ -133,6 +136,8 @@ def test_model_larger_than_budget(tiny_model_dirs: dict[str, Path], model_size: 
         with manager.use("a"):
             pass
     assert "MMDEMO_MEMORY_BUDGET_GB" in info.value.detail and "MMDEMO" not in str(info.value)
+    assert info.value.message.key == "model.no_memory"  # type: ignore[union-attr]
+    assert info.value.text("zh-CN").startswith("本服务器的内存不足以运行 ")
     assert _loaded(manager) == []
 
 
@@ -189,6 +194,7 @@ def test_missing_folder_and_corrupt_model(tmp_path: Path, tiny_model_dirs: dict[
         with manager.use("captioner"):
             pass
     assert "does not exist" in info.value.detail and str(tmp_path) not in str(info.value)
+    assert info.value.text("zh-CN") == "本服务器无法使用图像描述（其模型 local folder “nope” 未安装）。"
     with pytest.raises(ModelUnavailableError) as info:
         with manager.use("vqa"):
             pass
@@ -517,9 +523,10 @@ def test_waiting_for_another_requests_load_has_a_limit(tiny_settings: Settings) 
     first.start()
     assert started.wait(10)
     began = time.monotonic()
-    with pytest.raises(MemoryBudgetError, match="still being loaded"):
+    with pytest.raises(MemoryBudgetError, match="still being loaded") as info:
         with manager.use("slow"):
             pass
+    assert info.value.text("zh-CN") == "该模型仍在为另一个请求加载中，请稍后再试。"
     assert time.monotonic() - began < 1.5
     first.join(10)
 
@@ -540,6 +547,13 @@ def test_progress_names_the_model_and_never_its_folder(tiny_model_dirs: dict[str
     ]
     for _, message in messages:
         assert str(folder) not in message and str(folder.parent) not in message and "/" not in message
+    # keyed: the page shows them in the visitor's language (mmdemo.ui.events.progress_to); callbacks get English text
+    assert all(isinstance(message, str) for _, message in messages)
+    assert [text(message, "zh-CN") for _, message in messages] == [
+        "正在加载图像描述模型（local folder “captioner”）…",
+        "正在读取图像描述模型的权重…",
+        "图像描述模型已就绪",
+    ]
 
 
 def test_progress_of_moves_names_the_device_not_paths(tiny_model_dirs: dict[str, Path], model_size: int) -> None:
@@ -563,6 +577,31 @@ def test_progress_of_moves_names_the_device_not_paths(tiny_model_dirs: dict[str,
         "Image captioning model ready",
     ] * 2 + ["Moving the image captioning model back to the GPU…"]
     assert not any(folder in m or str(Path(folder).parent) in m for m in messages)
+    moves = [text(messages[i], "zh-CN") for i in (2, 6, 8)]
+    assert moves == ["正在将图像描述模型移到 GPU 上…"] * 2 + ["正在将图像描述模型移回 GPU 上…"]
+
+
+def test_progress_lines_name_models_and_devices_as_people_read_them() -> None:
+    """A title inside a sentence starts in lower case unless it is an acronym; the CPU fast path, CPU offload and a
+    download have lines of their own; a line survives a trip to a ZeroGPU worker."""
+    import pickle
+
+    from mmdemo.models import progress_lines as lines
+
+    clip = lines.moving("CLIP image–text score", "cuda:0", offload=True)
+    assert clip == "Moving the CLIP image–text score model to the GPU (with CPU offload)…"
+    assert clip.text("zh-CN") == "正在将CLIP 图文评分模型移到 GPU 上（启用 CPU 卸载）…"
+    assert lines.moving("Image captioning", "mps") == "Moving the image captioning model to the GPU (Apple)…"
+    assert lines.moving("Image captioning", "sim:0") == "Moving the image captioning model to sim:0…"
+    fast = lines.reading("Speech recognition", fast=True)
+    assert fast == "Reading the speech recognition model for the fast CPU path (the first time converts it)…"
+    assert fast.text("zh-CN") == "正在为 CPU 快速路径读取语音识别模型（首次使用时需要转换）…"
+    download = lines.downloading("openai/whisper-base")
+    assert download == "Downloading openai/whisper-base from the Hugging Face Hub"
+    assert download.text("zh-CN") == "正在从 Hugging Face Hub 下载 openai/whisper-base"
+    again = pickle.loads(pickle.dumps(clip))
+    assert again == clip and again.text("zh-CN") == clip.text("zh-CN")
+    assert model_name(SPECS["clip"]) == "CLIP image–text score model" and device_name("cuda:1") == "the GPU"
 
 
 def test_batch_size_comes_from_the_memory_left_on_the_device(tiny_model_dirs: dict[str, Path]) -> None:

@@ -24,7 +24,7 @@ from mmdemo.models import openvino as ov_path
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
 from mmdemo.tasks.text_to_image import generate_images
-from mmdemo.ui.common import status_rows
+from mmdemo.ui.models_panel import status_rows
 
 FLOAT32_TOLERANCE = 1e-4
 """OpenVINO f32 against PyTorch float32, relative L2 difference of the noise prediction: summation order only."""

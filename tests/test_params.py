@@ -33,14 +33,15 @@ def _widgets(app: Any) -> dict[str, list[Any]]:
     return found
 
 
-def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    options = {}
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Every option of every subcommand (two subcommands may each have a ``--seed``, of different tasks)."""
+    options = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
-                options.update(_options(sub))
+                options += _options(sub)
         elif action.option_strings:
-            options[action.dest] = action
+            options.append(action)
     return options
 
 
@@ -59,15 +60,26 @@ def _outside(param: Param) -> list[Any]:
     return ["yes", 1]
 
 
+NOT_ON_THE_PAGE = {"language", "batch_size"}
+"""Declared parameters the page does not show (the command line and the library take them): the speech
+language is detected on the page; how many photos or keyframes a batch takes is the server's to decide."""
+
+
 def test_every_declared_parameter_has_one_widget_that_agrees(app: Any) -> None:
     widgets = _widgets(app)
     for param in DECLARED:
-        assert param.name in widgets, f"{param.name} is declared but no widget is built from it"
-        for bound, block in widgets[param.name]:
-            assert bound is param
-            assert block.value == param.default or (block.value in ("", None) and param.default in ("", None))
+        if param.name in NOT_ON_THE_PAGE and param.name not in widgets:
+            continue
+        built = [  # (two tasks may each have a "seed"; a widget may take a server's setting as its ceiling)
+            (bound, block)
+            for bound, block in widgets.get(param.name, [])
+            if bound is param or getattr(bound, "declared", None) is param
+        ]
+        assert built, f"{param.name} is declared but no widget is built from it"
+        for bound, block in built:
+            assert block.value == bound.default or (block.value in ("", None) and bound.default in ("", None))
             if isinstance(param, Number):
-                assert (block.minimum, block.maximum) == (param.minimum, param.maximum), param.name
+                assert (block.minimum, block.maximum) == (bound.minimum, bound.maximum), param.name
                 assert (block.precision == 0) == param.integer, param.name
             if isinstance(param, Text):
                 assert block.max_length == param.max_length, param.name
@@ -79,30 +91,34 @@ def test_the_gate_refuses_with_the_declarations_own_sentence(app: Any) -> None:
     from mmdemo.ui.gate import GateError, check_value
 
     for name, bound in _widgets(app).items():
-        param, block = bound[0]
-        for value in _outside(param):
-            with pytest.raises(InputError) as task:
-                param.check(value)
-            with pytest.raises(GateError) as gate:
-                check_value(block, value, "ignored: the declaration names its field")
-            assert gate.value.message == str(task.value), (name, value)
-            assert gate.value.mmdemo_message.text("zh-CN") == task.value.text("zh-CN"), (name, value)
-            assert f"({name})" in str(task.value)  # it names the field
+        for param, block in {id(param): (param, block) for param, block in bound}.values():  # each declaration
+            for value in _outside(param):
+                with pytest.raises(InputError) as task:
+                    param.check(value)
+                with pytest.raises(GateError) as gate:
+                    check_value(block, value, "ignored: the declaration names its field")
+                assert gate.value.message == str(task.value), (name, value)
+                assert gate.value.mmdemo_message.text("zh-CN") == task.value.text("zh-CN"), (name, value)
+                assert f"({name})" in str(task.value)  # it names the field
 
 
 def test_the_command_line_takes_every_option_as_declared() -> None:
     from mmdemo.cli import build_parser
 
-    options = _options(build_parser())
-    for param in DECLARED:
-        if param.name not in options:
-            continue  # not every parameter is a CLI option (e.g. the UI-only count of images)
-        action = options[param.name]
-        assert param.flag in action.option_strings and action.default == param.default, param.name
-        if isinstance(param, Number):
-            assert action.type is (int if param.integer else float), param.name
-        if isinstance(param, Choice):
-            assert list(action.choices) == param.values, param.name
+    for action in _options(build_parser()):  # not every parameter is a CLI option (e.g. the page's random seed)
+        if action.help == argparse.SUPPRESS:
+            continue  # an option's older spelling, kept working, hidden
+        declared = [param for param in DECLARED if param.name == action.dest]
+        if declared:  # an option named as a parameter is built from (one of) its declaration(s)
+            assert any(_agrees(action, param) for param in declared), (action.option_strings, action.default)
+
+
+def _agrees(action: argparse.Action, param: Param) -> bool:
+    if param.flag not in action.option_strings or action.default != param.default:
+        return False
+    if isinstance(param, Number) and action.type is not (int if param.integer else float):
+        return False
+    return not isinstance(param, Choice) or list(action.choices or ()) == param.values
 
 
 def test_help_says_the_limits_once_for_api_mcp_and_cli() -> None:

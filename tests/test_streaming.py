@@ -17,7 +17,8 @@ from mmdemo.models.manager import ModelManager
 from mmdemo.tasks.captioning import DecodingOptions, answer_question, caption_image
 from mmdemo.tasks.text_to_image import generate_images, preview_steps
 from mmdemo.testing.http import browser_call
-from mmdemo.ui.common import Partial, guarded, streamed
+from mmdemo.ui.events import guarded
+from mmdemo.ui.streaming import Partial, streamed
 
 # ----------------------------------------------------------------------------- the streaming helper
 
@@ -215,7 +216,7 @@ def test_text_to_image_streams_previews_to_gradio_client(client: Any) -> None:
 def test_abandoned_stream_stops_its_work(app_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A browser tab closed after the first preview (step 20 of 100): generation stops within a few steps,
     long before the 80 steps left would have run, and the lane serves the next request."""
-    caplog.set_level(logging.INFO, logger="mmdemo.ui.common")
+    caplog.set_level(logging.INFO, logger="mmdemo.ui.events")
     args = ["a red cube", "", 100, 0, "256x256", 1, 5, False, "auto", False]
     began = time.monotonic()
     for message in browser_call(app_url, "generate", args, timeout=600):

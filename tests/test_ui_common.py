@@ -1,5 +1,6 @@
-"""The shared handler wrapper and the access policy: rate limit per client (behind trusted proxies only),
-sign-in throttle, errors → gr.Error, request injection invisible to the API."""
+"""The model event wrapper (mmdemo/ui/events.py) and the access policy: rate limit per client (behind trusted
+proxies only), sign-in throttle, errors → gr.Error, request injection invisible to the API, handlers bound to
+the manager, each event's models from the feature table."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import httpx
 import pytest
 
 from mmdemo.errors import Cancelled, InputError, ModelUnavailableError
-from mmdemo.ui import common
+from mmdemo.ui import events
 from mmdemo.ui.access import AccessPolicy, LoginThrottle, RateLimiter
-from mmdemo.ui.common import guarded
+from mmdemo.ui.events import guarded
 
 
 def test_rate_limiter_sliding_window() -> None:
@@ -115,7 +116,7 @@ def test_wrapper_translates_errors_and_limits(
     with pytest.raises(gr.Error, match="Bad text") as err:
         wrapped("bad", request=None)
     assert "Traceback" not in str(err.value)
-    caplog.set_level(logging.INFO, logger="mmdemo.ui.common")
+    caplog.set_level(logging.INFO, logger="mmdemo.ui.events")
     with pytest.raises(gr.Error) as err:
         wrapped("missing")
     # The user reads one sentence without the server's paths; the operator's detail is in one log line.
@@ -137,7 +138,58 @@ def test_cancelled_work_is_reported_not_raised_through() -> None:
 
     with pytest.raises(gr.Error, match="cancelled"):
         guarded(handler)("x")
-    assert not common.client_gone()  # outside a Gradio request nothing is ever abandoned
+    assert not events.client_gone()  # outside a Gradio request nothing is ever abandoned
+
+
+def test_a_handler_bound_to_the_manager_shows_its_own_name_docstring_and_parameters() -> None:
+    """Handlers are module-level functions taking the manager first, registered as ``partial(fn, manager)``: the API
+    page and MCP see the function's name, docstring and parameters without the manager; Gradio still recognises
+    the request parameter (from the type hints), and a streaming handler stays a generator."""
+    import functools
+    from collections.abc import Iterator
+
+    def caption(manager: object, image: str, beams: int = 1) -> str:
+        """Describe a photo."""
+        return f"{manager} {image} {beams}"
+
+    def streaming(manager: object, text: str) -> Iterator[str]:
+        """Stream it."""
+        yield f"{manager}: {text}"
+        raise InputError("Bad text: type something else.")
+
+    wrapped = guarded(functools.partial(caption, "M"))
+    assert wrapped.__name__ == "caption" and wrapped.__doc__ == "Describe a photo."
+    assert list(inspect.signature(wrapped).parameters) == ["image", "beams", "request"]
+    assert gr.utils.get_type_hints(wrapped)["request"] is gr.Request
+    assert "manager" not in wrapped.__annotations__
+    assert wrapped("p.jpg", 3) == "M p.jpg 3"
+    stream = guarded(functools.partial(streaming, "M"))
+    assert inspect.isgeneratorfunction(stream) and stream.__name__ == "streaming"
+    results = stream("hi")
+    assert next(results) == "M: hi"
+    with pytest.raises(gr.Error, match="Bad text"):
+        next(results)
+
+
+def test_each_event_needs_the_models_its_feature_names() -> None:
+    """The models an event checks before it runs come from the one feature table, by the event's API name."""
+    from mmdemo.ui.availability import FEATURES, needs_of
+
+    assert needs_of("vqa") == ("vqa",) and needs_of("round_trip") == ("captioner", "text_to_image")
+    assert needs_of("emotion") == () and needs_of("evaluate") == ()  # optional models only, or none named
+    endpoints = [f.endpoint for features in FEATURES.values() for f in features]
+    assert len(endpoints) == len(set(endpoints))  # one feature per endpoint
+    assert "needs" not in inspect.signature(events.model_event).parameters  # said nowhere else
+
+
+def test_every_feature_is_run_by_an_endpoint_of_the_app(tiny_settings) -> None:
+    from mmdemo.models.manager import ModelManager
+    from mmdemo.ui import build_app
+    from mmdemo.ui.availability import FEATURES
+
+    demo = build_app(ModelManager(tiny_settings))
+    names = {fn.api_name for fn in demo.fns.values()}
+    assert {f.endpoint for features in FEATURES.values() for f in features} <= names
 
 
 def test_api_does_not_show_request(client: Any) -> None:
@@ -197,3 +249,7 @@ def test_login_is_throttled_per_client(app_settings, launch_app) -> None:
         assert "Too many wrong sign-in attempts" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
         assert httpx.post(f"{url}/login", data=right).status_code == 429
         assert "after 5 wrong attempts" in httpx.get(f"{url}/config").text.lower()  # the sign-in page says so
+        # … in the visitor's language (Gradio reads the message while it answers the sign-in page's request)
+        chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+        assert "密码错误 5 次后，登录将暂停 5 分钟" in httpx.get(f"{url}/config", headers=chinese).text
+        assert "密码错误 5 次后" in httpx.get(f"{url}/", headers=chinese).text

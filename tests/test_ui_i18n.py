@@ -1,5 +1,6 @@
-"""English and Simplified Chinese: the catalogues are complete and consistent, the page's every string is a
-translation key, the API stays English, and messages from the server follow the request's Accept-Language."""
+"""English and Simplified Chinese: the page's catalogue is complete and consistent, the page's every string is a
+translation key, the API stays English, and messages from the server follow the request's Accept-Language.
+(The message catalogues' completeness, read from the source, is ``tests/test_messages.py``.)"""
 
 from __future__ import annotations
 
@@ -12,22 +13,21 @@ import gradio as gr
 import pytest
 from gradio.i18n import I18nData
 
-from mmdemo.errors import InputError
+from mmdemo.errors import InputError, MMDemoError
+from mmdemo.messages import Message, Page
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
 from mmdemo.ui import i18n
 from mmdemo.ui.i18n import (
-    CATALOGUES,
     I18N,
-    MESSAGES,
     UI,
     english,
     locale_from_header,
+    localized,
     placeholders,
     request_locale,
-    say,
     tr,
-    translate,
+    user_error,
 )
 
 ZH = "zh-CN"
@@ -36,6 +36,16 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 def zh_request(header: str = "zh-CN,zh;q=0.9,en;q=0.8") -> Any:
     return SimpleNamespace(headers={"accept-language": header})
+
+
+def run_coroutine(coroutine: Any) -> Any:
+    """``asyncio.run(coroutine)`` in a thread of its own: a browser test earlier in the session may leave an event
+    loop running in this one."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +59,14 @@ def offline_app() -> gr.Blocks:
 # --- the catalogues ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(CATALOGUES))
-def test_every_entry_has_both_languages_and_the_same_placeholders(name: str) -> None:
-    english_entries = UI if name == "ui" else MESSAGES
-    for locale, translated in CATALOGUES[name].items():
-        assert set(translated) == set(english_entries), locale
-        for text, other in translated.items():
-            assert text.strip() and other.strip(), (locale, text)
-            assert placeholders(text) == placeholders(other), (locale, text, other)
-            # only {name} placeholders: no other braces (Gradio's browser side reads ICU message syntax)
-            assert "{" not in re.sub(r"\{[a-z_]+\}", "", text + other), (locale, text)
-            if locale == ZH and HAN.search(text) is None:
-                assert HAN.search(other) or other == text, (text, other)  # Chinese wherever there are words
+def test_every_page_entry_has_chinese_and_the_same_placeholders() -> None:
+    for text, other in UI.items():
+        assert text.strip() and other.strip(), text
+        assert placeholders(text) == placeholders(other), (text, other)
+        # only {name} placeholders: no other braces (Gradio's browser side reads ICU message syntax)
+        assert "{" not in re.sub(r"\{[a-z_]+\}", "", text + other), text
+        if HAN.search(text) is None:
+            assert HAN.search(other) or other == text, (text, other)  # Chinese wherever there are words
 
 
 def test_gradio_gets_every_key_in_every_language_with_nothing_its_parser_misreads() -> None:
@@ -168,7 +174,7 @@ def test_the_request_is_found_where_gradio_and_the_gate_keep_it() -> None:
     assert request_locale([zh_request()]) == ZH  # batched events get a list
     token = i18n.current_request.set(zh_request())
     try:
-        assert request_locale() == ZH and say("Cancelled") == "已取消"
+        assert request_locale() == ZH and Message("title.slow_down").text(request_locale()) == "请稍候"
     finally:
         i18n.current_request.reset(token)
     assert request_locale(SimpleNamespace()) == "en"
@@ -177,61 +183,57 @@ def test_the_request_is_found_where_gradio_and_the_gate_keep_it() -> None:
 # --- messages from the server --------------------------------------------------------------------
 
 
-def test_messages_are_translated_with_their_values_and_unknown_ones_stay_english() -> None:
-    assert translate("No image was provided: upload one.", ZH) == "没有提供图片：请上传一张。"
-    assert translate("No image was provided: upload one.", "en") == "No image was provided: upload one."
-    assert (
-        translate("The question is too long (400 characters; at most 300).", ZH)
-        == "问题太长（400 个字符；最多 300 个）。"
-    )
-    # a field named by its label: the label translated, the API name kept
-    assert (
-        translate("Steps (steps) must be a whole number from 0 to 50 (got str 'x').", ZH)
-        == "步数（steps）必须是介于 0 和 50 之间的整数（收到的是 str 'x'）。"
-    )
-    assert translate("Size (size) must be text (got int 5).", ZH) == "尺寸（size）必须是文本（收到的是 int 5）。"
-    unknown = "The moon is made of cheese (got 3)."
-    assert translate(unknown, ZH) == unknown
-    assert (
-        translate("Somebody (x) must be true or false (got 3).", ZH)
-        == "Somebody (x)必须是 true 或 false（收到的是 3）。"
-    )
-    assert (
-        say("{seconds} s ago", ZH, seconds=12) == "12 秒前" and say("{seconds} s ago", "en", seconds=12) == "12 s ago"
-    )
-    with pytest.raises(KeyError):
-        say("Not in any catalogue")
+def chinese(value: Any) -> str:
+    """``value`` (an error, a message, page text) as a Chinese browser reads it."""
+    if isinstance(value, MMDemoError):
+        value = value.message
+    assert isinstance(value, (Message, Page)), f"not keyed: {value!r}"
+    return value.text(ZH)
 
 
-def test_the_backend_messages_users_meet_most_are_in_the_catalogue() -> None:
-    """The catalogue holds these sentences word for word: a changed message would silently stay English."""
+def test_the_backend_messages_users_meet_most_are_in_chinese() -> None:
     from mmdemo.errors import ModelUnavailableError
-    from mmdemo.media import audio, image, video
+    from mmdemo.media.audio import require_audio
+    from mmdemo.media.image import require_image
+    from mmdemo.media.video import require_video
+    from mmdemo.models.specs import SPECS
     from mmdemo.tasks.captioning import check_question
     from mmdemo.tasks.text_to_image import check_prompt
-    from mmdemo.ui.common import UNEXPECTED
+    from mmdemo.ui.events import UNEXPECTED
 
-    messages = [UNEXPECTED, image.NO_IMAGE, audio.NO_AUDIO, video.NO_VIDEO, image._DAMAGED, audio._DAMAGED]
-    messages += [video._DAMAGED, image._SVG, image._HEIC, video._AUDIO_ONLY_HINT]
-    for check in (lambda: check_prompt(""), lambda: check_question(" "), lambda: check_question("x" * 1000)):
+    messages: list[Any] = [UNEXPECTED, ModelUnavailableError("vqa", "Salesforce/blip-vqa-base", "not cached")]
+    for check in (
+        lambda: require_image(None),
+        lambda: require_audio(None),
+        lambda: require_video(None),
+        lambda: check_prompt(""),
+        lambda: check_question(" "),
+        lambda: check_question("x" * 1000),
+    ):
         with pytest.raises(InputError) as err:
             check()
-        messages.append(str(err.value))
-    messages.append(str(ModelUnavailableError("vqa", "Salesforce/blip-vqa-base", "not cached")))
-    from mmdemo.models.specs import SPECS
-
-    messages += [spec.title for spec in SPECS.values()]
+        messages.append(err.value)
+    messages += [Page(spec.title) for spec in SPECS.values()]
     for message in messages:
-        assert HAN.search(translate(message, ZH)), message
+        assert HAN.search(chinese(message)), message
+
+
+def test_keyed_errors_and_their_titles_are_rendered_in_the_requests_language() -> None:
+    error = user_error(Message("caption.no_question"), Message("title.slow_down"))
+    assert (error.message, error.title) == ("Type a question about the image first.", "Slow down")  # English
+    assert localized(error, "en") is error
+    chinese_error = localized(error, ZH)
+    assert (chinese_error.message, chinese_error.title) == ("请先输入一个关于这张图片的问题。", "请稍候")
+    assert chinese_error.args == (chinese_error.message,) and error.message.startswith("Type")  # a copy
 
 
 def test_errors_of_model_events_are_in_the_browsers_language() -> None:
-    from mmdemo.ui.common import guarded
+    from mmdemo.ui.events import guarded
 
     def handler(text: str) -> str:
         if text == "bug":
             raise RuntimeError("internal detail")
-        raise InputError("Type a question about the image first.")
+        raise InputError(Message("caption.no_question"))
 
     wrapped = guarded(handler)
     with pytest.raises(gr.Error) as err:
@@ -245,9 +247,66 @@ def test_errors_of_model_events_are_in_the_browsers_language() -> None:
     assert err.value.message == "Type a question about the image first." and err.value.title == "Cannot do that"
 
 
+def test_the_rate_limit_refuses_in_the_browsers_language() -> None:
+    from mmdemo.ui.access import AccessPolicy
+    from mmdemo.ui.events import guarded
+
+    wrapped = guarded(lambda text: text, policy=AccessPolicy(rate_limit_per_minute=1))
+    assert wrapped("x", request=zh_request()) == "x"
+    with pytest.raises(gr.Error) as err:
+        wrapped("x", request=zh_request())
+    assert re.fullmatch(r"请求过多：每位用户每分钟最多 1 次。请在 \d+ 秒后再试。", err.value.message), err.value.message
+    assert err.value.title == "请稍候"
+    with pytest.raises(gr.Error) as err:
+        wrapped("x", request=zh_request("en-US"))
+    assert err.value.message.startswith("Too many requests: at most 1 a minute") and err.value.title == "Slow down"
+
+
+def test_the_sign_in_throttle_refuses_in_the_sign_in_pages_language() -> None:
+    import json
+
+    from mmdemo.ui.access import AccessPolicy, LoginThrottleMiddleware
+
+    policy = AccessPolicy()
+    for _ in range(policy.logins.max_failures):
+        policy.logins.record("10.0.0.7", success=False)
+    assert policy.logins.message(60) == (
+        "Too many wrong sign-in attempts from your address: try again in 60 s (at most 5 in 5 minutes)."
+    )
+    assert policy.logins.message(60, ZH) == "来自你的地址的登录失败次数过多：请在 60 秒后再试（5 分钟内最多 5 次）。"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("a throttled sign-in never reaches Gradio")
+
+    def refusal(language: str) -> tuple[int, dict[str, str]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/login",
+            "client": ("10.0.0.7", 5000),
+            "headers": [(b"accept-language", language.encode())],
+        }
+        run_coroutine(LoginThrottleMiddleware(app, policy)(scope, None, send))
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        length = dict(sent[0]["headers"])[b"content-length"]
+        assert int(length) == len(body)
+        return sent[0]["status"], json.loads(body.decode("utf-8"))
+
+    status, body = refusal("zh-CN,zh;q=0.9")
+    assert status == 429 and body["detail"].startswith("来自你的地址的登录失败次数过多：请在 ")
+    status, body = refusal("en")
+    assert status == 429 and body["detail"].startswith("Too many wrong sign-in attempts from your address")
+
+
 def test_prechecks_notices_and_the_models_panel_follow_the_language() -> None:
     from mmdemo.ui.availability import tab_availability
-    from mmdemo.ui.common import precheck, status_rows
+    from mmdemo.ui.events import precheck
+    from mmdemo.ui.models_panel import status_rows
 
     offline = ModelManager(Settings(device="cpu", offline=True))
     token = i18n.current_request.set(zh_request())
@@ -257,11 +316,11 @@ def test_prechecks_notices_and_the_models_panel_follow_the_language() -> None:
         assert err.value.message.startswith("本服务器无法使用视觉问答") and err.value.title == "此处不可用"
 
         def no_image(image: Any) -> None:
-            raise InputError("No image was provided: upload one.")
+            raise InputError(Message("caption.no_image"))
 
         with pytest.raises(gr.Error) as err:
             precheck(offline, (), no_image)(None)
-        assert err.value.message == "没有提供图片：请上传一张。" and err.value.title == "请检查输入"
+        assert err.value.message == "没有要描述的图片：请上传一张。" and err.value.title == "请检查输入"
     finally:
         i18n.current_request.reset(token)
     notice = tab_availability(offline, "generate", ZH).notice
@@ -274,6 +333,135 @@ def test_prechecks_notices_and_the_models_panel_follow_the_language() -> None:
         rows["Salesforce/blip-vqa-base"][:2] == ["视觉问答", "图像"] and rows["Salesforce/blip-vqa-base"][3] == "未加载"
     )
     assert status_rows(offline)[0][0] == "Image captioning"
+
+
+def test_cancelled_and_unexpected_work_is_said_in_the_browsers_language() -> None:
+    from mmdemo.errors import Cancelled
+    from mmdemo.ui.events import guarded
+
+    def gone(text: str) -> str:
+        raise Cancelled
+
+    with pytest.raises(gr.Error) as err:
+        guarded(gone)("x", request=zh_request())
+    assert (err.value.message, err.value.title) == ("此请求已取消。", "已取消")
+    with pytest.raises(gr.Error) as err:
+        guarded(gone)("x", request=zh_request("en"))
+    assert (err.value.message, err.value.title) == ("This request was cancelled.", "Cancelled")
+
+
+def test_the_models_panel_is_in_the_requests_language() -> None:
+    """Its headers, states, file sources, "… s ago" and the memory line: a table is rendered on the server."""
+    from mmdemo.ui.models_panel import STATUS_HEADERS, memory_summary, status_panel, status_rows
+
+    offline = ModelManager(Settings(device="cpu", offline=True))
+    rows = {row[2]: row for row in status_rows(offline, ZH)}
+    assert rows["Salesforce/blip-vqa-base"][8] == "缺失（离线）"
+    assert status_rows(offline)[0][3:9:5] == ["not loaded", "missing (offline)"]  # English: the data as it is
+    assert memory_summary(offline, ZH).startswith("模型在首次使用时加载；") and "GiB" in memory_summary(offline, ZH)
+    assert memory_summary(offline).startswith("Models load on first use") and "**cpu**: 0.00 of" in (
+        memory_summary(offline)
+    )
+    with gr.Blocks():
+        _, _, refresh = status_panel(offline)
+    token = i18n.current_request.set(zh_request())
+    try:
+        table, _ = refresh()
+    finally:
+        i18n.current_request.reset(token)
+    assert table["headers"][:4] == ["任务", "用于", "模型", "状态"] and len(table["headers"]) == len(STATUS_HEADERS)
+    assert STATUS_HEADERS[:4] == ["Task", "Used in", "Model", "State"]
+
+
+def test_progress_lines_and_model_loading_are_shown_in_the_requests_language(tiny_model_dirs: Any) -> None:
+    """What a task reports (text, or keyed) reaches Gradio's progress bar in the visitor's language, the model
+    manager's loading lines too; the backend's callbacks still get English text."""
+    from mmdemo.ui.events import progress_to
+
+    shown: list[str] = []
+
+    def bar(fraction: float, desc: str = "") -> None:
+        shown.append(desc)
+
+    token = i18n.current_request.set(zh_request())
+    try:
+        report = progress_to(bar)
+    finally:
+        i18n.current_request.reset(token)
+    folder = tiny_model_dirs["captioner"]
+    manager = ModelManager(Settings(models={"captioner": str(folder)}, device="cpu", offline=True))
+    with manager.use("captioner", report):
+        pass
+    report(0.5, Message("title.slow_down"))
+    report(0.6, Page("Image"))
+    report(0.7, "Decoding the images…")  # plain text: as it is
+    assert shown == [
+        "正在加载图像描述模型（local folder “captioner”）…",
+        "正在读取图像描述模型的权重…",
+        "图像描述模型已就绪",
+        "请稍候",
+        "图像",
+        "Decoding the images…",
+    ]
+    assert all(isinstance(line, str) for line in shown)
+    english_bar: list[str] = []
+    progress_to(lambda fraction, desc="": english_bar.append(desc), "en")(0.1, Message("title.slow_down"))
+    assert english_bar == ["Slow down"]
+
+
+def test_read_text_says_nothing_was_found_and_heads_its_table_in_the_requests_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PIL import Image
+
+    from mmdemo.tasks.ocr import OcrResult, TextLine
+    from mmdemo.ui import captioning
+
+    found: list[Any] = []
+    shown: list[str] = []
+    monkeypatch.setattr(
+        captioning, "read_text", lambda image, **_: OcrResult(tuple(found), "ocr", 0.1, Image.new("RGB", (8, 8)))
+    )
+    monkeypatch.setattr(captioning, "annotate", lambda result: result.image)
+    monkeypatch.setattr(captioning.gr, "Info", shown.append)
+    token = i18n.current_request.set(zh_request())
+    try:
+        _, _, table = captioning.ocr(None, "photo.png", progress=lambda *a, **k: None)
+        assert shown == ["这张图片中没有找到文字。"] and table["headers"] == ["#", "文字", "置信度"]
+        found.append(TextLine("OPEN", 0.98, ((0, 0), (4, 0), (4, 4), (0, 4))))
+        _, _, table = captioning.ocr(None, "photo.png", progress=lambda *a, **k: None)
+        assert table["data"] == [[1, "OPEN", 0.98]] and len(shown) == 1
+    finally:
+        i18n.current_request.reset(token)
+    _, _, table = captioning.ocr(None, "photo.png", progress=lambda *a, **k: None)
+    assert table["headers"] == captioning.LINE_HEADERS == ["#", "Text", "Confidence"]
+
+
+def test_the_sign_in_page_says_how_sign_in_is_throttled_in_the_visitors_language() -> None:
+    """Gradio reads the app's ``auth_message`` while it answers the sign-in page's request: its language is the
+    request's (noted by the page-language middleware)."""
+
+    from mmdemo.ui.access import PageLanguageMiddleware
+    from mmdemo.ui.app import AppBlocks, launch_kwargs
+
+    with AppBlocks() as demo:
+        pass
+    demo.auth_message = launch_kwargs(ModelManager(Settings(device="cpu", offline=True)), demo)["auth_message"]
+    assert demo.auth_message == "Sign in to use this app. After 5 wrong attempts, sign-in pauses for 5 minutes."
+    read: list[str | None] = []
+
+    async def gradio(scope: Any, receive: Any, send: Any) -> None:
+        read.append(demo.auth_message)
+
+    for header in (b"zh-CN,zh;q=0.9", b"en-GB"):
+        scope = {"type": "http", "method": "GET", "path": "/config", "headers": [(b"accept-language", header)]}
+        run_coroutine(PageLanguageMiddleware(gradio)(scope, None, None))
+    assert read == [
+        "登录后即可使用本应用。密码错误 5 次后，登录将暂停 5 分钟。",
+        "Sign in to use this app. After 5 wrong attempts, sign-in pauses for 5 minutes.",
+    ]
+    demo.auth_message = "Ask Ann for a password."  # the operator's own text: as it is
+    assert demo.auth_message == "Ask Ann for a password."
 
 
 # --- over HTTP -----------------------------------------------------------------------------------

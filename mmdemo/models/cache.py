@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import MemoryBudgetError
+from ..messages import Message
 from ..model_ids import public_model_id
 from .device import Accelerator
 from .locks import FairLock
@@ -157,7 +158,7 @@ class ModelCache:
         budget = self.accelerator.budgets.get(tier, 0)
         if needed > budget:
             raise MemoryBudgetError(
-                f"This server does not have enough memory for {public_model_id(what)}.",
+                Message("model.no_memory", model=public_model_id(what)),
                 detail=f"{what} needs {needed / GiB:.2f} GiB but the memory budget on {tier} is "
                 f"{budget / GiB:.2f} GiB: raise MMDEMO_MEMORY_BUDGET_GB or choose a smaller model.",
             )
@@ -176,8 +177,7 @@ class ModelCache:
             remaining = deadline - time.monotonic()
             if remaining <= 0 and not moving:
                 raise MemoryBudgetError(
-                    "The server is busy with other requests and has no memory free for this one. "
-                    "Try again in a moment.",
+                    Message("model.busy"),
                     detail=f"Not enough memory on {tier} for {what}: the models there stayed pinned by other "
                     f"requests for {self.evict_wait_s:g} s (MMDEMO_EVICT_WAIT_S).",
                 )

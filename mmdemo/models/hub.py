@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import ModelUnavailableError
 from ..model_ids import PACKAGE_PREFIX, is_packaged, looks_like_path, public_model_id  # noqa: F401 (named from here too)
 from ..settings import Settings, role_env_var
+from . import progress_lines
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def resolve_model_folder(
             how_to_provide(role, model_id),
         )
     if on_download:
-        on_download(f"Downloading {model_id} from the Hugging Face Hub")
+        on_download(progress_lines.downloading(model_id))
     try:
         return download(model_id, allow_patterns)
     except Exception as err:

@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MemoryBudgetError, MMDemoError, ModelUnavailableError
+from ..messages import Message
 from ..model_ids import public_model_id
 from ..progress import ProgressFn
 from ..settings import Settings
+from . import progress_lines as lines
 from .cache import Entry, ModelCache
 from .device import Accelerator, compute_budgets, cpu_native_bf16, resolve_device, resolve_dtype, total_ram_bytes
 from .hub import how_to_provide, resolve_model_folder, source_of
@@ -299,7 +301,7 @@ class ModelManager:
         lock = self._role_locks[role]
         if not lock.acquire(timeout=self.load_wait_s):  # one loader per role; others wait here
             raise MemoryBudgetError(
-                "This model is still being loaded for another request. Try again in a moment.",
+                Message("model.still_loading"),
                 detail=f"{role} has been loading for over {self.load_wait_s:g} s (a slow download or a hung load).",
             )
         try:
@@ -337,12 +339,11 @@ class ModelManager:
 
     def _load_unchecked(self, role: str, spec: ModelSpec, progress: ProgressFn | None) -> Entry:
         model_id = self.model_id(role)
-        name = model_name(spec)
         # transformers' lazy module is not safe to use from a second thread while it is being imported.
         self._imports_done.wait()
-        _notify(progress, 0.0, f"Loading the {name} ({public_model_id(model_id)})…")
+        _notify(progress, 0.0, lines.loading(spec.title, public_model_id(model_id)))
         folder = resolve_model_folder(
-            role, model_id, self.settings, spec.allow_patterns, on_download=lambda m: _notify(progress, 0.05, m)
+            role, model_id, self.settings, spec.allow_patterns, on_download=lambda line: _notify(progress, 0.05, line)
         )
         tier, size, host_size, offload = self._plan(spec, folder)
         entry = Entry(spec=spec, model_id=model_id, tier=tier, bytes=size, pins=1, host_bytes=host_size)
@@ -355,16 +356,15 @@ class ModelManager:
             loader = spec.loader
             if tier == "cpu" and spec.cpu_fast_loader is not None and self.settings.cpu_fast_path:
                 loader = spec.cpu_fast_loader
-                _notify(progress, 0.3, f"Reading the {name} for the fast CPU path (the first time converts it)…")
+                _notify(progress, 0.3, lines.reading(spec.title, fast=True))
             else:
-                _notify(progress, 0.3, f"Reading the weights of the {name}…")
+                _notify(progress, 0.3, lines.reading(spec.title))
             with LOADING:  # one model built at a time in the whole process (see locks.LOADING)
                 loaded = loader(folder, self.dtype)
             if tier == "cpu":
                 self._cache.resize(entry, module_bytes(loaded.model) or size)  # not torch (ONNX …): its files' size
             else:
-                how = " (with CPU offload)" if offload else ""
-                _notify(progress, 0.8, f"Moving the {name} to {device_name(tier)}{how}…")
+                _notify(progress, 0.8, lines.moving(spec.title, tier, offload=offload))
                 if offload:
                     self.accelerator.place_offloaded(spec, loaded.model)
                 else:
@@ -401,12 +401,12 @@ class ModelManager:
             time.perf_counter() - started,
             (entry.bytes + entry.host_bytes) / 2**20,
         )
-        _notify(progress, 1.0, f"{name[:1].upper()}{name[1:]} ready")
+        _notify(progress, 1.0, lines.ready(spec.title))
         return entry
 
     def _bring_back(self, entry: Entry, progress: ProgressFn | None) -> Entry:
         """Move an offloaded (CPU) copy back to the compute device. The entry is already pinned."""
-        _notify(progress, 0.5, f"Moving the {model_name(entry.spec)} back to {device_name(self.compute_tier)}…")
+        _notify(progress, 0.5, lines.moving(entry.spec.title, self.compute_tier, back=True))
         self._cache.move_home(entry, self.compute_tier)
         return entry
 
@@ -415,9 +415,10 @@ class ModelManager:
         return "cpu" if spec.cpu_only and "cpu" in self.budgets else self.compute_tier
 
 
-def _notify(progress: ProgressFn | None, fraction: float, message: str) -> None:
+def _notify(progress: ProgressFn | None, fraction: float, line: lines.Line) -> None:
+    """``line`` to ``progress``: English text that the page renders in the visitor's language (a keyed line)."""
     if progress is not None:
-        progress(fraction, message)
+        progress(fraction, line)
 
 
 def _first_line(err: BaseException) -> str:
@@ -428,12 +429,9 @@ def _first_line(err: BaseException) -> str:
 def model_name(spec: ModelSpec) -> str:
     """How progress messages name a role's model: "image captioning model", "CLIP image–text score model"
     (a leading acronym keeps its case). Never its folder: messages show the public id beside it at most."""
-    first, _, rest = spec.title.partition(" ")
-    title = spec.title if first.isupper() else f"{first.lower()} {rest}".strip()
-    return f"{title} model"
+    return f"{lines.MidSentence(spec.title)} model"
 
 
 def device_name(tier: str) -> str:
     """A device tier as users read it: ``cuda:0`` → "the GPU", ``mps`` → "the GPU (Apple)", ``cpu`` → "the CPU"."""
-    kind = tier.partition(":")[0]
-    return {"cuda": "the GPU", "mps": "the GPU (Apple)", "cpu": "the CPU"}.get(kind, tier)
+    return str(lines.device_word(tier))

@@ -58,10 +58,10 @@ def byte_bpe(
     with a leading space (``Ġword``) and its prefixes, with merges that build them left to right.
 
     Merges are tuples (transformers 5 ignores ``merges_file=`` and wants pairs, not strings).
-    ``words`` defaults to the kit's :data:`~mmdemo.testing.tiny_models.WORDS`.
+    ``words`` defaults to the kit's :data:`~mmdemo.testing.tiny_kit.WORDS`.
     """
     if words is None:
-        from .tiny_models import WORDS as words
+        from .tiny_kit import WORDS as words
     tokens = [*front, *_byte_chars()]
     merges: list[tuple[str, str]] = []
     for word in words:
@@ -82,7 +82,7 @@ def build_wav2vec2_emotion(path: str | Path, labels: Sequence[str] = ACOUSTIC_LA
     """``Wav2Vec2ForSequenceClassification`` + ``Wav2Vec2FeatureExtractor`` (role ``emotion``)."""
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
 
-    from .tiny_models import seeded
+    from .tiny_kit import seeded
 
     path = Path(path)
     config = Wav2Vec2Config(
@@ -140,7 +140,7 @@ def build_whisper_asr(path: str | Path) -> Path:
         WhisperTokenizer,
     )
 
-    from .tiny_models import seeded
+    from .tiny_kit import seeded
 
     path = Path(path)
     vocab, merges, specials = _whisper_tokens()
@@ -211,7 +211,7 @@ def build_roberta_text_emotion(path: str | Path, labels: Sequence[str] = TEXT_LA
     """``RobertaForSequenceClassification`` + byte-level BPE ``RobertaTokenizer`` (role ``text_emotion``)."""
     from transformers import RobertaConfig, RobertaForSequenceClassification, RobertaTokenizer
 
-    from .tiny_models import seeded
+    from .tiny_kit import seeded
 
     path = Path(path)
     vocab, merges = byte_bpe(("<s>", "<pad>", "</s>", "<unk>"))

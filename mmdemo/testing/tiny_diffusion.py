@@ -82,7 +82,7 @@ def build_tiny_sd_pipeline(path: str | Path) -> Path:
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from .tiny_models import seeded
+    from .tiny_kit import seeded
 
     path = Path(path)
     tokenizer = clip_tokenizer()
@@ -135,7 +135,7 @@ def build_tiny_autoencoder(path: str | Path) -> Path:
     """``AutoencoderTiny`` (TAESD's architecture) matching the tiny pipeline's latents (role ``tiny_vae``)."""
     from diffusers import AutoencoderTiny
 
-    from .tiny_models import seeded
+    from .tiny_kit import seeded
 
     path = Path(path)
     with seeded():
@@ -154,7 +154,7 @@ def build_tiny_clip(path: str | Path) -> Path:
     """``CLIPModel`` + ``CLIPProcessor`` (role ``clip``)."""
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
-    from .tiny_models import seeded
+    from .tiny_kit import seeded
 
     path = Path(path)
     tokenizer = clip_tokenizer()

@@ -25,7 +25,7 @@ def build_bart_summarizer(path: str | Path) -> Path:
     from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer
 
     from .tiny_audio import byte_bpe
-    from .tiny_models import WORDS, seeded
+    from .tiny_kit import WORDS, seeded
 
     path = Path(path)
     specials = ("<s>", "<pad>", "</s>", "<unk>")  # BART's ids 0–3; <mask> is the last token

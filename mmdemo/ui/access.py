@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import ipaddress
 import json
 import os
@@ -19,7 +20,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import gradio as gr
+from ..messages import Message, say
+from ..models.progress_lines import Line
+from .i18n import locale_from_header, user_error
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -123,7 +126,8 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def check(self, client: str) -> None:
-        """Count a request of ``client``; raise ``gr.Error`` (nothing counted) when over the limit."""
+        """Count a request of ``client``; raise ``gr.Error`` (nothing counted) when over the limit (keyed: the
+        handler's wrapper shows it in the request's language)."""
         if self.per_minute <= 0:
             return
         now = self._clock()
@@ -133,10 +137,9 @@ class RateLimiter:
                 times.popleft()
             if len(times) >= self.per_minute:
                 wait = 60 - (now - times[0])
-                raise gr.Error(
-                    f"Too many requests: at most {self.per_minute} a minute per user. Try again in {wait:.0f} s.",
-                    title="Slow down",
-                    print_exception=False,
+                raise user_error(
+                    Message("access.too_many_requests", limit=self.per_minute, wait=f"{wait:.0f}"),
+                    Message("title.slow_down"),
                 )
             times.append(now)
             if len(self._seen) > 10_000:  # forget idle clients so the table stays small
@@ -178,11 +181,43 @@ class LoginThrottle:
                 for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
                     del self._failures[key]
 
-    def message(self, wait: float) -> str:
-        return (
-            f"Too many wrong sign-in attempts from your address: try again in {max(wait, 1):.0f} s "
-            f"(at most {self.max_failures} in {self.window / 60:g} minutes)."
+    def sign_in_message(self) -> Line:
+        """What the sign-in page says about the throttle: English text, shown in the visitor's language by an app
+        that renders it per request (:mod:`mmdemo.ui.app`)."""
+        return Line(Message("access.sign_in", count=self.max_failures, minutes=f"{self.window / 60:g}"))
+
+    def message(self, wait: float, locale: str = "en") -> str:
+        """The refusal of a sign-in that must wait ``wait`` seconds, in ``locale``."""
+        return say(
+            "access.sign_in_wait",
+            locale,
+            wait=f"{max(wait, 1):.0f}",
+            count=self.max_failures,
+            minutes=f"{self.window / 60:g}",
         )
+
+
+page_locale: contextvars.ContextVar[str] = contextvars.ContextVar("mmdemo_page_locale", default="en")
+"""The language of the HTTP request being answered (its ``Accept-Language``; set by :class:`PageLanguageMiddleware`):
+what the server writes into a page it serves, such as the sign-in page's message, is rendered in it."""
+
+
+class PageLanguageMiddleware:
+    """ASGI middleware: notes each HTTP request's language in :data:`page_locale` while it is answered."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        header = next((v for k, v in scope.get("headers", []) if k.lower() == b"accept-language"), b"")
+        token = page_locale.set(locale_from_header(header.decode("latin-1")))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            page_locale.reset(token)
 
 
 FORWARDED = "FORWARDED_ALLOW_IPS"
@@ -226,7 +261,8 @@ class LoginThrottleMiddleware:
         throttle = self.policy.logins
         wait = throttle.wait_seconds(client)
         if wait > 0:
-            body = json.dumps({"detail": throttle.message(wait)}).encode()
+            locale = locale_from_header(headers.get("accept-language"))  # the sign-in page's language
+            body = json.dumps({"detail": throttle.message(wait, locale)}, ensure_ascii=False).encode()
             await send(
                 {
                     "type": "http.response.start",
@@ -258,6 +294,7 @@ LOGIN_HINT_JS = """
     const url = String(args[0] && args[0].url ? args[0].url : args[0]);
     if (response.status === 429 && /\\/login\\/?$/.test(url)) {
       response.clone().json().then((body) => {
+        if (!body.detail) return;
         let box = document.getElementById("mmdemo-login-throttle");
         if (!box) {
           box = document.createElement("p");
@@ -266,7 +303,7 @@ LOGIN_HINT_JS = """
           box.style.cssText = "color:#b91c1c;font-weight:600;text-align:center;margin:8px";
           (document.querySelector("form") || document.querySelector(".wrap") || document.body).prepend(box);
         }
-        box.textContent = body.detail || "Too many sign-in attempts: wait a few minutes.";
+        box.textContent = body.detail;
       }).catch(() => {});
     }
     return response;
@@ -274,4 +311,6 @@ LOGIN_HINT_JS = """
 })();
 </script>
 """
-"""Gradio's sign-in page shows nothing for a 429; this shows the throttle's message above the form."""
+"""Gradio's sign-in page shows nothing for a 429; this shows the throttle's message above the form (the 429 of
+:class:`LoginThrottleMiddleware` carries it, in the sign-in page's language; nothing else answers ``/login``
+with a 429, so there is no sentence of its own to fall back on)."""

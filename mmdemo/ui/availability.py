@@ -1,6 +1,8 @@
 """What works on this server, per tab, said on the first screen (before anyone clicks).
 
-Each tab's features name the roles they need (:data:`FEATURES`). From the model manager's
+Each tab's features name the roles they need and the endpoint that runs them (:data:`FEATURES`, the one table
+of what needs what: the Models panel's "Used in" and each model event's check before it runs are read from it
+too). From the model manager's
 :meth:`~mmdemo.models.manager.ModelManager.availability` (files only: nothing is loaded or downloaded)
 the tab gets a short notice for users — what cannot run here, what the first run downloads, what is
 missing and what that costs — with the operator detail (the prefetch command, the setting) folded away
@@ -15,67 +17,109 @@ from typing import Any
 
 import gradio as gr
 
+from ..messages import Message, Page
 from ..models.manager import Availability, ModelManager
-from .i18n import request_locale, say, translate
+from .i18n import request_locale
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One thing a tab does: the roles it cannot run without, and optional ones with what they add."""
+    """One thing a tab does: the endpoint that runs it, the roles it cannot run without, and optional ones with
+    what they add."""
 
     name: str
+    """Its name on the page (page text: a button or a choice, translated by the page catalogue)."""
+    endpoint: str
+    """The API name of the model event that runs it."""
     needs: tuple[str, ...] = ()
-    optional: tuple[tuple[str, str], ...] = field(default=())
+    optional: tuple[tuple[str, Message], ...] = field(default=())
     """(role, what the feature does without it)."""
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Every role it uses: needed, then optional."""
+        return (*self.needs, *(role for role, _ in self.optional))
+
+
+TAB_NAMES = {
+    "caption": "Image",
+    "generate": "Text to image",
+    "emotion": "Emotion",
+    "video": "Video",
+    "round_trip": "Round trip",
+    "evaluate": "Evaluate",
+}
+"""Each tab's title by its id (the page's tabs, the Models panel's "Used in"): page text."""
+
+_OFFLINE_ASR = Message("availability.without.offline_asr")
+_NO_TRANSCRIPT = Message("availability.without.no_transcript")
 
 
 FEATURES: dict[str, tuple[Feature, ...]] = {
     "caption": (
-        Feature("Caption", ("captioner",)),
-        Feature("Detailed caption", ("captioner",)),
-        Feature("Ask a question", ("vqa",)),
-        Feature("Read text", ("ocr",)),
+        Feature("Caption", "caption", ("captioner",)),
+        Feature("Detailed caption", "describe", ("captioner",)),
+        Feature("Ask a question", "vqa", ("vqa",)),
+        Feature("Read text", "ocr", ("ocr",)),
     ),
     "generate": (
         Feature(
             "Generate",
+            "generate",
             ("text_to_image",),
             (
-                ("tiny_vae", "images are decoded by the model's full decoder (slower on a CPU)"),
-                ("clip", "images get no CLIP score"),
+                ("tiny_vae", Message("availability.without.full_decoder")),
+                ("clip", Message("availability.without.clip_score")),
             ),
         ),
     ),
     "round_trip": (
-        Feature("Round trip", ("captioner", "text_to_image"), (("clip", "there are no similarity scores"),)),
+        Feature(
+            "Round trip",
+            "round_trip",
+            ("captioner", "text_to_image"),
+            (("clip", Message("availability.without.similarity")),),
+        ),
     ),
     "emotion": (
         Feature(
             "Analyse",
+            "emotion",
             (),
             (
-                ("emotion", "there is no emotion from the voice (the timeline stays empty)"),
-                ("text_emotion", "there is no emotion from the words"),
-                ("asr", "speech is transcribed by the smaller offline model (English only)"),
-                ("asr_offline", "speech is not transcribed when the main recogniser cannot run"),
+                ("emotion", Message("availability.without.voice_emotion")),
+                ("text_emotion", Message("availability.without.text_emotion")),
+                ("asr", _OFFLINE_ASR),
+                ("asr_offline", _NO_TRANSCRIPT),
             ),
         ),
     ),
     "video": (
         Feature(
             "Summarise",
+            "summarize",
             (),
             (
-                ("captioner", "keyframes are not described"),
-                ("asr", "speech is transcribed by the smaller offline model (English only)"),
-                ("ocr", "on-screen text is not read"),
-                ("asr_offline", "speech is not transcribed when the main recogniser cannot run"),
-                ("summarizer", "the summary is made of picked sentences instead of written by a model"),
-                ("embedder", "picked sentences are the first ones rather than the most central"),
+                ("captioner", Message("availability.without.keyframe_captions")),
+                ("asr", _OFFLINE_ASR),
+                ("ocr", Message("availability.without.screen_text")),
+                ("asr_offline", _NO_TRANSCRIPT),
+                ("summarizer", Message("availability.without.extractive")),
+                ("embedder", Message("availability.without.first_sentences")),
             ),
         ),
     ),
 }
+
+
+def needs_of(endpoint: str) -> tuple[str, ...]:
+    """The roles the feature that ``endpoint`` runs cannot do without (none for an endpoint no feature names)."""
+    return next((f.needs for features in FEATURES.values() for f in features if f.endpoint == endpoint), ())
+
+
+def tabs_using(role: str) -> list[str]:
+    """The ids of the tabs whose features use ``role``, needed or optional."""
+    return [tab for tab, features in FEATURES.items() if any(role in f.roles for f in features)]
 
 
 @dataclass(frozen=True)
@@ -94,7 +138,7 @@ def tab_availability(manager: ModelManager, tab: str, locale: str = "en") -> Tab
     """The notice and the usable features of ``tab`` (a key of :data:`FEATURES`), the notice in ``locale``
     (the operator's details stay English)."""
     features = FEATURES[tab]
-    roles = {role for f in features for role in (*f.needs, *(r for r, _ in f.optional))}
+    roles = {role for f in features for role in f.roles}
     known = {role: manager.availability(role) for role in sorted(roles) if role in manager.specs}
     usable: dict[str, bool] = {}
     lines: list[str] = []
@@ -105,39 +149,31 @@ def tab_availability(manager: ModelManager, tab: str, locale: str = "en") -> Tab
         usable[feature.name] = not missing
         if missing:
             lines.append(
-                say(
-                    "{feature} is not available on this server: its model ({models}) is not installed.",
-                    locale,
-                    feature=f"<strong>{html.escape(translate(feature.name, locale))}</strong>",
+                Message(
+                    "availability.feature_missing",
+                    feature=f"<strong>{html.escape(Page(feature.name).text(locale))}</strong>",
                     models=", ".join(_model(a) for a in missing),
-                )
+                ).text(locale)
             )
         for role, without in feature.optional if not missing else ():
             a = known.get(role)
             if a is not None and not a.usable:
                 lines.append(
-                    say(
-                        "{title} is not installed here: {without}.",
-                        locale,
-                        title=html.escape(translate(a.title, locale)),
-                        without=html.escape(translate(without, locale)),
-                    )
+                    Message(
+                        "availability.optional_missing",
+                        title=html.escape(Page(a.title).text(locale)),
+                        without=html.escape(without.text(locale)),
+                    ).text(locale)
                 )
-        for role in (*feature.needs, *(r for r, _ in feature.optional)):
+        for role in feature.roles:
             a = known.get(role)
             if a is not None and a.usable and a.downloads and a not in downloads:
                 downloads.append(a)
             if a is not None and a.usable and a.detail:
-                failed = say("Loading {model} failed last time; the next request tries again.", locale, model=_model(a))
+                failed = Message("availability.failed_last_time", model=_model(a)).text(locale)
                 lines += [] if failed in lines else [failed]
     if downloads:
-        lines.append(
-            say(
-                "The first use downloads {models} from the Hugging Face Hub, which takes a while.",
-                locale,
-                models=", ".join(_model(a) for a in downloads),
-            )
-        )
+        lines.append(Message("availability.downloads", models=", ".join(_model(a) for a in downloads)).text(locale))
     for a in known.values():
         if a.detail and a.detail not in details:
             details.append(a.detail)
@@ -148,7 +184,8 @@ def tab_availability(manager: ModelManager, tab: str, locale: str = "en") -> Tab
     notice = f'<div class="mmdemo-notice" role="status"><ul>{body}</ul>'
     if operator:
         notice += (
-            f"<details><summary>{html.escape(say('For the operator', locale))}</summary><ul>{operator}</ul></details>"
+            f"<details><summary>{html.escape(Page('For the operator').text(locale))}</summary>"
+            f"<ul>{operator}</ul></details>"
         )
     return TabAvailability(usable, notice + "</div>")
 

@@ -9,12 +9,15 @@ one Run button and API clients keep typed endpoints.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..media.files import Upload
 from ..media.image import require_image
+from ..messages import Message, text
 from ..models.manager import ModelManager
 from ..params import documented
 from ..tasks.captioning import (
@@ -32,24 +35,26 @@ from ..tasks.captioning import (
 from ..tasks.ocr import MIN_SCORE, annotate, read_text
 from .availability import AvailabilityView
 from .batch_caption import build_batch_section
-from .common import Partial, model_event, photo_input, progress_to, streamed
-from .i18n import request_locale, say, tr, tr_choices, translate
+from .events import model_event, progress_to
+from .i18n import request_locale, tr, tr_choices
 from .send_to import Ports
-from .widgets import slider, textbox
+from .streaming import Partial, streamed
+from .widgets import photo_input, slider, textbox
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
 EXAMPLES = ["thanks-for-watching.jpg", "cheetah.jpg", "lion.jpg", "tower.jpg", "groot.jpeg"]
-TASKS = [
+TASKS = [  # (the feature's name in FEATURES, its key here)
     ("Caption", "caption"),
     ("Detailed caption", "detailed"),
     ("Ask a question", "ask"),
     ("Read text", "read"),
 ]
-LINE_HEADERS = ["#", "Text", "Confidence"]
+LINE_COLUMNS = ["#", Message("ocr.column.text"), Message("ocr.column.confidence")]
 """The OCR table's headers (a table's headers are translated on the server, by the request)."""
+LINE_HEADERS = [str(column) for column in LINE_COLUMNS]
+"""… in English (the API's, and the page's before the first result)."""
 PHOTO = "the photo (JPEG, PNG, WebP, GIF …)"
 """What an image parameter is, for the API page and MCP (how to send it is added from ui/file_params.py)."""
-FEATURE = {"caption": "Caption", "detailed": "Detailed caption", "ask": "Ask a question", "read": "Read text"}
 
 
 def task_view(task: str) -> list[Any]:
@@ -65,72 +70,94 @@ def task_view(task: str) -> list[Any]:
     ]
 
 
+@documented([PREFIX, MAX_NEW_TOKENS, MIN_NEW_TOKENS, NUM_BEAMS], image=PHOTO)
+def caption(
+    manager: ModelManager,
+    image: Upload,
+    prefix: str = PREFIX.default,
+    max_new_tokens: int = MAX_NEW_TOKENS.default,
+    min_new_tokens: int = MIN_NEW_TOKENS.default,
+    num_beams: int = NUM_BEAMS.default,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> Iterator[str]:
+    """Describe a photo in one sentence (BLIP image captioning). Streams: the caption grows as it is
+    generated (with beam search the best hypothesis so far, which may still change), then the final one."""
+    options = DecodingOptions(max_new_tokens, min_new_tokens, num_beams)
+    report = progress_to(progress)
+    for item in streamed(
+        lambda on_text: caption_image(
+            image, prefix=prefix, options=options, manager=manager, progress=report, on_text=on_text
+        )
+    ):
+        yield item.value if isinstance(item, Partial) else item.text
+
+
+@documented([], image=PHOTO)
+def describe(
+    manager: ModelManager, image: Upload, progress: gr.Progress = gr.Progress(track_tqdm=True)
+) -> Iterator[str]:
+    """A detailed description of a photo: a longer caption, then "The text in it reads: ..." when it
+    contains text."""
+    report = progress_to(progress)
+    for item in streamed(lambda on_text: describe_image(image, manager=manager, progress=report, on_text=on_text)):
+        if isinstance(item, Partial):
+            yield item.value
+            continue
+        for note in item.notes:
+            gr.Warning(note.text(request_locale()))
+        yield item.text
+
+
+@documented([QUESTION, NUM_BEAMS], image=PHOTO)
+def vqa(
+    manager: ModelManager,
+    image: Upload,
+    question: str,
+    num_beams: int = NUM_BEAMS.default,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> Iterator[str]:
+    """Answer a question about a photo with a short answer (yes, two, red...): BLIP visual question
+    answering."""
+    options = DecodingOptions(max_new_tokens=10, num_beams=num_beams)
+    report = progress_to(progress)
+    for item in streamed(
+        lambda on_text: answer_question(
+            image, question, options=options, manager=manager, progress=report, on_text=on_text
+        )
+    ):
+        yield item.value if isinstance(item, Partial) else item.answer
+
+
+@documented([MIN_SCORE], image=PHOTO)
+def ocr(
+    manager: ModelManager,
+    image: Upload,
+    min_score: float = MIN_SCORE.default,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> tuple[Any, str, dict[str, list[Any]]]:
+    """Read the text in a photo (PP-OCR): the photo with the text boxes drawn, the text in reading
+    order, and one row per line (number, text, confidence)."""
+    locale = request_locale()
+    result = read_text(image, min_score=min_score, manager=manager, progress=progress_to(progress, locale))
+    if not result.lines:
+        gr.Info(Message("ocr.no_text").text(locale))
+    rows = [[i, line.text, round(line.score, 3)] for i, line in enumerate(result.lines, start=1)]
+    return annotate(result), result.text, {"headers": [text(h, locale) for h in LINE_COLUMNS], "data": rows}
+
+
+def image_given(image: Upload | None, *_: Any) -> None:
+    """The browser's check before a run: a photo is there."""
+    require_image(image)
+
+
+def image_and_question(image: Upload | None, question: str, *_: Any) -> None:
+    """The browser's check before a question: a photo and a question."""
+    require_image(image)
+    check_question(question)
+
+
 def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
-
-    @documented([PREFIX, MAX_NEW_TOKENS, MIN_NEW_TOKENS, NUM_BEAMS], image=PHOTO)
-    def caption(
-        image: Any,
-        prefix: str = PREFIX.default,
-        max_new_tokens: int = MAX_NEW_TOKENS.default,
-        min_new_tokens: int = MIN_NEW_TOKENS.default,
-        num_beams: int = NUM_BEAMS.default,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> Iterator[str]:
-        """Describe a photo in one sentence (BLIP image captioning). Streams: the caption grows as it is
-        generated (with beam search the best hypothesis so far, which may still change), then the final one."""
-        options = DecodingOptions(max_new_tokens, min_new_tokens, num_beams)
-        report = progress_to(progress)
-        for item in streamed(
-            lambda on_text: caption_image(
-                image, prefix=prefix, options=options, manager=manager, progress=report, on_text=on_text
-            )
-        ):
-            yield item.value if isinstance(item, Partial) else item.text
-
-    @documented([], image=PHOTO)
-    def describe(image: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Iterator[str]:
-        """A detailed description of a photo: a longer caption, then "The text in it reads: ..." when it
-        contains text."""
-        report = progress_to(progress)
-        for item in streamed(lambda on_text: describe_image(image, manager=manager, progress=report, on_text=on_text)):
-            if isinstance(item, Partial):
-                yield item.value
-                continue
-            for note in item.notes:
-                gr.Warning(note.text(request_locale()))
-            yield item.text
-
-    @documented([QUESTION, NUM_BEAMS], image=PHOTO)
-    def vqa(
-        image: Any,
-        question: str,
-        num_beams: int = NUM_BEAMS.default,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> Iterator[str]:
-        """Answer a question about a photo with a short answer (yes, two, red...): BLIP visual question
-        answering."""
-        options = DecodingOptions(max_new_tokens=10, num_beams=num_beams)
-        report = progress_to(progress)
-        for item in streamed(
-            lambda on_text: answer_question(
-                image, question, options=options, manager=manager, progress=report, on_text=on_text
-            )
-        ):
-            yield item.value if isinstance(item, Partial) else item.answer
-
-    @documented([MIN_SCORE], image=PHOTO)
-    def ocr(
-        image: Any, min_score: float = MIN_SCORE.default, progress: gr.Progress = gr.Progress(track_tqdm=True)
-    ) -> tuple[Any, str, dict[str, list[Any]]]:
-        """Read the text in a photo (PP-OCR): the photo with the text boxes drawn, the text in reading
-        order, and one row per line (number, text, confidence)."""
-        result = read_text(image, min_score=min_score, manager=manager, progress=progress_to(progress))
-        if not result.lines:
-            gr.Info(say("No text found in this image."))
-        rows = [[i, line.text, round(line.score, 3)] for i, line in enumerate(result.lines, start=1)]
-        return annotate(result), result.text, {"headers": [translate(h) for h in LINE_HEADERS], "data": rows}
-
     gr.Markdown(tr("Describe a photo, ask about it, or read the text in it."), elem_classes="tab-intro")
     view.notice("caption")
     with gr.Row(equal_height=False):
@@ -186,71 +213,59 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
         show_progress="hidden",
         api_visibility="private",
     )
-    for key, button in buttons.items():
-        view.gate("caption", FEATURE[key], button)
+    for feature, key in TASKS:
+        view.gate("caption", feature, buttons[key])
 
-    def image_given(image: Any, *_: Any) -> None:
-        require_image(image)
-
-    def image_and_question(image: Any, question: str, *_: Any) -> None:
-        require_image(image)
-        check_question(question)
-
-    common = {"manager": manager}
     after(
         model_event(
             [buttons["caption"].click, prefix.submit],
-            caption,
+            partial(caption, manager),
             [image, prefix, max_tokens, min_tokens, beams],
             result,
             api_name="caption",
             lane="caption",
             gpu_duration=30,
-            needs=("captioner",),
             check=image_given,
-            **common,
+            manager=manager,
         )
     )
     after(
         model_event(
             buttons["detailed"].click,
-            describe,
+            partial(describe, manager),
             [image],
             result,
             api_name="describe",
             lane="caption",
             gpu_duration=40,
-            needs=("captioner",),
             check=image_given,
-            **common,
+            manager=manager,
         )
     )
     after(
         model_event(
             [buttons["ask"].click, question.submit],
-            vqa,
+            partial(vqa, manager),
             [image, question, beams],
             result,
             api_name="vqa",
             lane="vqa",
             gpu_duration=20,
-            needs=("vqa",),
             check=image_and_question,
-            **common,
+            manager=manager,
         )
     )
     # OCR runs on ONNX Runtime on the CPU whatever the device: its own lane, never behind GPU work.
     after(
         model_event(
             buttons["read"].click,
-            ocr,
+            partial(ocr, manager),
             [image, min_score],
             [boxes, result, ocr_lines],
             api_name="ocr",
             lane="ocr",
-            needs=("ocr",),
             check=image_given,
-            **common,
+            manager=manager,
         )
     )
     return Ports(image=image, texts=[(to_prompt, result)])

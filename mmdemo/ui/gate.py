@@ -10,9 +10,12 @@ downloads a file the gate refuses):
   never fetched), with every symbolic link resolved, lies in Gradio's upload/cache folder or in the app's
   own ``assets/``; everything else (another path, ``..``, ``file://``/``http(s)://``/``data:``
   locations, a missing or foreign ``meta``, a link pointing out) gets one message that is the same
-  whether the file exists or not. The handler receives a clean file object with the resolved path;
-  the original bytes are decoded by the backend as before. A ``gr.File`` that takes several files takes a
-  list of such objects (at most :data:`MAX_FILES`), each checked alike.
+  whether the file exists or not. Gradio reads the clean file object (resolved path, the visitor's file
+  name); then the handler of an event that takes raw values (``preprocess=False``, every model event)
+  receives it unwrapped once, as an :class:`~mmdemo.media.files.Upload` (a path-like with the visitor's
+  file name): nothing after the gate sees Gradio's file objects. A ``gr.File`` that takes several files
+  takes a list of such objects (at most :data:`MAX_FILES`), each checked alike, and hands a list of
+  ``Upload``. An event Gradio preprocesses gets what its component makes of the file, as before.
 * **numbers** (``gr.Slider``, ``gr.Number``): a real, finite number (not text, not ``true``) in the
   component's range; a whole number where the component has ``precision=0``. ``gr.Number`` may be
   empty (``None``), a slider may not.
@@ -38,6 +41,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import InputError
+from ..media.files import Upload
 from ..messages import Message, Page
 from ..params import MAX_TEXT_CHARS, check_choice, check_flag, check_number, check_text, field
 from .file_params import MAX_FILES, describe_file_parameters
@@ -59,8 +63,10 @@ class GateError(gr.Error):
     """A request value the gate refused; the message names the field (shown in the request's language)."""
 
     def __init__(self, message: Message | str) -> None:
-        super().__init__(str(message), title="Check the request", print_exception=False)  # logged in one line
+        title = Message("title.check")
+        super().__init__(str(message), title=str(title), print_exception=False)  # logged in one line
         self.mmdemo_message = message
+        self.mmdemo_title = title
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -146,6 +152,27 @@ def admit_files(value: Any, field: Message | str, limit: int = MAX_FILES) -> lis
     return [admit_file(item, field) for item in value]
 
 
+def is_file_input(block: Any) -> bool:
+    """Whether ``block`` takes files (the gate admits its values with :func:`admit_file`)."""
+    return declaration(block) is None and isinstance(block, (gr.Image, gr.Audio, gr.Video, gr.File))
+
+
+def unwrap(value: Any) -> Any:
+    """An admitted file as Gradio has read it (its file object, a list of them for several files) as the
+    :class:`~mmdemo.media.files.Upload` a handler receives (a list of ``Upload``); ``None`` stays ``None``."""
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    if isinstance(value, dict) and isinstance(value.get("video"), dict):  # gr.Video's {"video": …, "subtitles": …}
+        value = value["video"]
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+        return value
+    path = Path(value["path"])
+    name = value.get("orig_name")
+    return Upload(path, name if isinstance(name, str) and name else path.name)
+
+
 # --- values --------------------------------------------------------------------------------------
 
 
@@ -169,9 +196,9 @@ def check_value(block: Any, value: Any, field: Message | str) -> Any:
     declared = declaration(block)
     if declared is not None:
         return _checked(declared.check, value)
-    if isinstance(block, gr.File) and getattr(block, "file_count", "single") != "single":
-        return admit_files(value, field)
-    if isinstance(block, (gr.Image, gr.Audio, gr.Video, gr.File)):
+    if is_file_input(block):
+        if isinstance(block, gr.File) and getattr(block, "file_count", "single") != "single":
+            return admit_files(value, field)
         return admit_file(value, field, _FILE_KIND.get(name, "file"))
     if isinstance(block, (gr.Slider, gr.Number)):
         return _checked(
@@ -250,9 +277,16 @@ class GatedBlocks(gr.Blocks):
                 log.info("refused a request to %s: %s", block_fn.name, err.message)
                 raise localized(err) from None
         try:
-            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+            values = await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except gr.Error:
             raise
         except Exception as err:  # Gradio's own checks: a value its data model rejects, a file it will not move
             log.warning("refused a request to %s: %s: %s", block_fn.name, type(err).__name__, str(err)[:300])
             raise localized(GateError(Message("gate.unreadable"))) from None
+        if block_fn.preprocess:
+            return values  # what each component makes of its value (Gradio needed the file objects for that)
+        props = getattr(block_fn, "component_prop_inputs", ())
+        return [
+            unwrap(value) if i not in props and is_file_input(block) else value
+            for i, (block, value) in enumerate(zip(block_fn.inputs, values, strict=True))
+        ]

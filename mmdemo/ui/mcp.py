@@ -44,6 +44,8 @@ from typing import Any
 import gradio as gr
 from gradio.mcp import GradioMCPServer
 
+from ..errors import InputError
+from ..messages import Message, Page
 from .file_params import (  # noqa: F401 (file_help and describe_file_parameters: re-exported)
     FILE_COMPONENTS,
     MAX_DATA_URL_MB,
@@ -63,37 +65,36 @@ _NOTES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("mmdemo
 """Warnings and notes the current MCP call raised (``gr.Warning``/``gr.Info``), added after its outputs."""
 
 
-SIGN_IN_REFUSED = (
-    "This app requires sign-in (--auth), and its MCP tools cannot sign in: the tool calls are refused. "
-    "Run it without --auth to use them."
-)
+SIGN_IN_REFUSED = str(Message("mcp.sign_in_refused"))
+"""What every tool call gets when the app requires sign-in (MCP clients read English, as API clients do)."""
 
 
 # --- data: URLs → uploads ----------------------------------------------------------------------------------------
 
 
-class ToolInputError(ValueError):
-    """A tool argument refused before the call (its message is the user's sentence)."""
+class ToolInputError(InputError):
+    """A tool argument refused before the call (its message is the user's sentence, keyed; ``str()`` is English,
+    which is what an MCP client reads)."""
 
 
-def data_url_file(value: str, field: str, max_bytes: int | None) -> str:
+def data_url_file(value: str, field: Message | str, max_bytes: int | None) -> str:
     """The file a ``data:`` URL carries, stored in Gradio's cache (as Gradio's MCP server stores one: its client
     then uploads it like any file); its path. Only base64 data; at most ``max_bytes`` (the app's upload limit)."""
     match = _DATA_URL.match(value)
     if match is None or not match.group("base64"):
-        raise ToolInputError(f"{field}: a data: URL must look like data:<type>;base64,<data>.")
+        raise ToolInputError(Message("mcp.data_url_form", field=field))
     payload = re.sub(r"\s+", "", match.group("payload"))
     size = len(payload) * 3 // 4
     if max_bytes is not None and size > max_bytes:
         raise ToolInputError(
-            f"{field}: this file is too large ({size / 2**20:.1f} MB; at most {max_bytes / 2**20:g} MB)."
+            Message("mcp.too_large", field=field, size=f"{size / 2**20:.1f}", limit=f"{max_bytes / 2**20:g}")
         )
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ToolInputError(f"{field}: this data: URL is not valid base64.") from None
+        raise ToolInputError(Message("mcp.not_base64", field=field)) from None
     if not data:
-        raise ToolInputError(f"{field}: this data: URL holds no data.")
+        raise ToolInputError(Message("mcp.no_data", field=field))
     mime, *params = match.group("params").split(";")
     name = next((p.split("=", 1)[1] for p in params if p.strip().lower().startswith(("name=", "filename="))), "")
     from urllib.parse import unquote
@@ -151,7 +152,7 @@ def _json(value: Any) -> str:
         rows = value.get("data")
         if isinstance(rows, list) and len(rows) > MAX_ROWS:
             value["data"] = rows[:MAX_ROWS]
-            value["truncated"] = f"the first {MAX_ROWS} of {len(rows)} rows"
+            value["truncated"] = str(Message("mcp.truncated", shown=MAX_ROWS, count=len(rows)))
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -220,12 +221,12 @@ class AppMCPServer(GradioMCPServer):
         _TOOL.set(name)
         return super()._prepare_tool_call_args(name, arguments)
 
-    def _field(self, name: str) -> str:
+    def _field(self, name: str) -> Message | str:
         """A parameter of the current call's tool as the gate names it: its label (English) and API name."""
         for p, _ in self._inputs(_TOOL.get() or ""):
             label = p.get("label")
             if p["parameter_name"] == name and isinstance(label, str) and label.strip():
-                return f"{label} ({name})"
+                return Message("value.field", label=Page(label), name=name)
         return name
 
     def convert_strings_to_filedata(self, value: Any, filedata_positions: list[list[str | int]]) -> Any:
@@ -247,7 +248,7 @@ class AppMCPServer(GradioMCPServer):
                 converted[name] = self._file(converted[name], field)
         return converted
 
-    def _file(self, value: Any, field: str) -> Any:
+    def _file(self, value: Any, field: Message | str) -> Any:
         from gradio_client import handle_file
 
         if not isinstance(value, str):
@@ -260,10 +261,7 @@ class AppMCPServer(GradioMCPServer):
                 "orig_name": Path(str(own_file_path(value))).name,
                 "meta": {"_type": "gradio.FileData"},
             }
-        raise ToolInputError(
-            f"{field}: send this app's URL of an uploaded file (http://HOST/gradio_api/file=PATH, after POST "
-            "/gradio_api/upload) or a data: URL; a path is not accepted."
-        )
+        raise ToolInputError(Message("mcp.not_a_url", field=field))
 
     # - running -
 
@@ -312,16 +310,16 @@ class AppMCPServer(GradioMCPServer):
             _NOTES.set(tuple(notes))
             return list(final.get("data") or [])
         if final is not None:
-            raise RuntimeError(str(final.get("error") or final.get("title") or "Error!"))
+            raise RuntimeError(str(final.get("error") or final.get("title") or Message("mcp.failed")))
         error = job.exception()
         if error is None:
-            raise RuntimeError("The call ended without a result.")
+            raise RuntimeError(str(Message("mcp.no_result")))
         from gradio_client.exceptions import AppError
 
         if isinstance(error, AppError):
             raise RuntimeError(str(error)) from None
         log.warning("MCP call failed in Gradio's client: %s: %s", type(error).__name__, str(error)[:300])
-        raise RuntimeError("The request could not be completed (details are in the server log).") from None
+        raise RuntimeError(str(Message("mcp.failed"))) from None
 
     # - results -
 
@@ -347,7 +345,7 @@ class AppMCPServer(GradioMCPServer):
         text = self.types.TextContent
         prefix = f"{label}: " if label else ""
         if value is None:
-            return [text(type="text", text=f"{prefix}(none)")] if label else []
+            return [text(type="text", text=f"{prefix}{Message('mcp.no_output')}")] if label else []
         if is_file_obj_with_meta(value):
             return self._file_content(value, label, "", root_url)
         if isinstance(value, list) and value and all(self._media(item) is not None for item in value):

@@ -27,12 +27,18 @@ def _info(param: Param) -> Any:
 
 def slider(param: Number, **layout: Any) -> gr.Slider:
     assert param.minimum is not None and param.maximum is not None, param.name
+    step = param.step or (1 if param.integer else None)
+    # A slider needs two values; where a server allows only one (a setting of 1), it shows two and the gate
+    # (the declaration's check) refuses the second.
+    maximum = max(param.maximum, param.minimum + (step or 1))
+    if param.maximum <= param.minimum:
+        layout.setdefault("interactive", False)
     return _bound(
         gr.Slider(
             param.minimum,
-            param.maximum,
+            maximum,
             value=param.default,
-            step=param.step or (1 if param.integer else None),
+            step=step,
             precision=0 if param.integer else None,
             label=tr(param.label),
             info=_info(param),
@@ -86,3 +92,21 @@ def checkbox(param: Flag, **layout: Any) -> gr.Checkbox:
 def declaration(component: Any) -> Param | None:
     """The declaration a widget was built from, if any."""
     return getattr(component, PARAM, None)
+
+
+# --- a widget that is not a declared parameter -----------------------------------------------------------------
+
+
+def photo_input(elem_id: str, height: int) -> gr.Image:
+    """A photo input as every image task takes it: upload, clipboard or webcam, passed on as the original
+    file (``type="filepath"`` with ``preprocess=False`` on the event: the gate hands the handler an
+    :class:`~mmdemo.media.files.Upload` and the backend decodes the file itself, so odd files — CMYK, 16-bit,
+    EXIF-rotated, corrupt, bombs — get its checks and messages)."""
+    return gr.Image(
+        label=tr("Photo"),
+        type="filepath",
+        image_mode=None,
+        sources=["upload", "clipboard", "webcam"],
+        height=height,
+        elem_id=elem_id,
+    )

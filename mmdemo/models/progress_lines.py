@@ -1,0 +1,87 @@
+"""What the model manager tells the person waiting while a model loads ("Loading the image captioning model …",
+"Moving … to the GPU …", the download line): keyed messages that are their English text as well.
+
+A progress callback gets each line as a ``str`` (English: the CLI, logs, a library caller's callback read it as
+any other line); the page renders it in the visitor's language with :func:`mmdemo.messages.text`, which knows
+it as a message (:class:`Line` is a :class:`~mmdemo.messages.Page` that renders its message).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..messages import Message, Page
+
+
+class Line(Page):
+    """``message`` as a line of text: ``str(line)`` is its English, ``line.text(locale)`` its translation."""
+
+    message: Message
+
+    def __new__(cls, message: Message) -> Line:
+        line = super().__new__(cls, message.text("en"))
+        line.message = message
+        return line
+
+    def text(self, locale: str = "en") -> str:
+        return self.message.text(locale)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # travels to ZeroGPU workers and back
+        return (Line, (self.message,))
+
+
+class MidSentence(Page):
+    """A model's title inside an English sentence: its first word in lower case ("image captioning"), unless it is
+    an acronym ("CLIP image–text score"); other languages translate the title as the page has it."""
+
+    title: str
+
+    def __new__(cls, title: str) -> MidSentence:
+        first, _, rest = title.partition(" ")
+        words = super().__new__(cls, title if first.isupper() else f"{first.lower()} {rest}".strip())
+        words.title = title
+        return words
+
+    def text(self, locale: str = "en") -> str:
+        return str(self) if locale == "en" else Page(self.title).text(locale)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MidSentence, (self.title,))
+
+
+def device_word(tier: str) -> Message | str:
+    """A device tier as users read it (where a model moves to): ``cuda:0`` → "the GPU", ``mps`` → "the GPU (Apple)",
+    ``cpu`` → "the CPU"; another tier as it is."""
+    kind = tier.partition(":")[0]
+    words = {
+        "cuda": Message("model.device.gpu"),
+        "mps": Message("model.device.apple_gpu"),
+        "cpu": Message("model.device.cpu"),
+    }
+    return words.get(kind, tier)
+
+
+def loading(title: str, model: str) -> Line:
+    return Line(Message("model.progress.loading", title=MidSentence(title), model=model))
+
+
+def downloading(model: str) -> Line:
+    return Line(Message("model.progress.downloading", model=model))
+
+
+def reading(title: str, fast: bool = False) -> Line:
+    if fast:
+        return Line(Message("model.progress.reading_fast", title=MidSentence(title)))
+    return Line(Message("model.progress.reading", title=MidSentence(title)))
+
+
+def moving(title: str, tier: str, offload: bool = False, back: bool = False) -> Line:
+    if back:
+        return Line(Message("model.progress.moving_back", title=MidSentence(title), device=device_word(tier)))
+    if offload:
+        return Line(Message("model.progress.moving_offload", title=MidSentence(title), device=device_word(tier)))
+    return Line(Message("model.progress.moving", title=MidSentence(title), device=device_word(tier)))
+
+
+def ready(title: str) -> Line:
+    return Line(Message("model.progress.ready", title=Page(title)))
