@@ -79,8 +79,8 @@ def cmd_caption(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from .tasks.batch_caption import caption_batch
 
-    def progress(fraction: float, message: str) -> None:
-        if " photos done" in message:
+    def progress(fraction: float, message: Any) -> None:
+        if " photos done" in str(message):  # (a keyed message: English here)
             print(message, file=sys.stderr)
 
     result = caption_batch(
@@ -148,7 +148,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         num_images=args.num_images,
         seed=args.seed,
         decoder=args.decoder,
-        clip_score=not args.no_clip_score,
+        clip_score=args.clip_score,
         manager=manager,
     )
     out = Path(args.out)
@@ -170,9 +170,9 @@ def cmd_emotion(args: argparse.Namespace, settings: Settings) -> int:
 
     manager = configure(settings)
     options = AnalysisOptions(
-        window_seconds=args.window,
-        hop_seconds=args.hop,
-        use_transcript=not args.no_transcript,
+        window_seconds=args.window_seconds,
+        hop_seconds=args.hop_seconds,
+        use_transcript=args.use_transcript,
         text_weight=args.text_weight,
         language=args.language,
     )
@@ -202,7 +202,8 @@ def cmd_emotion(args: argparse.Namespace, settings: Settings) -> int:
         }
     )
     if result.fused is None:  # no emotion model could run: say so where the operator looks, with the notes' why
-        print("error: " + "\n  ".join(result.notes or ["no emotion model could run here."]), file=sys.stderr)
+        why = "\n  ".join(map(str, result.notes)) or "no emotion model could run here."
+        print("error: " + why, file=sys.stderr)
         return 1
     return 0
 
@@ -213,7 +214,17 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     from .tasks.video_summary import summarize_video
 
     manager = configure(settings)
-    result = summarize_video(args.video, max_keyframes=args.max_keyframes, language=args.language, manager=manager)
+    result = summarize_video(
+        args.video,
+        max_keyframes=args.max_keyframes,
+        describe=args.describe,
+        read_text=args.read_text,
+        transcribe=args.transcribe,
+        summary_method=args.summary_method,
+        language=args.language,
+        batch_size=args.batch_size,
+        manager=manager,
+    )
     if args.out:
         result.write_report(args.out, keyframes=True)  # the same files as the app's downloads, and keyframes
     _print_json(result.to_dict())
@@ -267,9 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_argument(p, param)
     p.add_argument("--csv", metavar="OUT.csv", help="write the table: file, caption, [text], [question, answer], error")
     p.add_argument("--jsonl", metavar="OUT.jsonl", help="write the table as JSON lines")
-    p.add_argument("--read-text", action="store_true", help="also read the text in each photo (OCR)")
-    add_argument(p, captioning.QUESTION, help="also ask each photo this question")
-    p.add_argument("--batch-size", type=int, help="photos per batch (default: what the memory budget allows)")
+    from .tasks import batch_caption
+
+    for param in (batch_caption.READ_TEXT, batch_caption.QUESTION, batch_caption.BATCH_SIZE):
+        add_argument(p, param)
     p.set_defaults(func=cmd_caption)
 
     p = sub.add_parser("vqa", help="answer a question about an image")
@@ -284,33 +296,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes", metavar="OUT.png", help="also save the image with the text boxes drawn")
     p.set_defaults(func=cmd_ocr)
 
+    from .tasks import text_to_image as t2i
+
     p = sub.add_parser("generate", help="generate images from a text prompt")
-    p.add_argument("prompt")
-    p.add_argument("--negative-prompt", default="")
-    p.add_argument("--steps", type=int, help="denoising steps (default: the model's recommendation)")
-    p.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default: the model's)")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--num-images", type=int, default=1)
-    p.add_argument("--seed", type=int, help="default: random (printed, so the image can be made again)")
-    p.add_argument("--decoder", choices=["auto", "tiny", "full"], default="auto")
-    p.add_argument("--no-clip-score", action="store_true")
+    p.add_argument("prompt", help=t2i.PROMPT.help())
+    for param in (t2i.NEGATIVE_PROMPT, t2i.STEPS, t2i.GUIDANCE_SCALE):
+        add_argument(p, param)
+    p.add_argument("--width", type=int, help=t2i.SIZE.side_help("width"))
+    p.add_argument("--height", type=int, help=t2i.SIZE.side_help("height"))
+    for param in (t2i.NUM_IMAGES, t2i.SEED, t2i.DECODER, t2i.CLIP_SCORE):
+        add_argument(p, param)
     p.add_argument("--out", default=".", help="folder for the PNG files (default: here)")
     p.set_defaults(func=cmd_generate)
 
+    from .tasks import audio_emotion, transcription
+
     p = sub.add_parser("emotion", help="emotion in a speech recording (voice, words, and both fused)")
     p.add_argument("audio")
-    p.add_argument("--window", type=float, default=3.0, help="seconds per timeline window")
-    p.add_argument("--hop", type=float, default=1.5, help="seconds between window starts")
-    p.add_argument("--no-transcript", action="store_true", help="voice only: skip speech recognition")
-    p.add_argument("--text-weight", type=float, default=0.5, help="weight of the words in the fused estimate")
-    p.add_argument("--language", help="speech language code (default: detected)")
+    # The older spellings --window, --hop and --no-transcript still work (hidden; no defaults of their own).
+    hidden = {"default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
+    p.add_argument("--window", dest="window_seconds", type=float, **hidden)
+    p.add_argument("--hop", dest="hop_seconds", type=float, **hidden)
+    p.add_argument("--no-transcript", dest="use_transcript", action="store_false", **hidden)
+    for param in (*audio_emotion.OPTIONS, transcription.LANGUAGE):
+        add_argument(p, param)
     p.set_defaults(func=cmd_emotion)
+
+    from .tasks import transcription, video_summary
 
     p = sub.add_parser("summarize", help="summarise a video: what is seen, read and said")
     p.add_argument("video")
-    p.add_argument("--max-keyframes", type=int, help="default: the MMDEMO_MAX_KEYFRAMES setting")
-    p.add_argument("--language", help="speech language code (default: detected)")
+    for param in (
+        video_summary.MAX_KEYFRAMES,
+        video_summary.DESCRIBE,
+        video_summary.READ_TEXT,
+        video_summary.TRANSCRIBE,
+        video_summary.SUMMARY_METHOD,
+        transcription.LANGUAGE,
+        video_summary.BATCH_SIZE,
+    ):
+        add_argument(p, param)
     p.add_argument("--out", help="also write summary.md, summary.json, summary.srt and keyframe JPEGs here")
     p.set_defaults(func=cmd_summarize)
 

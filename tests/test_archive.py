@@ -16,6 +16,7 @@ import pytest
 from mmdemo.errors import InputError
 from mmdemo.media import archive
 from mmdemo.media.archive import ArchiveError, ArchiveLimits, extract_zip
+from mmdemo.messages import Message
 
 Entries = list[tuple[str | zipfile.ZipInfo, bytes]]
 DEFAULT_LIMITS = ArchiveLimits()
@@ -189,7 +190,7 @@ def test_a_damaged_entry_is_refused_and_nothing_stays(tmp_path: Path) -> None:
     at = data.find(b"x" * 1000)
     data[at + 10] ^= 0xFF  # a flipped byte: the CRC no longer matches
     source.write_bytes(bytes(data))
-    assert refused(source, tmp_path / "out") == archive.UNREADABLE.format(name="second.txt")
+    assert refused(source, tmp_path / "out") == str(Message("archive.unreadable", name="second.txt"))
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04 truncated"])

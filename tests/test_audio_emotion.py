@@ -102,7 +102,7 @@ def test_real_speech_through_the_manager(shared_manager: ModelManager, real_spee
         mean = np.mean([[w.probabilities[k] for k in VOICE_LABELS] for w in result.windows], axis=0)
         np.testing.assert_allclose([result.acoustic[k] for k in VOICE_LABELS], mean, atol=1e-5)
         left_out = "disgusted, fearful, surprised"
-        assert any(left_out in note for note in result.notes), result.notes
+        assert any(left_out in note for note in map(str, result.notes)), result.notes
     assert shared_manager.load_count["emotion"] == shared_manager.load_count["asr"] == 1
 
 
@@ -113,7 +113,7 @@ def test_every_odd_good_input(shared_manager: ModelManager, odd_audio: dict[str,
     if name == "short_0.1s.wav":
         assert [(w.start, w.end) for w in result.windows] == [(0.0, 0.1)]
     if name == "truncated.mp3":
-        assert any("ended early" in note for note in result.notes)
+        assert any("ended early" in note for note in map(str, result.notes))
 
 
 @pytest.mark.parametrize("name", BAD_AUDIO)
@@ -184,7 +184,7 @@ def test_hub_asr_missing_falls_back_to_the_packaged_model(tiny_settings: Setting
     words = result.transcript.text.lower()
     assert "good at something" in words and "free" in words
     assert result.sources == ("voice", "words")
-    assert any("openai/whisper-base" in note and "offline model" in note for note in result.notes)
+    assert any("openai/whisper-base" in note and "offline model" in note for note in map(str, result.notes))
 
 
 def test_without_speech_recognition(tiny_settings: Settings, real_speech: dict[str, str]) -> None:
@@ -193,7 +193,7 @@ def test_without_speech_recognition(tiny_settings: Settings, real_speech: dict[s
     assert result.acoustic is not None and result.transcript is None and result.text is None
     assert result.sources == ("voice",) and set(result.model_ids) == {"emotion"}
     _sums_to_one(result.fused)
-    note = " ".join(result.notes)
+    note = " ".join(map(str, result.notes))
     assert "No transcript" in note and "openai/whisper-base" in note
     assert "prefetch" not in note  # the operator's fix is in the log and the Models panel, not the user's notes
 
@@ -202,7 +202,7 @@ def test_without_text_emotion(tiny_settings: Settings, real_speech: dict[str, st
     result = analyze_emotion(real_speech["heath_ledger.mp3"], manager=_manager_without(tiny_settings, "text_emotion"))
     assert result.acoustic is not None and result.text is None and isinstance(result.transcript, Transcript)
     assert result.sources == ("voice",)
-    assert "j-hartmann/emotion-english-distilroberta-base" in " ".join(result.notes)
+    assert "j-hartmann/emotion-english-distilroberta-base" in " ".join(map(str, result.notes))
 
 
 def test_without_voice_model_uses_the_words(tiny_settings: Settings, real_speech: dict[str, str]) -> None:
@@ -212,7 +212,7 @@ def test_without_voice_model_uses_the_words(tiny_settings: Settings, real_speech
     assert result.fused == pytest.approx(result.text)
     assert result.renamed == {"words": RENAMED["words"]}  # only the models that ran
     _sums_to_one(result.fused)
-    assert "superb/wav2vec2-base-superb-er" in " ".join(result.notes)
+    assert "superb/wav2vec2-base-superb-er" in " ".join(map(str, result.notes))
 
 
 @pytest.mark.parametrize(
@@ -240,9 +240,9 @@ def test_no_emotion_model_keeps_everything_else(
     result = analyze_emotion(real_speech["heath_ledger.mp3"], options=options, manager=manager)
     assert result.fused is None and result.top is None and result.sources == ()
     assert result.acoustic is None and result.text is None and result.windows == ()
-    assert result.notes[0].startswith("No emotion estimate")
+    assert str(result.notes[0]).startswith("No emotion estimate")
     for model_id in named:
-        assert any(model_id in note for note in result.notes), (model_id, result.notes)
+        assert any(model_id in note for note in map(str, result.notes)), (model_id, result.notes)
     assert result.prosody is not None and result.prosody.median_pitch_hz is not None
     assert result.duration == pytest.approx(load_audio(real_speech["heath_ledger.mp3"]).duration, abs=0.05)
     if "text_emotion" in missing:
@@ -265,7 +265,9 @@ def test_labels_come_from_the_model_config(tiny_settings: Settings, tmp_path: Pa
     assert voiced and all(list(w.probabilities) == ["happy", "calm", "bored"] for w in voiced)
     assert all(math.isclose(sum(w.probabilities.values()), 1.0, abs_tol=1e-5) for w in voiced)
     assert result.fused == pytest.approx({"happy": 1.0})  # the only word both models have
-    assert any("no angry, disgusted, fearful, neutral, sad, surprised label" in n for n in result.notes), result.notes
+    assert any("no angry, disgusted, fearful, neutral, sad, surprised label" in n for n in map(str, result.notes)), (
+        result.notes
+    )
     assert result.renamed["voice"] == {"cal": "calm", "HAP": "happy", "exc": "happy"}
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from mmdemo.errors import InputError, ModelUnavailableError
 from mmdemo.media.archive import ArchiveError
+from mmdemo.media.files import Upload
 from mmdemo.models.manager import ModelManager, estimate_weight_bytes
 from mmdemo.settings import Settings
 from mmdemo.tasks.batch_caption import FAILED, BatchCaptionResult, PhotoRow, caption_batch
@@ -51,7 +52,7 @@ def test_a_bad_file_among_good_ones_is_recorded_and_the_rest_are_captioned(
         read_text=True,
         batch_size=2,
         manager=shared_manager,
-        progress=lambda f, m: messages.append((f, m)),
+        progress=lambda f, m: messages.append((f, str(m))),
     )
     assert isinstance(result, BatchCaptionResult) and result.batch_size == 2
     assert result.rows == (
@@ -80,7 +81,7 @@ def test_a_bad_file_among_good_ones_is_recorded_and_the_rest_are_captioned(
 
 def test_one_question_for_every_photo(shared_manager: ModelManager, real_photos: dict[str, str]) -> None:
     result = caption_batch(
-        [{"path": real_photos["lion.jpg"], "orig_name": "my lion.jpg"}],
+        [Upload(Path(real_photos["lion.jpg"]), "my lion.jpg")],  # as the page's gate hands it on
         question="  What   animal is this? ",
         manager=shared_manager,
     )
@@ -144,16 +145,14 @@ def test_a_zip_and_a_folder_of_photos(
     shutil.copy(real_photos["lion.jpg"], folder / "b.png")
     unpack = tmp_path / "unpack"
     unpack.mkdir()
-    result = caption_batch(
-        [{"path": str(archive), "orig_name": "holiday.zip"}, folder], unpack_to=unpack, manager=shared_manager
-    )
+    result = caption_batch([Upload(archive, "holiday.zip"), folder], unpack_to=unpack, manager=shared_manager)
     assert [(r.file, r.caption) for r in result.rows] == [
         ("holiday.zip/lion.JPG", LION),
         ("holiday.zip/paris/tower.jpg", TOWER),
         ("more/b.png", LION),
         ("more/broken.jpg", None),
     ]
-    assert "damaged or incomplete" in (result.rows[3].error or "")
+    assert "damaged or incomplete" in str(result.rows[3].error)
     assert result.notes == ("1 file(s) in holiday.zip are not photos and were skipped: notes.txt.",)
     assert list(unpack.iterdir()) == []  # what was unpacked is gone
 
@@ -190,9 +189,11 @@ def test_limits_and_missing_models_are_refused_before_any_work(
         caption_batch([real_photos["lion.jpg"]] * 3, max_photos=2, manager=shared_manager)
     with pytest.raises(InputError, match="No photos to caption"):
         caption_batch([], manager=shared_manager)
-    with pytest.raises(InputError, match=r"Question \(question\) is too long \(400 characters; at most 300\)"):
+    with pytest.raises(
+        InputError, match=r"Also ask each photo \(question\) is too long \(400 characters; at most 300\)"
+    ):
         caption_batch([real_photos["lion.jpg"]], question="x" * 400, manager=shared_manager)
-    with pytest.raises(InputError, match="batch size must be between 1 and 64"):
+    with pytest.raises(InputError, match=r"Photos per batch \(batch_size\) must be a whole number from 1 to 64"):
         caption_batch([real_photos["lion.jpg"]], batch_size=0, manager=shared_manager)
     without_vqa = ModelManager(shared_manager.settings.replace(models={"vqa": str(tmp_path / "no-such-model")}))
     with pytest.raises(ModelUnavailableError) as err:
@@ -235,7 +236,8 @@ def test_a_client_that_leaves_stops_the_batch_and_the_unpacked_photos_go(
     unpack.mkdir()
     seen: list[str] = []
 
-    def leave(fraction: float, message: str) -> None:
+    def leave(fraction: float, message: object) -> None:
+        message = str(message)  # (a keyed message)
         seen.append(message)
         if message.startswith("Captioning photos 3"):
             raise Cancelled

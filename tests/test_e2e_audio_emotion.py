@@ -106,6 +106,29 @@ def test_bad_options(client) -> None:
         client.predict(None, api_name="/emotion")
 
 
+def test_window_and_hop_limits_are_the_tasks_and_refusals_speak_the_visitors_language(client, app_url: str) -> None:
+    """A 20 s window (refused by the page's old 10 s slider, taken by the CLI) is taken; the hop longer than the
+    window is refused by the task, in Chinese for a Chinese browser and in English for an API client."""
+    from mmdemo.testing.http import call_raw, upload
+
+    path = ASSETS / "cate_blanch.mp3"
+    timeline = _analyse(client, path, 20.0, 5.0, False, 0.5)[1]
+    samples = load_audio(path, sample_rate=16_000).samples
+    assert window_bounds(len(samples), 16_000, 20.0, 5.0) == [(0, len(samples))]  # one window: the whole 7.9 s
+    assert sorted({row[0] for row in timeline["data"]}) == [0.0, round(len(samples) / 16_000, 3)]
+
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    speech = upload(app_url, str(path))
+    refused = call_raw(app_url, "emotion", [speech, 2.0, 5.0, True, 0.5], headers=chinese)
+    assert refused.message == "步长（秒）（hop_seconds）不能大于窗口（秒）（window_seconds）（收到的是 5；最多 2）。"
+    gate = call_raw(app_url, "emotion", [speech, 31, 1.5, True, 0.5], headers=chinese)
+    assert gate.message == "窗口（秒）（window_seconds）必须是介于 0.5 和 30 之间的数字（收到的是 31）。"
+    english = call_raw(app_url, "emotion", [speech, 2.0, 5.0, True, 0.5])
+    assert english.message == (
+        "Hop (s) (hop_seconds) must not be more than Window (s) (window_seconds) (got 5; at most 2)."
+    )
+
+
 def test_wav_whose_header_understates_its_length_is_analysed_whole_and_said(client, tmp_path: Path) -> None:
     from mmdemo.testing.odd_audio import lying_wav
 

@@ -87,7 +87,7 @@ def test_long_prompt_note(client) -> None:
         ({"prompt": "  "}, "prompt"),
         ({"size": "100x64"}, "multiple of 8"),
         ({"size": "64x4096"}, "Height"),
-        ({"size": "big"}, "Size must be 'auto' or WIDTHxHEIGHT"),
+        ({"size": "big"}, "Size .size. must be 'auto' or WIDTHxHEIGHT"),
         ({"steps": 500}, "Steps|maximum value 100"),
         ({"num_images": 9}, "Images .num_images. must be a whole number from 1 to 4"),
         ({"guidance_scale": -3}, "Guidance|minimum value 0"),

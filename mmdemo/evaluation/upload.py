@@ -8,17 +8,15 @@ with its message) into a fresh folder, and read with :func:`~.datasets.read_data
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..media.archive import extract_zip
-from .datasets import COLUMNS, METADATA, Dataset, DatasetError, read_dataset
+from ..messages import Message
+from .datasets import COLUMNS, METADATA, Dataset, DatasetError, check_task, read_dataset
 
-NO_METADATA = (
-    "The zip has no metadata.jsonl (at its top or in its one folder): add one, with a JSON object per line "
-    "naming a file ('file_name') and its reference ({columns}); see README, Evaluation."
-)
-SEVERAL = "The zip holds several data sets ({names}): zip one of them."
-THE_ZIP = "the zip"
+THE_ZIP = Message("eval.the_zip")
+"""What the messages call an uploaded data set's folder."""
 
 
 def dataset_root(folder: Path, task: str) -> Path:
@@ -28,23 +26,19 @@ def dataset_root(folder: Path, task: str) -> Path:
         return folder
     found = sorted(p.parent for p in folder.glob(f"*/{METADATA}") if p.is_file())
     if len(found) > 1:
-        raise DatasetError(SEVERAL.format(names=", ".join(p.name for p in found)))
+        raise DatasetError(Message("eval.zip_several", names=", ".join(p.name for p in found)))
     if not found:
-        raise DatasetError(NO_METADATA.format(columns=" and ".join(f"'{c}'" for c in COLUMNS[task])))
+        raise DatasetError(Message("eval.zip_no_metadata", columns=" and ".join(f"'{c}'" for c in COLUMNS[task])))
     return found[0]
 
 
-def read_zipped_dataset(source: str | Path, task: str, target: str | Path, *, name: str) -> Dataset:
-    """Unpack the zip ``source`` into ``target`` (a new, empty folder) and read it as a ``task`` data set named
-    ``name``. Raises :class:`~mmdemo.media.archive.ArchiveError` or :class:`DatasetError` (an ``InputError``)
-    with a message for the user; the operator detail keeps the real paths."""
-    if task not in COLUMNS:
-        raise DatasetError(f"Unknown task {task!r}: use one of {', '.join(COLUMNS)}.")
+def read_zipped_dataset(source: str | os.PathLike[str], task: str, target: str | Path, *, name: str) -> Dataset:
+    """Unpack the zip ``source`` (a path, or the visitor's :class:`~mmdemo.media.files.Upload`) into ``target``
+    (a new, empty folder) and read it as a ``task`` data set named ``name``. Raises
+    :class:`~mmdemo.media.archive.ArchiveError` or :class:`DatasetError` (an ``InputError``) with a message for
+    the user that names ``metadata.jsonl`` and "the zip"; the operator detail keeps the real paths."""
+    task = check_task(task)
     target = Path(target)
-    extract_zip(source, target)
+    extract_zip(os.fspath(source), target)
     root = dataset_root(target, task)
-    try:
-        return read_dataset(root, task, name=name)
-    except DatasetError as err:
-        message = str(err).replace(str(root / METADATA), METADATA).replace(str(root), THE_ZIP)
-        raise DatasetError(message, detail=err.detail) from None
+    return read_dataset(root, task, name=name, shown_as=THE_ZIP)

@@ -22,24 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import InputError
+from ..messages import Message
 from .files import mb
 
-NOT_A_ZIP = "This file is not a zip archive, or it is damaged: upload a .zip file."
-EMPTY = "The zip is empty: it contains no files."
-ABSOLUTE = "The zip contains a file with an absolute path ({name}): such zips are refused."
-CLIMBS_OUT = "The zip contains a path that leads out of its folder with '..' ({name}): such zips are refused."
-LINK = "The zip contains a symbolic link ({name}): links are refused. Zip the files themselves."
-SPECIAL = "The zip contains a special file ({name}) that is neither a file nor a folder: such zips are refused."
-ENCRYPTED = "The zip contains a password-protected file ({name}): zip the files without a password."
-TWICE = "The zip contains the same name twice ({name}): such zips are refused."
-TOO_MANY = "The zip holds too many files ({count}; at most {limit})."
-TOO_LARGE = "The zip's contents are too large once unpacked (over {limit})."
-BOMB = "The zip contains a file compressed more than {limit} times ({name}): it looks like a zip bomb and is refused."
-UNREADABLE = (
-    "A file in the zip could not be unpacked ({name}): the zip is damaged, or uses a compression method "
-    "this server can't read."
-)
-ALL_FILES = "all files together"
 SKIPPED_PREFIX = "__MACOSX/"
 _CHUNK = 1 << 20
 
@@ -68,8 +53,9 @@ def shown_name(name: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _refuse(template: str, **values: object) -> ArchiveError:
-    return ArchiveError(template.format(**values))
+def _refuse(key: str, **values: object) -> ArchiveError:
+    """The refusal ``key`` (``archive.*``) with its values."""
+    return ArchiveError(Message(key, **values))
 
 
 def entry_path(name: str) -> PurePosixPath:
@@ -77,10 +63,10 @@ def entry_path(name: str) -> PurePosixPath:
     (absolute, a drive letter, ``..``; backslashes count as separators, as Windows tools write them)."""
     text = name.replace("\\", "/")
     if "\x00" in text or text.startswith("/") or (len(text) > 1 and text[1] == ":" and text[0].isalpha()):
-        raise _refuse(ABSOLUTE, name=shown_name(name))
+        raise _refuse("archive.absolute", name=shown_name(name))
     parts = [p for p in text.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise _refuse(CLIMBS_OUT, name=shown_name(name))
+        raise _refuse("archive.climbs_out", name=shown_name(name))
     return PurePosixPath(*parts) if parts else PurePosixPath(".")
 
 
@@ -102,7 +88,7 @@ def _plan(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[tuple[zipfile
     """Every entry checked from the zip's directory: (entry, where it goes, whether it is a file)."""
     entries = [i for i in archive.infolist() if not i.filename.replace("\\", "/").startswith(SKIPPED_PREFIX)]
     if len(entries) > limits.max_files:
-        raise _refuse(TOO_MANY, count=len(entries), limit=limits.max_files)
+        raise _refuse("archive.too_many", count=len(entries), limit=limits.max_files)
     planned: list[tuple[zipfile.ZipInfo, PurePosixPath, bool]] = []
     seen: set[PurePosixPath] = set()
     total = compressed = 0
@@ -110,28 +96,28 @@ def _plan(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[tuple[zipfile
         path = entry_path(info.filename)
         kind = _kind(info)
         if kind == "link":
-            raise _refuse(LINK, name=shown_name(info.filename))
+            raise _refuse("archive.link", name=shown_name(info.filename))
         if kind == "special":
-            raise _refuse(SPECIAL, name=shown_name(info.filename))
+            raise _refuse("archive.special", name=shown_name(info.filename))
         if kind == "dir" or path == PurePosixPath("."):
             planned.append((info, path, False))
             continue
         if info.flag_bits & 0x1:
-            raise _refuse(ENCRYPTED, name=shown_name(info.filename))
+            raise _refuse("archive.encrypted", name=shown_name(info.filename))
         if path in seen:
-            raise _refuse(TWICE, name=shown_name(info.filename))
+            raise _refuse("archive.twice", name=shown_name(info.filename))
         seen.add(path)
         if _too_compressed(info.file_size, info.compress_size, limits):
-            raise _refuse(BOMB, limit=f"{limits.max_ratio:g}", name=shown_name(info.filename))
+            raise _refuse("archive.bomb", limit=f"{limits.max_ratio:g}", name=shown_name(info.filename))
         total += info.file_size
         compressed += info.compress_size
         if total > limits.max_total_bytes:
-            raise _refuse(TOO_LARGE, limit=mb(limits.max_total_bytes))
+            raise _refuse("archive.too_large", limit=mb(limits.max_total_bytes))
         planned.append((info, path, True))
     if not seen:
-        raise ArchiveError(EMPTY)
+        raise _refuse("archive.empty")
     if _too_compressed(total, compressed, limits):
-        raise _refuse(BOMB, limit=f"{limits.max_ratio:g}", name=ALL_FILES)
+        raise _refuse("archive.bomb", limit=f"{limits.max_ratio:g}", name=Message("archive.all_files"))
     return planned
 
 
@@ -147,7 +133,7 @@ def _open(source: str | Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise ArchiveError(NOT_A_ZIP) from None
+        raise _refuse("archive.not_a_zip") from None
 
 
 def extract_zip(source: str | Path, target: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> list[str]:
@@ -197,20 +183,20 @@ def _write(
                 size += len(chunk)
                 total += len(chunk)
                 if total > limits.max_total_bytes:
-                    raise _refuse(TOO_LARGE, limit=mb(limits.max_total_bytes))
+                    raise _refuse("archive.too_large", limit=mb(limits.max_total_bytes))
                 if size > info.file_size or _too_compressed(size, info.compress_size, limits):
-                    raise _refuse(BOMB, limit=f"{limits.max_ratio:g}", name=name)
+                    raise _refuse("archive.bomb", limit=f"{limits.max_ratio:g}", name=name)
                 out.write(chunk)
     except ArchiveError:
         raise
     except (FileExistsError, NotADirectoryError, IsADirectoryError):  # a name that is a file and a folder
-        raise _refuse(TWICE, name=name) from None
+        raise _refuse("archive.twice", name=name) from None
     except OSError as err:
         if err.errno in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL):  # a name this disk cannot hold
-            raise _refuse(UNREADABLE, name=name) from None
+            raise _refuse("archive.unreadable", name=name) from None
         raise  # the server's own disk (full, read-only): not the zip's fault
     except Exception:  # zipfile.BadZipFile (CRC), zlib.error, EOFError, NotImplementedError (method): damaged
-        raise _refuse(UNREADABLE, name=name) from None
+        raise _refuse("archive.unreadable", name=name) from None
     return total
 
 
@@ -219,9 +205,9 @@ def _folder(folder: Path, root: Path, info: zipfile.ZipInfo) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise _refuse(TWICE, name=shown_name(info.filename)) from None
+        raise _refuse("archive.twice", name=shown_name(info.filename)) from None
     if not folder.resolve().is_relative_to(root):
-        raise _refuse(CLIMBS_OUT, name=shown_name(info.filename))
+        raise _refuse("archive.climbs_out", name=shown_name(info.filename))
 
 
 def _empty(folder: Path) -> None:

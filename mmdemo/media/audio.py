@@ -1,4 +1,4 @@
-"""Turn whatever the UI hands us (a path, Gradio's file dict, bytes, a ``(rate, array)`` tuple) into mono audio.
+"""Turn a recording (a path or :class:`~mmdemo.media.files.Upload`, bytes, a ``(rate, array)`` tuple) into mono audio.
 
 Every bad input raises :class:`~mmdemo.errors.InputError` with a message the user can act on. Size is
 checked once, before reading (a path: from the file system; bytes: their length), duration before decoding
@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .files import NOT_MEDIA, check_file_size, looks_like, read_limited, sniff
+from ..messages import Message
+from .files import NOT_MEDIA, check_file_size, location, looks_like, read_limited, sniff, what_it_is
 
 __all__ = [
     "Audio",
@@ -37,8 +39,8 @@ __all__ = [
     "voiced_frames",
 ]
 
-FORMATS_HINT = "upload a WAV, MP3, FLAC, OGG, M4A/AAC or WebM/Opus recording"
-_DAMAGED = f"The audio could not be read: the file is damaged or incomplete. Upload it again, or {FORMATS_HINT}."
+FORMATS_HINT = Message("audio.formats")
+_DAMAGED = Message("audio.damaged")
 FRAME_SECONDS = 0.025
 """Loudness and speech detection work on frames of 25 ms."""
 SILENCE_DB = -55.0
@@ -72,7 +74,7 @@ class Audio:
     source_channels: int
     decoder: str
     """``soundfile``, ``pyav`` or ``array``."""
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Message, ...] = ()
     """Things the user should know (e.g. the file ended early and only part of it was read)."""
 
     @property
@@ -93,44 +95,44 @@ class Audio:
         )
 
 
-NO_AUDIO = "No audio was provided: upload a recording or record one with the microphone."
+NO_AUDIO = Message("audio.missing")
+
+AudioSource = str | os.PathLike | bytes
+"""A recording as a file (:func:`load_audio` also takes decoded samples)."""
 
 
 def require_audio(source: Any) -> None:
     """Refuse a missing recording (checked before any work starts: nothing is decoded here)."""
-    if source is None or (isinstance(source, dict) and not (source.get("path") or source.get("url"))):
+    if source is None or (isinstance(source, str) and not source):
         raise InputError(NO_AUDIO)
 
 
-def load_audio(source: Any, limits: AudioLimits = AudioLimits(), sample_rate: int | None = None) -> Audio:
+def load_audio(
+    source: AudioSource | Audio | tuple[int, np.ndarray],
+    limits: AudioLimits = AudioLimits(),
+    sample_rate: int | None = None,
+) -> Audio:
     """Decode ``source`` to mono float32, resampled to ``sample_rate`` when given.
 
-    ``source``: a file path (``str``/``Path``), Gradio's file dict (``{"path": …}``) or ``FileData``,
-    ``bytes``, a ``(sample_rate, array)`` tuple as ``gr.Audio(type="numpy")`` gives (int or float
-    samples, shape ``(n,)`` or ``(n, channels)``), or an :class:`Audio`.
+    ``source``: a file path (``str``, ``Path``, an :class:`~mmdemo.media.files.Upload` or any ``os.PathLike``),
+    ``bytes``, a ``(sample_rate, array)`` tuple as ``gr.Audio(type="numpy")`` gives (int or float samples, shape
+    ``(n,)`` or ``(n, channels)``), or an :class:`Audio`. Gradio's file objects are not taken: the page's gate
+    unwraps them (into an ``Upload``).
     """
-    if source is None:
-        raise InputError(NO_AUDIO)
     if isinstance(source, Audio):
         audio = source
         _check_duration(audio.duration, limits)
     elif isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], np.ndarray):
         audio = _from_array(source[0], source[1], limits)
     else:
-        if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
-            source = source.model_dump()
-        if isinstance(source, dict):
-            location = source.get("path") or source.get("url")
-            if not location or not isinstance(location, (str, Path)):
-                raise InputError(NO_AUDIO)
-            source = location
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-            _check_bytes(len(data), limits)  # a path's size is checked before it is read (_read_path)
-        elif isinstance(source, (str, Path)):
-            data = _read_path(str(source), limits)
+        if isinstance(source, str) and source.startswith(("http://", "https://", "data:")):
+            raise InputError(Message("audio.link"))
+        where = location(source, NO_AUDIO, Message("audio.unsupported", type=type(source).__name__))
+        if isinstance(where, bytes):
+            _check_bytes(len(where), limits)  # a path's size is checked before it is read (read_limited)
+            data = where
         else:
-            raise InputError(f"Unsupported audio input ({type(source).__name__}): {FORMATS_HINT}.")
+            data = read_limited(where, limits.max_bytes, "audio")
         audio = _decode(data, limits)
     if sample_rate is not None:
         audio = audio.at_rate(int(sample_rate))
@@ -138,59 +140,49 @@ def load_audio(source: Any, limits: AudioLimits = AudioLimits(), sample_rate: in
 
 
 def probe_duration(source: Any) -> float | None:
-    """The duration a file's header states, without decoding (None when unknown or unreadable)."""
-    if hasattr(source, "model_dump"):
-        source = source.model_dump()
-    if isinstance(source, dict):
-        source = source.get("path")
-    if not isinstance(source, (str, Path)) or not Path(source).is_file():
+    """The duration a file's header states, without decoding (None when unknown or unreadable). ``source``: a
+    path (``str``, an :class:`~mmdemo.media.files.Upload`, any ``os.PathLike``); anything else is unknown."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = os.fspath(source)
+    if not isinstance(path, str) or not path or not Path(path).is_file():
         return None
     try:
         import soundfile as sf
 
-        info = sf.info(str(source))
+        info = sf.info(path)
         if info.samplerate > 0 and 0 < info.frames < 2**62:
             return info.frames / info.samplerate
     except Exception:
         pass
-    return _container_seconds(str(source))
+    return _container_seconds(path)
 
 
 # --- getting the bytes ---------------------------------------------------------------------------
 
 
-_SHORTER = "upload a shorter or more compressed recording."
-
-
-def _read_path(text: str, limits: AudioLimits) -> bytes:
-    if text.startswith(("http://", "https://", "data:")):
-        raise InputError("Links to audio can't be opened here: download the file and upload it.")
-    return read_limited(Path(text), limits.max_bytes, "audio", _SHORTER)
-
-
 def _check_bytes(size: int, limits: AudioLimits) -> None:
-    check_file_size(size, limits.max_bytes, "audio", _SHORTER)
+    check_file_size(size, limits.max_bytes, "audio")
 
 
-def _fmt_seconds(seconds: float) -> str:
+def duration_text(seconds: float) -> Message:
+    """A length as the messages show it: "12.3 s", "2:05 min"."""
     if seconds < 60:
-        return f"{seconds:.3g} s"
+        return Message("media.seconds", seconds=f"{seconds:.3g}")
     minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}:{secs:02d} min"
+    return Message("media.minutes", clock=f"{minutes}:{secs:02d}")
 
 
 def _check_duration(seconds: float, limits: AudioLimits) -> None:
     if seconds > limits.max_seconds:
         raise InputError(
-            f"The recording is too long ({_fmt_seconds(seconds)}; the limit is {_fmt_seconds(limits.max_seconds)}): "
-            "trim it and upload it again."
+            Message("audio.too_long", length=duration_text(seconds), limit=duration_text(limits.max_seconds))
         )
     if seconds < limits.min_seconds:
         if seconds <= 0:
-            raise InputError("The recording contains no sound samples (zero length): upload a different file.")
+            raise InputError(Message("audio.zero_length"))
         raise InputError(
-            f"The recording is too short ({seconds * 1000:.0f} ms; at least {limits.min_seconds * 1000:.0f} ms): "
-            "record a little longer."
+            Message("audio.too_short", length=f"{seconds * 1000:.0f}", limit=f"{limits.min_seconds * 1000:.0f}")
         )
 
 
@@ -211,7 +203,7 @@ def _decode(data: bytes, limits: AudioLimits) -> Audio:
     return audio
 
 
-def _wav_true_length(data: bytes) -> tuple[bytes, str | None]:
+def _wav_true_length(data: bytes) -> tuple[bytes, Message | None]:
     """A WAV whose header states fewer sample bytes than the file holds (a recorder that never updated its
     header, a stream written with size 0): the header corrected to what is there, and a note saying so.
 
@@ -238,10 +230,7 @@ def _wav_true_length(data: bytes) -> tuple[bytes, str | None]:
             fixed[pos + 4 : pos + 8] = struct.pack("<I", min(true_size, 2**32 - 1))
             fixed[4:8] = struct.pack("<I", min(len(fixed) - 8, 2**32 - 1))
             stated, held = size / block_align / rate, true_size / block_align / rate
-            return bytes(fixed), (
-                f"The file's header says it holds {_fmt_seconds(stated)} of audio, but it holds {_fmt_seconds(held)}: "
-                "all of it was analysed (the header was not updated when the recording was written)."
-            )
+            return bytes(fixed), Message("audio.header_short", stated=duration_text(stated), held=duration_text(held))
         pos += 8 + size + (size & 1)
     return data, None
 
@@ -265,7 +254,7 @@ def _decode_soundfile(data: bytes, limits: AudioLimits) -> Audio:
         samples = f.read(frames=min(frames, max_frames) if frames > 0 else max_frames, dtype="float32", always_2d=True)
     seconds = len(samples) / rate
     _check_duration(seconds, limits)
-    note: tuple[str, ...] = ()
+    note: tuple[Message, ...] = ()
     if expected is not None and seconds < 0.98 * expected - 0.05:  # the header promised more than the file holds
         note = (_ended_early(seconds),)
     return Audio(_to_mono(samples.T), rate, rate, channels, "soundfile", note)
@@ -284,8 +273,8 @@ def _container_seconds(data: bytes | str) -> float | None:
     return None
 
 
-def _ended_early(seconds: float) -> str:
-    return f"The file ended early or is damaged after {_fmt_seconds(seconds)}: only that part was analysed."
+def _ended_early(seconds: float) -> Message:
+    return Message("audio.ended_early", length=duration_text(seconds))
 
 
 def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
@@ -300,8 +289,8 @@ def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
         if not streams:
             if sniff(data, NOT_MEDIA):  # FFmpeg opens images too (as one-frame videos)
                 raise _not_audio(data)
-            kind = "a video without a sound track" if container.streams.video else "not an audio recording"
-            raise InputError(f"This file is {kind}: {FORMATS_HINT}.")
+            no_sound = "audio.video_without_sound" if container.streams.video else "audio.no_sound_track"
+            raise InputError(Message(no_sound, formats=FORMATS_HINT))
         stream = streams[0]
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         channels = int(stream.codec_context.channels or 0)
@@ -314,7 +303,7 @@ def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
         max_samples = int(limits.max_seconds * rate) + 1
         chunks: list[np.ndarray] = []
         total = 0
-        note: tuple[str, ...] = ()
+        note: tuple[Message, ...] = ()
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout or "mono", rate=rate)
         try:
             for frame in container.decode(stream):
@@ -343,28 +332,28 @@ def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
 def _not_audio(data: bytes) -> InputError:
     kind = sniff(data, NOT_MEDIA)
     if kind:
-        return InputError(f"This file is {kind}, not an audio recording: {FORMATS_HINT}.")
-    if looks_like(data, "an audio file", "a video"):
+        return InputError(Message("audio.is_other", kind=what_it_is(kind), formats=FORMATS_HINT))
+    if looks_like(data, "audio", "video"):
         return InputError(_DAMAGED)
-    return InputError(f"This file is not an audio recording, or its format isn't supported: {FORMATS_HINT}.")
+    return InputError(Message("audio.not_audio", formats=FORMATS_HINT))
 
 
 def _from_array(rate: Any, array: np.ndarray, limits: AudioLimits) -> Audio:
     try:
         rate = int(rate)
     except (TypeError, ValueError):
-        raise InputError(f"The audio sample rate {rate!r} is not a number.") from None
+        raise InputError(Message("audio.rate_not_number", rate=repr(rate))) from None
     if not 1000 <= rate <= 384_000:
-        raise InputError(f"The audio sample rate ({rate} Hz) is outside 1–384 kHz.")
+        raise InputError(Message("audio.rate_range", rate=rate))
     if array.ndim == 1:
         channels_first = array[np.newaxis, :]
     elif array.ndim == 2:
         # gr.Audio's convention is (samples, channels); accept (channels, samples) when obvious.
         channels_first = array if array.shape[0] <= 8 < array.shape[1] else array.T
     else:
-        raise InputError(f"The audio array has an unsupported shape {array.shape}: expected (samples, channels).")
+        raise InputError(Message("audio.array_shape", shape=array.shape))
     if array.dtype.kind not in "iuf":
-        raise InputError(f"The audio array has an unsupported sample type ({array.dtype}).")
+        raise InputError(Message("audio.array_type", dtype=array.dtype))
     _check_duration(channels_first.shape[1] / rate, limits)
     return Audio(_to_mono(_to_float(channels_first)), rate, rate, channels_first.shape[0], "array")
 

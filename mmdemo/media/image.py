@@ -1,4 +1,4 @@
-"""Turn whatever the UI hands us (a path, Gradio's file dict, bytes, PIL, numpy) into one safe RGB image.
+"""Turn an image (a path or :class:`~mmdemo.media.files.Upload`, bytes, PIL, numpy) into one safe RGB image.
 
 Every bad input raises :class:`~mmdemo.errors.InputError` with a message the user can act on. Pixel
 limits are checked from the header before any pixel data is decoded; truncated files are rejected
@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import os
 import re
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -24,7 +24,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
-from .files import check_file_size, looks_like, read_limited, sniff
+from ..messages import Message
+from .files import check_file_size, display_name, location, looks_like, read_limited, sniff, what_it_is
 
 __all__ = ["ImageLimits", "load_image"]
 
@@ -42,14 +43,10 @@ class ImageLimits:
         return cls(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
 
 
-_FORMATS_HINT = "upload a PNG, JPEG, WebP or GIF image"
-_SMALLER = "upload a smaller or more compressed image."
-_DAMAGED = "The image could not be read: the file is damaged or incomplete. Upload it again, or try a different file."
-_SVG = "SVG images aren't supported: export the drawing as PNG or JPEG and upload that instead."
-_HEIC = (
-    "HEIC/HEIF photos aren't supported: convert the photo to JPEG or PNG and upload that "
-    "(on an iPhone: Settings › Camera › Formats › Most Compatible)."
-)
+_FORMATS_HINT = Message("image.formats")
+_DAMAGED = Message("image.damaged")
+_SVG = Message("image.svg")
+_HEIC = Message("image.heic")
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa"}
 # Formats a user may reasonably upload. Left out on purpose: EPS (PIL runs Ghostscript on it),
@@ -63,70 +60,53 @@ _FORMATS = {
 _BOMB_LOCK = threading.Lock()
 
 
-NO_IMAGE = "No image was provided: upload one."
+NO_IMAGE = Message("image.missing")
+
+ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
+"""What :func:`load_image` takes (a ``str`` may also be a ``data:`` URL)."""
 
 
 def require_image(source: Any) -> None:
     """Refuse a missing image (checked before any work starts: nothing else is decoded here)."""
-    if source is None or (isinstance(source, dict) and not (source.get("path") or source.get("url"))):
+    if source is None or (isinstance(source, str) and not source):
         raise InputError(NO_IMAGE)
 
 
-def load_image(source: Any, limits: ImageLimits = ImageLimits()) -> Image.Image:
+def load_image(source: ImageSource, limits: ImageLimits = ImageLimits()) -> Image.Image:
     """Load ``source`` as a fully decoded RGB image, detached from any file.
 
-    ``source``: a file path (``str``/``Path``), Gradio's file dict (``{"path": …, "url": …}``, where
-    ``url`` may be a ``data:`` URL), ``bytes``, a ``PIL.Image.Image`` or a numpy array (H×W or
-    H×W×1/2/3/4 of uint8, uint16, other ints, float in [0, 1] or [0, 255], or bool). Animated images
-    give their first frame; EXIF orientation is applied.
+    ``source``: a file path (``str``, ``Path``, an :class:`~mmdemo.media.files.Upload` or any ``os.PathLike``),
+    a ``data:`` URL, ``bytes``, a ``PIL.Image.Image`` or a numpy array (H×W or H×W×1/2/3/4 of uint8, uint16,
+    other ints, float in [0, 1] or [0, 255], or bool). Animated images give their first frame; EXIF orientation
+    is applied. Gradio's file objects are not taken: the page's gate unwraps them (into an ``Upload``).
     """
     require_image(source)
     if isinstance(source, Image.Image):
         return _from_pil(source, limits)
     if isinstance(source, np.ndarray):
         return _from_array(source, limits)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(bytes(source), limits)
-    if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
-        source = source.model_dump()
-    if isinstance(source, dict):
-        source = _file_dict_location(source)
-    if isinstance(source, (str, Path)):
-        return _decode(_read_location(str(source), limits), limits)
-    raise InputError(f"Unsupported image input ({type(source).__name__}): upload an image file.")
+    if isinstance(source, str) and source.startswith("data:"):
+        data = _read_data_url(source, limits)
+        _check_bytes(len(data), limits)
+        return _decode(data, limits)
+    if isinstance(source, str) and re.match(r"(?i)https?://", source):
+        raise InputError(Message("image.link"))
+    where = location(source, NO_IMAGE, Message("image.unsupported", type=type(source).__name__))
+    if isinstance(where, bytes):
+        _check_bytes(len(where), limits)  # a path's size is checked before it is read (read_limited)
+        return _decode(where, limits)
+    if _is_svg_name(display_name(source) or "") or _is_svg_name(where.name):
+        raise InputError(_SVG)
+    return _decode(read_limited(where, limits.max_bytes, "image"), limits)
 
 
 # --- getting the bytes ---------------------------------------------------------------------------
 
 
-def _file_dict_location(data: dict) -> str:
-    """The local path (or else the ``data:`` URL) of a file dict as Gradio sends it."""
-    if isinstance(data.get("orig_name"), str) and _is_svg_name(data["orig_name"]):
-        raise InputError(_SVG)
-    location = data.get("path") or data.get("url")
-    if not location or not isinstance(location, (str, Path)):
-        raise InputError(NO_IMAGE)
-    return str(location)
-
-
-def _read_location(text: str, limits: ImageLimits) -> bytes:
-    if text.startswith("data:"):
-        return _read_data_url(text, limits)
-    if re.match(r"(?i)https?://", text):
-        raise InputError("Links to images can't be opened here: download the image and upload the file.")
-    return _read_path(Path(text), limits)
-
-
-def _read_path(path: Path, limits: ImageLimits) -> bytes:
-    if _is_svg_name(path.name):
-        raise InputError(_SVG)
-    return read_limited(path, limits.max_bytes, "image", _SMALLER)
-
-
 def _read_data_url(url: str, limits: ImageLimits) -> bytes:
     header, comma, payload = url.partition(",")
     if not comma:
-        raise InputError("The image data could not be decoded: upload the image file instead.")
+        raise InputError(Message("image.data_url"))
     params = [p.strip().lower() for p in header[5:].split(";")]
     if params[0] == "image/svg+xml":
         raise InputError(_SVG)
@@ -136,7 +116,7 @@ def _read_data_url(url: str, limits: ImageLimits) -> bytes:
             return base64.b64decode("".join(payload.split()), validate=True)
         return unquote_to_bytes(payload)
     except (binascii.Error, ValueError) as exc:
-        raise InputError("The image data could not be decoded: upload the image file instead.") from exc
+        raise InputError(Message("image.data_url")) from exc
 
 
 def _is_svg_name(name: str) -> bool:
@@ -152,30 +132,31 @@ def _looks_like_svg(data: bytes) -> bool:
 
 
 def _mp(n: float) -> str:
-    return f"{n / 1e6:.3g} megapixels"
+    """Megapixels, as the messages show them (their unit is in the message)."""
+    return f"{n / 1e6:.3g}"
 
 
 def _check_bytes(size: int, limits: ImageLimits) -> None:
-    check_file_size(size, limits.max_bytes, "image", _SMALLER)
+    check_file_size(size, limits.max_bytes, "image")
 
 
 def _check_size(width: int, height: int, limits: ImageLimits) -> None:
     if width <= 0 or height <= 0:
-        raise InputError(f"The image has no pixels ({width} × {height}): upload a different image.")
+        raise InputError(Message("image.no_pixels", width=width, height=height))
     if width * height > limits.max_pixels:
         raise InputError(
-            f"The image is too large ({width} × {height} pixels = {_mp(width * height)}; the limit is "
-            f"{_mp(limits.max_pixels)}): resize it and upload it again."
+            Message(
+                "image.too_large", width=width, height=height, pixels=_mp(width * height), limit=_mp(limits.max_pixels)
+            )
         )
 
 
 def _bomb_error(exc: Exception, limits: ImageLimits) -> InputError:
     found = re.search(r"\((\d+) pixels\)", str(exc))
-    size = f"about {_mp(int(found.group(1)))}; " if found else ""
-    limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
-    return InputError(
-        f"The image is too large to process safely ({size}the limit is {_mp(limit)}): resize it and upload it again."
-    )
+    limit = _mp(min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels))
+    if found:
+        return InputError(Message("image.bomb_size", pixels=_mp(int(found.group(1))), limit=limit))
+    return InputError(Message("image.bomb", limit=limit))
 
 
 @contextmanager
@@ -189,27 +170,24 @@ def _bomb_guard(limits: ImageLimits) -> Iterator[None]:
             raise _bomb_error(exc, limits) from exc
 
 
-_ZIP = "a ZIP archive or office document"
-
-
 def _not_an_image(data: bytes) -> InputError:
     """Explain an unidentified file: damaged image, SVG, HEIC, PDF, video … or just not an image."""
     head = data[:64]
-    if looks_like(data, "an image"):
+    if looks_like(data, "image"):
         return InputError(_DAMAGED)
     if head[4:8] == b"ftyp" and head[8:12] in _HEIC_BRANDS:
         return InputError(_HEIC)
-    kind = sniff(data, ("a PDF document", "a video", "an audio file", "a PostScript (EPS) file", _ZIP))
+    kind = sniff(data, ("pdf", "video", "audio", "eps", "zip"))
     if kind:
-        return InputError(f"This file is {kind}, not an image: {_FORMATS_HINT}.")
-    return InputError(f"This file is not an image, or its format isn't supported: {_FORMATS_HINT}.")
+        return InputError(Message("image.is_other", kind=what_it_is(kind), formats=_FORMATS_HINT))
+    return InputError(Message("image.not_image", formats=_FORMATS_HINT))
 
 
 # --- decoding and conversion ---------------------------------------------------------------------
 
 
 def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
-    _check_bytes(len(data), limits)
+    """Bytes whose size was checked (:func:`~mmdemo.media.files.read_limited` or :func:`_check_bytes`) → RGB."""
     if _looks_like_svg(data):
         raise InputError(_SVG)
     with _bomb_guard(limits):
@@ -256,14 +234,9 @@ def _from_array(arr: np.ndarray, limits: ImageLimits) -> Image.Image:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (2, 3, 4))):
-        raise InputError(
-            f"The image array has an unsupported shape {arr.shape}: expected height × width, "
-            "optionally with 1, 3 or 4 color channels."
-        )
+        raise InputError(Message("image.array_shape", shape=arr.shape))
     if arr.dtype.kind not in "biuf":  # bool, signed or unsigned int, float
-        raise InputError(
-            f"The image array has an unsupported pixel type ({arr.dtype}): use uint8, uint16, float or bool."
-        )
+        raise InputError(Message("image.array_type", dtype=arr.dtype))
     _check_size(arr.shape[1], arr.shape[0], limits)
     return _to_rgb(Image.fromarray(np.ascontiguousarray(_to_uint8(arr))))
 
@@ -311,5 +284,5 @@ def _to_rgb(im: Image.Image) -> Image.Image:
             return Image.alpha_composite(white, rgba).convert("RGB")
         out = im.convert("RGB")
     except (ValueError, OSError) as exc:
-        raise InputError(f"The image's color format ({im.mode}) isn't supported: {_FORMATS_HINT}.") from exc
+        raise InputError(Message("image.colour_format", mode=im.mode, formats=_FORMATS_HINT)) from exc
     return out if out is not im else out.copy()

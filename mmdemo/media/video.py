@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .files import NOT_MEDIA, check_file_size, sniff
+from ..messages import Message
+from .files import NOT_MEDIA, check_file_size, display_name, location, sniff, what_it_is
 
 __all__ = [
     "AudioTrack",
@@ -44,8 +46,8 @@ __all__ = [
     "select_keyframes",
 ]
 
-FORMATS_HINT = "upload an MP4, WebM, MOV, MKV or AVI video"
-_DAMAGED = f"The video could not be read: the file is damaged or incomplete. Upload it again, or {FORMATS_HINT}."
+FORMATS_HINT = Message("video.formats")
+_DAMAGED = Message("video.damaged")
 FRAME_SIDE = 960
 """Longest side of the frames kept for captioning and text reading (BLIP sees 384 px; OCR wants more)."""
 THUMB_SIDE = 32
@@ -63,7 +65,7 @@ SPARSE_SECONDS = 5.0
 """Candidates further apart than this make the summary say that short scenes may have been missed."""
 ASR_RATE = 16_000
 _IMAGE_DEMUXERS = ("image2", "_pipe", "gif")  # FFmpeg opens pictures as one-frame "videos"
-_AUDIO_ONLY_HINT = "This file has sound but no pictures (an audio file): use the audio tab, or upload a video."
+_AUDIO_ONLY_HINT = Message("video.audio_only")
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ class AudioTrack:
     samples: np.ndarray = field(repr=False)
     """Mono float32, full scale ±1, aligned with the video's time 0."""
     sample_rate: int
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -147,37 +149,23 @@ def format_time(seconds: float) -> str:
 # --- opening ------------------------------------------------------------------------------------
 
 
-NO_VIDEO = f"No video was provided: {FORMATS_HINT}."
+NO_VIDEO = Message("video.missing", formats=FORMATS_HINT)
+
+VideoSource = str | os.PathLike | bytes
+"""What :func:`open_video` takes: a path (an :class:`~mmdemo.media.files.Upload` too) or the file's bytes."""
 
 
 def require_video(source: Any) -> None:
     """Refuse a missing video (checked before any work starts: nothing is decoded here)."""
-    if source is None or (
-        isinstance(source, dict) and not (source.get("path") or source.get("url") or source.get("video"))
-    ):
+    if source is None or (isinstance(source, str) and not source):
         raise InputError(NO_VIDEO)
 
 
 def _location(source: Any) -> Path | bytes:
-    """A local path or the bytes of ``source`` (path, Gradio file dict / ``FileData``, bytes)."""
-    if source is None:
-        raise InputError(NO_VIDEO)
-    if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
-        source = source.model_dump()
-    if isinstance(source, dict):
-        source = source.get("path") or source.get("url") or source.get("video")
-        if isinstance(source, dict):  # gr.Video's {"video": {...}, "subtitles": ...}
-            source = source.get("path") or source.get("url")
-        if not source:
-            raise InputError(NO_VIDEO)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if isinstance(source, (str, Path)):
-        text = str(source)
-        if text.startswith(("http://", "https://", "data:")):
-            raise InputError("Links to videos can't be opened here: download the video and upload the file.")
-        return Path(text)
-    raise InputError(f"Unsupported video input ({type(source).__name__}): {FORMATS_HINT}.")
+    """A local path or the bytes of ``source`` (a path, an ``Upload``, bytes; not Gradio's file objects)."""
+    if isinstance(source, str) and source.startswith(("http://", "https://", "data:")):
+        raise InputError(Message("video.link"))
+    return location(source, NO_VIDEO, Message("video.unsupported", type=type(source).__name__, formats=FORMATS_HINT))
 
 
 def _size(location: Path | bytes) -> int:
@@ -188,7 +176,7 @@ def _size(location: Path | bytes) -> int:
             return location.stat().st_size
     except OSError:
         pass
-    raise InputError("The uploaded video could not be found: upload it again.")
+    raise InputError(Message("media.not_found", kind=Message("media.kind.video")))
 
 
 def _head(location: Path | bytes) -> bytes:
@@ -198,7 +186,7 @@ def _head(location: Path | bytes) -> bytes:
         with location.open("rb") as f:
             return f.read(512)
     except OSError as exc:
-        raise InputError("The uploaded video could not be opened: upload it again.") from exc
+        raise InputError(Message("media.not_opened", kind=Message("media.kind.video"))) from exc
 
 
 @contextmanager
@@ -211,7 +199,7 @@ def _container(location: Path | bytes) -> Iterator[Any]:
     except Exception as exc:  # FFmpeg cannot make sense of it
         kind = sniff(_head(location), NOT_MEDIA)
         if kind:
-            raise InputError(f"This file is {kind}, not a video: {FORMATS_HINT}.") from exc
+            raise InputError(Message("video.is_other", kind=what_it_is(kind), formats=FORMATS_HINT)) from exc
         raise InputError(_DAMAGED) from exc
     try:
         yield container
@@ -258,7 +246,7 @@ class Video:
         *,
         max_side: int = FRAME_SIDE,
         progress: Callable[[float, str], None] | None = None,
-    ) -> tuple[list[SampledFrame], tuple[str, ...]]:
+    ) -> tuple[list[SampledFrame], tuple[Message, ...]]:
         """Frames at (the first frame at or after) each of ``times``, in order, without duplicates.
 
         Returns the frames and notes (e.g. the file ended early). A target past the last frame gets
@@ -268,7 +256,7 @@ class Video:
         if not targets:
             return [], ()
         frames: list[SampledFrame] = []
-        notes: tuple[str, ...] = ()
+        notes: tuple[Message, ...] = ()
         with _container(self.location) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame + slice threads
@@ -322,9 +310,9 @@ class Video:
                     raise InputError(_DAMAGED) from exc
                 if last is not None and last_time > taken:
                     convert(last, last_time)
-                notes = (f"The video is damaged after {format_time(max(last_time, 0))}: only that part was analysed.",)
+                notes = (Message("video.damaged_after", time=format_time(max(last_time, 0))),)
         if not frames:
-            raise InputError(f"The video contains no pictures that could be decoded: {FORMATS_HINT}.")
+            raise InputError(Message("video.no_pictures", formats=FORMATS_HINT))
         return frames, notes
 
     @staticmethod
@@ -344,7 +332,7 @@ class Video:
         import av
 
         chunks: list[np.ndarray] = []
-        notes: tuple[str, ...] = ()
+        notes: tuple[Message, ...] = ()
         max_samples = int((self.info.duration + 1) * sample_rate) if self.info.duration else None
         with _container(self.location) as container:
             stream = container.streams.audio[0]
@@ -362,10 +350,7 @@ class Video:
                 for out in resampler.resample(None):
                     chunks.append(out.to_ndarray().reshape(-1))
             except Exception:  # damaged sound: keep what decoded
-                notes = (
-                    f"The sound track is damaged after {format_time(total / sample_rate)}: "
-                    "only that part was transcribed.",
-                )
+                notes = (Message("video.sound_damaged", time=format_time(total / sample_rate)),)
         samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
         shift = round(offset * sample_rate)
         if shift > 0:
@@ -376,11 +361,8 @@ class Video:
         return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), sample_rate, notes)
 
 
-def _ended_early(seconds: float, promised: float) -> str:
-    return (
-        f"The video ended early or is damaged after {format_time(seconds)} "
-        f"(the file says {format_time(promised)}): only that part was analysed."
-    )
+def _ended_early(seconds: float, promised: float) -> Message:
+    return Message("video.ended_early", time=format_time(seconds), promised=format_time(promised))
 
 
 def _to_sample(frame: Any, at: float, max_side: int) -> SampledFrame:
@@ -395,23 +377,24 @@ def _to_sample(frame: Any, at: float, max_side: int) -> SampledFrame:
     return SampledFrame(at, image, thumb)
 
 
-def open_video(source: Any, limits: VideoLimits = VideoLimits()) -> Video:
-    """Check ``source`` (path, Gradio file dict / ``FileData``, bytes) and read its header.
+def open_video(source: VideoSource, limits: VideoLimits = VideoLimits()) -> Video:
+    """Check ``source`` (a path, an :class:`~mmdemo.media.files.Upload`, bytes) and read its header; the
+    :class:`Video` is named by the visitor's own file name where there is one.
 
     Raises :class:`InputError` for a missing, empty, oversized, over-long, corrupt or unsupported
     file, an image, or a file with sound but no pictures.
     """
     location = _location(source)
     size = _size(location)
-    check_file_size(size, limits.max_bytes, "video", "upload a shorter or more compressed video.")
+    check_file_size(size, limits.max_bytes, "video")
     with _container(location) as container:
         name = str(container.format.name or "")
         if any(part in name for part in _IMAGE_DEMUXERS) and name != "gif":
-            raise InputError(f"This file is an image, not a video: {FORMATS_HINT} (or use the captioning tab).")
+            raise InputError(Message("video.is_image", formats=FORMATS_HINT))
         if not container.streams.video:
             if container.streams.audio:
                 raise InputError(_AUDIO_ONLY_HINT)
-            raise InputError(f"This file has no video track: {FORMATS_HINT}.")
+            raise InputError(Message("video.no_track", formats=FORMATS_HINT))
         stream = container.streams.video[0]
         ctx = stream.codec_context
         if not ctx.width or not ctx.height:
@@ -421,8 +404,7 @@ def open_video(source: Any, limits: VideoLimits = VideoLimits()) -> Video:
         duration = _duration(container, stream)
         if duration > limits.max_seconds:
             raise InputError(
-                f"The video is too long ({format_time(duration)}; the limit is {format_time(limits.max_seconds)}): "
-                "trim it and upload it again."
+                Message("video.too_long", length=format_time(duration), limit=format_time(limits.max_seconds))
             )
         audio = container.streams.audio
         info = VideoInfo(
@@ -446,7 +428,7 @@ def open_video(source: Any, limits: VideoLimits = VideoLimits()) -> Video:
         info = dataclasses.replace(info, rotation=rotation)
     if info.duration <= 0:  # one-frame or header-less: at least one frame long
         info = dataclasses.replace(info, duration=1 / (info.fps or 25.0))
-    return Video(location, info, location.name if isinstance(location, Path) else "video")
+    return Video(location, info, display_name(source) or "video")
 
 
 def _first_frame(container: Any, stream: Any) -> Any:
@@ -456,7 +438,7 @@ def _first_frame(container: Any, stream: Any) -> Any:
             return frame
     except Exception as exc:
         raise InputError(_DAMAGED) from exc
-    raise InputError(f"The video contains no pictures that could be decoded: {FORMATS_HINT}.")
+    raise InputError(Message("video.no_pictures", formats=FORMATS_HINT))
 
 
 # --- choosing keyframes ---------------------------------------------------------------------------
@@ -489,7 +471,7 @@ def select_keyframes(
     duration: float,
     max_keyframes: int,
     threshold: float = SCENE_THRESHOLD,
-) -> tuple[list[Keyframe], tuple[str, ...]]:
+) -> tuple[list[Keyframe], tuple[Message, ...]]:
     """Scene-aware keyframes: a new scene starts where a frame differs from the current scene's
     first frame by more than ``threshold`` (gradual changes accumulate), or where a scene has run
     longer than ``2 × duration / max_keyframes`` and changed visibly (:data:`DRIFT_THRESHOLD`), so a
@@ -507,14 +489,11 @@ def select_keyframes(
         if change > threshold or (long and change > DRIFT_THRESHOLD):
             starts.append(i)
             changes.append(change)
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
     if len(starts) > max_keyframes:
         keep = sorted(range(1, len(starts)), key=lambda k: changes[k], reverse=True)[: max_keyframes - 1]
         kept = [0, *sorted(keep)]
-        notes = (
-            f"The video has more scene changes ({len(starts)}) than the keyframe limit ({max_keyframes}): "
-            "the most distinct ones were kept.",
-        )
+        notes = (Message("video.too_many_scenes", count=len(starts), limit=max_keyframes),)
         starts, changes = [starts[k] for k in kept], [changes[k] for k in kept]
     keyframes = []
     for k, first in enumerate(starts):

@@ -6,11 +6,17 @@ there is speech: :class:`SpeechDecision`) → models (through the manager: ``emo
 ``text_emotion``) → postprocess (model labels in plain words, averaging, fusion) → a frozen :class:`EmotionResult`.
 
 Labels always come from each model's ``config.id2label`` and are put into plain words *once*, by the data
-in :data:`LABEL_WORDS` (``neu`` → ``neutral``, ``joy`` → ``happy``, ``sadness`` → ``sad`` …): the voice
-result, its timeline, the words result and the fused estimate all use the same words (see
-:data:`EMOTION_WORDS`), so "sad" and "sadness" never appear side by side. Synonyms from one model add up;
+in :data:`~mmdemo.tasks.emotion_labels.LABEL_WORDS` (``neu`` → ``neutral``, ``joy`` → ``happy``, ``sadness`` →
+``sad`` …): the voice result, its timeline, the words result and the fused estimate all use the same words (see
+:mod:`mmdemo.tasks.emotion_labels`), so "sad" and "sadness" never appear side by side. Synonyms from one model add up;
 a label the map does not know keeps its own (lower-cased) name. What was renamed is stated to the user:
-:attr:`EmotionResult.renamed` and :attr:`EmotionResult.labels_note`.
+:attr:`EmotionResult.renamed` and :attr:`EmotionResult.labels_note`. The words are identifiers in the results
+(API, CLI, evaluation); where a person reads one, :func:`emotion_word` says it in their language.
+
+The options are declared here, once (:data:`WINDOW_SECONDS`, :data:`HOP_SECONDS`, :data:`USE_TRANSCRIPT`,
+:data:`TEXT_WEIGHT`, and the speech language :data:`~mmdemo.tasks.transcription.LANGUAGE`): the page's widgets,
+the API gate, the command line's options and the API/MCP help are built from them, and
+:meth:`AnalysisOptions.validated` checks them, with the one check between them (the hop at most the window).
 
 Late fusion: both distributions are restricted to the words *both* models have, renormalised, and averaged
 with weight ``text_weight`` for the text side. Probability the text model gives to words the voice model
@@ -26,60 +32,77 @@ at all (``fused`` is None) — the transcript, pitch, loudness and the decoded a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError, ModelUnavailableError
-from ..media.audio import Audio, AudioLimits, Loudness, load_audio
+from ..media.audio import Audio, AudioLimits, AudioSource, Loudness, load_audio
+from ..messages import Message
 from ..models.manager import ModelManager
+from ..params import Flag, Number
 from ..progress import ProgressFn, sub_range
 from ..runtime import get_manager
-from . import transcription
-from .prosody import HOP_SECONDS, Prosody, analyze_prosody
-from .transcription import Transcript, transcribe
+from . import prosody, transcription
+from .emotion_labels import (  # noqa: F401 (the labels' words are named from here too)
+    EMOTION_WORDS,
+    LABEL_WORDS,
+    emotion_word,
+    in_plain_words,
+    labels_note,
+    model_labels,
+    plain_word,
+    renamed_labels,
+    word_list,
+)
+from .prosody import Prosody, analyze_prosody
+from .transcription import LANGUAGE, Transcript, transcribe
 
-EMOTION_WORDS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised", "calm")
-"""The plain words every view uses, in the order results list them (words outside it follow, in model order)."""
-
-LABEL_WORDS: dict[str, str] = {
-    # the voice models: SUPERB emotion recognition (IEMOCAP codes), CREMA-D and RAVDESS codes
-    "neu": "neutral",
-    "hap": "happy",
-    "exc": "happy",  # IEMOCAP practice: "excited" is merged into "happy"
-    "sad": "sad",
-    "ang": "angry",
-    "fea": "fearful",
-    "dis": "disgusted",
-    "sur": "surprised",
-    "cal": "calm",
-    "fru": "frustrated",
-    "oth": "other",
-    # the words model (j-hartmann/emotion-english-distilroberta-base) and other spellings of the same words
-    "neutral": "neutral",
-    "joy": "happy",
-    "joyful": "happy",
-    "happiness": "happy",
-    "happy": "happy",
-    "excited": "happy",
-    "sadness": "sad",
-    "anger": "angry",
-    "angry": "angry",
-    "fear": "fearful",
-    "fearful": "fearful",
-    "disgust": "disgusted",
-    "disgusted": "disgusted",
-    "surprise": "surprised",
-    "surprised": "surprised",
-    "calm": "calm",
-}
-"""A model's label (any case) → the plain word shown everywhere. Labels it does not know keep their own name."""
+WINDOW_SECONDS = Number(
+    "window_seconds",
+    "Window (s)",
+    3.0,
+    minimum=0.5,
+    maximum=30,
+    step=0.5,
+    info="Seconds of voice per estimate.",
+    doc="seconds of voice per estimate",
+)
+HOP_SECONDS = Number(
+    "hop_seconds",
+    "Hop (s)",
+    1.5,
+    minimum=0.1,
+    maximum=30,
+    step=0.1,
+    info="Seconds between windows; at most the window.",
+    doc="seconds between window starts (at most the window)",
+)
+USE_TRANSCRIPT = Flag(
+    "use_transcript",
+    "Also judge the words",
+    True,
+    info="Transcribe and fuse.",
+    doc="also transcribe the speech and judge the words",
+)
+TEXT_WEIGHT = Number(
+    "text_weight",
+    "Weight of the words in the overall estimate",
+    0.5,
+    minimum=0,
+    maximum=1,
+    step=0.05,
+    doc="weight of the words in the overall estimate (0 = voice only, 1 = words only)",
+)
+OPTIONS = (WINDOW_SECONDS, HOP_SECONDS, USE_TRANSCRIPT, TEXT_WEIGHT)
+"""What the page and the API take, in their order (the language is detected there)."""
 
 MIN_VOICED_SECONDS = 0.1
 """A window counts as speech when it has this much sound (or sound in half of it, if shorter)."""
 MAX_WINDOWS = 2000
+MAX_BATCH_SIZE = 64
 SPEECH_RATE = 16_000
 """Speech is decided at 16 kHz, the rate of every default model (and of Whisper)."""
 
@@ -88,28 +111,37 @@ SPEECH_RATE = 16_000
 class AnalysisOptions:
     """Sliding windows for the voice, whether to use the words, and how much they weigh."""
 
-    window_seconds: float = 3.0
-    hop_seconds: float = 1.5
-    use_transcript: bool = True
-    text_weight: float = 0.5
+    window_seconds: float = WINDOW_SECONDS.default
+    hop_seconds: float = HOP_SECONDS.default
+    use_transcript: bool = USE_TRANSCRIPT.default
+    text_weight: float = TEXT_WEIGHT.default
     """Weight of the text emotion in the fused estimate (0 = voice only, 1 = words only)."""
-    language: str | None = None
+    language: str | None = LANGUAGE.default
     """Language code for speech recognition; None = detect."""
     batch_size: int = 8
     """Windows per forward pass of the voice model (bounds memory on long audio)."""
 
     def validated(self) -> AnalysisOptions:
-        window, hop, weight = float(self.window_seconds), float(self.hop_seconds), float(self.text_weight)
-        if not 0.5 <= window <= 30:
-            raise InputError("The window must be between 0.5 and 30 seconds long.")
-        if not 0.1 <= hop <= window:
-            raise InputError("The hop must be between 0.1 seconds and the window length.")
-        if not 0.0 <= weight <= 1.0:
-            raise InputError("The text weight must be between 0 and 1.")
-        if not 1 <= int(self.batch_size) <= 64:
-            raise InputError("The batch size must be between 1 and 64 windows.")
-        language = (self.language or "").strip() or None
-        return AnalysisOptions(window, hop, bool(self.use_transcript), weight, language, int(self.batch_size))
+        """Each option checked by its declaration (:data:`WINDOW_SECONDS` …: the API gate runs the same checks),
+        and the one check between two of them, here only: the hop at most the window. Refusals are keyed
+        (:class:`~mmdemo.errors.InputError` with a :class:`~mmdemo.messages.Message`): English for the CLI and API
+        clients, the visitor's language on the page."""
+        window, hop = WINDOW_SECONDS.check(self.window_seconds), HOP_SECONDS.check(self.hop_seconds)
+        if hop > window:
+            raise InputError(
+                Message(
+                    "value.not_above",
+                    field=HOP_SECONDS.field,
+                    other=WINDOW_SECONDS.field,
+                    got=f"{hop:g}",
+                    limit=f"{window:g}",
+                )
+            )
+        weight, use_transcript = TEXT_WEIGHT.check(self.text_weight), USE_TRANSCRIPT.check(self.use_transcript)
+        if not 1 <= int(self.batch_size) <= MAX_BATCH_SIZE:  # the library's only (memory per forward pass)
+            raise InputError(Message("emotion.batch_size", limit=MAX_BATCH_SIZE))
+        language = LANGUAGE.check(self.language).strip() or None
+        return AnalysisOptions(window, hop, use_transcript, weight, language, int(self.batch_size))
 
 
 @dataclass(frozen=True)
@@ -140,7 +172,7 @@ class EmotionResult:
     duration: float
     sources: tuple[str, ...]
     """What the fused estimate rests on: ``("voice", "words")``, ``("voice",)``, ``("words",)`` or ``()``."""
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
     """What the user should know: unavailable models, skipped steps, a truncated file …"""
     model_ids: dict[str, str]
     seconds: float
@@ -156,7 +188,7 @@ class EmotionResult:
     """The clip's one speech decision: its loudness, the voice windows with speech, where the words are."""
 
     @property
-    def labels_note(self) -> str:
+    def labels_note(self) -> Message | str:
         """The renaming as one sentence for the user (see :func:`labels_note`); empty when nothing was renamed."""
         return labels_note(self.renamed)
 
@@ -167,44 +199,6 @@ class EmotionResult:
 
 
 # --- labels and fusion ---------------------------------------------------------------------------
-
-
-def plain_word(label: str) -> str:
-    """One model label in the shared plain words (:data:`LABEL_WORDS`); unknown labels lower-cased."""
-    key = " ".join(str(label).split()).lower()
-    return LABEL_WORDS.get(key, key)
-
-
-def in_plain_words(probabilities: Mapping[str, float] | Iterable[tuple[str, float]]) -> dict[str, float]:
-    """Probabilities per model label → per plain word (synonyms add up), in :data:`EMOTION_WORDS` order."""
-    pairs = probabilities.items() if isinstance(probabilities, Mapping) else probabilities
-    out: dict[str, float] = {}
-    for label, p in pairs:
-        word = plain_word(label)
-        out[word] = out.get(word, 0.0) + float(p)
-    order = {word: i for i, word in enumerate(EMOTION_WORDS)}
-    return dict(sorted(out.items(), key=lambda item: order.get(item[0], len(order))))
-
-
-def model_labels(id2label: Mapping[Any, str]) -> list[str]:
-    """The model's labels in id order, as its config spells them."""
-    return [str(id2label[key]) for key in sorted(id2label, key=int)]
-
-
-def renamed_labels(labels: Iterable[str]) -> dict[str, str]:
-    """The labels whose plain word is not just their own name (``{"joy": "happy", "neu": "neutral"}``)."""
-    return {label: plain_word(label) for label in labels if plain_word(label) != label.strip().lower()}
-
-
-def labels_note(renamed: Mapping[str, Mapping[str, str]]) -> str:
-    """What was renamed, for the user: "Emotion names are shared by every view. Words model: joy → happy, …."
-    ``renamed``: source (``voice``, ``words``) → :func:`renamed_labels`. Empty when nothing was renamed."""
-    parts = [
-        f"{source.capitalize()} model: " + ", ".join(f"{a} → {b}" for a, b in names.items())
-        for source, names in renamed.items()
-        if names
-    ]
-    return "Emotion names are shared by every view. " + " ".join(f"{part}." for part in parts) if parts else ""
 
 
 def fuse(
@@ -331,7 +325,7 @@ class SpeechDecision:
 def decide_speech(audio: Audio, options: AnalysisOptions) -> SpeechDecision:
     """The one speech decision for ``audio`` (at :data:`SPEECH_RATE`) and the windows of ``options``."""
     rate = audio.sample_rate
-    loudness = Loudness.measure(audio.samples, rate, HOP_SECONDS)
+    loudness = Loudness.measure(audio.samples, rate, prosody.HOP_SECONDS)
     bounds = window_bounds(len(audio.samples), rate, options.window_seconds, options.hop_seconds)
     seconds = loudness.sound_seconds(bounds, rate)
     voiced = tuple(
@@ -349,7 +343,7 @@ def _acoustic(
     options: AnalysisOptions,
     manager: ModelManager,
     progress: ProgressFn | None,
-    notes: list[str],
+    notes: list[Message],
 ) -> tuple[dict[str, float], tuple[WindowEmotion, ...], str, float, list[str]]:
     """The voice on the windows ``speech`` found speech in: (overall, timeline, model id, model seconds, the
     model's own labels)."""
@@ -359,10 +353,7 @@ def _acoustic(
         samples = audio.at_rate(rate).samples
         labels = model_labels(handle.model.config.id2label)
         if len(speech.windows) > MAX_WINDOWS:
-            raise InputError(
-                f"That would be {len(speech.windows)} windows (at most {MAX_WINDOWS}): use a longer hop or a shorter "
-                "recording."
-            )
+            raise InputError(Message("emotion.too_many_windows", count=len(speech.windows), limit=MAX_WINDOWS))
         bounds = speech.windows_at(rate, len(samples))
         todo = [i for i, v in enumerate(speech.voiced) if v]  # not empty: a clip without speech was refused
         minimum = min_input_samples(handle.model.config)
@@ -379,7 +370,7 @@ def _acoustic(
                 if len(piece) < minimum:
                     pad = minimum - len(piece)
                     piece = np.pad(piece, (pad // 2, pad - pad // 2))
-                    notes.append("The clip is shorter than the voice model's minimum input: padded with silence.")
+                    notes.append(Message("emotion.padded"))
                 arrays.append(piece)
             inputs = extractor(arrays, sampling_rate=rate, return_tensors="pt", padding=True)
             logits = handle.model(**handle.prepare(inputs)).logits
@@ -437,18 +428,16 @@ def _text_emotion(
         return probabilities, handle.model_id, time.perf_counter() - began, labels
 
 
-_NO_SPEECH = (
-    "No speech detected: the recording is silent or almost silent, so there is no emotion to estimate. "
-    "Check the microphone level, or upload a recording with speech."
-)
+_NO_SPEECH = Message("emotion.no_speech")
 
 
-def _unavailable(err: ModelUnavailableError, consequence: str) -> str:
-    return f"{err} {consequence}"
+def _unavailable(err: ModelUnavailableError, consequence: str) -> Message:
+    """A model that could not be loaded, and what the result lacks for it (``emotion.without.<consequence>``)."""
+    return Message(f"emotion.without.{consequence}", reason=err.message)
 
 
 def analyze_emotion(
-    audio: Any,
+    audio: AudioSource | Audio | tuple[int, np.ndarray],
     *,
     options: AnalysisOptions = AnalysisOptions(),
     manager: ModelManager | None = None,
@@ -456,7 +445,7 @@ def analyze_emotion(
 ) -> EmotionResult:
     """Estimate the emotion in a speech recording, overall and over time.
 
-    ``audio``: a path, Gradio's file dict, bytes, a ``(sample_rate, array)`` tuple or an
+    ``audio``: a path (an :class:`~mmdemo.media.files.Upload` too), bytes, a ``(sample_rate, array)`` tuple or an
     :class:`~mmdemo.media.audio.Audio`. Raises :class:`~mmdemo.errors.InputError` for unusable input
     (empty, corrupt, unsupported, over the limits, or without speech).
     """
@@ -468,7 +457,7 @@ def analyze_emotion(
     if not speech.found:
         raise InputError(_NO_SPEECH)
 
-    notes: list[str] = list(audio.warnings)
+    notes: list[Message] = list(audio.warnings)
     model_ids: dict[str, str] = {}
     renamed: dict[str, dict[str, str]] = {}
     seconds = 0.0
@@ -482,7 +471,7 @@ def analyze_emotion(
         renamed["voice"] = renamed_labels(labels)
         seconds += took
     except ModelUnavailableError as err:
-        notes.append(_unavailable(err, "No emotion from the voice (no timeline)."))
+        notes.append(_unavailable(err, "voice"))
 
     transcript: Transcript | None = None
     text: dict[str, float] | None = None
@@ -499,9 +488,9 @@ def analyze_emotion(
             seconds += transcript.seconds
             notes.extend(transcript.notes)
         except ModelUnavailableError as err:
-            notes.append(_unavailable(err, "No transcript, so no emotion from the words."))
+            notes.append(_unavailable(err, "transcript"))
         if transcript is not None and not transcript.text.strip():
-            notes.append("No words were recognised in the speech, so there is no emotion from the words.")
+            notes.append(Message("emotion.no_words"))
         elif transcript is not None:
             try:
                 text, model_ids["text_emotion"], took, labels = _text_emotion(
@@ -510,13 +499,9 @@ def analyze_emotion(
                 renamed["words"] = renamed_labels(labels)
                 seconds += took
             except ModelUnavailableError as err:
-                notes.append(_unavailable(err, "No emotion from the words."))
+                notes.append(_unavailable(err, "words"))
     if acoustic is None and text is None:
-        notes.insert(
-            len(audio.warnings),
-            "No emotion estimate: neither the voice nor the words could be classified on this server. "
-            "The transcript, pitch and loudness below do not need those models.",
-        )
+        notes.insert(len(audio.warnings), Message("emotion.no_estimate"))
 
     weight = options.text_weight
     sources = (
@@ -529,13 +514,10 @@ def analyze_emotion(
         a, t = acoustic, text
         left_out = sorted(set(t) - set(a))
         if not set(a) & set(t):
-            notes.append("The voice and text models share no emotion labels, so the estimate uses the voice only.")
+            notes.append(Message("emotion.no_shared_labels"))
             sources = ("voice",)
         elif left_out:
-            notes.append(
-                f"The voice model has no {', '.join(left_out)} label, so the words' share of those is not in the "
-                "overall estimate (it is in the result from the words)."
-            )
+            notes.append(Message("emotion.left_out", labels=word_list(map(emotion_word, left_out))))
     if progress:
         progress(1.0, "Done")
     return EmotionResult(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -23,10 +24,15 @@ from typing import Any
 
 from ..errors import InputError, MMDemoError, ModelUnavailableError
 from ..media.archive import extract_zip
+from ..media.files import display_name
 from ..media.image import ImageLimits, load_image
-from ..models.manager import ModelManager, ProgressFn
+from ..messages import Message, text
+from ..models.manager import ModelManager
+from ..params import Flag, Number, Text
+from ..progress import ProgressFn
 from ..runtime import get_manager
-from .captioning import MAX_PREFIX_CHARS, DecodingOptions, answer_question, caption_images, check_question
+from . import captioning
+from .captioning import PREFIX, DecodingOptions, answer_question, caption_images
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +43,32 @@ MAX_PHOTOS = 500
 CAPTION_ITEM_BYTES = 256 * 2**20
 """Working memory of one photo in a captioning batch, in float32 (BLIP's vision features and beam search)."""
 MAX_BATCH = 16
+"""Photos per batch at most when the memory left decides (:data:`BATCH_SIZE` not given)."""
+READ_TEXT = Flag("read_text", "Also read the text in each photo", False, doc="also read the text in each photo (OCR)")
+QUESTION = Text(
+    "question",
+    "Also ask each photo",
+    "",
+    max_length=captioning.QUESTION.max_length,
+    placeholder="Optional, e.g. How many people are there?",
+    doc="also ask this question about each photo (short answers); empty = no question",
+)
+BATCH_SIZE = Number(
+    "batch_size",
+    "Photos per batch",
+    None,
+    minimum=1,
+    maximum=64,
+    integer=True,
+    optional=True,
+    doc=f"photos per captioning batch (default: what the memory left allows, at most {MAX_BATCH})",
+)
 DEFAULT_OPTIONS = DecodingOptions()
-FAILED = "Captioning this photo failed (the details are in the server log)."
+FAILED = Message("batch.failed")
+COLUMNS = ("file", "caption", "text", "question", "answer", "error")
+"""Every column a table can have (:attr:`BatchCaptionResult.columns`); the page names them by ``batch.column.*``."""
+SHOWN_SKIPPED = 5
+"""Skipped files named in a note (the others counted)."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -53,7 +83,8 @@ class PhotoRow:
     """The text read in it (lines joined by line breaks), when asked for."""
     answer: str | None = None
     """The answer to the batch's question, when one was asked."""
-    error: str | None = None
+    error: Message | str | None = None
+    """Why the photo has no caption: the reason (rendered in a locale by :meth:`BatchCaptionResult.records`)."""
 
     @property
     def ok(self) -> bool:
@@ -67,7 +98,7 @@ class BatchCaptionResult:
     question: str | None
     batch_size: int
     model_ids: tuple[str, ...]
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
     seconds: float
 
     @property
@@ -85,11 +116,13 @@ class BatchCaptionResult:
     def failed(self) -> list[PhotoRow]:
         return [row for row in self.rows if not row.ok]
 
-    def records(self) -> list[dict[str, str | None]]:
-        """One dict per photo with :attr:`columns` as keys."""
-        return [
-            {key: self.question if key == "question" else asdict(row)[key] for key in self.columns} for row in self.rows
-        ]
+    def records(self, locale: str = "en") -> list[dict[str, str | None]]:
+        """One dict per photo with :attr:`columns` as keys, the errors in ``locale`` (the files: English)."""
+        records = []
+        for row in self.rows:
+            values = {**asdict(row), "question": self.question}
+            records.append({key: None if values[key] is None else text(values[key], locale) for key in self.columns})
+        return records
 
     def to_csv(self, path: str | Path) -> Path:
         """A CSV file (UTF-8, a header row). Cells that a spreadsheet would run as a formula (starting with
@@ -126,33 +159,31 @@ def _csv_cell(value: str | None) -> str:
 
 
 def _name_and_path(source: Any) -> tuple[str, Any]:
-    """(the name a file was uploaded under, what to open) for a path or a Gradio file object."""
-    if hasattr(source, "model_dump"):  # gradio.data_classes.FileData
-        source = source.model_dump()
-    if isinstance(source, dict):
-        path = source.get("path")
-        orig = source.get("orig_name")
-        name = orig if isinstance(orig, str) and orig.strip() else Path(str(path or "photo")).name
-        return Path(name).name, Path(path) if isinstance(path, str) and path else source
-    if isinstance(source, (str, Path)):
-        return Path(source).name, Path(source)
+    """(the name a visitor knows the file by, what to open) for a path or an upload
+    (:class:`~mmdemo.media.files.Upload`: its own name)."""
+    if isinstance(source, (str, os.PathLike)):
+        return display_name(source) or Path(os.fspath(source)).name, Path(os.fspath(source))
     return "photo", source  # a PIL image, an array or bytes: load_image takes them as they are
 
 
-def _photos_in(folder: Path, label: str, notes: list[str]) -> list[tuple[str, Path]]:
+def _photos_in(folder: Path, label: str, notes: list[Message]) -> list[tuple[str, Path]]:
     """The photos in ``folder`` (and its subfolders) by name, each named ``label/relative path``; other files
     are noted as skipped."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
     photos = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
     others = [p.relative_to(folder).as_posix() for p in files if p not in photos and not p.name.startswith(".")]
     if others:
-        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
-        notes.append(f"{len(others)} file(s) in {label} are not photos and were skipped: {shown}.")
+        names = ", ".join(others[:SHOWN_SKIPPED])
+        more = len(others) - SHOWN_SKIPPED
+        if more > 0:
+            notes.append(Message("batch.skipped_more", count=len(others), folder=label, names=names, more=more))
+        else:
+            notes.append(Message("batch.skipped", count=len(others), folder=label, names=names))
     return [(f"{label}/{p.relative_to(folder).as_posix()}", p) for p in photos]
 
 
 def expand_inputs(
-    sources: Sequence[Any], unpack_to: Path, notes: list[str], max_photos: int | None = MAX_PHOTOS
+    sources: Sequence[Any], unpack_to: Path, notes: list[Message], max_photos: int | None = MAX_PHOTOS
 ) -> list[tuple[str, Any]]:
     """Every photo of ``sources`` as (name, what to open), in order: a file as it is, a folder's photos, a zip's
     photos (unpacked safely into a new folder under ``unpack_to``); at most ``max_photos``."""
@@ -166,25 +197,26 @@ def expand_inputs(
             extract_zip(path, target)
             found = _photos_in(target, name, notes)
             if not found:
-                notes.append(f"{name} holds no photos ({', '.join(sorted(IMAGE_EXTENSIONS))}).")
+                notes.append(Message("batch.zip_without_photos", name=name, kinds=", ".join(sorted(IMAGE_EXTENSIONS))))
             photos += found
         else:
             photos.append((name, path))
         if max_photos is not None and len(photos) > max_photos:
-            raise InputError(f"Too many photos (more than {max_photos}): split them into smaller batches.")
+            raise InputError(Message("batch.too_many", limit=max_photos))
     if not photos:
-        raise InputError("No photos to caption: upload photos, or a zip of photos.")
+        raise InputError(Message("batch.no_photos"))
     return photos
 
 
 # ------------------------------------------------------------------------------------------ the batch
 
 
-def check_batch(manager: ModelManager, read_text: bool = False, question: str = "") -> str:
-    """The checks before any work (the UI's precheck runs them too): the question (returned, whitespace
-    normalised; empty for none) and the models the batch needs, installed here (a missing one would otherwise
-    fail every row)."""
-    question = check_question(question) if (question or "").strip() else ""
+def check_batch(manager: ModelManager, read_text: bool = READ_TEXT.default, question: str = QUESTION.default) -> str:
+    """The checks before any work (the UI's precheck runs them too): :data:`READ_TEXT`, :data:`QUESTION`
+    (returned, whitespace normalised; empty for none) and the models the batch needs, installed here (a missing
+    one would otherwise fail every row)."""
+    read_text = READ_TEXT.check(read_text)
+    question = " ".join(QUESTION.check(question).split())
     for role in ("captioner", *(["ocr"] if read_text else []), *(["vqa"] if question else [])):
         availability = manager.availability(role)
         if not availability.usable:
@@ -195,33 +227,30 @@ def check_batch(manager: ModelManager, read_text: bool = False, question: str = 
 def caption_batch(
     sources: Sequence[Any],
     *,
-    read_text: bool = False,
-    question: str = "",
-    prefix: str = "",
+    read_text: bool = READ_TEXT.default,
+    question: str = QUESTION.default,
+    prefix: str = PREFIX.default,
     options: DecodingOptions = DEFAULT_OPTIONS,
-    batch_size: int | None = None,
+    batch_size: int | None = BATCH_SIZE.default,
     unpack_to: str | Path | None = None,
     max_photos: int | None = MAX_PHOTOS,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
 ) -> BatchCaptionResult:
-    """Caption every photo of ``sources`` (paths, Gradio file objects, folders, zips), with the text read in
-    each (``read_text``) and the answer to ``question`` for each (when given).
+    """Caption every photo of ``sources`` (paths, uploads, folders, zips), with the text read in each
+    (``read_text``) and the answer to ``question`` for each (when given).
 
-    ``batch_size``: photos per captioning batch (default: what the memory left allows, at most 16).
+    ``batch_size``: photos per captioning batch (:data:`BATCH_SIZE`; default: what the memory left allows).
     ``unpack_to``: where zips are unpacked (a new folder each, removed afterwards; default a temporary folder).
     ``max_photos``: refuse more (None: no limit).
     """
     manager = manager or get_manager()
     began = time.perf_counter()
     options = options.validated()
-    prefix = " ".join((prefix or "").split())
-    if len(prefix) > MAX_PREFIX_CHARS:
-        raise InputError(f"The caption prefix is too long ({len(prefix)} characters; at most {MAX_PREFIX_CHARS}).")
-    if batch_size is not None and not 1 <= int(batch_size) <= 64:
-        raise InputError(f"The batch size must be between 1 and 64 (got {batch_size}).")
+    prefix = " ".join(PREFIX.check(prefix).split())
+    batch_size = BATCH_SIZE.check(batch_size)
     question = check_batch(manager, read_text, question)
-    notes: list[str] = []
+    notes: list[Message] = []
     workspace = Path(tempfile.mkdtemp(prefix="mmdemo-batch-", dir=unpack_to))
     try:
         photos = expand_inputs(sources, workspace, notes, max_photos)
@@ -260,14 +289,15 @@ def _run(
     models: list[str] = []
     for start in range(0, total, batch_size):
         batch = photos[start : start + batch_size]
-        _report(progress, start, total, f"Captioning photos {start + 1}–{start + len(batch)} of {total}")
-        found: dict[int, dict[str, str | None]] = {}
+        last = start + len(batch)
+        _report(progress, start, total, Message("batch.progress.captioning", first=start + 1, last=last, total=total))
+        found: dict[int, dict[str, Any]] = {}
         images: dict[int, Any] = {}
         for i, (_, source) in enumerate(batch):
             try:
                 images[i] = load_image(source, limits)
             except InputError as err:
-                found[i] = {"error": str(err)}
+                found[i] = {"error": err.message}
         if images:
             try:
                 captions = caption_images(
@@ -290,31 +320,34 @@ def _run(
         for i, image in images.items():
             number = start + i + 1
             if read_text:
-                _report(progress, number - 1, total, f"Reading the text in photo {number} of {total}")
+                _report(progress, number - 1, total, Message("batch.progress.reading", number=number, total=total))
                 read = _per_photo(found[i], number, read_texts, [image], manager=manager)
                 if read is not None:
                     (ocr,) = read
                     found[i]["text"] = ocr.text
                     models.append(ocr.model_id)
             if question:
-                _report(progress, number - 1, total, f"Answering the question about photo {number} of {total}")
+                _report(progress, number - 1, total, Message("batch.progress.asking", number=number, total=total))
                 answer = _per_photo(found[i], number, answer_question, image, question, manager=manager)
                 if answer is not None:
                     found[i]["answer"] = answer.answer
                     models.append(answer.model_id)
         rows += [PhotoRow(name, **found[i]) for i, (name, _) in enumerate(batch)]
         done, failed = start + len(batch), sum(not row.ok for row in rows)
-        _report(progress, done, total, f"{done} of {total} photos done" + (f" ({failed} failed)" if failed else ""))
+        if failed:
+            _report(progress, done, total, Message("batch.progress.done_failed", done=done, total=total, failed=failed))
+        else:
+            _report(progress, done, total, Message("batch.progress.done", done=done, total=total))
     return rows, batch_size, models
 
 
-def _per_photo(row: dict[str, str | None], number: int, work: Any, *args: Any, **kwargs: Any) -> Any:
+def _per_photo(row: dict[str, Any], number: int, work: Any, *args: Any, **kwargs: Any) -> Any:
     """``work(*args, **kwargs)`` for photo ``number``; an unexpected failure is recorded in its ``row`` (a missing
     model still stops the request)."""
     try:
         return work(*args, **kwargs)
     except InputError as err:
-        row["error"] = str(err)
+        row["error"] = err.message
         return None
     except MMDemoError:
         raise
@@ -324,6 +357,7 @@ def _per_photo(row: dict[str, str | None], number: int, work: Any, *args: Any, *
         return None
 
 
-def _report(progress: ProgressFn | None, done: int, total: int, message: str) -> None:
+def _report(progress: ProgressFn | None, done: int, total: int, message: Message) -> None:
+    """``message`` to ``progress`` (a :class:`Message`: the page shows it in the visitor's language)."""
     if progress is not None:
         progress(done / total, message)

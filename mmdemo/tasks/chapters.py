@@ -1,7 +1,10 @@
 """Chapters of a video: one per scene, long speech-only stretches split where the topic changes, then the
 most similar neighbours merged (sentence embeddings) down to :data:`MAX_CHAPTERS`, each titled from what it
 shows, says or reads (:func:`chapter_title`); and the three streams (seen, read, said) as sentences for the
-summariser. On-screen text with fewer than :data:`MIN_READ_CHARS` letters or digits stays out of all of these."""
+summariser. On-screen text with fewer than :data:`MIN_READ_CHARS` letters or digits stays out of all of these.
+
+The sentences for the summariser ("The video shows …") are its English input, not words for the page; a chapter
+without a title is "Part N" in the reader's language (a :class:`~mmdemo.messages.Message`)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MemoryBudgetError, ModelUnavailableError
+from ..messages import Message
 from ..models.manager import ModelManager
 from .summarize import embed_texts, split_sentences
 from .transcription import Transcript
@@ -70,7 +74,7 @@ def build_chapters(
     *,
     max_chapters: int = MAX_CHAPTERS,
     manager: ModelManager | None = None,
-) -> tuple[list[Chapter], list[str]]:
+) -> tuple[list[Chapter], list[Message]]:
     """Chapters covering ``[0, duration]`` without gaps: one per scene, long speech-only stretches split
     where the topic changes, then the most similar neighbours merged (sentence embeddings) down to
     ``max_chapters``. Without the embedder, the shortest chapters are merged instead."""
@@ -81,7 +85,7 @@ def build_chapters(
         middle = (seg.start + seg.end) / 2
         home = next((u for u in units if u.start <= middle < u.end), units[-1])
         home.segments.append(j)
-    notes: list[str] = []
+    notes: list[Message] = []
     embed = _embedder(manager, notes)
 
     def read_in(unit: _Unit) -> tuple[str, ...]:
@@ -120,7 +124,7 @@ def build_chapters(
     return chapters, notes
 
 
-def _embedder(manager: ModelManager | None, notes: list[str]) -> Callable[[list[str]], np.ndarray | None] | None:
+def _embedder(manager: ModelManager | None, notes: list[Message]) -> Callable[[list[str]], np.ndarray | None] | None:
     """A cached embedding function that records (once) and survives the embedder being unavailable."""
     state: dict[str, Any] = {"failed": False}
 
@@ -131,7 +135,7 @@ def _embedder(manager: ModelManager | None, notes: list[str]) -> Callable[[list[
             return embed_texts(texts, manager=manager)
         except _UNAVAILABLE as err:
             state["failed"] = True
-            notes.append(f"Chapters were formed without sentence embeddings: {err}")
+            notes.append(Message("video_summary.chapters_without_embeddings", reason=err.message))
             return None
 
     return embed
@@ -163,7 +167,9 @@ def _split_by_speech(
     return _split_by_speech(left, segments, times, embed) + _split_by_speech(right, segments, times, embed)
 
 
-def chapter_title(seen: Sequence[str], read: Sequence[str], said: str, index: int, taken: Sequence[str] = ()) -> str:
+def chapter_title(
+    seen: Sequence[str], read: Sequence[str], said: str, index: int, taken: Sequence[Any] = ()
+) -> Message | str:
     """A short title from what the chapter shows, says or reads, in that order of preference: a keyframe
     caption, the first words of its speech, its on-screen text. A candidate an earlier chapter already has as
     its title (``taken``) gives way to the next one, so neighbouring chapters of one scene are told apart by what
@@ -177,7 +183,7 @@ def chapter_title(seen: Sequence[str], read: Sequence[str], said: str, index: in
     candidates = [shorten(c) for c in (*seen, speech, " / ".join(lines))]
     candidates = [c for c in dict.fromkeys(candidates) if c]
     fresh = [c for c in candidates if c not in taken]
-    return (fresh or candidates or [f"Part {index + 1}"])[0]
+    return (fresh or candidates or [Message("video_summary.part", number=index + 1)])[0]
 
 
 def shorten(text: str, limit: int = TITLE_CHARS) -> str:

@@ -7,6 +7,7 @@ manager, each task's own function) → postprocess (similarities) → a frozen r
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from PIL import Image
 
 from ..errors import MMDemoError
 from ..media.image import ImageLimits, load_image
+from ..messages import Message
 from ..models.manager import ModelManager
 from ..progress import ProgressFn, sub_range
 from ..runtime import get_manager
@@ -49,7 +51,7 @@ class RoundTripResult:
     similarities: Similarities | None
     """None when the CLIP model is not available (see ``notes``)."""
     model_ids: dict[str, str]
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
     seconds: float
 
 
@@ -69,16 +71,17 @@ def clip_similarities(
 
 
 def round_trip(
-    image: Any,
+    image: str | os.PathLike[str] | bytes | Image.Image,
     *,
     steps: int | None = None,
     seed: int | None = None,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
 ) -> RoundTripResult:
-    """Caption ``image``, generate an image from that caption (``steps``/``seed`` as in
-    :func:`~mmdemo.tasks.text_to_image.generate_images`; None: the model's choice, a random seed), caption
-    the generated image, and measure with CLIP how close each step stayed."""
+    """Caption ``image`` (a path — an uploaded file as the page hands it on —, its bytes or a picture), generate an
+    image from that caption (``steps``/``seed`` as :func:`~mmdemo.tasks.text_to_image.generate_images` takes and
+    checks them: None or 0 steps: the model's choice; None: a random seed), caption the generated image, and
+    measure with CLIP how close each step stayed."""
     manager = manager or get_manager()
     began = time.perf_counter()
     photo = load_image(image, ImageLimits.from_settings(manager.settings))
@@ -106,7 +109,7 @@ def round_trip(
         )
         model_ids["clip"] = clip_id
     except MMDemoError as err:  # the trip itself stands without the scores
-        notes.append(f"No similarity scores: {err}")
+        notes.append(Message("round_trip.no_scores", reason=err.message))
     if progress is not None:
         progress(1.0, "Round trip done")
     return RoundTripResult(

@@ -15,7 +15,10 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InputError, MemoryBudgetError, ModelUnavailableError
-from ..models.manager import ModelManager, ProgressFn
+from ..messages import Message
+from ..models.manager import ModelManager
+from ..params import check_choice
+from ..progress import ProgressFn
 from ..runtime import get_manager
 
 Method = Literal["auto", "abstractive", "extractive"]
@@ -39,7 +42,7 @@ class Summary:
     """``abstractive``, ``extractive`` (embedding-picked sentences) or ``first sentences`` (no model)."""
     model_id: str
     """The model that wrote or picked it (``""`` for ``first sentences``)."""
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
     """Why a fallback was used, in words a user can act on."""
 
 
@@ -129,7 +132,7 @@ def abstractive_summary(
     manager = manager or get_manager()
     sentences = split_sentences(text)
     if not sentences:
-        raise InputError("There is no text to summarise.")
+        raise InputError(Message("summarize.no_text"))
     with manager.use("summarizer", progress) as handle:
         tokenizer, model = handle.processor, handle.model
         window = min(WINDOW_TOKENS, int(getattr(tokenizer, "model_max_length", WINDOW_TOKENS))) - 2
@@ -140,7 +143,7 @@ def abstractive_summary(
             outputs = []
             for i, piece in enumerate(pieces):
                 if progress and len(pieces) > 1:
-                    progress(i / len(pieces), f"Summarising part {i + 1} of {len(pieces)}")
+                    progress(i / len(pieces), Message("summarize.part", number=i + 1, total=len(pieces)))
                 inputs = tokenizer([piece], truncation=True, max_length=window + 2, return_tensors="pt")
                 length = int(inputs["input_ids"].shape[1])
                 shortest = min(int(generation.min_length or 0), max(length // 3, 1), longest - 1)
@@ -167,11 +170,11 @@ def extractive_summary(
     manager = manager or get_manager()
     sentences = list(dict.fromkeys(s for s in sentences if s.strip()))
     if not sentences:
-        raise InputError("There is no text to summarise.")
+        raise InputError(Message("summarize.no_text"))
     try:
         embeddings = embed_texts(sentences, manager=manager, progress=progress)
     except (ModelUnavailableError, MemoryBudgetError) as err:
-        note = f"Sentence embeddings are unavailable too ({err}); the summary is the first sentences."
+        note = Message("summarize.first_sentences", reason=err.message)
         return Summary(" ".join(sentences[:k]), "first sentences", "", (note,))
     chosen = pick_sentences(embeddings, k)
     return Summary(" ".join(sentences[i] for i in chosen), "extractive", manager.model_id("embedder"))
@@ -191,8 +194,7 @@ def summarize(
 
     ``sentences``: the candidate sentences for the extractive method (default: those of ``text``).
     """
-    if method not in METHODS:
-        raise InputError(f"Unknown summary method {method!r}: use one of {', '.join(METHODS)}.")
+    check_choice(method, "method", METHODS)
     manager = manager or get_manager()
     candidates = list(sentences) if sentences is not None else split_sentences(text)
     if method != "extractive":
@@ -202,6 +204,6 @@ def summarize(
             if method == "abstractive":
                 raise
             fallback = extractive_summary(candidates, manager=manager, progress=progress)
-            why = f"The summary picks sentences (extractive) because the summariser is unavailable: {err}"
+            why = Message("summarize.extractive_fallback", reason=err.message)
             return Summary(fallback.text, fallback.method, fallback.model_id, (why, *fallback.notes))
     return extractive_summary(candidates, manager=manager, progress=progress)

@@ -3,6 +3,10 @@
 Shape shared by every task module: inputs → preprocess (validate) → model (through the manager)
 → postprocess (decode, score) → a frozen result dataclass.
 
+* Parameters: declared once, here (:data:`PROMPT`, :data:`STEPS`, :data:`SEED` …, see :mod:`mmdemo.params`);
+  the page's widgets, the API gate, the command line's options and the API/MCP help are built from them, and
+  :func:`check_inputs` checks a request with them (plus the server's own caps: ``max_generated_side``,
+  ``max_generated_images``) before any model is loaded.
 * Reproducible: image ``i`` of a request is drawn from its own CPU ``torch.Generator`` seeded with
   ``seed + i`` (never the global RNG), so a request with that seed and one image gives it again, on
   any device. The seeds used are returned.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -27,45 +32,198 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, MemoryBudgetError, ModelUnavailableError
-from ..models.hub import public_model_id
+from ..messages import Message
 from ..models.manager import ModelManager, ProgressFn
+from ..params import Choice, Flag, Number, Text, check_number, check_text, field
 from ..runtime import get_manager
+from ..settings import Settings
+from .fast_decoder import decode_tiny as _decode_tiny
+from .fast_decoder import decoder_family, pipeline_family  # noqa: F401  (the task's public names)
+from .fast_decoder import safety_check as _safety_check
+from .fast_decoder import tiny_decoder as _tiny_decoder
 
-DECODERS = ("auto", "tiny", "full")
-MAX_PROMPT_CHARS = 2000
-MAX_STEPS = 100
-MAX_GUIDANCE = 30.0
-MIN_SIDE = 64
+# --------------------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Size(Choice):
+    """A picture's size as the page and the API take it: ``auto`` (the model's own size) or ``WIDTHxHEIGHT``,
+    one of the presets (:attr:`choices`) or typed in. Each side is a whole number of pixels, a multiple of
+    :attr:`multiple`, at least :attr:`smallest` and at most the server's ``max_generated_side`` setting: that
+    cap is the task's to check (:func:`check_inputs`), since the gate checks without the server's settings."""
+
+    smallest: int = 1
+    multiple: int = 1
+
+    def check(self, value: Any) -> str:
+        """What the gate asks (it has no server settings: the task checks the largest side)."""
+        self.sides(value)
+        return value
+
+    def sides(self, value: Any, largest: int | None = None) -> tuple[int | None, int | None]:
+        """``value`` parsed and checked: (width, height), ``(None, None)`` for ``auto`` (or empty)."""
+        width, height = self.parse(value)
+        return self.side(width, WIDTH, largest), self.side(height, HEIGHT, largest)
+
+    def parse(self, value: Any) -> tuple[int | None, int | None]:
+        """``value`` read (the one parser of a size; :meth:`side` checks each side): ``(None, None)`` for auto."""
+        text = check_text(value, self.field).strip().lower()
+        if text in ("", "auto"):
+            return None, None
+        match = _SIZE_FORM.fullmatch(text)
+        if match is None:
+            shown = repr(value) if len(value) <= 24 else repr(value[:21]) + "…"
+            raise InputError(Message("t2i.size_form", field=self.field, got=shown))
+        return int(match[1]) or None, int(match[2]) or None
+
+    def side(self, value: Any, which: Message, largest: int | None = None) -> int | None:
+        """One side (``which``: :data:`WIDTH` or :data:`HEIGHT`); ``None`` or 0: the model's own size."""
+        if value is None or (value == 0 and not isinstance(value, bool)):
+            return None
+        side = check_number(value, which, minimum=self.smallest, maximum=largest, integer=True)
+        if side % self.multiple:
+            raise InputError(Message("t2i.side_multiple", field=which, multiple=self.multiple, got=side))
+        return side
+
+    def limits(self) -> str:
+        return (
+            f'"auto" (the model\'s size) or WIDTHxHEIGHT such as "768x512", sides multiples of {self.multiple} '
+            f"from {self.smallest} to the server's largest (MMDEMO_MAX_GENERATED_SIDE)"
+        )
+
+    def side_help(self, which: str) -> str:
+        """What the command line says about ``--width``/``--height``."""
+        return (
+            f"image {which} in pixels, a multiple of {self.multiple} from {self.smallest} to the server's largest "
+            "side (default: the model's own size)"
+        )
+
+    def offered(self, largest: int) -> list[tuple[str, str]]:
+        """The choices (auto and the presets) whose sides are at most ``largest``."""
+        return [(label, value) for label, value in self.choices if all((s or 0) <= largest for s in self.parse(value))]
+
+
+_SIZE_FORM = re.compile(r"(\d{1,5})\s*[x×]\s*(\d{1,5})")
+WIDTH = field("Width", "width")
+HEIGHT = field("Height", "height")
+"""How refusals name the two sides (the library's and the command line's parameter names)."""
+
 SIZE_PRESETS = ((512, 512), (768, 768), (1024, 1024), (768, 512), (512, 768), (1024, 576), (576, 1024))
-"""Width × height choices offered in the app (those within the ``max_generated_side`` setting)."""
-CLIP_WORDS = ((30.0, "good match"), (25.0, "fair match"), (20.0, "weak match"), (float("-inf"), "poor match"))
-"""CLIP score (100 × cosine of ViT-B/32 embeddings) in words: text-to-image papers report ~30 and above
-for images that follow their prompt; unrelated image–text pairs score around 15–20."""
+"""Width × height choices offered on the page (those within the ``max_generated_side`` setting)."""
+
+PROMPT = Text(
+    "prompt",
+    "Prompt",
+    None,  # none: a client must send one (the API and MCP mark it required)
+    max_length=1000,
+    placeholder="Describe the image, e.g. a lighthouse on a cliff at sunset, oil painting",
+    doc="what the image should show; the text encoders read about its first 77 tokens",
+)
+NEGATIVE_PROMPT = Text(
+    "negative_prompt",
+    "Negative prompt",
+    "",
+    max_length=PROMPT.max_length,
+    info="What to avoid. Used only when guidance is above 1.",
+    placeholder="e.g. blurry, text, watermark",
+    doc="what to avoid; used only when guidance is above 1",
+)
+STEPS = Number(
+    "steps",
+    "Steps",
+    0,
+    minimum=0,
+    maximum=100,
+    integer=True,
+    info="0 = Auto (the model's recommendation)",
+    doc="denoising steps; 0 = the model's recommendation",
+)
+GUIDANCE_SCALE = Number(
+    "guidance_scale",
+    "Guidance",
+    0,
+    minimum=0,
+    maximum=30,
+    step=0.5,
+    info="How closely to follow the prompt. 0 = Auto; 1 = off.",
+    doc="how closely to follow the prompt; 0 = the model's recommendation, 1 = off",
+)
+SIZE = Size(
+    "size",
+    "Size",
+    "auto",
+    info="Or type WIDTHxHEIGHT (multiples of {multiple}).",
+    doc="the size of the images",
+    choices=(("Auto (the model's size)", "auto"), *((f"{w} × {h}", f"{w}x{h}") for w, h in SIZE_PRESETS)),
+    smallest=64,
+    multiple=8,
+)
+NUM_IMAGES = Number(
+    "num_images",
+    "Images",
+    1,
+    minimum=1,
+    maximum=4,
+    integer=True,
+    doc="how many images (a server sets its own most: MMDEMO_MAX_GENERATED_IMAGES)",
+)
 
 
-def clip_words(score: float) -> str:
+def images_param(settings: Settings) -> Number:
+    """:data:`NUM_IMAGES` on a server with ``settings``: at most its ``max_generated_images`` setting
+    (``MMDEMO_MAX_GENERATED_IMAGES``), which may be more or fewer than the declared 4. The page's slider is built
+    from it, so the API gate refuses what the task refuses, with the same sentence."""
+    return NUM_IMAGES.on_server(maximum=settings.max_generated_images)
+
+
+SEED = Number(
+    "seed",
+    "Seed",
+    None,
+    minimum=0,
+    maximum=2**32 - 1,
+    integer=True,
+    optional=True,
+    info="Empty: a random seed.",
+    doc="seed of the first image (image i uses seed + i); empty = random (the one used is returned)",
+)
+RANDOMIZE_SEED = Flag(
+    "randomize_seed",
+    "Random seed",
+    True,
+    info="Untick to choose the seed yourself.",
+    doc="pick a random seed (returned, so the images can be made again); false: use seed",
+)
+DECODER = Choice(
+    "decoder",
+    "Image decoder",
+    "auto",
+    choices=(
+        ("Automatic (fast decoder on CPU)", "auto"),
+        ("Fast tiny decoder (TAESD)", "tiny"),
+        ("Full VAE (best quality)", "full"),
+    ),
+    doc="what turns the result into pixels: tiny (TAESD, fast), full (the model's own VAE), auto (tiny on a CPU)",
+)
+CLIP_SCORE = Flag(
+    "clip_score",
+    "CLIP score",
+    True,
+    info="How well each image matches the prompt.",
+    doc="also score how well each image matches the prompt",
+)
+MAX_SEED = SEED.maximum
+DECODERS = tuple(DECODER.values)
+CLIP_WORDS = ((30.0, "good"), (25.0, "fair"), (20.0, "weak"), (float("-inf"), "poor"))
+"""CLIP score (100 × cosine of ViT-B/32 embeddings) in words (``t2i.clip.<word>``): text-to-image papers report
+~30 and above for images that follow their prompt; unrelated image–text pairs score around 15–20."""
+
+
+def clip_words(score: float) -> Message:
     """A CLIP score in words (see :data:`CLIP_WORDS`)."""
-    return next(words for floor, words in CLIP_WORDS if score >= floor)
+    return Message("t2i.clip." + next(words for floor, words in CLIP_WORDS if score >= floor))
 
 
-def size_choices(max_side: int) -> list[tuple[str, str]]:
-    """(label, value) pairs for the size picker: ``auto`` (the model's native size) and the presets."""
-    presets = [(w, h) for w, h in SIZE_PRESETS if max(w, h) <= max_side]
-    return [("Auto (the model's size)", "auto"), *((f"{w} × {h}", f"{w}x{h}") for w, h in presets)]
-
-
-def parse_size(size: str | None) -> tuple[int | None, int | None]:
-    """``"768x512"`` → (768, 512); ``auto``/empty → (None, None): the model's native size."""
-    if not size or size == "auto":
-        return None, None
-    width, _, height = str(size).partition("x")
-    try:
-        return int(width), int(height)
-    except ValueError:
-        raise InputError(f"Size must be 'auto' or WIDTHxHEIGHT such as 768x512 (got {str(size)[:40]!r}).") from None
-
-
-MAX_SEED = 2**32 - 1
 FEW_STEP_MARKERS = ("turbo", "lightning", "lcm", "schnell", "hyper")
 """Model ids with these words are distilled few-step models: no classifier-free guidance."""
 
@@ -117,7 +275,7 @@ class GenerationResult:
     decoder_model_id: str | None
     """The tiny autoencoder's id when ``decoder == "tiny"``."""
     clip_model_id: str | None
-    notes: tuple[str, ...]
+    notes: tuple[Message, ...]
     """Things the user should know: truncated prompt, decoder fallback, CLIP score hidden …"""
     seconds: float
     """Generation time (denoising + decoding; model loading and CLIP scoring excluded)."""
@@ -126,42 +284,60 @@ class GenerationResult:
 # --------------------------------------------------------------------------------------- inputs
 
 
-def _whole(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a whole number between {low} and {high}.") from None
-    if not math.isfinite(number) or number != int(number) or not low <= number <= high:
-        raise InputError(f"{name} must be a whole number between {low} and {high} (got {value}).")
-    return int(number)
+@dataclass(frozen=True)
+class Inputs:
+    """A request's inputs as :func:`check_inputs` passes them: ``None`` where the model's own choice applies
+    (steps, guidance, sides) or a random seed is wanted."""
+
+    prompt: str
+    negative_prompt: str
+    steps: int | None
+    guidance_scale: float | None
+    width: int | None
+    height: int | None
+    num_images: int
+    seed: int | None
+    decoder: str
 
 
-def _side(value: Any, name: str, max_side: int) -> int | None:
-    if value is None or value == 0:
-        return None  # the model's native size
-    side = _whole(value, name, MIN_SIDE, max_side)
-    if side % 8:
-        raise InputError(f"{name} must be a multiple of 8 (got {side}).")
-    return side
+def check_prompt(prompt: str | None) -> str:
+    """The prompt (:data:`PROMPT`), whitespace normalised; refused when empty or too long."""
+    prompt = " ".join(PROMPT.check(prompt).split())
+    if not prompt:
+        raise InputError(Message("t2i.no_prompt"))
+    return prompt
 
 
-def _guidance(value: Any) -> float | None:
-    if value is None or value == 0:
-        return None  # the model's recommendation (guidance 1 switches guidance off explicitly)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number) or not 0 <= number <= MAX_GUIDANCE:
-        raise InputError(f"Guidance scale must be between 0 and {MAX_GUIDANCE:g} (got {value}).")
-    return number
-
-
-def _text(value: str | None, name: str) -> str:
-    text = " ".join((value or "").split())
-    if len(text) > MAX_PROMPT_CHARS:
-        raise InputError(f"The {name} is too long ({len(text)} characters; at most {MAX_PROMPT_CHARS}).")
-    return text
+def check_inputs(
+    prompt: str | None,
+    *,
+    negative_prompt: str | None = "",
+    steps: int | None = None,
+    guidance_scale: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    size: str | None = None,
+    num_images: int = NUM_IMAGES.default,
+    seed: int | None = None,
+    decoder: str = DECODER.default,
+    settings: Settings,
+) -> Inputs:
+    """Every input of :func:`generate_images` checked by its declaration — the same checks and sentences as the
+    API gate's — and by the server's caps (``settings``): sides at most ``max_generated_side``, images at most
+    ``max_generated_images`` (when it is below :data:`NUM_IMAGES`'s maximum). ``size`` (:data:`SIZE`, as the page
+    and the API send it) gives both sides instead of ``width`` and ``height``. Loads nothing."""
+    prompt = check_prompt(prompt)
+    negative_prompt = " ".join(NEGATIVE_PROMPT.check(negative_prompt).split())
+    steps = None if steps is None else STEPS.check(steps) or None
+    guidance_scale = None if guidance_scale is None else GUIDANCE_SCALE.check(guidance_scale) or None
+    largest = settings.max_generated_side
+    if size is not None:
+        width, height = SIZE.sides(size, largest)
+    else:
+        width, height = SIZE.side(width, WIDTH, largest), SIZE.side(height, HEIGHT, largest)
+    count = images_param(settings).check(num_images)
+    seed, decoder = SEED.check(seed), DECODER.check(decoder)
+    return Inputs(prompt, negative_prompt, steps, guidance_scale, width, height, count, seed, decoder)
 
 
 # ------------------------------------------------------------------------------ model defaults
@@ -239,8 +415,9 @@ def native_side(pipe: Any) -> int:
     return int(sample * factor) if isinstance(sample, int) and isinstance(factor, int) else 512
 
 
-def _truncation_note(tokenizer: Any, text: str, what: str) -> str | None:
-    """A note saying where the text encoder stops reading ``text``, or None when it reads all of it."""
+def _truncation_note(tokenizer: Any, text: str, key: str) -> Message | None:
+    """A note (``key``: ``t2i.prompt_truncated`` or ``t2i.negative_truncated``) saying where the text encoder stops
+    reading ``text``, or None when it reads all of it."""
     limit = getattr(tokenizer, "model_max_length", None)
     if not text or not isinstance(limit, int) or limit > 100_000:
         return None
@@ -250,27 +427,10 @@ def _truncation_note(tokenizer: Any, text: str, what: str) -> str | None:
     dropped = tokenizer.decode(ids[limit - 1 : -1], skip_special_tokens=True).strip()
     if len(dropped) > 80:
         dropped = dropped[:77] + "…"
-    return (
-        f"The {what} is longer than the text encoder reads ({len(ids)} tokens; {limit} at most): "
-        f"it was truncated, dropping “{dropped}”."
-    )
+    return Message(key, count=len(ids), limit=limit, dropped=dropped)
 
 
 # ------------------------------------------------------------------------------------ the task
-
-
-def check_size(size: str | None, max_side: int) -> tuple[int | None, int | None]:
-    """``size`` parsed (:func:`parse_size`) and checked: sides multiples of 8 within the limits."""
-    width, height = parse_size(size)
-    return _side(width, "Width", max_side), _side(height, "Height", max_side)
-
-
-def check_prompt(prompt: str | None) -> str:
-    """The prompt, checked: not empty (text checks as for every prompt field)."""
-    prompt = _text(prompt, "prompt")
-    if not prompt:
-        raise InputError("Type a prompt first: a description of the image you want.")
-    return prompt
 
 
 def generate_images(
@@ -281,10 +441,11 @@ def generate_images(
     guidance_scale: float | None = None,
     width: int | None = None,
     height: int | None = None,
-    num_images: int = 1,
+    size: str | None = None,
+    num_images: int = NUM_IMAGES.default,
     seed: int | None = None,
-    decoder: str = "auto",
-    clip_score: bool = True,
+    decoder: str = DECODER.default,
+    clip_score: bool = CLIP_SCORE.default,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
     on_preview: PreviewFn | None = None,
@@ -293,50 +454,62 @@ def generate_images(
 
     ``None`` or 0 for steps, guidance and sizes means "the model's recommendation": 1 step and no
     guidance for turbo models, 30 steps and the pipeline's default guidance otherwise; the model's
-    native size (guidance 1 switches classifier-free guidance off explicitly). Sizes
-    are multiples of 8 between 64 and the ``max_generated_side`` setting. ``seed=None`` picks a random
-    seed; image ``i`` uses ``seed + i``. ``decoder``: ``auto``, ``tiny`` or ``full`` (see module doc).
+    native size (guidance 1 switches classifier-free guidance off explicitly); ``size`` (``"768x512"``,
+    ``"auto"``) instead of ``width`` and ``height``. The inputs are checked first (:func:`check_inputs`: the
+    declarations, :data:`SIZE` for the sides, and the server's caps). ``seed=None``
+    picks a random seed; image ``i`` uses ``seed + i``. ``decoder``: ``auto``, ``tiny`` or ``full`` (see module
+    doc).
     ``on_preview`` receives a :class:`Preview` every few steps (:func:`preview_steps`) when the tiny decoder
     decodes: the latents so far, still noisy in early steps.
     """
     manager = manager or get_manager()
     settings = manager.settings
-    prompt = check_prompt(prompt)
-    negative_prompt = _text(negative_prompt, "negative prompt")
-    num_images = _whole(num_images, "Number of images", 1, settings.max_generated_images)
-    steps = None if steps is None or steps == 0 else _whole(steps, "Steps", 1, MAX_STEPS)
-    guidance_scale = _guidance(guidance_scale)
-    width = _side(width, "Width", settings.max_generated_side)
-    height = _side(height, "Height", settings.max_generated_side)
-    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else _whole(seed, "Seed", 0, MAX_SEED)
-    if decoder not in DECODERS:
-        raise InputError(f"Decoder must be one of {', '.join(DECODERS)} (got {decoder!r}).")
+    inputs = check_inputs(
+        prompt,
+        negative_prompt=negative_prompt,
+        steps=steps,
+        guidance_scale=guidance_scale,
+        width=width,
+        height=height,
+        size=size,
+        num_images=num_images,
+        seed=seed,
+        decoder=decoder,
+        settings=settings,
+    )
+    prompt, negative_prompt, num_images, decoder = (
+        inputs.prompt,
+        inputs.negative_prompt,
+        inputs.num_images,
+        inputs.decoder,
+    )
+    seed = secrets.randbelow(MAX_SEED + 1) if inputs.seed is None else inputs.seed
 
-    notes: list[str] = []
+    notes: list[Message] = []
     with ExitStack() as stack:
         handle = stack.enter_context(manager.use("text_to_image", progress))
         pipe = handle.model
         model_id = handle.model_id
         defaults = sampling_defaults(pipe, model_id, settings.t2i_steps, settings.t2i_guidance)
-        steps = steps or defaults.steps
-        guidance_scale = defaults.guidance if guidance_scale is None else guidance_scale
-        default_side = min(native_side(pipe), settings.max_generated_side) // 8 * 8
-        width, height = width or default_side, height or default_side
+        steps = inputs.steps or defaults.steps
+        guidance_scale = defaults.guidance if inputs.guidance_scale is None else inputs.guidance_scale
+        default_side = min(native_side(pipe), settings.max_generated_side) // SIZE.multiple * SIZE.multiple
+        width, height = inputs.width or default_side, inputs.height or default_side
         tokenizer = getattr(pipe, "tokenizer", None)
         if tokenizer is not None:
-            for text, what in ((prompt, "prompt"), (negative_prompt, "negative prompt")):
-                if note := _truncation_note(tokenizer, text, what):
+            for text, key in ((prompt, "t2i.prompt_truncated"), (negative_prompt, "t2i.negative_truncated")):
+                if note := _truncation_note(tokenizer, text, key):
                     notes.append(note)
         params = _call_parameters(pipe)
         if negative_prompt and ("negative_prompt" not in params or guidance_scale <= 1):
-            notes.append("The negative prompt has no effect without classifier-free guidance (guidance scale > 1).")
+            notes.append(Message("t2i.negative_unused"))
 
         tiny = None
         use_tiny = decoder == "tiny" or (decoder == "auto" and handle.device.type == "cpu")
         if use_tiny:
             tiny, why_not = _tiny_decoder(manager, stack, pipe, progress)
             if tiny is None:
-                notes.append(f"Decoded with the full VAE (slower): {why_not}")
+                notes.append(Message("t2i.full_vae", reason=why_not))
 
         previews = preview_steps(steps) if tiny is not None and on_preview is not None else set()
 
@@ -373,7 +546,7 @@ def generate_images(
         if tiny is not None:
             images, flagged = _safety_check(pipe, images, handle.device, handle.dtype)
         if any(flagged):
-            notes.append(f"The model's safety checker blacked out {sum(map(bool, flagged))} image(s).")
+            notes.append(Message("t2i.safety", count=sum(map(bool, flagged))))
         images = [img.convert("RGB") for img in images]
         seconds = time.perf_counter() - began
         decoder_used = "tiny" if tiny is not None else "full"
@@ -385,7 +558,7 @@ def generate_images(
         try:
             scores, clip_model_id = _clip_scores(manager, images, prompt, progress)
         except (ModelUnavailableError, MemoryBudgetError) as err:
-            notes.append(f"CLIP score not shown: {err}")
+            notes.append(Message("t2i.no_clip", reason=err.message))
 
     return GenerationResult(
         images=tuple(
@@ -405,88 +578,6 @@ def generate_images(
         notes=tuple(notes),
         seconds=seconds,
     )
-
-
-TINY_DECODER_FAMILIES = {"taesdxl": "sdxl", "taesd3": "sd3", "taef1": "flux", "taesd": "sd"}
-"""TAESD decoders by the name their authors give them (madebyollin/taesd …) → the pipeline family they
-decode for. Their configs are identical (taesd and taesdxl both have 4 latent channels), so the name is
-the only way to tell; a decoder of the wrong family decodes wrongly without any error."""
-FAMILY_NAMES = {"sd": "Stable Diffusion 1/2", "sdxl": "SDXL", "sd3": "SD3", "flux": "FLUX"}
-
-
-def decoder_family(model_id: str) -> str | None:
-    """The pipeline family a tiny decoder is for, from its id or folder name; None when it does not say."""
-    name = model_id.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
-    for marker in sorted(TINY_DECODER_FAMILIES, key=len, reverse=True):
-        if marker in name:
-            return TINY_DECODER_FAMILIES[marker]
-    return None
-
-
-def pipeline_family(pipe: Any) -> str | None:
-    """``sd``, ``sdxl``, ``sd3`` or ``flux`` from the pipeline's class; None for anything else."""
-    name = type(pipe).__name__
-    if name.startswith("StableDiffusionXL"):
-        return "sdxl"
-    if name.startswith("StableDiffusion3"):
-        return "sd3"
-    if name.startswith("Flux"):
-        return "flux"
-    if name.startswith("StableDiffusion"):
-        return "sd"
-    return None
-
-
-def _tiny_decoder(manager: ModelManager, stack: ExitStack, pipe: Any, progress: ProgressFn | None) -> tuple[Any, str]:
-    """The ``tiny_vae`` handle (entered on ``stack``), or None and why it cannot be used.
-
-    The decoder must be made for this pipeline's family (checked from its name before it is loaded) and
-    fit its latents (checked from both configs)."""
-    shown = public_model_id(manager.model_id("tiny_vae"))
-    wanted, offered = pipeline_family(pipe), decoder_family(manager.model_id("tiny_vae"))
-    if wanted is None:
-        return None, f"there is no fast decoder for this kind of model ({type(pipe).__name__})."
-    if offered is None:
-        return None, (
-            f"cannot tell which models the fast decoder {shown} is for: its name should say "
-            f"({', '.join(TINY_DECODER_FAMILIES)})."
-        )
-    if offered != wanted:
-        return None, (
-            f"the fast decoder {shown} is for {FAMILY_NAMES[offered]} models, and this is {FAMILY_NAMES[wanted]} "
-            f"(set MMDEMO_TINY_VAE_MODEL to madebyollin/{_decoder_for(wanted)})."
-        )
-    vae = getattr(pipe, "vae", None)
-    try:
-        tiny = stack.enter_context(manager.use("tiny_vae", progress))
-    except (ModelUnavailableError, MemoryBudgetError) as err:
-        return None, str(err)
-    channels = getattr(getattr(vae, "config", None), "latent_channels", None)
-    if channels != tiny.model.config.latent_channels:
-        return None, f"the fast decoder {shown} does not fit this model's latents ({channels} channels)."
-    return tiny, ""
-
-
-def _decoder_for(family: str) -> str:
-    return next(marker for marker, f in TINY_DECODER_FAMILIES.items() if f == family)
-
-
-def _decode_tiny(pipe: Any, tiny: Any, latents: Any, device: Any) -> list[Any]:
-    """Latents → PIL images with the tiny autoencoder (as diffusers does with ``pipe.vae = AutoencoderTiny``)."""
-    latents = latents.to(device=tiny.device, dtype=tiny.dtype) / tiny.model.config.scaling_factor
-    decoded = tiny.model.decode(latents, return_dict=False)[0]
-    return pipe.image_processor.postprocess(decoded, output_type="pil")
-
-
-def _safety_check(pipe: Any, images: list[Any], device: Any, dtype: Any) -> tuple[list[Any], list[bool]]:
-    """Run the pipeline's safety checker, if it has one, on images that bypassed it (tiny decoder)."""
-    if getattr(pipe, "safety_checker", None) is None or not hasattr(pipe, "run_safety_checker"):
-        return images, []
-    import numpy as np
-
-    array = np.stack([np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0 for img in images])
-    checked, flagged = pipe.run_safety_checker(array, device, dtype)
-    return pipe.image_processor.numpy_to_pil(checked), list(flagged or [])
 
 
 def _clip_scores(

@@ -59,13 +59,26 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import InputError, MMDemoError, ModelUnavailableError
-from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, frame_levels_db, load_audio, voiced_frames
+from ..media.audio import FRAME_SECONDS, Audio, AudioLimits, AudioSource, frame_levels_db, load_audio, voiced_frames
+from ..messages import Message
 from ..models.ctranslate2 import TransformersFallback, max_decoding_length
 from ..models.hub import public_model_id
 from ..models.manager import ModelHandle, ModelManager, ProgressFn
+from ..params import Text
 from ..runtime import get_manager
 
 log = logging.getLogger(__name__)
+
+LANGUAGE = Text(
+    "language",
+    "Language",
+    None,
+    max_length=16,
+    doc="speech language code such as en or zh (default: detected; an English-only model takes en)",
+)
+"""The language of the speech (a code Whisper knows); empty or None: detected. Which codes a model takes is
+checked when it is loaded (:func:`_check_language`)."""
+MAX_BATCH_SIZE = 32
 
 SEARCH_SECONDS = 5.0
 """Fallback cuts (no VAD): a chunk ends at the quietest 25 ms within this many seconds before the window ends."""
@@ -97,7 +110,7 @@ class Transcript:
     """Model time (loading excluded)."""
     chunks: int = 0
     """How many chunks were run through the model (silent ones are skipped)."""
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
     """What the user should know, e.g. that the offline model stood in for an unavailable one."""
 
 
@@ -208,7 +221,7 @@ def _last_timestamp(ids: Sequence[int], timestamp_begin: int, precision: float) 
 
 
 def transcribe(
-    audio: Any,
+    audio: AudioSource | Audio | np.ndarray,
     sample_rate: int | None = None,
     *,
     language: str | None = None,
@@ -221,22 +234,23 @@ def transcribe(
     """Transcribe speech of any length with segment timestamps.
 
     ``audio``: mono samples (``np.ndarray``, with ``sample_rate``), an :class:`~mmdemo.media.audio.Audio`,
-    or anything :func:`~mmdemo.media.audio.load_audio` accepts (a path, Gradio's file dict, bytes).
-    ``language``: a code such as ``"en"`` to skip detection (multilingual models only).
+    or anything :func:`~mmdemo.media.audio.load_audio` accepts (a path or :class:`~mmdemo.media.files.Upload`, bytes).
+    ``language``: a code such as ``"en"`` to skip detection (:data:`LANGUAGE`; multilingual models only).
     ``chunk_seconds``: at most the model's window (30 s for Whisper; the default).
     ``find_speech``: where the speech of the whole recording is (default: :func:`speech_windows`); the audio
     emotion path passes its decision for the clip (:class:`~mmdemo.tasks.audio_emotion.SpeechDecision`), which
     runs Silero once per clip.
     """
     manager = manager or get_manager()
+    language = LANGUAGE.check(language).strip() or None
     if isinstance(audio, np.ndarray):
         if sample_rate is None:
-            raise InputError("A sample rate is needed with raw audio samples.")
+            raise InputError(Message("asr.no_sample_rate"))
         audio = Audio(np.asarray(audio, dtype=np.float32).reshape(-1), int(sample_rate), int(sample_rate), 1, "array")
     elif not isinstance(audio, Audio):
         audio = load_audio(audio, AudioLimits.from_settings(manager.settings))
-    if not 1 <= int(batch_size) <= 32:
-        raise InputError("The batch size must be between 1 and 32 chunks.")
+    if not 1 <= int(batch_size) <= MAX_BATCH_SIZE:
+        raise InputError(Message("asr.batch_size", limit=MAX_BATCH_SIZE))
     try:
         return _transcribe_role("asr", audio, language, chunk_seconds, int(batch_size), manager, progress, find_speech)
     except ModelUnavailableError as err:
@@ -248,10 +262,7 @@ def transcribe(
             )
         except ModelUnavailableError:
             raise err from None
-        note = (
-            f"{err} The offline model {public_model_id(result.model_id)} transcribed instead "
-            "(smaller: expect more mistakes)."
-        )
+        note = Message("asr.offline_instead", reason=err.message, model=public_model_id(result.model_id))
         return dataclasses.replace(result, notes=(*result.notes, note))
 
 
@@ -271,10 +282,13 @@ are taken out of the speech it decodes."""
 LOOP_COMPRESSION = 2.4
 """A CTranslate2 segment whose text compresses more than this (faster-whisper's own threshold for windows) is a
 repetition loop: conditioned on the previous text, the loop feeds itself; the file is decoded again without it."""
-RUNTIME_FALLBACK_NOTE = (
-    "The fast speech runtime (CTranslate2) failed on this recording, so the standard one (transformers) "
-    "transcribed it, more slowly; it stays in use until the model is reloaded."
-)
+NO_SPEECH = 0.6
+"""A CTranslate2 window decoded after previous text, whose no-speech probability passes this (faster-whisper's
+``no_speech_threshold``) but whose text the previous text made likely enough to keep (faster-whisper skips it only
+below −1 average log probability), keeps that text only if its stretch, decoded alone without the previous text,
+is heard as speech too: else it is the previous text continued (one sentence said seven times, on AMD's int8
+kernels: an eighth "I sleep with a dagger." in the last 1.3 s, the end of the seventh "You understand?")."""
+RUNTIME_FALLBACK_NOTE = Message("asr.runtime_fallback")
 """Said with a transcript when CTranslate2 failed at run time (the operator detail goes to the log)."""
 
 
@@ -343,7 +357,7 @@ def _transformers_instead(handle: ModelHandle, err: Exception) -> ModelHandle:
             return dataclasses.replace(handle, model=loaded.model, processor=loaded.processor)
     log.error("%s", failure, exc_info=cause)
     shown = public_model_id(handle.model_id)
-    raise MMDemoError(f"Speech recognition ({shown}) failed on this recording.", detail=failure) from cause
+    raise MMDemoError(Message("asr.failed", model=shown), detail=failure) from cause
 
 
 def is_ctranslate2(model: Any) -> bool:
@@ -369,7 +383,7 @@ def _transcribe_loaded(
     window = runtime.window
     if chunk_seconds is not None:
         if not 1 <= chunk_seconds <= window:
-            raise InputError(f"Chunks must be between 1 and {window:g} seconds long for this model.")
+            raise InputError(Message("asr.chunk_seconds", limit=f"{window:g}"))
         window = float(chunk_seconds)
     chunks, _detector = (find_speech or speech_windows)(samples, rate, window)
     language = _check_language(language, runtime.languages, public_model_id(handle.model_id))
@@ -420,9 +434,11 @@ def _check_language(language: str | None, languages: tuple[str, ...], shown: str
     if not languages:
         if language == "en":
             return None
-        raise InputError(f"The speech model {shown} is English-only: leave the language unset (or use en).")
+        raise InputError(Message("asr.english_only", model=shown))
     if language not in languages:
-        raise InputError(f"Unknown language code {language!r} for {shown}; use one of: {', '.join(sorted(languages))}.")
+        raise InputError(
+            Message("asr.unknown_language", code=repr(language), model=shown, codes=", ".join(sorted(languages)))
+        )
     return language
 
 
@@ -500,8 +516,9 @@ def _ctranslate2_runtime(handle: ModelHandle, long_form: bool = True) -> _Runtim
     fires on every window of one sentence said seven times (57 s: 22 s instead of 4 s) and makes results
     random; what it guards against is handled here instead: the VAD keeps Whisper off noise and music, and a
     repetition loop (a segment compressing more than :data:`LOOP_COMPRESSION`, which the previous text feeds) is
-    decoded again without the previous text. Decoding is bounded by the model's own limit (``max_length``, set
-    by :func:`~mmdemo.models.ctranslate2.load_faster_whisper`).
+    decoded again without the previous text; text in a window where Whisper found no speech likely is kept only if
+    it hears speech there without the previous text too (:data:`NO_SPEECH`). Decoding is bounded by the model's
+    own limit (``max_length``, set by :func:`~mmdemo.models.ctranslate2.load_faster_whisper`).
     """
     model = handle.model
     rate = int(model.feature_extractor.sampling_rate)
@@ -531,7 +548,11 @@ def _ctranslate2_runtime(handle: ModelHandle, long_form: bool = True) -> _Runtim
         found, _info = model.transcribe(samples, without_timestamps=False, **options)  # timestamps, as transformers
         duration = len(samples) / rate
         segments: list[TranscriptSegment] = []
+        unsure: dict[int, list[int]] = {}  # a window (its seek) where no speech was likely → its segments
+        seek, previous = -1, 0  # the window being read; how many segments came before it (its previous text)
         for segment in found:  # a generator: decoding happens here
+            if segment.seek != seek:
+                seek, previous = segment.seek, len(segments)
             text = " ".join(segment.text.split())
             if text:
                 begin = min(max(segment.start, 0.0), duration)
@@ -540,8 +561,28 @@ def _ctranslate2_runtime(handle: ModelHandle, long_form: bool = True) -> _Runtim
                 segments.append(
                     TranscriptSegment(round(begin, 2), round(min(max(segment.end, begin), duration), 2), text)
                 )
+                conditioned = previous and options.get("condition_on_previous_text", True)
+                if conditioned and segment.no_speech_prob > NO_SPEECH:
+                    unsure.setdefault(seek, []).append(len(segments) - 1)
             reached(segment.end)
-        return segments
+        unheard = {
+            i
+            for found_in in unsure.values()
+            if not heard(samples, segments[found_in[0]].start, segments[found_in[-1]].end, options["language"])
+            for i in found_in
+        }
+        for i in sorted(unheard):
+            log.info("no speech at %.1f s without the previous text: dropping %r", segments[i].start, segments[i].text)
+        return [s for i, s in enumerate(segments) if i not in unheard]
+
+    def heard(samples: np.ndarray, start: float, end: float, language: str | None) -> bool:
+        """Whether Whisper hears speech from ``start`` to ``end`` (seconds) decoded alone, without the previous
+        text (:data:`NO_SPEECH`)."""
+        alone = {**CT2_DECODING, "language": language, "condition_on_previous_text": False}
+        found, _info = model.transcribe(
+            samples, without_timestamps=False, vad_filter=False, clip_timestamps=[start, end], **alone
+        )
+        return any(s.text.strip() and s.no_speech_prob <= NO_SPEECH for s in found)
 
     window = float(model.feature_extractor.chunk_length or 30)
     return _Runtime(rate, window, languages, detect, decode, whole_file=True)

@@ -1,5 +1,10 @@
 """What a video summary is (:class:`VideoSummary`, its keyframes and chapters) and how it is written out:
-Markdown (the report and the app's chapter view share :func:`chapters_markdown`), JSON and SubRip subtitles."""
+Markdown (the report and the app's chapter view share :func:`chapters_markdown`), JSON and SubRip subtitles.
+
+What the app writes (headings, table headers, notes, a chapter without a title) is keyed
+(:mod:`mmdemo.messages`): the Markdown is rendered in a locale (the page's downloads in the visitor's language,
+the command line's in English); the JSON is data, in English. What the models say (captions, on-screen text,
+speech, the summary) is theirs."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 from PIL import Image
 
 from ..media.video import VideoInfo, format_time
+from ..messages import Message, text
 from ..models.hub import public_model_id
 from .transcription import Transcript
 
@@ -36,9 +42,9 @@ class Chapter:
     index: int
     start: float
     end: float
-    title: str
-    """Short (≤ 60 characters): a keyframe caption, the first words said or the on-screen text; "Part N" when
-    nothing was recognised (see :func:`~mmdemo.tasks.chapters.chapter_title`)."""
+    title: Message | str
+    """Short (≤ 60 characters): a keyframe caption, the first words said or the on-screen text; "Part N" (a
+    :class:`Message`) when nothing was recognised (see :func:`~mmdemo.tasks.chapters.chapter_title`)."""
     seen: tuple[str, ...]
     read: tuple[str, ...]
     said: str
@@ -50,13 +56,14 @@ class Chapter:
 class VideoSummary:
     name: str
     info: VideoInfo
-    summary: str
+    summary: Message | str
+    """The summary; when nothing was recognised, a sentence of facts about the file (a :class:`Message`)."""
     summary_method: str
     """``abstractive``, ``extractive``, ``first sentences`` or ``facts`` (nothing to summarise)."""
     keyframes: tuple[VideoKeyframe, ...]
     chapters: tuple[Chapter, ...]
     transcript: Transcript | None
-    notes: tuple[str, ...]
+    notes: tuple[Message | str, ...]
     """What the user should know: missing streams, fallbacks, long-video sampling, damaged files."""
     models: dict[str, str]
     """Role → model id, for the models that ran."""
@@ -87,13 +94,13 @@ class VideoSummary:
                 "codec": self.info.codec,
                 "has_audio": self.info.has_audio,
             },
-            "summary": self.summary,
+            "summary": str(self.summary),
             "summary_method": self.summary_method,
             "chapters": [
                 {
                     "start": round(c.start, 3),
                     "end": round(c.end, 3),
-                    "title": c.title,
+                    "title": str(c.title),
                     "seen": list(c.seen),
                     "read": list(c.read),
                     "said": c.said,
@@ -112,7 +119,7 @@ class VideoSummary:
                 for k in self.keyframes
             ],
             "transcript": transcript,
-            "notes": list(self.notes),
+            "notes": [str(note) for note in self.notes],
             "models": {role: public_model_id(model) for role, model in self.models.items()},
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
@@ -130,42 +137,50 @@ class VideoSummary:
             blocks.append(f"{number}\n{srt_time(seg.start)} --> {srt_time(end)}\n{seg.text}\n")
         return "\n".join(blocks)
 
-    def to_markdown(self) -> str:
-        lines = [f"# Video summary: {self.name}", ""]
+    def to_markdown(self, locale: str = "en") -> str:
+        """The report, the app's words in ``locale``."""
+
+        def say(key: str, **values: Any) -> str:
+            return Message(f"video_report.{key}", **values).text(locale)
+
+        sound = say("with_sound" if self.info.has_audio else "without_sound")
+        lines = [f"# {say('title', name=self.name)}", ""]
         lines += [
-            f"{format_time(self.duration)} · {self.info.width}×{self.info.height} · "
-            f"{'with' if self.info.has_audio else 'no'} sound track",
+            f"{format_time(self.duration)} · {self.info.width}×{self.info.height} · {sound}",
             "",
-            "## Summary",
+            f"## {say('summary')}",
             "",
-            self.summary,
+            text(self.summary, locale),
             "",
-            "## Chapters",
+            f"## {say('chapters')}",
             "",
         ]
-        lines += [chapters_markdown(self.chapters, headings=True), ""]
-        lines += ["## Keyframes", "", "| Time | Caption | On-screen text |", "|---|---|---|"]
+        lines += [chapters_markdown(self.chapters, headings=True, locale=locale), ""]
+        headers = (say("time"), say("caption"), say("on_screen_text"))
+        lines += [f"## {say('keyframes')}", "", "| " + " | ".join(headers) + " |", "|---|---|---|"]
         for k in self.keyframes:
             lines.append(f"| {format_time(k.time)} | {_cell(k.caption)} | {_cell(' / '.join(k.text))} |")
-        lines += ["", "## Transcript", ""]
+        lines += ["", f"## {say('transcript')}", ""]
         if self.transcript is not None and self.transcript.segments:
             lines += [f"- [{format_time(s.start)}–{format_time(s.end)}] {s.text}" for s in self.transcript.segments]
         else:
-            lines.append("(no speech transcribed)")
-        lines += ["", "## Notes", ""]
-        lines += [f"- {note}" for note in self.notes] or ["- none"]
-        lines += ["", "## Models", ""]
-        lines += [f"- {role}: `{public_model_id(model)}`" for role, model in self.models.items()] or ["- none"]
+            lines.append(say("no_speech"))
+        lines += ["", f"## {say('notes')}", ""]
+        lines += [f"- {text(note, locale)}" for note in self.notes] or [f"- {say('none')}"]
+        lines += ["", f"## {say('models')}", ""]
+        models = [f"- {role}: `{public_model_id(model)}`" for role, model in self.models.items()]
+        lines += models or [f"- {say('none')}"]
         return "\n".join(lines) + "\n"
 
-    def write_report(self, folder: str | Path, keyframes: bool = False) -> list[Path]:
-        """Write ``<name>.summary.md``, ``.json``, (with a transcript) ``.srt`` and, with ``keyframes``, the
-        keyframes as ``keyframe-01.jpg`` … into ``folder`` (the UI's downloads and the CLI's ``--out``)."""
+    def write_report(self, folder: str | Path, keyframes: bool = False, locale: str = "en") -> list[Path]:
+        """Write ``<name>.summary.md`` (in ``locale``), ``.json``, (with a transcript) ``.srt`` and, with
+        ``keyframes``, the keyframes as ``keyframe-01.jpg`` … into ``folder`` (the UI's downloads and the CLI's
+        ``--out``)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^\w.-]+", "_", Path(self.name).stem)[:60] or "video"
         paths = [folder / f"{stem}.summary.md", folder / f"{stem}.summary.json"]
-        paths[0].write_text(self.to_markdown(), encoding="utf-8")
+        paths[0].write_text(self.to_markdown(locale), encoding="utf-8")
         paths[1].write_text(self.to_json(), encoding="utf-8")
         srt = self.to_srt()
         if srt is not None:
@@ -186,21 +201,25 @@ def srt_time(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d},{ms:03d}"
 
 
-def chapters_markdown(chapters: Sequence[Chapter], headings: bool = False) -> str:
+def chapters_markdown(chapters: Sequence[Chapter], headings: bool = False, locale: str = "en") -> str:
     """One block per chapter: its time range and title (a numbered ``###`` heading in the report, bold in
-    the app), then what is seen, read and said."""
+    the app), then what is seen, read and said; the app's words in ``locale``."""
+
+    def say(key: str, **values: Any) -> str:
+        return Message(f"video_report.{key}", **values).text(locale)
+
     blocks = []
     for c in chapters:
-        span = f"{format_time(c.start)}–{format_time(c.end)} · {c.title}"
+        span = f"{format_time(c.start)}–{format_time(c.end)} · {text(c.title, locale)}"
         lines = [f"### {c.index + 1}. {span}\n" if headings else f"**{span}**"]
         if c.seen:
-            lines.append(f"- 👁 **Seen:** {'; '.join(c.seen)}")
+            lines.append(f"- 👁 **{say('seen')}** {'; '.join(c.seen)}")
         if c.read:
-            lines.append(f"- 🔤 **Read:** {'; '.join(quote(t) for t in c.read)}")
+            lines.append(f"- 🔤 **{say('read')}** {'; '.join(quote(t) for t in c.read)}")
         if c.said:
-            lines.append(f"- 💬 **Said:** {c.said}")
+            lines.append(f"- 💬 **{say('said')}** {c.said}")
         if not (c.seen or c.read or c.said):
-            lines.append("- (nothing recognised)")
+            lines.append(f"- {say('nothing')}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

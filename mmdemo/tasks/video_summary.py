@@ -8,15 +8,21 @@ track) → models (through the manager, reusing the ``captioner``, ``ocr``, ``as
 
 Every model is optional: when one is unavailable the pipeline runs on what is left and says so in
 ``notes``. Only an unusable video (or asking for an impossible option) raises :class:`InputError`.
+
+Its parameters are declared here (:data:`MAX_KEYFRAMES` … :data:`BATCH_SIZE`): the page's widgets, the API gate,
+``python -m mmdemo summarize``'s options and the API/MCP help are built from them. The most keyframes is the
+server's ``MMDEMO_MAX_KEYFRAMES`` setting (its default too): :func:`keyframes_param` is the declaration with that
+ceiling.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, MemoryBudgetError, ModelUnavailableError
+from ..errors import MemoryBudgetError, ModelUnavailableError
+from ..media.files import display_name
 from ..media.video import (
     SPARSE_SECONDS,
     VideoInfo,
@@ -26,14 +32,43 @@ from ..media.video import (
     open_video,
     select_keyframes,
 )
+from ..messages import Message
 from ..models.manager import ModelManager
+from ..params import Choice, Flag, Number
 from ..progress import ProgressFn, sub_range
 from ..runtime import get_manager
+from ..settings import Settings
 from .chapters import build_chapters, fused_sentences
-from .summarize import METHODS, Method, summarize
-from .transcription import Transcript
+from .summarize import Method, summarize
+from .transcription import LANGUAGE, Transcript
 from .video_report import Chapter, VideoKeyframe, VideoSummary
 
+MAX_KEYFRAMES = Number(
+    "max_keyframes",
+    "Most keyframes (scenes)",
+    None,
+    minimum=1,
+    integer=True,
+    optional=True,
+    doc="most scene keyframes to describe and read; by default, and at most, the server's MMDEMO_MAX_KEYFRAMES setting",
+)
+"""Its ceiling and default are a setting: :func:`keyframes_param` is this declaration with a server's."""
+DESCRIBE = Flag("describe", "Describe frames", True, doc="caption the keyframes")
+READ_TEXT = Flag("read_text", "Read on-screen text", True, doc="read on-screen text (OCR)")
+TRANSCRIBE = Flag("transcribe", "Transcribe speech", True, doc="transcribe the speech")
+SUMMARY_METHOD = Choice(
+    "summary_method",
+    "Summary",
+    "auto",
+    choices=(
+        ("Model (abstractive), else picked sentences", "auto"),
+        ("Picked sentences (extractive)", "extractive"),
+    ),
+    doc='"auto" (a summarisation model, else picked sentences) or "extractive" (picked sentences)',
+)
+BATCH_SIZE = Number(
+    "batch_size", "Keyframes per batch", 8, minimum=1, maximum=32, integer=True, doc="keyframes captioned at once"
+)
 MIN_OCR_SCORE = 0.6
 # (start, end) of each stage on the 0–1 progress bar
 STAGES: dict[str, tuple[float, float]] = {
@@ -46,13 +81,30 @@ STAGES: dict[str, tuple[float, float]] = {
 _UNAVAILABLE = (ModelUnavailableError, MemoryBudgetError)
 
 
-def _stage(progress: ProgressFn | None, stage: str, label: str) -> ProgressFn | None:
-    """Map a sub-task's 0–1 progress into ``stage``'s share of the bar, prefixing ``label``."""
-    return sub_range(progress, *STAGES[stage], label=label)
+def keyframes_param(settings: Settings) -> Number:
+    """:data:`MAX_KEYFRAMES` on a server with ``settings``: a whole number from 1 to its ``max_keyframes``
+    setting (``MMDEMO_MAX_KEYFRAMES``), that setting by default. The page's slider is built from it, so the API
+    gate refuses what the task refuses, with the same sentence."""
+    limit = settings.max_keyframes
+    return MAX_KEYFRAMES.on_server(maximum=limit, default=limit, optional=False)
 
 
-def _unavailable(what: str, err: Exception, consequence: str) -> str:
-    return f"No {what}: {err} {consequence}"
+def check_keyframes(max_keyframes: int | None, settings: Settings) -> int:
+    """``max_keyframes`` checked (:func:`keyframes_param`); ``None``: the setting."""
+    if max_keyframes is None:
+        return settings.max_keyframes
+    return keyframes_param(settings).check(max_keyframes)
+
+
+def _stage(progress: ProgressFn | None, stage: str) -> ProgressFn | None:
+    """Map a sub-task's 0–1 progress into ``stage``'s share of the bar, its messages after the stage's name
+    ("2/5 Describing keyframes: …")."""
+    inner = sub_range(progress, *STAGES[stage])
+    if inner is None:
+        return None
+    number = list(STAGES).index(stage) + 1
+    label = Message(f"video_summary.stage.{stage}", number=number, total=len(STAGES))
+    return lambda fraction, message: inner(fraction, Message("video_summary.stage", stage=label, message=message))
 
 
 # --- the pipeline ---------------------------------------------------------------------------------
@@ -61,44 +113,43 @@ def _unavailable(what: str, err: Exception, consequence: str) -> str:
 def summarize_video(
     video: Any,
     *,
-    max_keyframes: int | None = None,
-    describe: bool = True,
-    read_text: bool = True,
-    transcribe: bool = True,
-    summary_method: Method = "auto",
-    language: str | None = None,
-    batch_size: int = 8,
+    max_keyframes: int | None = MAX_KEYFRAMES.default,
+    describe: bool = DESCRIBE.default,
+    read_text: bool = READ_TEXT.default,
+    transcribe: bool = TRANSCRIBE.default,
+    summary_method: Method = SUMMARY_METHOD.default,
+    language: str | None = LANGUAGE.default,
+    batch_size: int = BATCH_SIZE.default,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
 ) -> VideoSummary:
     """Summarise a video from what is seen, read and said.
 
-    ``video``: a path, Gradio's file dict / ``FileData`` or bytes (MP4, WebM, MOV, MKV, AVI …).
-    ``max_keyframes``: scene keyframes to caption and read (default and upper bound: the
-    ``max_keyframes`` setting). ``describe`` / ``read_text`` / ``transcribe`` switch the three
-    streams; ``summary_method``: ``auto`` (model, else sentence picking), ``abstractive`` or
-    ``extractive``; ``language``: speech language code (default: detected).
+    ``video``: a path (an :class:`~mmdemo.media.files.Upload` is named by the visitor's file name) or bytes
+    (MP4, WebM, MOV, MKV, AVI …). ``max_keyframes``: scene keyframes to caption and read (default and upper
+    bound: the ``max_keyframes`` setting). ``describe`` / ``read_text`` / ``transcribe`` switch the three
+    streams; ``summary_method``: ``auto`` (model, else sentence picking) or ``extractive``; ``language``: speech
+    language code (default: detected). Each is checked by its declaration (:data:`MAX_KEYFRAMES` …).
     """
     manager = manager or get_manager()
     settings = manager.settings
-    cap = settings.max_keyframes if max_keyframes is None else int(max_keyframes)
-    if not 1 <= cap <= settings.max_keyframes:
-        raise InputError(f"Keyframes must be between 1 and {settings.max_keyframes}.")
-    if summary_method not in METHODS:
-        raise InputError(f"Unknown summary method {summary_method!r}: use one of {', '.join(METHODS)}.")
-    if not 1 <= int(batch_size) <= 32:
-        raise InputError("The caption batch size must be between 1 and 32.")
-    notes: list[str] = []
+    cap = check_keyframes(max_keyframes, settings)
+    describe, read_text, transcribe = DESCRIBE.check(describe), READ_TEXT.check(read_text), TRANSCRIBE.check(transcribe)
+    summary_method = SUMMARY_METHOD.check(summary_method)
+    language = LANGUAGE.check(language).strip() or None
+    batch_size = BATCH_SIZE.check(batch_size)
+    notes: list[Message | str] = []
     models: dict[str, str] = {}
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
     # 1. decode: header checks, candidate frames, scene-aware keyframes, sound track
-    step = _stage(progress, "decode", "1/5 Decoding")
+    step = _stage(progress, "decode")
     if step:
-        step(0.0, "opening the video")
-    clip = open_video(video, VideoLimits.from_settings(settings))
-    name = _display_name(video, clip.name)
+        step(0.0, Message("video_summary.opening"))
+    source = os.fspath(video) if isinstance(video, os.PathLike) else video
+    clip = open_video(source, VideoLimits.from_settings(settings))
+    name = display_name(video) or clip.name
     info = clip.info
     times = candidate_times(info.duration, cap, info.frame_count)
     frames, decode_notes = clip.sample(times, progress=step)
@@ -106,9 +157,9 @@ def summarize_video(
     del frames
     notes += [*decode_notes, *scene_notes]
     if len(times) > 1 and info.duration / len(times) > SPARSE_SECONDS:
+        every = f"{info.duration / len(times):.0f}"
         notes.append(
-            f"Long video ({format_time(info.duration)}): scenes were looked for in {len(times)} frames spread over "
-            f"its whole length (one every {info.duration / len(times):.0f} s), so short scenes may be missed."
+            Message("video_summary.long_video", duration=format_time(info.duration), frames=len(times), every=every)
         )
     audio = clip.audio() if transcribe and info.has_audio else None
     if audio is not None:
@@ -120,24 +171,24 @@ def summarize_video(
     captions = [""] * len(scenes)
     clock = time.perf_counter()
     if describe:
-        step = _stage(progress, "caption", "2/5 Describing keyframes")
+        step = _stage(progress, "caption")
         if step:
-            step(0.0, f"{len(images)} keyframes in batches of {batch_size}")
+            step(0.0, Message("video_summary.batches", count=len(images), batch=batch_size))
         from .captioning import caption_images
 
         try:
-            results = caption_images(images, batch_size=int(batch_size), manager=manager, progress=step)
+            results = caption_images(images, batch_size=batch_size, manager=manager, progress=step)
             captions = [r.text for r in results]
             models["captioner"] = results[0].model_id
         except _UNAVAILABLE as err:
-            notes.append(_unavailable("picture descriptions", err, "The summary uses what is said and written."))
+            notes.append(Message("video_summary.no_captions", reason=_reason(err)))
     seconds["caption"] = time.perf_counter() - clock
 
     # 3. what is read
     texts: list[tuple[str, ...]] = [()] * len(scenes)
     clock = time.perf_counter()
     if read_text:
-        step = _stage(progress, "read", "3/5 Reading on-screen text")
+        step = _stage(progress, "read")
         from .ocr import read_texts
 
         try:
@@ -145,7 +196,7 @@ def summarize_video(
             texts = [tuple(line.text for line in r.lines) for r in ocr]
             models["ocr"] = ocr[0].model_id
         except _UNAVAILABLE as err:
-            notes.append(_unavailable("on-screen text", err, "The summary uses what is seen and said."))
+            notes.append(Message("video_summary.no_ocr", reason=_reason(err)))
     seconds["read"] = time.perf_counter() - clock
 
     # 4. what is said
@@ -153,9 +204,9 @@ def summarize_video(
     clock = time.perf_counter()
     if transcribe:
         if audio is None:
-            notes.append("The video has no sound track: nothing to transcribe.")
+            notes.append(Message("video_summary.no_sound_track"))
         else:
-            step = _stage(progress, "transcribe", "4/5 Transcribing")
+            step = _stage(progress, "transcribe")
             from .transcription import transcribe as run_asr
 
             try:
@@ -165,14 +216,14 @@ def summarize_video(
                 models["asr"] = transcript.model_id
                 notes.extend(transcript.notes)
                 if not transcript.segments:
-                    notes.append("No speech was found in the sound track.")
+                    notes.append(Message("video_summary.no_speech"))
             except _UNAVAILABLE as err:
-                notes.append(_unavailable("transcript", err, "The summary uses what is seen and written."))
+                notes.append(Message("video_summary.no_transcript", reason=_reason(err)))
     seconds["transcribe"] = time.perf_counter() - clock
 
     # 5. fuse: chapters, then the summary
     clock = time.perf_counter()
-    step = _stage(progress, "summarise", "5/5 Summarising")
+    step = _stage(progress, "summarise")
     keyframes = tuple(
         VideoKeyframe(i, k.time, k.start, k.end, k.image, captions[i], texts[i]) for i, k in enumerate(scenes)
     )
@@ -189,9 +240,9 @@ def summarize_video(
             models["summarizer" if method == "abstractive" else "embedder"] = result.model_id
     else:
         summary_text, method = _facts(info), "facts"
-        notes.append("Nothing was seen, read or said that could be summarised: the summary states the facts.")
+        notes.append(Message("video_summary.only_facts"))
     if step:
-        step(1.0, "done")
+        step(1.0, Message("video_summary.done"))
     seconds["summarise"] = time.perf_counter() - clock
     return VideoSummary(
         name=name,
@@ -207,18 +258,19 @@ def summarize_video(
     )
 
 
-def _display_name(source: Any, fallback: str) -> str:
-    if hasattr(source, "model_dump"):
-        source = source.model_dump()
-    if isinstance(source, dict) and isinstance(source.get("orig_name"), str):
-        return Path(source["orig_name"]).name
-    return fallback
+def _reason(err: Exception) -> Message | str:
+    """Why a model could not run, as its error says it to a user (keyed where it is)."""
+    return err.message if isinstance(err, (ModelUnavailableError, MemoryBudgetError)) else str(err)
 
 
-def _facts(info: VideoInfo) -> str:
-    return (
-        f"A {format_time(info.duration)} {info.orientation} video ({info.width}×{info.height}"
-        f"{', with a sound track' if info.has_audio else ', without sound'})."
+def _facts(info: VideoInfo) -> Message:
+    """The summary when nothing was recognised: what the file is."""
+    return Message(
+        "video_summary.facts_sound" if info.has_audio else "video_summary.facts_silent",
+        duration=format_time(info.duration),
+        orientation=Message(f"video_summary.orientation.{info.orientation}"),
+        width=info.width,
+        height=info.height,
     )
 
 

@@ -2,30 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from ..media.audio import probe_duration, require_audio
+from ..media.files import Upload
 from ..media.spectrogram import spectrogram_image
+from ..messages import Message, text
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
-from ..tasks.audio_emotion import AnalysisOptions, EmotionResult, analyze_emotion
+from ..params import documented
+from ..tasks.audio_emotion import (
+    HOP_SECONDS,
+    OPTIONS,
+    TEXT_WEIGHT,
+    USE_TRANSCRIPT,
+    WINDOW_SECONDS,
+    AnalysisOptions,
+    EmotionResult,
+    analyze_emotion,
+    emotion_word,
+)
 from .availability import AvailabilityView
-from .common import model_event, progress_to
-from .i18n import tr
+from .events import model_event, progress_to
+from .i18n import request_locale, tr
 from .send_to import Ports
+from .widgets import checkbox, slider
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "audio"
 EXAMPLES = ["cate_blanch.mp3", "heath_ledger.mp3", "recording1.wav"]
 TIMELINE_COLUMNS = ["time", "emotion", "probability"]
+"""The timeline's columns: the plot's fields (x, colour, y), not shown as text (the plot's titles are)."""
+RECORDING = "the recording of speech (WAV, MP3, FLAC, OGG, M4A, WebM …)"
+"""What the audio parameter is, for the API page and MCP (how to send it is added from ui/file_params.py)."""
 
 
-def timeline_frame(result: EmotionResult) -> Any:
+def word(label: str, locale: str = "en") -> str:
+    """A plain emotion word of the results as the visitor reads it (``happy`` → 开心 for zh-CN)."""
+    return text(emotion_word(label), locale)
+
+
+def in_words(probabilities: Mapping[str, float] | None, locale: str = "en") -> dict[str, float] | None:
+    """A distribution for a ``gr.Label``: its emotion words in the visitor's language (API clients: English)."""
+    if probabilities is None:
+        return None
+    return {word(label, locale): p for label, p in probabilities.items()}
+
+
+def timeline_frame(result: EmotionResult, locale: str = "en") -> Any:
     """The voice timeline as a long DataFrame: one row per (window with speech, label); time = window centre
-    (a lone window: its start and its end)."""
+    (a lone window: its start and its end); the emotion words in ``locale``."""
     import pandas as pd
 
     voiced = [w for w in result.windows if w.probabilities is not None]
@@ -33,7 +63,7 @@ def timeline_frame(result: EmotionResult) -> Any:
     # draw: show it as a flat segment over the time it covers.
     times = [(w.start, w.end) for w in voiced] if len(voiced) == 1 else [((w.start + w.end) / 2,) for w in voiced]
     rows = [
-        (round(t, 3), label, round(p, 4))
+        (round(t, 3), word(label, locale), round(p, 4))
         for w, ts in zip(voiced, times, strict=True)
         for t in ts
         for label, p in (w.probabilities or {}).items()
@@ -74,32 +104,46 @@ def transcript_text(result: EmotionResult) -> str:
     return "\n".join(f"[{_clock(s.start)}–{_clock(s.end)}] {s.text}" for s in result.transcript.segments)
 
 
-def describe(result: EmotionResult) -> str:
-    """Markdown summary: the top emotion, what it rests on, what was analysed, and the notes."""
+def describe(result: EmotionResult, locale: str = "en") -> str:
+    """Markdown summary in ``locale``: the top emotion, what it rests on, what was analysed, and the notes."""
     windows = len(result.windows)
     voiced = sum(w.voiced for w in result.windows)
     top = result.top
-    headline = (
-        f"**{top.capitalize()}** ({result.fused[top]:.0%}) from the {' and the '.join(result.sources)}"
-        if top and result.fused
-        else "**No emotion estimate** (see the notes below)"
-    )
-    parts = [headline, f"{result.duration:.1f} s of audio"]
+    if top and result.fused:
+        shown = word(top, locale)
+        basis = Message("emotion.basis." + "_".join(result.sources))
+        headline = Message(
+            "emotion.summary.headline",
+            word=shown[:1].upper() + shown[1:],
+            share=f"{result.fused[top]:.0%}",
+            basis=basis,
+        )
+    else:
+        headline = Message("emotion.summary.no_estimate")
+    parts = [headline, Message("emotion.summary.audio", seconds=f"{result.duration:.1f}")]
     if windows:
-        parts.append(f"{windows} windows ({voiced} with speech)")
+        parts.append(Message("emotion.summary.windows", count=windows, voiced=voiced))
     if result.transcript is not None and result.transcript.language:
-        parts.append(f"language: {result.transcript.language}")
-    parts.append(f"model time {result.seconds:.2f} s")
+        parts.append(Message("emotion.summary.language", language=result.transcript.language))
+    parts.append(Message("emotion.summary.model_time", seconds=f"{result.seconds:.2f}"))
     models = " · ".join(f"{role}: `{public_model_id(model_id)}`" for role, model_id in result.model_ids.items())
     voice = []
     if result.prosody is not None and result.prosody.median_pitch_hz is not None:
-        voice.append(f"median pitch {result.prosody.median_pitch_hz:.0f} Hz")
+        voice.append(Message("emotion.summary.median_pitch", hz=f"{result.prosody.median_pitch_hz:.0f}"))
         if result.prosody.pitch_range_semitones is not None:
-            voice.append(f"pitch range {result.prosody.pitch_range_semitones:.1f} semitones")
+            semitones = f"{result.prosody.pitch_range_semitones:.1f}"
+            voice.append(Message("emotion.summary.pitch_range", semitones=semitones))
     if result.prosody is not None and result.prosody.speaking_rate_wpm is not None:
-        voice.append(f"{result.prosody.speaking_rate_wpm:.0f} words a minute")
-    prosody = ("How it was said: " + " · ".join(voice)) if voice else ""
-    lines = [" · ".join(parts), prosody, models, result.labels_note, *(f"⚠️ {note}" for note in result.notes)]
+        voice.append(Message("emotion.summary.rate", wpm=f"{result.prosody.speaking_rate_wpm:.0f}"))
+    said = " · ".join(part.text(locale) for part in voice)
+    prosody = Message("emotion.summary.how", parts=said).text(locale) if voice else ""
+    lines = [
+        " · ".join(part.text(locale) for part in parts),
+        prosody,
+        models,
+        text(result.labels_note, locale),
+        *(f"⚠️ {text(note, locale)}" for note in result.notes),
+    ]
     return "\n\n".join(line for line in lines if line)
 
 
@@ -115,55 +159,61 @@ def time_axes(loudness: Any) -> list[Any]:
     return [gr.update(x_lim=[0, round(end, 2)]) for _ in range(3)]
 
 
-def gpu_seconds(audio: Any = None, *_: Any, **__: Any) -> float:
+def gpu_seconds(audio: Upload | None = None, *_: Any, **__: Any) -> float:
     """ZeroGPU time to ask for: loading slack plus ~0.1 s per second of audio (Whisper turbo + HuBERT on an
     A100-class GPU are far faster than real time); 10 minutes when the length is unknown."""
     seconds = probe_duration(audio) or 600.0
     return min(20.0 + 0.1 * seconds, 120.0)
 
 
+Outputs = tuple[dict[str, float] | None, Any, str, dict[str, float] | None, dict[str, float] | None, Any, Any, Any, str]
+
+
+@documented(OPTIONS, audio=RECORDING)
+def emotion(
+    manager: ModelManager,
+    audio: Upload,
+    window_seconds: float = WINDOW_SECONDS.default,
+    hop_seconds: float = HOP_SECONDS.default,
+    use_transcript: bool = USE_TRANSCRIPT.default,
+    text_weight: float = TEXT_WEIGHT.default,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> Outputs:
+    """How a speaker feels: emotion from the voice over time (sliding windows), from the transcribed
+    words, and both fused; with the transcript, spectrogram, pitch and loudness."""
+    options = AnalysisOptions(window_seconds, hop_seconds, use_transcript, text_weight)
+    result = analyze_emotion(audio, options=options, manager=manager, progress=progress_to(progress))
+    locale = request_locale()
+    spectrogram = spectrogram_image(result.audio.samples, result.audio.sample_rate)
+    pitch, loudness = prosody_frames(result)
+    return (
+        in_words(result.fused, locale),
+        timeline_frame(result, locale),
+        transcript_text(result),
+        in_words(result.text, locale),
+        in_words(result.acoustic, locale),
+        spectrogram,
+        pitch,
+        loudness,
+        describe(result, locale),
+    )
+
+
+def emotion_given(
+    audio: Upload | None,
+    window_seconds: float = WINDOW_SECONDS.default,
+    hop_seconds: float = HOP_SECONDS.default,
+    use_transcript: bool = USE_TRANSCRIPT.default,
+    text_weight: float = TEXT_WEIGHT.default,
+) -> None:
+    """The browser's check before a run, the task's own: a recording is there, and the options go together
+    (:meth:`~mmdemo.tasks.audio_emotion.AnalysisOptions.validated`: the hop at most the window)."""
+    require_audio(audio)
+    AnalysisOptions(window_seconds, hop_seconds, use_transcript, text_weight).validated()
+
+
 def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
-
-    def emotion(
-        audio: Any,
-        window_seconds: float = 3.0,
-        hop_seconds: float = 1.5,
-        use_transcript: bool = True,
-        text_weight: float = 0.5,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> tuple[dict[str, float] | None, Any, str, dict[str, float] | None, dict[str, float] | None, Any, Any, Any, str]:
-        """How a speaker feels: emotion from the voice over time (sliding windows), from the transcribed
-        words, and both fused; with the transcript, spectrogram, pitch and loudness.
-
-        Args:
-            audio: the recording of speech (WAV, MP3, FLAC, OGG, M4A, WebM …).
-            window_seconds: seconds of voice per estimate (0.5-10).
-            hop_seconds: seconds between window starts (at most the window).
-            use_transcript: also transcribe and judge the words.
-            text_weight: weight of the words in the overall estimate (0 = voice only, 1 = words only).
-        """
-        options = AnalysisOptions(
-            window_seconds=window_seconds,
-            hop_seconds=hop_seconds,
-            use_transcript=use_transcript,
-            text_weight=text_weight,
-        )
-        result = analyze_emotion(audio, options=options, manager=manager, progress=progress_to(progress))
-        spectrogram = spectrogram_image(result.audio.samples, result.audio.sample_rate)
-        pitch, loudness = prosody_frames(result)
-        return (
-            result.fused,
-            timeline_frame(result),
-            transcript_text(result),
-            result.text,
-            result.acoustic,
-            spectrogram,
-            pitch,
-            loudness,
-            describe(result),
-        )
-
     seconds = manager.settings.max_audio_seconds
     gr.Markdown(
         tr(
@@ -188,26 +238,10 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 elem_id="emotion-examples",
             )
             with gr.Accordion(tr("Options"), open=False):
-                window = gr.Slider(
-                    0.5,
-                    10,
-                    value=3.0,
-                    step=0.5,
-                    label=tr("Window (s)"),
-                    info=tr("Seconds of voice per estimate."),
-                )
-                hop = gr.Slider(
-                    0.25,
-                    10,
-                    value=1.5,
-                    step=0.25,
-                    label=tr("Hop (s)"),
-                    info=tr("Seconds between windows; at most the window."),
-                )
-                use_transcript = gr.Checkbox(
-                    value=True, label=tr("Also judge the words"), info=tr("Transcribe and fuse.")
-                )
-                weight = gr.Slider(0, 1, value=0.5, step=0.05, label=tr("Weight of the words in the overall estimate"))
+                window = slider(WINDOW_SECONDS)
+                hop = slider(HOP_SECONDS)
+                use_transcript = checkbox(USE_TRANSCRIPT)
+                weight = slider(TEXT_WEIGHT)
             button = gr.Button(tr("Analyse"), variant="primary", elem_id="emotion-button")
             # The headline result directly under the button (on a phone the columns stack).
             fused = gr.Label(label=tr("Overall emotion"), num_top_classes=8, elem_id="emotion-overall")
@@ -217,6 +251,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 x="time",
                 y="probability",
                 color="emotion",
+                color_title=tr("Emotion"),
                 x_title=tr("time (s, window centre)"),
                 y_title=tr("probability"),
                 y_lim=[0, 1],
@@ -255,19 +290,16 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
                     elem_id="emotion-loudness",
                 )
 
-    def audio_given(audio: Any, *_: Any) -> None:
-        require_audio(audio)
-
     event = model_event(
         button.click,
-        emotion,
+        partial(emotion, manager),
         [audio, window, hop, use_transcript, weight],
         [fused, timeline, transcript, text_label, voice_label, spectrogram, pitch_plot, loudness_plot, summary],
         api_name="emotion",
         lane="emotion",
         gpu_duration=gpu_seconds,
         manager=manager,
-        check=audio_given,
+        check=emotion_given,
     )
     # Every plot's time axis from 0 to the end of the recording (a 3-second clip has one window: the plot
     # would otherwise zoom onto that one point). The loudness curve spans the whole decoded recording.

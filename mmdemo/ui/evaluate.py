@@ -5,10 +5,15 @@ Gradio's cache (:func:`~mmdemo.evaluation.upload.read_zipped_dataset`; removed a
 :func:`~mmdemo.evaluation.runner.evaluate` with a progress step per item, and shown as the report shows it:
 the metrics table, the plots (the report's PNGs), every item, and the JSON the CLI's ``--json`` writes. Its own
 queue lane (``evaluate``): a long evaluation never holds up the other tabs' requests.
+
+The options are the evaluation's declarations (:data:`~mmdemo.evaluation.datasets.TASK`,
+:data:`~mmdemo.evaluation.runner.LIMIT` …). The tables, the summary and the messages are in the visitor's
+language; the plots and the JSON are English (data, and Pillow's bundled font draws no Chinese).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections.abc import Callable
@@ -19,29 +24,23 @@ import gradio as gr
 
 from ..errors import ModelUnavailableError
 from ..evaluation import runner
-from ..evaluation.report import DEFINITIONS, TITLES, item_table, metric_rows, write_json, write_report
-from ..evaluation.runner import EvalOptions, EvalResult
+from ..evaluation.datasets import TASK
+from ..evaluation.report import DEFINITIONS, METRIC_HEADERS, TITLES, item_table, metric_rows, write_json, write_report
+from ..evaluation.runner import EMOTION_SOURCE, LIMIT, SEED, EvalOptions, EvalResult
 from ..evaluation.upload import read_zipped_dataset
 from ..media.archive import check_zip
+from ..media.files import Upload
+from ..messages import Message, text
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
-from ..tasks.text_to_image import MAX_SEED
+from ..params import documented
 from .availability import AvailabilityView
-from .common import model_event, output_folder, progress_to
-from .i18n import tr, tr_choices, translate
+from .events import model_event, output_folder, progress_to
+from .i18n import request_locale, tr
+from .widgets import number, radio
 
-TASKS = [
-    ("Captions (BLEU, CIDEr-D)", "caption"),
-    ("Questions about photos (VQA accuracy)", "vqa"),
-    ("Reading text (OCR: CER, WER)", "ocr"),
-    ("Speech recognition (WER, CER)", "asr"),
-    ("Speech emotion (accuracy)", "emotion"),
-    ("Text to image (CLIP score)", "t2i"),
-]
-SOURCES = [("The voice", "voice"), ("The words", "words"), ("Both (fused)", "fused")]
-METRIC_HEADERS = ["Metric", "Value"]
-"""The metrics table's headers (a table's headers are translated on the server, by the request)."""
-MAX_ITEMS = 100_000
+DATASET = "a zip of metadata.jsonl and the media files, as python -m mmdemo eval reads a folder"
+"""What the data set parameter is, for the API page and MCP."""
 FORMAT = (
     "A zip of a folder with the media files and a metadata.jsonl, the format python -m mmdemo eval reads "
     "(README, Evaluation): one JSON object per line with file_name (the file's path in the folder) and the "
@@ -87,67 +86,84 @@ def _public(result: EvalResult, data_folder: Path, name: str) -> None:
         for key in ("model", "clip_model"):
             if item.details.get(key):
                 item.details[key] = ", ".join(public_model_id(m) for m in str(item.details[key]).split(", "))
-        if item.error:
+        if isinstance(item.error, str):  # an unexpected error's own words (a keyed one names no folder)
             item.error = item.error.replace(prefix + "/", "").replace(prefix, "")
 
 
-def summary_markdown(result: EvalResult) -> str:
+def summary_markdown(result: EvalResult, locale: str = "en") -> str:
     agg = result.aggregates
-    models = ", ".join(f"`{m}`" for m in result.models) or "none ran"
-    lines = [
-        f"**{TITLES[result.task]}** on **{result.dataset}**: {agg['items']} items, {agg['scored']} scored, "
-        f"{agg['failed']} failed, {result.seconds:.1f} s · models: {models}"
-    ]
+    models = ", ".join(f"`{m}`" for m in result.models) or Message("eval.no_models")
+    head = Message(
+        "eval.summary",
+        title=TITLES[result.task],
+        dataset=result.dataset,
+        items=agg["items"],
+        scored=agg["scored"],
+        failed=agg["failed"],
+        seconds=f"{result.seconds:.1f}",
+        models=models,
+    )
+    lines = [head.text(locale)]
     if agg["failed"]:
-        lines.append(f"⚠️ {agg['failed']} item(s) could not be evaluated: their error is in the items table.")
-    lines += [f"⚠️ {note}" for note in result.notes]
-    lines.append(f"*How it is measured.* {DEFINITIONS[result.task]}")
+        lines.append("⚠️ " + Message("eval.items_failed", count=agg["failed"]).text(locale))
+    lines += [f"⚠️ {text(note, locale)}" for note in result.notes]
+    lines.append(Message("eval.how_measured", definition=DEFINITIONS[result.task]).text(locale))
     return "\n\n".join(lines)
+
+
+@documented([TASK, LIMIT, EMOTION_SOURCE, SEED], dataset=DATASET)
+def evaluate(
+    manager: ModelManager,
+    dataset: Upload,
+    task: str = TASK.default,
+    limit: int = LIMIT.default,
+    emotion_source: str = EMOTION_SOURCE.default,
+    seed: int = SEED.default,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[dict[str, list[Any]], str, list[str], dict[str, list[Any]], str]:
+    """Evaluate a model of this app on a data set uploaded as a zip, as `python -m mmdemo eval` does: the
+    metrics, the plots, every item and the results as JSON. metadata.jsonl has one JSON object per line:
+    file_name and the reference ("text" for caption, ocr and asr; "question" and "answers" for vqa; "label"
+    for emotion; "prompt" for t2i)."""
+    locale = request_locale()
+    step = progress_to(progress, locale)
+    options = EvalOptions(limit=limit, emotion_source=emotion_source, seed=seed)  # checked by the run
+    work = output_folder()
+    try:
+        step(0.0, Message("eval.progress.unpacking"))
+        data = read_zipped_dataset(dataset, task, work / "data", name=Path(dataset.name).stem)
+        result = runner.evaluate(data, manager, options, progress=False, step=step)
+        _public(result, data.folder, dataset.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the unpacked media are not served
+    out = output_folder()
+    json_path = write_json(result, out / f"{_stem(dataset.name)}.{task}.json")
+    write_report(result, out)
+    plots = [str(p) for p in sorted(out.glob("*.png"))]
+    headers, rows = item_table(result, locale)
+    metrics = {
+        "headers": [header.text(locale) for header in METRIC_HEADERS],
+        "data": [list(row) for row in metric_rows(result, locale)],
+    }
+    return metrics, summary_markdown(result, locale), plots, {"headers": headers, "data": rows}, str(json_path)
+
+
+def check(
+    manager: ModelManager,
+    dataset: Upload,
+    task: str = TASK.default,
+    limit: int = LIMIT.default,
+    source: str = EMOTION_SOURCE.default,
+    *_: Any,
+) -> None:
+    """The browser's precheck: the zip's directory and the models the task needs (the gate has refused a
+    request without a zip)."""
+    check_zip(dataset.path)
+    require_models(manager, task, source)
 
 
 def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
-
-    def evaluate(
-        dataset: Any,
-        task: str = "caption",
-        limit: int = 0,
-        emotion_source: str = "voice",
-        seed: int = 0,
-        progress: gr.Progress = gr.Progress(),
-    ) -> tuple[dict[str, list[Any]], str, list[str], dict[str, list[Any]], str]:
-        """Evaluate a model of this app on a data set uploaded as a zip, as `python -m mmdemo eval` does: the
-        metrics, the plots, every item and the results as JSON. metadata.jsonl has one JSON object per line:
-        file_name and the reference ("text" for caption, ocr and asr; "question" and "answers" for vqa; "label"
-        for emotion; "prompt" for t2i).
-
-        Args:
-            dataset: a zip of metadata.jsonl and the media files, as python -m mmdemo eval reads a folder.
-            task: "caption", "vqa", "ocr", "asr", "emotion" or "t2i".
-            limit: evaluate only the first N items; 0 = all.
-            emotion_source: emotion only: score the estimate from "voice", "words" or "fused".
-            seed: text to image only: the seed of every image.
-        """
-        step = progress_to(progress)
-        name = Path(str(dataset.get("orig_name") or "dataset.zip")).name
-        work = output_folder()
-        try:
-            step(0.0, "Unpacking the zip")
-            data = read_zipped_dataset(dataset["path"], task, work / "data", name=Path(name).stem)
-            options = EvalOptions(limit=int(limit) or None, emotion_source=emotion_source, seed=int(seed))
-            result = runner.evaluate(data, manager, options, progress=False, step=step)
-            _public(result, data.folder, name)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)  # the unpacked media are not served
-        out = output_folder()
-        json_path = write_json(result, out / f"{_stem(name)}.{task}.json")
-        write_report(result, out)
-        plots = [str(p) for p in sorted(out.glob("*.png"))]
-        headers, rows = item_table(result)
-        metrics = {"headers": [translate(h) for h in METRIC_HEADERS], "data": [list(r) for r in metric_rows(result)]}
-        items = {"headers": [translate(h) for h in headers], "data": rows}
-        return metrics, summary_markdown(result), plots, items, str(json_path)
-
     gr.Markdown(
         tr(
             "Score a model of this app on your own data: upload a zip with metadata.jsonl and the media "
@@ -159,43 +175,37 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             dataset = gr.File(label=tr("Data set (zip)"), file_types=[".zip"], elem_id="eval-zip")
-            task = gr.Radio(tr_choices(TASKS), value="caption", label=tr("Task"), elem_id="eval-task")
+            task = radio(TASK, elem_id="eval-task")
             with gr.Accordion(tr("Options"), open=False):
-                limit = gr.Number(
-                    value=0, minimum=0, maximum=MAX_ITEMS, precision=0, label=tr("Items at most (0 = all)")
-                )
-                source = gr.Radio(
-                    tr_choices(SOURCES), value="voice", label=tr("Speech emotion: score the estimate from")
-                )
-                seed = gr.Number(
-                    value=0, minimum=0, maximum=MAX_SEED, precision=0, label=tr("Text to image: seed of every image")
-                )
+                limit = number(LIMIT)
+                source = radio(EMOTION_SOURCE)
+                seed = number(SEED)
             with gr.Accordion(tr("What the zip holds"), open=False):
                 gr.Markdown(tr(FORMAT), elem_id="eval-format")
             button = gr.Button(tr("Evaluate"), variant="primary", elem_id="eval-button")
             summary = gr.Markdown(label=tr("About this run"), elem_id="eval-summary")
         with gr.Column(scale=2, min_width=300):
             metrics = gr.Dataframe(
-                headers=METRIC_HEADERS, label=tr("Metrics"), interactive=False, wrap=True, elem_id="eval-metrics"
+                headers=[str(header) for header in METRIC_HEADERS],
+                label=tr("Metrics"),
+                interactive=False,
+                wrap=True,
+                elem_id="eval-metrics",
             )
             plots = gr.Gallery(label=tr("Plots"), columns=2, height=300, object_fit="contain", elem_id="eval-plots")
             results = gr.File(label=tr("Results (JSON)"), elem_id="eval-json")
     items = gr.Dataframe(label=tr("Items"), interactive=False, wrap=True, elem_id="eval-items")
 
-    def check(dataset: Any, task: str = "caption", limit: Any = 0, source: str = "voice", *_: Any) -> None:
-        check_zip(dataset["path"])  # (the gate has refused a request without a zip)
-        require_models(manager, task, source)
-
     after(
         model_event(
             button.click,
-            evaluate,
+            functools.partial(evaluate, manager),
             [dataset, task, limit, source, seed],
             [metrics, summary, plots, items, results],
             api_name="evaluate",
             lane="evaluate",
             gpu_duration=300,
             manager=manager,
-            check=check,
+            check=functools.partial(check, manager),
         )
     )

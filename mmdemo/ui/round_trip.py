@@ -1,8 +1,13 @@
 """The round-trip tab: photo → caption → image generated from it → its caption, side by side, with CLIP
-similarities (how much survived the trip between words and pictures)."""
+similarities (how much survived the trip between words and pictures).
+
+Steps and seed are the text-to-image declarations (:data:`~mmdemo.tasks.text_to_image.STEPS`,
+:data:`~mmdemo.tasks.text_to_image.SEED`); the handlers are module-level functions.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,59 +15,68 @@ from typing import Any
 import gradio as gr
 
 from ..media.image import require_image
+from ..messages import Message, text
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
+from ..params import documented
 from ..tasks.round_trip import RoundTripResult
 from ..tasks.round_trip import round_trip as run_round_trip
-from ..tasks.text_to_image import MAX_SEED, MAX_STEPS, clip_words
+from ..tasks.text_to_image import SEED, STEPS, clip_words
 from .availability import AvailabilityView
-from .common import model_event, photo_input, progress_to, steps_slider
-from .i18n import tr
+from .events import model_event, progress_to
+from .i18n import request_locale, tr
+from .widgets import number, photo_input, slider
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
 EXAMPLES = ["lion.jpg", "tower.jpg", "cheetah.jpg"]
+PHOTO = "the photo (JPEG, PNG, WebP, GIF …)"
+"""What the image parameter is, for the API page and MCP."""
 
 
-def describe(result: RoundTripResult) -> str:
+def describe(result: RoundTripResult, locale: str = "en") -> str:
     """Markdown: the similarities in numbers and words, what ran, the notes."""
     lines = []
     s = result.similarities
     if s is not None:
-        lines.append(
-            f"**Cycle consistency: {s.photo_generated:.1f}** (CLIP similarity of the photo and the generated "
-            "image, 0–100; two pictures of the same kind of scene score 80 and above)"
+        lines.append(Message("round_trip.cycle", score=f"{s.photo_generated:.1f}").text(locale))
+        pairs = Message(
+            "round_trip.pairs",
+            photo_caption=f"{s.photo_caption:.1f}",
+            photo_words=clip_words(s.photo_caption),
+            generated_caption=f"{s.generated_caption:.1f}",
+            generated_words=clip_words(s.generated_caption),
+            captions=f"{s.caption_caption_back:.1f}",
         )
-        lines.append(
-            f"Photo ↔ its caption {s.photo_caption:.1f} ({clip_words(s.photo_caption)}) · generated image ↔ the "
-            f"caption {s.generated_caption:.1f} ({clip_words(s.generated_caption)}) · caption ↔ caption back "
-            f"{s.caption_caption_back:.1f} (text to text)"
-        )
+        lines.append(pairs.text(locale))
     models = " · ".join(f"{role}: `{public_model_id(m)}`" for role, m in result.model_ids.items())
-    lines.append(f"Seed {result.seed} · {result.seconds:.1f} s · {models}")
-    lines += [f"⚠️ {note}" for note in result.notes]
+    run = Message("round_trip.run", seed=result.seed, seconds=f"{result.seconds:.1f}", models=models)
+    lines.append(run.text(locale))
+    lines += [f"⚠️ {text(note, locale)}" for note in result.notes]
     return "\n\n".join(lines)
+
+
+@documented([STEPS, SEED], image=PHOTO)
+def round_trip(
+    manager: ModelManager,
+    image: Any,
+    steps: int = STEPS.default,
+    seed: int | None = SEED.default,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> tuple[str, Any, str, str]:
+    """Photo → caption → an image generated from the caption → its caption, with CLIP similarities
+    (the cycle-consistency score is photo vs generated image)."""
+    # ``image``: the uploaded file as the gate hands it on (a path-like Upload), passed on as it is.
+    result = run_round_trip(image, steps=steps, seed=seed, manager=manager, progress=progress_to(progress))
+    return result.caption.text, result.generated, result.caption_back.text, describe(result, request_locale())
+
+
+def image_given(image: Any, *_: Any) -> None:
+    """The browser's quick check before the request queues: a photo is there."""
+    require_image(image)
 
 
 def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> None:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
-
-    def round_trip(
-        image: Any,
-        steps: int = 0,
-        seed: int | None = None,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> tuple[str, Any, str, str]:
-        """Photo → caption → an image generated from the caption → its caption, with CLIP similarities
-        (the cycle-consistency score is photo vs generated image).
-
-        Args:
-            image: the photo (JPEG, PNG, WebP, GIF …).
-            steps: denoising steps of the generated image; 0 = the model's recommendation.
-            seed: seed of the generated image; empty = random (the one used is reported).
-        """
-        result = run_round_trip(image, steps=steps or None, seed=seed, manager=manager, progress=progress_to(progress))
-        return result.caption.text, result.generated, result.caption_back.text, describe(result)
-
     gr.Markdown(
         tr("Photo → caption → a picture made from the caption → its caption: what survives the trip?"),
         elem_classes="tab-intro",
@@ -77,15 +91,8 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
                 label=tr("Example photos"),
             )
             with gr.Accordion(tr("Advanced"), open=False):
-                steps = steps_slider(MAX_STEPS)
-                seed = gr.Number(
-                    label=tr("Seed"),
-                    info=tr("Empty: a random seed."),
-                    value=None,
-                    precision=0,
-                    minimum=0,
-                    maximum=MAX_SEED,
-                )
+                steps = slider(STEPS)
+                seed = number(SEED)
             button = gr.Button(tr("Run the round trip"), variant="primary", elem_id="trip-button")
             caption = gr.Textbox(
                 label=tr("Caption of the photo"), lines=2, interactive=False, buttons=["copy"], elem_id="trip-caption"
@@ -108,21 +115,17 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             )
             scores = gr.Markdown(label=tr("Similarities"), elem_id="trip-scores")
 
-    def image_given(image: Any, *_: Any) -> None:
-        require_image(image)
-
     view.gate("round_trip", "Round trip", button)
     after(
         model_event(
             button.click,
-            round_trip,
+            functools.partial(round_trip, manager),
             [photo, steps, seed],
             [caption, generated, caption_back, scores],
             api_name="round_trip",
             lane="generate",
             gpu_duration=60,
             manager=manager,
-            needs=("captioner", "text_to_image"),
             check=image_given,
         )
     )

@@ -12,18 +12,18 @@ from typing import Any
 
 import gradio as gr
 
-from .i18n import say
-
-MAX_PROMPT_CHARS = 1000
+from ..messages import Message
+from ..tasks.text_to_image import PROMPT
+from .i18n import localized, user_error
 
 PROMPT_JS = f"""(text) => (text || "")
   .split("\\n")
   .map((line) => line.replace(/^\\[[0-9:.]+[–-][0-9:.]+\\]\\s*/, "").trim())
   .filter((line) => line)
   .join(" ")
-  .slice(0, {MAX_PROMPT_CHARS})"""
+  .slice(0, {PROMPT.max_length})"""
 """A text output as a prompt: transcript timestamps ("[0:01.2–0:03.4] ") dropped, one line, cut to the
-prompt's length limit."""
+prompt's length limit (:data:`~mmdemo.tasks.text_to_image.PROMPT`)."""
 
 
 @dataclass
@@ -53,12 +53,21 @@ def track_selection(gallery: Any) -> Any:
 
 
 def gallery_item(gallery: Any, index: Any) -> Any:
-    """The path of item ``index`` of a gallery value (the first when out of range); None when empty."""
+    """The path of item ``index`` of a gallery value (the first when out of range); refused when it is empty."""
     items = list(gallery or [])
     if not items:
-        raise gr.Error(say("There is no image to send yet: run the task first."), print_exception=False)
+        raise localized(user_error(Message("send_to.no_image"), Message("title.error")))
     item = items[index if isinstance(index, int) and 0 <= index < len(items) else 0]
     return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def to_generate_tab() -> Any:
+    return gr.Tabs(selected="generate")
+
+
+def to_image_tab(gallery: Any, index: Any) -> tuple[Any, Any]:
+    """The chosen gallery image in the image tab's input, and that tab shown."""
+    return gallery_item(gallery, index), gr.Tabs(selected="caption")
 
 
 def connect(tabs: Any, ports: list[Ports]) -> None:
@@ -68,13 +77,6 @@ def connect(tabs: Any, ports: list[Ports]) -> None:
     quiet = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     for port in ports:
         for button, text in port.texts:
-            button.click(None, text, prompt, js=PROMPT_JS, **quiet).then(
-                lambda: gr.Tabs(selected="generate"), None, tabs, **quiet
-            )
+            button.click(None, text, prompt, js=PROMPT_JS, **quiet).then(to_generate_tab, None, tabs, **quiet)
         for button, gallery, selected in port.images:
-            button.click(
-                lambda g, i: (gallery_item(g, i), gr.Tabs(selected="caption")),
-                [gallery, selected],
-                [image, tabs],
-                **quiet,
-            )
+            button.click(to_image_tab, [gallery, selected], [image, tabs], **quiet)

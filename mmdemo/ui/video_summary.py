@@ -1,29 +1,50 @@
-"""The video summary tab: keyframes, on-screen text and speech fused into a summary, chapters and reports."""
+"""The video summary tab: keyframes, on-screen text and speech fused into a summary, chapters and reports.
+
+Its options are built from the task's declarations (:mod:`mmdemo.tasks.video_summary`); what the app writes
+(notes, chapter labels, the facts summary, the Markdown report) is in the visitor's language, the JSON report and
+the subtitles are data.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ..media.files import Upload
 from ..media.video import format_time, open_video, require_video
+from ..messages import Message, text
 from ..models.manager import ModelManager
+from ..params import documented
+from ..settings import Settings
 from ..tasks.chapters import worth_reading
 from ..tasks.video_report import chapters_markdown
-from ..tasks.video_summary import VideoSummary, summarize_video
+from ..tasks.video_summary import (
+    DESCRIBE,
+    MAX_KEYFRAMES,
+    READ_TEXT,
+    SUMMARY_METHOD,
+    TRANSCRIBE,
+    VideoSummary,
+    check_keyframes,
+    keyframes_param,
+    summarize_video,
+)
 from .availability import AvailabilityView
-from .common import model_event, output_folder, progress_to
-from .i18n import tr, tr_choices
+from .events import model_event, output_folder, progress_to
+from .i18n import request_locale, tr
 from .send_to import Ports, track_selection
+from .widgets import checkbox, radio, slider
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "videos"
 EXAMPLES = ["thanks-for-watching.mp4", "earth-at-night.mp4"]
-METHOD_CHOICES = [
-    ("Model (abstractive), else picked sentences", "auto"),
-    ("Picked sentences (extractive)", "extractive"),
-]
+VIDEO = "the video (MP4, WebM, MOV, MKV …)"
+"""What the video parameter is, for the API page and MCP."""
+METHODS = ("abstractive", "extractive", "first sentences", "facts")
+"""How a summary can have been made (``video_summary.method.*`` says each in the notes)."""
 
 
 def transcript_text(result: VideoSummary) -> str:
@@ -32,76 +53,77 @@ def transcript_text(result: VideoSummary) -> str:
     return "\n".join(f"[{format_time(s.start)}–{format_time(s.end)}] {s.text}" for s in result.transcript.segments)
 
 
-def notes_markdown(result: VideoSummary) -> str:
-    method = {
-        "abstractive": "written by the summarisation model",
-        "extractive": "sentences picked by sentence embeddings",
-        "first sentences": "the first sentences (no model available)",
-        "facts": "facts about the file (nothing was recognised)",
-    }.get(result.summary_method, result.summary_method)
-    lines = [f"Summary: {method}. {len(result.keyframes)} keyframes, {len(result.chapters)} chapters."]
-    lines += [f"- ⚠️ {note}" for note in result.notes]
-    return "\n".join(lines)
+def notes_markdown(result: VideoSummary, locale: str = "en") -> str:
+    key = result.summary_method.replace(" ", "_") if result.summary_method in METHODS else None
+    method = Message(f"video_summary.method.{key}") if key else result.summary_method
+    head = Message("video_summary.notes", method=method, keyframes=len(result.keyframes), chapters=len(result.chapters))
+    return "\n".join([head.text(locale), *(f"- ⚠️ {text(note, locale)}" for note in result.notes)])
 
 
-def gpu_seconds(video: Any, max_keyframes: float = 8, *_: Any, **__: Any) -> float:
+def gpu_seconds(video: Any, max_keyframes: int | None = None, *_: Any, **__: Any) -> float:
     """ZeroGPU time to ask for: captioning the keyframes plus transcribing about 1/20 of the video's length."""
     try:
-        duration = open_video(video).info.duration
-    except Exception:  # the handler itself reports a bad file; ask for little
+        duration = open_video(video).info.duration  # an Upload, as the gate hands it on (or a path)
+        keyframes = float(max_keyframes or 0)
+    except Exception:  # the handler itself reports a bad file or value; ask for little
         return 30
-    return min(30 + 2 * float(max_keyframes or 8) + duration / 20, 300)
+    return min(30 + 2 * keyframes + duration / 20, 300)
+
+
+def keyframes_slider(settings: Settings) -> gr.Slider:
+    """:data:`MAX_KEYFRAMES` up to this server's ``MMDEMO_MAX_KEYFRAMES`` (:func:`keyframes_param`), which the
+    gate checks."""
+    return slider(keyframes_param(settings))
+
+
+@documented([MAX_KEYFRAMES, DESCRIBE, READ_TEXT, TRANSCRIBE, SUMMARY_METHOD], video=VIDEO)
+def summarize(
+    manager: ModelManager,
+    video: Upload,
+    max_keyframes: int | None = MAX_KEYFRAMES.default,
+    describe: bool = DESCRIBE.default,
+    read_text: bool = READ_TEXT.default,
+    transcribe: bool = TRANSCRIBE.default,
+    summary_method: str = SUMMARY_METHOD.default,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> tuple[str, str, list[tuple[Any, str]], str, list[str], str]:
+    """Summarise a video from what is seen (keyframe captions), read on screen and said (transcript):
+    a summary, timestamped chapters, keyframes, the transcript and Markdown/JSON/SRT reports."""
+    locale = request_locale()
+    result = summarize_video(
+        video,
+        max_keyframes=max_keyframes,
+        describe=describe,
+        read_text=read_text,
+        transcribe=transcribe,
+        summary_method=summary_method,  # type: ignore[arg-type]
+        manager=manager,
+        progress=progress_to(progress, locale),
+    )
+    files = result.write_report(output_folder(), locale=locale)
+    gallery = []
+    for k in result.keyframes:
+        read = " / ".join(t for t in k.text if worth_reading(t))
+        label = " · ".join(p for p in (format_time(k.time), k.caption, read) if p)
+        gallery.append((k.image, label))
+    return (
+        text(result.summary, locale),
+        chapters_markdown(result.chapters, locale=locale),
+        gallery,
+        transcript_text(result),
+        [str(p) for p in files],
+        notes_markdown(result, locale),
+    )
+
+
+def check(manager: ModelManager, video: Upload, max_keyframes: int | None = None, *_: Any) -> None:
+    """The browser's precheck: a video, and a number of keyframes this server allows."""
+    require_video(video)
+    check_keyframes(max_keyframes, manager.settings)
 
 
 def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
-    limit = manager.settings.max_keyframes
-
-    def summarize(
-        video: Any,
-        max_keyframes: int = min(8, limit),
-        describe: bool = True,
-        read_text: bool = True,
-        transcribe: bool = True,
-        summary_method: str = "auto",
-        progress: gr.Progress = gr.Progress(track_tqdm=True),
-    ) -> tuple[str, str, list[tuple[Any, str]], str, list[str], str]:
-        """Summarise a video from what is seen (keyframe captions), read on screen and said (transcript):
-        a summary, timestamped chapters, keyframes, the transcript and Markdown/JSON/SRT reports.
-
-        Args:
-            video: the video (MP4, WebM, MOV, MKV …).
-            max_keyframes: most scene keyframes to describe.
-            describe: caption the keyframes.
-            read_text: read on-screen text.
-            transcribe: transcribe the speech.
-            summary_method: "auto" (a summarisation model, else picked sentences) or "extractive".
-        """
-        result = summarize_video(
-            video,
-            max_keyframes=max_keyframes,
-            describe=describe,
-            read_text=read_text,
-            transcribe=transcribe,
-            summary_method=summary_method,  # type: ignore[arg-type]
-            manager=manager,
-            progress=progress_to(progress),
-        )
-        files = result.write_report(output_folder())
-        gallery = []
-        for k in result.keyframes:
-            read = " / ".join(t for t in k.text if worth_reading(t))
-            label = " · ".join(p for p in (format_time(k.time), k.caption, read) if p)
-            gallery.append((k.image, label))
-        return (
-            result.summary,
-            chapters_markdown(result.chapters),
-            gallery,
-            transcript_text(result),
-            [str(p) for p in files],
-            notes_markdown(result),
-        )
-
     gr.Markdown(
         tr("Summarise a video from what is seen, read on screen and said: a summary, chapters, keyframes and reports."),
         elem_classes="tab-intro",
@@ -118,14 +140,12 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 elem_id="video-examples",
             )
             with gr.Accordion(tr("Options"), open=False):
-                keyframes = gr.Slider(
-                    1, max(limit, 2), value=min(8, limit), step=1, precision=0, label=tr("Most keyframes (scenes)")
-                )
+                keyframes = keyframes_slider(manager.settings)
                 with gr.Row():
-                    describe = gr.Checkbox(value=True, label=tr("Describe frames"))
-                    read_text = gr.Checkbox(value=True, label=tr("Read on-screen text"))
-                    transcribe = gr.Checkbox(value=True, label=tr("Transcribe speech"))
-                method = gr.Radio(tr_choices(METHOD_CHOICES), value="auto", label=tr("Summary"))
+                    describe = checkbox(DESCRIBE)
+                    read_text = checkbox(READ_TEXT)
+                    transcribe = checkbox(TRANSCRIBE)
+                method = radio(SUMMARY_METHOD)
             button = gr.Button(tr("Summarise"), variant="primary", elem_id="video-button")
             # The headline result directly under the button (on a phone the columns stack).
             summary = gr.Textbox(
@@ -146,20 +166,17 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 to_prompt = gr.Button(tr("Use as a prompt"), size="sm", elem_id="video-to-prompt")
             files = gr.File(label=tr("Report (Markdown, JSON, SRT)"), file_count="multiple", elem_id="video-files")
 
-    def video_given(video: Any, *_: Any) -> None:
-        require_video(video)
-
     after(
         model_event(
             button.click,
-            summarize,
+            functools.partial(summarize, manager),
             [video, keyframes, describe, read_text, transcribe, method],
             [summary, chapters, gallery, transcript, files, notes],
             api_name="summarize",
             lane="video",
             gpu_duration=gpu_seconds,
             manager=manager,
-            check=video_given,
+            check=functools.partial(check, manager),
         )
     )
     return Ports(texts=[(to_prompt, transcript)], images=[(to_image, gallery, track_selection(gallery))])
