@@ -44,6 +44,8 @@ TIER_FIXTURES: dict[str, tuple[str, ...]] = {
     "ov_shared_cache": ("slow",),  # tests/test_openvino.py
     "ct2_cache": ("slow",),  # tests/test_ct2_speech.py: Whisper converted to CTranslate2
     "eval_cache": ("slow",),  # tests/test_eval_cli.py: the built-in evaluation sets through the real packaged models
+    "odd_videos": ("slow",),  # whole videos decoded (and summarised by every model in turn)
+    "real_videos": ("slow",),  # tests/test_video_summary.py: gradio's videos, summarised
 }
 """Fixture → the marks of every test that uses it (directly or through another fixture)."""
 LATER_TIERS = ("e2e", "browser", "replica", "slow")
