@@ -35,6 +35,18 @@ CATE_BLANCH = (
 )
 """``cate_blanch.mp3`` (see the module doc for the marked word)."""
 RUN_ON_WPM = 175
+REAL_LOOP = (
+    "Our train left the city at dawn, and followed the river north through farmland, and small towns a conductor "
+    "walked through the carriages selling coffee, and then which is from a metal car near noon the valley narrowed, "
+    "and the line began to climb in long curves, and the water we passed free tunnels, and the my doctor read stone "
+    "that crossed a deep gorgeous mountain station, there was cold, and smelled of pine, and the mass was waiting to "
+    "take us to the lake, I even we had found a room with a balcony, and a new and the snow on the beach, the museum "
+    "opened a new hall for the history of flight last spring visitors" + ", and the water" * 23
+)
+"""A real repetition loop: the second segment Whisper tiny.en (CTranslate2 int8, beam 2, conditioned on the previous
+text) wrote for the run-on text (:func:`run_on_text` at :data:`RUN_ON_WPM`) on an AMD EPYC with oneDNN limited to
+AVX2. Whether, where and how beam search loops depends on the CPU's int8 kernels (on an Intel Xeon beam 3 looped:
+"the sea, and the sea, …"), so tests that need a loop on every CPU put this one in."""
 NO_WORDS = ""
 GRADIO_CLIPS: dict[str, str | None] = {
     "heath_ledger.mp3": GRADIO_SPEECH["heath_ledger.mp3"],
