@@ -238,7 +238,10 @@ def test_default_model_from_prefetch_folder(tmp_path: Path, tiny_model_dirs: dic
     manager = ModelManager(Settings(device="cpu", offline=True, model_dir=str(tmp_path)))
     row = next(s for s in manager.status() if s.role == "captioner")
     assert (row.model_id, row.source) == (model_id, "prefetch folder")
-    assert isinstance(caption_image(render_text(["hi"]), manager=manager).text, str)
+    picture = render_text(["hi"])
+    direct = ModelManager(Settings(device="cpu", offline=True, models={"captioner": str(tiny_model_dirs["captioner"])}))
+    # the prefetched copy is the model that captions: the same caption as the folder it was copied from
+    assert caption_image(picture, manager=manager).text == caption_image(picture, manager=direct).text
     assert next(s for s in manager.status() if s.role == "captioner").state == "ready"
 
 
