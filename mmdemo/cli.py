@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_argument(p, param)
     p.set_defaults(func=cmd_emotion)
 
-    from .tasks import transcription, video_summary
+    from .tasks import video_summary
 
     p = sub.add_parser("summarize", help="summarise a video: what is seen, read and said")
     p.add_argument("video")
