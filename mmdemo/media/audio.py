@@ -6,8 +6,11 @@ wherever the container says it (and while decoding otherwise), so an over-long u
 
 Decoding: ``soundfile`` (libsndfile: WAV, FLAC, OGG Vorbis/Opus, MP3, AIFF …) first, then PyAV
 (FFmpeg: M4A/AAC, WebM/Opus as browsers record, MP4/MOV sound tracks, anything else FFmpeg reads).
-Channels are averaged to mono; resampling uses ``soxr`` (what librosa calls for ``soxr_hq``, without
-librosa's numba start-up cost). Also here: frame loudness and which frames carry sound, measured once per
+Channels and sample rate are checked from the header before anything is decoded; decoding then streams, block
+by block: each block is averaged to mono and resampled (``soxr``, what librosa calls for ``soxr_hq``, without
+librosa's numba start-up cost) before the next is read, so the multichannel float32 samples of a whole file
+are never held, and the samples decoded (all channels, at the file's rate) are counted against
+:attr:`AudioLimits.max_decoded_bytes`. Also here: frame loudness and which frames carry sound, measured once per
 clip (:class:`Loudness`). The spectrogram picture is :mod:`mmdemo.media.spectrogram`.
 """
 
@@ -32,6 +35,7 @@ __all__ = [
     "Audio",
     "AudioLimits",
     "Loudness",
+    "check_format",
     "frame_levels_db",
     "load_audio",
     "probe_duration",
@@ -49,13 +53,28 @@ DYNAMIC_RANGE_DB = 35.0
 """…nor do frames more than this far below the loudest frame (background noise)."""
 
 
+KEEP_RATE = 48_000
+"""Audio is kept at its own rate up to this; faster rates are resampled to it while decoding (unless
+:func:`load_audio` is asked for another rate)."""
+BLOCK_FRAMES = 1 << 16
+"""Frames decoded at a time (8 channels: 2 MiB of float32)."""
+
+
 @dataclass(frozen=True)
 class AudioLimits:
-    """What an upload may be: file size in bytes and duration in seconds."""
+    """What an upload may be: file size in bytes, duration in seconds, channels, sample rate, and the samples
+    decoding may produce (all channels at the file's rate, as float32: the decoding work of one recording)."""
 
     max_bytes: int = 50 * 1024 * 1024
     max_seconds: float = 600.0
     min_seconds: float = 0.05
+    max_channels: int = 8
+    """7.1 surround; more are refused before decoding."""
+    min_sample_rate: int = 1_000
+    max_sample_rate: int = 192_000
+    """Hz; faster files are refused before decoding."""
+    max_decoded_bytes: int = 1 << 30
+    """1 GiB: e.g. 10 min of 8 channels at 48 kHz (922 MB) or of stereo at 192 kHz (922 MB)."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> AudioLimits:
@@ -119,11 +138,12 @@ def load_audio(
     ``(n,)`` or ``(n, channels)``), or an :class:`Audio`. Gradio's file objects are not taken: the page's gate
     unwraps them (into an ``Upload``).
     """
+    rate = None if sample_rate is None else int(sample_rate)
     if isinstance(source, Audio):
         audio = source
         _check_duration(audio.duration, limits)
     elif isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], np.ndarray):
-        audio = _from_array(source[0], source[1], limits)
+        audio = _from_array(source[0], source[1], limits, rate)
     else:
         if isinstance(source, str) and source.startswith(("http://", "https://", "data:")):
             raise InputError(Message("audio.link"))
@@ -133,9 +153,9 @@ def load_audio(
             data = where
         else:
             data = read_limited(where, limits.max_bytes, "audio")
-        audio = _decode(data, limits)
-    if sample_rate is not None:
-        audio = audio.at_rate(int(sample_rate))
+        audio = _decode(data, limits, rate)
+    if rate is not None:
+        audio = audio.at_rate(rate)
     return audio
 
 
@@ -186,18 +206,87 @@ def _check_duration(seconds: float, limits: AudioLimits) -> None:
         )
 
 
+def check_format(rate: int, channels: int, limits: AudioLimits) -> None:
+    """Sample rate and channels, as the header states them (before anything is decoded); a video's sound track
+    is checked by it too."""
+    if not limits.min_sample_rate <= rate <= limits.max_sample_rate:
+        raise InputError(
+            Message("audio.rate_range", rate=rate, low=limits.min_sample_rate, high=limits.max_sample_rate)
+        )
+    if channels > limits.max_channels:
+        raise InputError(Message("audio.too_many_channels", channels=channels, limit=limits.max_channels))
+
+
+def _check_decoded(frames: int, rate: int, channels: int, limits: AudioLimits) -> None:
+    """``frames`` of ``channels`` float32 samples within :attr:`AudioLimits.max_decoded_bytes`."""
+    size = frames * max(channels, 1) * 4
+    if size > limits.max_decoded_bytes:
+        raise InputError(
+            Message(
+                "audio.decode_budget",
+                channels=channels,
+                rate=rate,
+                length=duration_text(frames / rate),
+                size=f"{size / 1e6:.0f}",
+                limit=f"{limits.max_decoded_bytes / 1e6:.0f}",
+            )
+        )
+
+
+class _MonoSink:
+    """Decoded blocks (channels × frames, float32) → mono at ``out_rate``, block by block: only one block of the
+    source and the mono result are ever held. Counts frames against the duration and decoding limits."""
+
+    def __init__(self, rate: int, channels: int, out_rate: int | None, limits: AudioLimits) -> None:
+        self.rate, self.channels, self.limits = rate, channels, limits
+        self.out_rate = out_rate or min(rate, KEEP_RATE)
+        self.frames = 0
+        self.max_frames = int(limits.max_seconds * rate) + 1
+        self.parts: list[np.ndarray] = []
+        self.stream: Any = None
+        if self.out_rate != rate:
+            import soxr
+
+            self.stream = soxr.ResampleStream(rate, self.out_rate, 1, dtype="float32", quality="HQ")
+
+    def add(self, block: np.ndarray) -> None:
+        """One block, channels first (float samples; any channel count up to the checked one)."""
+        self.frames += block.shape[1]
+        if self.frames > self.max_frames:
+            _check_duration(self.frames / self.rate, self.limits)
+        _check_decoded(self.frames, self.rate, max(self.channels, block.shape[0]), self.limits)
+        mono = _to_mono(block)
+        if self.stream is not None:
+            mono = self.stream.resample_chunk(mono)
+        if mono.size:
+            self.parts.append(mono)
+
+    def finish(self) -> np.ndarray:
+        if self.stream is not None:
+            self.parts.append(self.stream.resample_chunk(np.zeros(0, np.float32), last=True))
+            self.stream = None
+        samples = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
+        self.parts = []
+        return np.ascontiguousarray(samples, dtype=np.float32)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
 # --- decoding ------------------------------------------------------------------------------------
 
 
-def _decode(data: bytes, limits: AudioLimits) -> Audio:
-    """Bytes whose size was checked (:func:`_read_path` or :func:`_check_bytes`) → :class:`Audio`."""
+def _decode(data: bytes, limits: AudioLimits, out_rate: int | None = None) -> Audio:
+    """Bytes whose size was checked (:func:`_read_path` or :func:`_check_bytes`) → :class:`Audio` (mono, at
+    ``out_rate``; None: the file's rate up to :data:`KEEP_RATE`)."""
     data, header_note = _wav_true_length(data)
     try:
-        audio = _decode_soundfile(data, limits)
+        audio = _decode_soundfile(data, limits, out_rate)
     except InputError:
         raise
     except Exception:  # libsndfile cannot read it (M4A, WebM, damaged …): let FFmpeg try
-        audio = _decode_pyav(data, limits)
+        audio = _decode_pyav(data, limits, out_rate)
     if header_note:
         audio = dataclasses.replace(audio, warnings=(*audio.warnings, header_note))
     return audio
@@ -235,13 +324,14 @@ def _wav_true_length(data: bytes) -> tuple[bytes, Message | None]:
     return data, None
 
 
-def _decode_soundfile(data: bytes, limits: AudioLimits) -> Audio:
+def _decode_soundfile(data: bytes, limits: AudioLimits, out_rate: int | None = None) -> Audio:
     import soundfile as sf
 
     with sf.SoundFile(io.BytesIO(data)) as f:
         rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
         if rate <= 0 or channels <= 0:
             raise ValueError("no audio")
+        check_format(rate, channels, limits)
         if not 0 < frames < 2**62:  # libsndfile reports a huge count when it does not know
             expected = None
         elif f.format == "MP3":  # libsndfile's MP3 count overstates real files by ~0.5 s; FFmpeg's is exact
@@ -250,14 +340,19 @@ def _decode_soundfile(data: bytes, limits: AudioLimits) -> Audio:
             expected = frames / rate
         if expected is not None:
             _check_duration(expected, limits)
-        max_frames = int(limits.max_seconds * rate) + 1
-        samples = f.read(frames=min(frames, max_frames) if frames > 0 else max_frames, dtype="float32", always_2d=True)
-    seconds = len(samples) / rate
+            _check_decoded(round(expected * rate), rate, channels, limits)
+        sink = _MonoSink(rate, channels, out_rate, limits)
+        while True:
+            block = f.read(frames=BLOCK_FRAMES, dtype="float32", always_2d=True)
+            if not len(block):
+                break
+            sink.add(block.T)
+    seconds = sink.seconds
     _check_duration(seconds, limits)
     note: tuple[Message, ...] = ()
     if expected is not None and seconds < 0.98 * expected - 0.05:  # the header promised more than the file holds
         note = (_ended_early(seconds),)
-    return Audio(_to_mono(samples.T), rate, rate, channels, "soundfile", note)
+    return Audio(sink.finish(), sink.out_rate, rate, channels, "soundfile", note)
 
 
 def _container_seconds(data: bytes | str) -> float | None:
@@ -277,7 +372,7 @@ def _ended_early(seconds: float) -> Message:
     return Message("audio.ended_early", length=duration_text(seconds))
 
 
-def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
+def _decode_pyav(data: bytes, limits: AudioLimits, out_rate: int | None = None) -> Audio:
     import av
 
     try:
@@ -296,37 +391,35 @@ def _decode_pyav(data: bytes, limits: AudioLimits) -> Audio:
         channels = int(stream.codec_context.channels or 0)
         if rate <= 0:
             raise InputError(_DAMAGED)
+        check_format(rate, channels, limits)
+        expected = None
         if stream.duration is not None and stream.time_base is not None:
-            _check_duration(float(stream.duration * stream.time_base), limits)
+            expected = float(stream.duration * stream.time_base)
         elif container.duration is not None:  # microseconds; WebM from a browser's recorder has none
-            _check_duration(container.duration / 1e6, limits)
-        max_samples = int(limits.max_seconds * rate) + 1
-        chunks: list[np.ndarray] = []
-        total = 0
+            expected = container.duration / 1e6
+        if expected is not None:
+            _check_duration(expected, limits)
+            _check_decoded(round(expected * rate), rate, channels, limits)
+        sink = _MonoSink(rate, channels, out_rate, limits)
         note: tuple[Message, ...] = ()
-        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout or "mono", rate=rate)
+        layout = (stream.codec_context.layout if channels else None) or "mono"
+        # Interleaved samples: PyAV's planar arrays of 8 channels and more crash (``to_ndarray``).
+        resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
+        width = av.AudioLayout(layout).nb_channels if isinstance(layout, str) else layout.nb_channels
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().astype(np.float32, copy=False)
-                    chunks.append(chunk)
-                    total += chunk.shape[1]
-                if total > max_samples:
-                    _check_duration(total / rate, limits)
+                    sink.add(out.to_ndarray().reshape(-1, width).T)
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().astype(np.float32, copy=False))
-                total += chunks[-1].shape[1]
+                sink.add(out.to_ndarray().reshape(-1, width).T)
         except InputError:
             raise
         except Exception as exc:  # a damaged or truncated stream: keep what decoded, if anything
-            if total == 0:
+            if sink.frames == 0:
                 raise InputError(_DAMAGED) from exc
-            note = (_ended_early(total / rate),)
-    if not chunks:
-        _check_duration(0.0, limits)
-    samples = np.concatenate(chunks, axis=1)
-    _check_duration(samples.shape[1] / rate, limits)
-    return Audio(_to_mono(samples), rate, rate, channels or samples.shape[0], "pyav", note)
+            note = (_ended_early(sink.seconds),)
+    _check_duration(sink.seconds, limits)
+    return Audio(sink.finish(), sink.out_rate, rate, channels or 1, "pyav", note)
 
 
 def _not_audio(data: bytes) -> InputError:
@@ -338,13 +431,11 @@ def _not_audio(data: bytes) -> InputError:
     return InputError(Message("audio.not_audio", formats=FORMATS_HINT))
 
 
-def _from_array(rate: Any, array: np.ndarray, limits: AudioLimits) -> Audio:
+def _from_array(rate: Any, array: np.ndarray, limits: AudioLimits, out_rate: int | None = None) -> Audio:
     try:
         rate = int(rate)
     except (TypeError, ValueError):
         raise InputError(Message("audio.rate_not_number", rate=repr(rate))) from None
-    if not 1000 <= rate <= 384_000:
-        raise InputError(Message("audio.rate_range", rate=rate))
     if array.ndim == 1:
         channels_first = array[np.newaxis, :]
     elif array.ndim == 2:
@@ -354,8 +445,14 @@ def _from_array(rate: Any, array: np.ndarray, limits: AudioLimits) -> Audio:
         raise InputError(Message("audio.array_shape", shape=array.shape))
     if array.dtype.kind not in "iuf":
         raise InputError(Message("audio.array_type", dtype=array.dtype))
-    _check_duration(channels_first.shape[1] / rate, limits)
-    return Audio(_to_mono(_to_float(channels_first)), rate, rate, channels_first.shape[0], "array")
+    channels, frames = channels_first.shape
+    check_format(rate, channels, limits)
+    _check_duration(frames / rate, limits)
+    _check_decoded(frames, rate, channels, limits)
+    sink = _MonoSink(rate, channels, out_rate, limits)
+    for start in range(0, frames, BLOCK_FRAMES):  # never a float copy of the whole array
+        sink.add(_to_float(channels_first[:, start : start + BLOCK_FRAMES]))
+    return Audio(sink.finish(), sink.out_rate, rate, channels, "array")
 
 
 def _to_float(array: np.ndarray) -> np.ndarray:

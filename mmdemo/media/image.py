@@ -1,8 +1,13 @@
 """Turn an image (a path or :class:`~mmdemo.media.files.Upload`, bytes, PIL, numpy) into one safe RGB image.
 
 Every bad input raises :class:`~mmdemo.errors.InputError` with a message the user can act on. Pixel
-limits are checked from the header before any pixel data is decoded; truncated files are rejected
-(``ImageFile.LOAD_TRUNCATED_IMAGES`` is never touched); transparency is composited over white.
+limits are checked from the header before any pixel data is decoded, per call (no process-wide lock or warning
+filter: decodes run side by side); truncated files are rejected (``ImageFile.LOAD_TRUNCATED_IMAGES`` is never
+touched); transparency is composited over white.
+
+Slow decoders get a smaller pixel budget (:attr:`ImageLimits.max_slow_pixels`): JPEG 2000 (whose decoder holds
+Python's GIL, so a large one stalls every thread of the app) is decoded at a reduced resolution that fits, and
+formats Pillow decodes in Python (QOI, uncompressed DDS, RLE BMP, plain and 16-bit PPM) are refused above it.
 """
 
 from __future__ import annotations
@@ -10,10 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import os
 import re
-import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +40,9 @@ class ImageLimits:
 
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 50_000_000
+    max_slow_pixels: int = 4_000_000
+    """Width × height decoded by a slow decoder (:data:`SLOW_DECODERS`): JPEG 2000 larger than this is decoded
+    at a reduced resolution that fits, other slow formats are refused. At most :attr:`max_pixels`."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> ImageLimits:
@@ -55,9 +62,9 @@ _FORMATS = {
     "PNG", "JPEG", "GIF", "WEBP", "AVIF", "HEIF", "BMP", "DIB", "TIFF", "ICO", "CUR", "ICNS",
     "JPEG2000", "PPM", "TGA", "PSD", "QOI", "SGI", "PCX", "DDS", "XBM", "XPM",
 }  # fmt: skip
-# Warning filters are process-wide, so the code that turns PIL's DecompressionBombWarning into an
-# error is serialised; PIL's own MAX_IMAGE_PIXELS is left as it is.
-_BOMB_LOCK = threading.Lock()
+SLOW_DECODERS = frozenset({"jpeg2k"})
+"""Pillow's C decoders that are slow per pixel and hold the GIL (JPEG 2000: ~0.7 s per megapixel of noise here).
+Decoders written in Python (``Image.DECODERS``: QOI, DDS, RLE BMP, PPM …) are slow too and count as well."""
 
 
 NO_IMAGE = Message("image.missing")
@@ -140,15 +147,55 @@ def _check_bytes(size: int, limits: ImageLimits) -> None:
     check_file_size(size, limits.max_bytes, "image")
 
 
+def _max_pixels(limits: ImageLimits) -> int:
+    """The pixel limit: ``limits``, and PIL's own ``MAX_IMAGE_PIXELS`` where that is lower (it is read, never set:
+    a process-wide value, where a warning becomes an error only through a process-wide filter)."""
+    return min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+
+
 def _check_size(width: int, height: int, limits: ImageLimits) -> None:
     if width <= 0 or height <= 0:
         raise InputError(Message("image.no_pixels", width=width, height=height))
-    if width * height > limits.max_pixels:
+    limit = _max_pixels(limits)
+    if width * height > limit:
         raise InputError(
-            Message(
-                "image.too_large", width=width, height=height, pixels=_mp(width * height), limit=_mp(limits.max_pixels)
-            )
+            Message("image.too_large", width=width, height=height, pixels=_mp(width * height), limit=_mp(limit))
         )
+
+
+def _is_slow(im: Image.Image) -> bool:
+    """Whether decoding ``im`` runs a slow decoder (:data:`SLOW_DECODERS` or one written in Python)."""
+    return any(tile[0] in SLOW_DECODERS or tile[0] in Image.DECODERS for tile in getattr(im, "tile", None) or ())
+
+
+def _limit_slow_decode(im: Image.Image, limits: ImageLimits) -> None:
+    """Keep a slow decoder within :attr:`ImageLimits.max_slow_pixels`: a large JPEG 2000 is set to decode at the
+    largest reduced resolution that fits (its wavelet levels make that cheap), anything else is refused."""
+    width, height = im.size
+    limit = min(limits.max_slow_pixels, _max_pixels(limits))
+    if width * height <= limit or not _is_slow(im):
+        return
+    if im.format == "JPEG2000":
+        reduce = 1
+        while math.ceil(width / 2**reduce) * math.ceil(height / 2**reduce) > limit:
+            reduce += 1
+        im.reduce = reduce  # type: ignore[assignment,method-assign]  # the plugin's setter
+        return
+    raise _slow_error(im, limit)
+
+
+def _slow_error(im: Image.Image, limit: int) -> InputError:
+    width, height = im.size
+    return InputError(
+        Message(
+            "image.slow_format",
+            format=im.format or "?",
+            width=width,
+            height=height,
+            pixels=_mp(width * height),
+            limit=_mp(limit),
+        )
+    )
 
 
 def _bomb_error(exc: Exception, limits: ImageLimits) -> InputError:
@@ -161,13 +208,12 @@ def _bomb_error(exc: Exception, limits: ImageLimits) -> InputError:
 
 @contextmanager
 def _bomb_guard(limits: ImageLimits) -> Iterator[None]:
-    """Turn PIL's decompression-bomb warning and error into :class:`InputError`."""
-    with _BOMB_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            yield
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise _bomb_error(exc, limits) from exc
+    """Turn PIL's decompression-bomb error (and its warning, where warnings are errors) into :class:`InputError`.
+    Nothing global is changed or locked: the pixel limit itself is checked per call (:func:`_check_size`)."""
+    try:
+        yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb_error(exc, limits) from exc
 
 
 def _not_an_image(data: bytes) -> InputError:
@@ -201,7 +247,8 @@ def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
             raise InputError(_DAMAGED) from exc
         try:
             _check_size(*im.size, limits)  # from the header: nothing decoded yet
-            _load(im)  # the full decode of the first frame; a truncated file fails here
+            _limit_slow_decode(im, limits)
+            _load(im, limits)  # the full decode of the first frame; a truncated file fails here
         except BaseException:
             im.close()
             raise
@@ -214,19 +261,23 @@ def _formats() -> list[str]:
     return [name for name in Image.ID if name in _FORMATS]
 
 
-def _load(im: Image.Image) -> None:
+def _load(im: Image.Image, limits: ImageLimits) -> None:
+    reduced = getattr(im, "_reduce", 0)
     try:
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise
     except Exception as exc:
+        if reduced:  # the file has fewer resolution levels than the reduction needs
+            raise _slow_error(im, min(limits.max_slow_pixels, _max_pixels(limits))) from exc
         raise InputError(_DAMAGED) from exc
 
 
 def _from_pil(im: Image.Image, limits: ImageLimits) -> Image.Image:
     _check_size(*im.size, limits)
     with _bomb_guard(limits):
-        _load(im)
+        _limit_slow_decode(im, limits)
+        _load(im, limits)
     return _to_rgb(_exif_transpose(im))
 
 

@@ -3,7 +3,10 @@
 * :func:`open_video` checks size, container and duration from the header and returns a :class:`Video`.
 * :meth:`Video.sample` decodes the frames at given times by seeking to the keyframe before each
   target and decoding forward (decode-and-skip), or by decoding straight through when the targets
-  are close together; frames that are skipped are never converted, scaled or kept.
+  are close together or no keyframe lies between (the keyframes are listed first, from the packets,
+  without decoding); frames that are skipped are never converted, scaled or kept. Frames decoded are
+  counted against :attr:`VideoLimits.max_decoded_frames`: when it runs out, the frames found so far are kept
+  and a note says how far the video was read.
 * :func:`select_keyframes` picks scene-aware keyframes from those samples (colour/structure change
   on 32×32 thumbnails), at most ``max_keyframes``.
 * :meth:`Video.audio` gives the sound track as mono float32 at 16 kHz (for speech recognition).
@@ -15,6 +18,7 @@ from each frame's own timestamp, so variable-frame-rate videos are timed correct
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import io
 import math
@@ -68,16 +72,34 @@ _IMAGE_DEMUXERS = ("image2", "_pipe", "gif")  # FFmpeg opens pictures as one-fra
 _AUDIO_ONLY_HINT = Message("video.audio_only")
 
 
+BUDGET_FRAME_PIXELS = 1920 * 1080
+"""Frames up to this size count as one against :attr:`VideoLimits.max_decoded_frames`; larger ones in proportion."""
+
+
 @dataclass(frozen=True)
 class VideoLimits:
-    """What an upload may be: file size in bytes and duration in seconds."""
+    """What an upload may be: file size in bytes, duration in seconds, frame size (the image pixel limit), and
+    the decoding work one request may do."""
 
     max_bytes: int = 50 * 1024 * 1024
     max_seconds: float = 1800.0
+    max_frame_pixels: int = 50_000_000
+    """Width × height of the frames, checked from the header before any is decoded (as an image's)."""
+    max_decoded_frames: int = 10_000
+    """Frames decoded to sample one video (frames larger than :data:`BUDGET_FRAME_PIXELS` count in proportion:
+    2,500 at 4K). Seeking keeps it far below for ordinary videos; one with a single keyframe would need them all."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> VideoLimits:
-        return cls(max_bytes=settings.max_upload_bytes, max_seconds=settings.max_video_seconds)
+        return cls(
+            max_bytes=settings.max_upload_bytes,
+            max_seconds=settings.max_video_seconds,
+            max_frame_pixels=settings.max_image_pixels,
+        )
+
+    def frame_budget(self, width: int, height: int) -> int:
+        """Frames of ``width`` × ``height`` that may be decoded."""
+        return max(1, int(self.max_decoded_frames * min(1.0, BUDGET_FRAME_PIXELS / max(width * height, 1))))
 
 
 @dataclass(frozen=True)
@@ -231,10 +253,13 @@ def _duration(container: Any, stream: Any) -> float:
 class Video:
     """A validated video file; each method opens its own decoder, so a ``Video`` can be shared."""
 
-    def __init__(self, location: Path | bytes, info: VideoInfo, name: str = "") -> None:
+    def __init__(
+        self, location: Path | bytes, info: VideoInfo, name: str = "", limits: VideoLimits = VideoLimits()
+    ) -> None:
         self.location = location
         self.info = info
         self.name = name or (location.name if isinstance(location, Path) else "video")
+        self.limits = limits
 
     def __repr__(self) -> str:
         return f"Video({self.name!r}, {self.info})"
@@ -249,8 +274,9 @@ class Video:
     ) -> tuple[list[SampledFrame], tuple[Message, ...]]:
         """Frames at (the first frame at or after) each of ``times``, in order, without duplicates.
 
-        Returns the frames and notes (e.g. the file ended early). A target past the last frame gets
-        the last frame. Raises :class:`InputError` when not a single frame decodes.
+        Returns the frames and notes (e.g. the file ended early, or the decoding budget ran out: then the frames
+        found so far, the furthest frame decoded last). A target past the last frame gets the last frame. Raises
+        :class:`InputError` when not a single frame decodes.
         """
         targets = sorted(max(0.0, float(t)) for t in times)
         if not targets:
@@ -262,6 +288,9 @@ class Video:
             stream.thread_type = "AUTO"  # frame + slice threads
             start = _start_seconds(stream)
             fps = self.info.fps or 25.0
+            keyframes = _keyframe_times(container, stream, start)
+            budget = self.limits.frame_budget(stream.codec_context.width, stream.codec_context.height)
+            spent = 0
             decoded: Iterator[Any] | None = None
             position = -math.inf  # time of the last decoded frame
             last: Any = None  # last decoded frame (not yet converted)
@@ -284,10 +313,15 @@ class Video:
                         break
                     if target <= last_time and last is not None:
                         continue  # already past it: that frame was taken for an earlier target
-                    if decoded is None or target - position > SEEK_GAP_SECONDS:
+                    if decoded is None or (
+                        target - position > SEEK_GAP_SECONDS and _keyframe_before(keyframes, target) > position
+                    ):
                         decoded = self._seek(container, stream, target + start)
                     found = False
                     for frame in decoded:
+                        spent += 1
+                        if spent > budget:
+                            raise _BudgetSpent
                         at = (float(frame.time) - start) if frame.time is not None else last_time + 1 / fps
                         at = max(at, 0.0)
                         position = at
@@ -303,6 +337,20 @@ class Video:
                             if targets[-1] - last_time > max(2 / fps, 0.5):  # the header promised more
                                 notes = (_ended_early(last_time, self.info.duration),)
                         done = True
+            except _BudgetSpent:  # keep what was found, and the furthest frame decoded
+                if last is not None and last_time > taken:
+                    convert(last, last_time)
+                info = self.info
+                notes = (
+                    Message(
+                        "video.decode_budget",
+                        time=format_time(max(last_time, 0)),
+                        duration=format_time(info.duration),
+                        limit=budget,
+                        width=stream.codec_context.width,
+                        height=stream.codec_context.height,
+                    ),
+                )
             except InputError:
                 raise
             except Exception as exc:  # damaged data in the middle: keep what decoded
@@ -334,8 +382,13 @@ class Video:
         chunks: list[np.ndarray] = []
         notes: tuple[Message, ...] = ()
         max_samples = int((self.info.duration + 1) * sample_rate) if self.info.duration else None
+        from .audio import AudioLimits, check_format
+
         with _container(self.location) as container:
             stream = container.streams.audio[0]
+            rate = int(stream.codec_context.sample_rate or 0)
+            if rate:  # before decoding: the same channels and rate as an audio upload
+                check_format(rate, int(stream.codec_context.channels or 0), AudioLimits())
             video_start = _start_seconds(container.streams.video[0]) if container.streams.video else 0.0
             offset = _start_seconds(stream) - video_start
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
@@ -359,6 +412,29 @@ class Video:
             samples = samples[-shift:]
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
         return AudioTrack(np.ascontiguousarray(samples, dtype=np.float32), sample_rate, notes)
+
+
+class _BudgetSpent(Exception):
+    """:attr:`VideoLimits.max_decoded_frames` ran out while sampling."""
+
+
+def _keyframe_times(container: Any, stream: Any, start: float) -> list[float]:
+    """Times of the keyframes (seconds from the first frame), from the packets: nothing is decoded. Where the
+    container cannot say (no timestamps), every target is sought as before (one keyframe at ``inf``)."""
+    times: list[float] = []
+    try:
+        for packet in container.demux(stream):
+            if packet.is_keyframe and packet.pts is not None and packet.time_base is not None:
+                times.append(float(packet.pts * packet.time_base) - start)
+    except Exception:  # a damaged file: decoding will say so
+        pass
+    return sorted(times) or [math.inf]
+
+
+def _keyframe_before(keyframes: list[float], target: float) -> float:
+    """The last keyframe at or before ``target`` (a seek lands there); ``inf`` when none is known."""
+    i = bisect.bisect_right(keyframes, target + 1e-6)
+    return keyframes[i - 1] if i else (math.inf if keyframes == [math.inf] else -math.inf)
 
 
 def _ended_early(seconds: float, promised: float) -> Message:
@@ -399,6 +475,16 @@ def open_video(source: VideoSource, limits: VideoLimits = VideoLimits()) -> Vide
         ctx = stream.codec_context
         if not ctx.width or not ctx.height:
             raise InputError(_DAMAGED)
+        if ctx.width * ctx.height > limits.max_frame_pixels:  # before a frame is decoded
+            raise InputError(
+                Message(
+                    "video.frames_too_large",
+                    width=ctx.width,
+                    height=ctx.height,
+                    pixels=f"{ctx.width * ctx.height / 1e6:.3g}",
+                    limit=f"{limits.max_frame_pixels / 1e6:.3g}",
+                )
+            )
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate and Fraction(rate) > 0 else 0.0
         duration = _duration(container, stream)
@@ -428,7 +514,7 @@ def open_video(source: VideoSource, limits: VideoLimits = VideoLimits()) -> Vide
         info = dataclasses.replace(info, rotation=rotation)
     if info.duration <= 0:  # one-frame or header-less: at least one frame long
         info = dataclasses.replace(info, duration=1 / (info.fps or 25.0))
-    return Video(location, info, display_name(source) or "video")
+    return Video(location, info, display_name(source) or "video", limits)
 
 
 def _first_frame(container: Any, stream: Any) -> Any:
