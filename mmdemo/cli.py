@@ -91,6 +91,7 @@ def cmd_caption(args: argparse.Namespace, settings: Settings) -> int:
         options=options,
         batch_size=args.batch_size,
         max_photos=None,
+        budgeted=False,
         manager=manager,
         progress=progress,
     )

@@ -243,3 +243,37 @@ def test_the_quick_check_refuses_what_the_directory_shows_and_writes_nothing(tmp
         check_zip(tmp_path / "no.zip")
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["abs", "bomb", "dots", "link", "twice"]
     assert all(not any(p.iterdir()) for p in tmp_path.iterdir() if p.is_dir())
+
+
+def test_a_name_too_long_for_a_disk_is_refused_by_name_and_a_long_one_that_fits_unpacks(tmp_path: Path) -> None:
+    """Issue 26 (low): a 300-character entry name was "damaged zip"; it is now refused for what it is, by the quick
+    check too, and a 200-character name unpacks."""
+    from mmdemo.media.archive import check_zip
+    from mmdemo.testing.hostile import long_entry_name_zip
+
+    long = long_entry_name_zip(tmp_path / "long.zip", 300)
+    message = refused(long, tmp_path / "out")
+    assert message == (
+        f"The zip contains a name too long for a disk ({archive.shown_name('p' * 296 + '.png')}: 300 bytes; at most "
+        "255 per folder or file name): shorten it."
+    )
+    with pytest.raises(ArchiveError, match="300 bytes; at most 255"):
+        check_zip(long)
+    deep = make_zip(tmp_path / "deep.zip", [("/".join(["d" * 200] * 6) + "/x.png", b"x")])
+    assert "at most 1024): use shorter folder names" in refused(deep, tmp_path / "out2")
+    fits = long_entry_name_zip(tmp_path / "fits.zip", 200)
+    assert extract_zip(fits, tmp_path / "out3") == ["p" * 196 + ".png"]
+
+
+def test_the_directory_survey_and_unpacking_only_some_files(tmp_path: Path) -> None:
+    from mmdemo.media.archive import ZipBudget, survey_zip
+
+    source = make_zip(tmp_path / "a.zip", [("d/", b""), ("d/a.png", b"x" * 10), ("b.txt", b"y" * 5)])
+    contents = survey_zip(source)
+    assert (contents.entries, contents.files, contents.unpacked_bytes) == (3, ("d/a.png", "b.txt"), 15)
+    assert extract_zip(source, tmp_path / "out", only={"d/a.png"}) == ["d/a.png"]
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")) == ["d", "d/a.png"]
+    budget = ZipBudget(max_entries=5, max_bytes=100)
+    budget.take(contents)
+    with pytest.raises(ArchiveError, match=r"too many entries \(6; at most 5 per request\)"):
+        budget.take(contents)

@@ -35,6 +35,16 @@ SIGN = " ".join(["Playing"] + ["playing"] * 29)
 NOT_AN_IMAGE = "This file is not an image, or its format isn't supported: upload a PNG, JPEG, WebP or GIF image."
 
 
+def copies(photo: str | Path, count: int, folder: Path) -> list[Path]:
+    """``count`` different files of the same photo (the same pixels; a JPEG's trailing bytes differ): a request
+    counts a file sent twice once, so a test of several photos sends different files."""
+    data = Path(photo).read_bytes()
+    paths = [folder / f"copy-{i}{Path(photo).suffix}" for i in range(count)]
+    for i, path in enumerate(paths):
+        path.write_bytes(data + b"\0" * i)
+    return paths
+
+
 @pytest.fixture(scope="module")
 def sign(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sign") / "sign.png"
@@ -166,7 +176,7 @@ def test_a_refused_zip_stops_the_request(shared_manager: ModelManager, tmp_path:
 
 
 def test_the_batch_size_comes_from_the_memory_left(
-    tiny_model_dirs: dict[str, Path], real_photos: dict[str, str]
+    tiny_model_dirs: dict[str, Path], real_photos: dict[str, str], tmp_path: Path
 ) -> None:
     from mmdemo.tasks import batch_caption
 
@@ -176,7 +186,9 @@ def test_the_batch_size_comes_from_the_memory_left(
     settings = Settings(models={"captioner": str(folder)}, device="cpu", offline=True, memory_budget_gb=budget / 2**30)
     messages: list[str] = []
     result = caption_batch(
-        [real_photos["lion.jpg"]] * 3, manager=ModelManager(settings), progress=lambda f, m: messages.append(m)
+        copies(real_photos["lion.jpg"], 3, tmp_path),
+        manager=ModelManager(settings),
+        progress=lambda f, m: messages.append(m),
     )
     assert result.batch_size == 2 and [r.caption for r in result.rows] == [LION] * 3
     assert "Captioning photos 3–3 of 3" in messages
@@ -186,7 +198,7 @@ def test_limits_and_missing_models_are_refused_before_any_work(
     shared_manager: ModelManager, real_photos: dict[str, str], tmp_path: Path
 ) -> None:
     with pytest.raises(InputError, match=r"Too many photos \(more than 2\): split them into smaller batches\."):
-        caption_batch([real_photos["lion.jpg"]] * 3, max_photos=2, manager=shared_manager)
+        caption_batch(copies(real_photos["lion.jpg"], 3, tmp_path), max_photos=2, manager=shared_manager)
     with pytest.raises(InputError, match="No photos to caption"):
         caption_batch([], manager=shared_manager)
     with pytest.raises(
@@ -203,7 +215,7 @@ def test_limits_and_missing_models_are_refused_before_any_work(
 
 
 def test_an_unexpected_failure_on_one_photo_is_recorded(
-    shared_manager: ModelManager, real_photos: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    shared_manager: ModelManager, real_photos: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from mmdemo.tasks import ocr
 
@@ -217,7 +229,7 @@ def test_an_unexpected_failure_on_one_photo_is_recorded(
         return real(images, **kwargs)
 
     monkeypatch.setattr(ocr, "read_texts", flaky)
-    result = caption_batch([real_photos["lion.jpg"]] * 2, read_text=True, manager=shared_manager)
+    result = caption_batch(copies(real_photos["lion.jpg"], 2, tmp_path), read_text=True, manager=shared_manager)
     assert [(r.caption, r.text, r.error) for r in result.rows] == [(LION, None, FAILED), (LION, "", None)]
 
 
@@ -246,3 +258,17 @@ def test_a_client_that_leaves_stops_the_batch_and_the_unpacked_photos_go(
         caption_batch([archive], batch_size=2, unpack_to=unpack, manager=shared_manager, progress=leave)
     assert "2 of 4 photos done" in seen and not any(m.startswith("4 of 4") for m in seen)
     assert list(unpack.iterdir()) == []
+
+
+def test_without_the_captioner_a_batch_reads_text_and_nothing_else_is_refused(
+    tiny_settings: Settings, real_photos: dict[str, str], sign: Path, tmp_path: Path
+) -> None:
+    """Offline without the captioning model, Many photos still reads the text of every photo (the table has no
+    captions, and says why); a batch that asks for nothing else is refused, naming the missing model."""
+    manager = ModelManager(tiny_settings.replace(models={**tiny_settings.models, "captioner": str(tmp_path / "none")}))
+    result = caption_batch([str(sign), real_photos["lion.jpg"]], read_text=True, manager=manager)
+    assert result.rows == (PhotoRow("sign.png", text="Quarterly Sales Report"), PhotoRow("lion.jpg", text=""))
+    assert [note.key for note in result.notes] == ["batch.no_captioner"]
+    with pytest.raises(ModelUnavailableError) as info:
+        caption_batch([str(sign)], manager=manager)
+    assert info.value.role == "captioner"

@@ -189,3 +189,30 @@ def test_builtin_speech_with_espeak(tmp_path: Path) -> None:
     assert [i.reference for i in spoken] == [text for _, _, text in datasets.SPOKEN]
     info = sf.info(spoken[0].path)
     assert info.samplerate == 16_000 and 1.5 < info.duration < 6
+
+
+def test_an_overlong_line_is_a_bad_line_and_the_next_lines_keep_their_numbers(tmp_path: Path) -> None:
+    long = json.dumps({"file_name": "a.jpg", "text": "x" * (datasets.MAX_LINE_BYTES + 10)})
+    folder = _folder(tmp_path, [{"file_name": "a.jpg", "text": "x"}, long, "[" * 50_000, '{"file_name": "a.jpg"'])
+    with pytest.raises(DatasetError) as caught:
+        read_dataset(folder, "asr")
+    assert str(caught.value).splitlines()[1:] == [
+        f"  line 2 is longer than {datasets.MAX_LINE_BYTES} bytes",
+        "  line 3 is nested too deeply (lists or objects inside each other) to be read",
+        "  line 4 is not valid JSON (Expecting ',' delimiter, column 22)",
+    ]
+
+
+def test_a_folder_read_by_the_cli_has_no_item_cap_but_may_be_given_one(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, [{"file_name": "a.jpg", "text": str(i)} for i in range(5)])
+    assert len(read_dataset(folder, "asr").items) == 5
+    with pytest.raises(DatasetError, match="lists more than 4 items"):
+        read_dataset(folder, "asr", max_items=4)
+
+
+def test_not_utf8_names_the_byte_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    row = json.dumps({"file_name": "a.jpg", "text": "hi"}).encode()
+    (tmp_path / "metadata.jsonl").write_bytes(b"\xef\xbb\xbf" + row + b"\n" + row[:5] + b"\xff" + row[5:] + b"\n")
+    with pytest.raises(DatasetError, match=rf"at byte {3 + len(row) + 1 + 5}\)"):
+        read_dataset(tmp_path, "asr")

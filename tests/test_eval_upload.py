@@ -61,7 +61,7 @@ def test_no_metadata_and_several_sets(tmp_path: Path) -> None:
         read_zipped_dataset(source, "vqa", tmp_path / "one", name="photos")
     assert str(err.value) == (
         "The zip has no metadata.jsonl (at its top or in its one folder): add one, with a JSON object per line "
-        "naming a file ('file_name') and its reference ('question' and 'answers'); see README, Evaluation."
+        "naming a file ('file_name') and its reference ('question' and 'answers')."
     )
     source = zipped(tmp_path / "splits.zip", {"train/metadata.jsonl": "", "test/metadata.jsonl": ""})
     with pytest.raises(DatasetError, match=r"^The zip holds several data sets \(test, train\): zip one of them\.$"):
@@ -131,3 +131,56 @@ def test_evaluate_reports_each_item_and_stops_when_told(tmp_path: Path, shared_m
 
     with pytest.raises(Cancelled):  # not recorded as an item's error: the run stops
         evaluate(dataset, shared_manager, progress=False, step=leave)
+
+
+def test_an_upload_lists_at_most_max_items_and_reading_stops_past_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26, item 8: metadata.jsonl naming one photo 50,000 times (the issue's 2 M lines, scaled) is refused
+    at the first line past the cap, without reading the rest."""
+    from mmdemo.evaluation import datasets
+    from mmdemo.testing.hostile import huge_metadata
+
+    payload = huge_metadata(tmp_path / "set.zip", 50_000)
+    parsed: list[str] = []
+    real = datasets.json.loads
+    monkeypatch.setattr(datasets.json, "loads", lambda text: parsed.append(text) or real(text))
+    reports: list[str] = []
+    with pytest.raises(DatasetError) as err:
+        read_zipped_dataset(
+            payload, "caption", tmp_path / "out", name="set", max_items=2500, progress=lambda f, m: reports.append(m)
+        )
+    assert str(err.value) == (
+        "metadata.jsonl lists more than 2500 items: this server evaluates at most 2500 per data set. "
+        "Split it into smaller sets."
+    )
+    assert "每个数据集最多评测 2500 个" in err.value.text("zh-CN")
+    assert sum("white square" in text for text in parsed) == 2500 and [str(m) for m in reports] == [
+        f"Reading metadata.jsonl: line {n}" for n in (1000, 2000)
+    ]
+    data = read_zipped_dataset(huge_metadata(tmp_path / "small.zip", 3), "caption", tmp_path / "out2", name="s")
+    assert len(data.items) == 3
+
+
+def test_reading_a_long_metadata_stops_when_the_client_has_gone(tmp_path: Path) -> None:
+    from mmdemo.testing.hostile import huge_metadata
+
+    def gone(fraction: float, message: object) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        read_zipped_dataset(
+            huge_metadata(tmp_path / "set.zip", 1500), "caption", tmp_path / "out", name="set", progress=gone
+        )
+
+
+def test_deeply_nested_json_is_a_bad_line(tmp_path: Path) -> None:
+    from mmdemo.testing.hostile import deep_json_metadata
+
+    with pytest.raises(DatasetError) as err:
+        read_zipped_dataset(deep_json_metadata(tmp_path / "deep.zip", 100_000), "caption", tmp_path / "out", name="d")
+    assert str(err.value) == (
+        "metadata.jsonl has 1 bad line(s):\n"
+        "  line 2 is nested too deeply (lists or objects inside each other) to be read"
+    )
+    assert "第 2 行嵌套过深" in err.value.text("zh-CN")

@@ -28,7 +28,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -37,11 +37,12 @@ from ..errors import InputError
 from ..messages import Message
 from ..messages import text as rendered
 from ..params import Choice
+from ..progress import ProgressFn
 
 TASK = Choice(
     "task",
     "Task",
-    "caption",
+    None,  # no default: the visitor (or the zip, when it can be told) chooses; a wrong task scores 0
     choices=(
         ("Captions (BLEU, CIDEr-D)", "caption"),
         ("Questions about photos (VQA accuracy)", "vqa"),
@@ -64,6 +65,11 @@ COLUMNS = {
 }
 """The reference columns each task reads from ``metadata.jsonl`` (besides ``file_name``)."""
 MAX_PROBLEMS_SHOWN = 10
+MAX_LINE_BYTES = 1 << 20
+"""Longest line of ``metadata.jsonl`` read, in bytes (a longer one is a bad line, not read into memory)."""
+READ_STEP = 1000
+"""Lines of ``metadata.jsonl`` between two progress reports while it is read (where a run whose client has gone
+stops)."""
 
 
 class DatasetError(InputError):
@@ -188,14 +194,48 @@ def _relative(file_name: str) -> str | None:
     return str(path)
 
 
+def _lines(metadata: Path, refused: Callable[..., DatasetError]) -> Iterator[tuple[int, str | None]]:
+    """(number, text) of each line of ``metadata`` read one at a time (UTF-8, a leading BOM dropped); the text is
+    None for a line over :data:`MAX_LINE_BYTES` (skipped without being held)."""
+    offset = 0
+    with metadata.open("rb") as data:
+        number = 0
+        while raw := data.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                offset += len(raw)
+                while (rest := data.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    offset += len(rest)
+                offset += len(rest)
+                yield number, None
+                continue
+            start = 3 if number == 1 and raw.startswith(b"\xef\xbb\xbf") else 0
+            try:
+                text = raw[start:].decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise refused("eval.not_utf8", reason=err.reason, byte=offset + start + err.start) from None
+            offset += len(raw)
+            yield number, text.rstrip("\r\n")
+
+
 def read_dataset(
-    folder: str | Path, task: str, *, name: str | None = None, shown_as: Message | str | None = None
+    folder: str | Path,
+    task: str,
+    *,
+    name: str | None = None,
+    shown_as: Message | str | None = None,
+    max_items: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> Dataset:
     """Read ``folder/metadata.jsonl`` for ``task``. Raises :class:`DatasetError` naming every bad line (the
     first :data:`MAX_PROBLEMS_SHOWN`) and every missing file, before anything is evaluated.
 
     ``shown_as``: what the messages call the folder (an upload: "the zip", and ``metadata.jsonl`` without a
-    folder); by default its path. The operator's detail always has the paths."""
+    folder); by default its path. The operator's detail always has the paths.
+
+    ``max_items``: refuse a ``metadata.jsonl`` of more lines (blank ones aside): reading stops at the first line
+    past it (None: no limit). ``progress(0, message)`` is told every :data:`READ_STEP` lines; an exception it
+    raises (the app's :class:`~mmdemo.errors.Cancelled`) stops the reading."""
     task = check_task(task)
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -213,20 +253,29 @@ def read_dataset(
         if nested:
             raise refused("eval.no_metadata_splits", columns=columns, splits=", ".join(nested))
         raise refused("eval.no_metadata", columns=columns)
-    try:
-        lines = metadata.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as err:
-        raise refused("eval.not_utf8", reason=err.reason, byte=err.start) from None
     problems: list[Message] = []
     missing: list[str] = []
     items: list[Item] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    found: dict[str, bool] = {}
+    counted = 0
+    for number, line in _lines(metadata, refused):
+        if progress is not None and number % READ_STEP == 0:
+            progress(0.0, Message("eval.progress.reading", line=number))
+        if line is not None and not line.strip():
+            continue
+        counted += 1
+        if max_items is not None and counted > max_items:
+            raise refused("eval.too_many_items", limit=max_items)
+        if line is None:
+            problems.append(Message("eval.line.too_long", line=number, limit=MAX_LINE_BYTES))
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             problems.append(Message("eval.line.json", line=number, reason=err.msg, column=err.colno))
+            continue
+        except RecursionError:
+            problems.append(Message("eval.line.too_deep", line=number))
             continue
         if not isinstance(row, dict):
             problems.append(Message("eval.line.not_object", line=number))
@@ -246,7 +295,9 @@ def read_dataset(
                 problems.append(Message("eval.line.outside", line=number, name=repr(file_name)))
                 continue
             path = folder / relative
-            if not path.is_file():
+            if relative not in found:
+                found[relative] = path.is_file()
+            if not found[relative]:
                 missing.append(f"{file_name} (line {number})")
                 continue
         items.append(Item(number, file_name, path, reference, question))

@@ -3,7 +3,9 @@
 The zip holds what a data set folder holds (``metadata.jsonl`` and the media, see :mod:`.datasets`), at its
 top or inside one folder. It is unpacked with :func:`~mmdemo.media.archive.extract_zip` (every attack refused
 with its message) into a fresh folder, and read with :func:`~.datasets.read_dataset`, whose messages name
-``metadata.jsonl`` and "the zip" instead of the server's folders.
+``metadata.jsonl`` and "the zip" instead of the server's folders. An upload lists at most ``max_eval_items``
+items (:class:`~mmdemo.settings.Settings`): ``metadata.jsonl`` is read a line at a time and the reading stops
+past it, or when the client has gone (the progress callback raises).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 from ..media.archive import extract_zip
 from ..messages import Message
+from ..progress import ProgressFn
+from ..settings import Settings
 from .datasets import COLUMNS, METADATA, Dataset, DatasetError, check_task, read_dataset
 
 THE_ZIP = Message("eval.the_zip")
@@ -32,13 +36,23 @@ def dataset_root(folder: Path, task: str) -> Path:
     return found[0]
 
 
-def read_zipped_dataset(source: str | os.PathLike[str], task: str, target: str | Path, *, name: str) -> Dataset:
+def read_zipped_dataset(
+    source: str | os.PathLike[str],
+    task: str,
+    target: str | Path,
+    *,
+    name: str,
+    max_items: int = Settings.max_eval_items,
+    progress: ProgressFn | None = None,
+) -> Dataset:
     """Unpack the zip ``source`` (a path, or the visitor's :class:`~mmdemo.media.files.Upload`) into ``target``
-    (a new, empty folder) and read it as a ``task`` data set named ``name``. Raises
-    :class:`~mmdemo.media.archive.ArchiveError` or :class:`DatasetError` (an ``InputError``) with a message for
-    the user that names ``metadata.jsonl`` and "the zip"; the operator detail keeps the real paths."""
+    (a new, empty folder) and read it as a ``task`` data set named ``name`` of at most ``max_items`` items (the
+    server's ``max_eval_items``). Raises :class:`~mmdemo.media.archive.ArchiveError` or :class:`DatasetError` (an
+    ``InputError``) with a message for the user that names ``metadata.jsonl`` and "the zip"; the operator detail
+    keeps the real paths. ``progress`` is told while ``metadata.jsonl`` is read (an exception it raises stops
+    the reading)."""
     task = check_task(task)
     target = Path(target)
     extract_zip(os.fspath(source), target)
     root = dataset_root(target, task)
-    return read_dataset(root, task, name=name, shown_as=THE_ZIP)
+    return read_dataset(root, task, name=name, shown_as=THE_ZIP, max_items=max_items, progress=progress)

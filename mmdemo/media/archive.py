@@ -2,9 +2,13 @@
 
 Refused, each with its own message: a file that is not a zip (or a damaged one), an empty zip, an entry
 with an absolute path or a drive letter, one that climbs out of the folder with ``..``, a symbolic link or
-another special file, a password-protected entry, a name given twice, more than ``max_files`` entries, more
-than ``max_total_bytes`` once unpacked, and an entry (or the whole zip) that unpacks to more than
+another special file, a password-protected entry, a name given twice, a name too long for a disk to hold (a
+folder or file name over :data:`MAX_NAME_BYTES`, a path over :data:`MAX_PATH_BYTES`), more than ``max_files``
+entries, more than ``max_total_bytes`` once unpacked, and an entry (or the whole zip) that unpacks to more than
 ``max_ratio`` times its compressed size (a zip bomb).
+
+A request that sends several zips is budgeted as a whole (:class:`ZipBudget`): their entries and unpacked bytes
+are added up from their directories (:func:`survey_zip`) before any of them is unpacked.
 
 Every entry is checked before anything is written. The sizes a zip declares are not trusted: bytes are
 counted while they are written and unpacking stops at the limits (a zip that lies is refused, and what was
@@ -18,8 +22,10 @@ import errno
 import shutil
 import stat
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..errors import InputError
 from ..messages import Message
@@ -27,6 +33,10 @@ from .files import mb
 
 SKIPPED_PREFIX = "__MACOSX/"
 _CHUNK = 1 << 20
+MAX_NAME_BYTES = 255
+"""Longest folder or file name in an entry's path, in UTF-8 bytes (what Linux, macOS and Windows disks hold)."""
+MAX_PATH_BYTES = 1024
+"""Longest entry path, in UTF-8 bytes (the server's own folders come on top of it)."""
 
 
 class ArchiveError(InputError):
@@ -80,6 +90,57 @@ def _kind(info: zipfile.ZipInfo) -> str:
     return "file" if kind in (0, stat.S_IFREG) else "special"
 
 
+@dataclass(frozen=True)
+class ZipContents:
+    """What a zip's directory says it holds, every entry checked (:func:`survey_zip`): nothing unpacked yet."""
+
+    entries: int
+    """Entries counted against ``max_files`` (files and folders; ``__MACOSX/`` left out)."""
+    files: tuple[str, ...]
+    """The relative (``/``-separated) names of its files, in the zip's order."""
+    unpacked_bytes: int
+    """The bytes its files declare once unpacked (checked again while they are written)."""
+
+
+@dataclass
+class ZipBudget:
+    """What all the zips of one request may hold together, counted from their directories before anything is
+    unpacked (:meth:`take`): a zip that passes every check on its own, sent many times, must not fill the disk."""
+
+    max_entries: int
+    """Entries (files and folders) of all the zips together."""
+    max_bytes: int
+    """Bytes once unpacked, all the zips together."""
+    entries: int = 0
+    unpacked_bytes: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ZipBudget:
+        """The budget configured in :class:`mmdemo.settings.Settings` (``max_request_zip_entries``,
+        ``max_request_unpacked_mb``)."""
+        return cls(settings.max_request_zip_entries, int(settings.max_request_unpacked_mb * 2**20))
+
+    def take(self, contents: ZipContents) -> None:
+        """Count one zip; :class:`ArchiveError` naming the request's limit when the zips so far exceed it."""
+        self.entries += contents.entries
+        self.unpacked_bytes += contents.unpacked_bytes
+        if self.entries > self.max_entries:
+            raise _refuse("archive.request_entries", count=self.entries, limit=self.max_entries)
+        if self.unpacked_bytes > self.max_bytes:
+            raise _refuse("archive.request_too_large", size=mb(self.unpacked_bytes), limit=mb(self.max_bytes))
+
+
+def _check_name(info: zipfile.ZipInfo, path: PurePosixPath) -> None:
+    """Refuse a name no disk holds: a folder or file name over :data:`MAX_NAME_BYTES`, a path over
+    :data:`MAX_PATH_BYTES`."""
+    longest = max((len(part.encode("utf-8", "surrogatepass")) for part in path.parts), default=0)
+    if longest > MAX_NAME_BYTES:
+        raise _refuse("archive.name_too_long", name=shown_name(info.filename), length=longest, limit=MAX_NAME_BYTES)
+    length = len(str(path).encode("utf-8", "surrogatepass"))
+    if length > MAX_PATH_BYTES:
+        raise _refuse("archive.path_too_long", name=shown_name(info.filename), length=length, limit=MAX_PATH_BYTES)
+
+
 def _too_compressed(size: int, compressed: int, limits: ArchiveLimits) -> bool:
     return size > limits.ratio_floor_bytes and size > limits.max_ratio * max(compressed, 1)
 
@@ -94,6 +155,7 @@ def _plan(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[tuple[zipfile
     total = compressed = 0
     for info in entries:
         path = entry_path(info.filename)
+        _check_name(info, path)
         kind = _kind(info)
         if kind == "link":
             raise _refuse("archive.link", name=shown_name(info.filename))
@@ -121,12 +183,20 @@ def _plan(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[tuple[zipfile
     return planned
 
 
-def check_zip(source: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> int:
+def survey_zip(source: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> ZipContents:
     """The checks :func:`extract_zip` makes before writing anything (from the zip's directory: quick, nothing is
-    unpacked); returns the number of files. Raises :class:`ArchiveError`. The UI's precheck runs it, so that a
-    refused zip is a message and the results on the page stay."""
+    unpacked), and what the zip holds. Raises :class:`ArchiveError`."""
     with _open(source) as archive:
-        return sum(is_file for _, _, is_file in _plan(archive, limits))
+        planned = _plan(archive, limits)
+    files = tuple(str(path) for _, path, is_file in planned if is_file)
+    size = sum(info.file_size for info, _, is_file in planned if is_file)
+    return ZipContents(entries=len(planned), files=files, unpacked_bytes=size)
+
+
+def check_zip(source: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> int:
+    """The checks of :func:`survey_zip`; returns the number of files. Raises :class:`ArchiveError`. The UI's
+    precheck runs it, so that a refused zip is a message and the results on the page stay."""
+    return len(survey_zip(source, limits).files)
 
 
 def _open(source: str | Path) -> zipfile.ZipFile:
@@ -136,9 +206,18 @@ def _open(source: str | Path) -> zipfile.ZipFile:
         raise _refuse("archive.not_a_zip") from None
 
 
-def extract_zip(source: str | Path, target: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> list[str]:
+def extract_zip(
+    source: str | Path,
+    target: str | Path,
+    limits: ArchiveLimits = ArchiveLimits(),
+    *,
+    only: Collection[str] | None = None,
+) -> list[str]:
     """Unpack the zip ``source`` into ``target`` (a new folder, or an empty one) after the checks of the module
     docstring; returns the relative (``/``-separated) names of the files written, in the zip's order.
+
+    ``only``: write only these files (names as :attr:`ZipContents.files` gives them, e.g. the photos) and the
+    folders they are in; every entry is still checked.
 
     Raises :class:`ArchiveError` with the reason; ``target`` is then left empty."""
     target = Path(target)
@@ -153,6 +232,8 @@ def extract_zip(source: str | Path, target: str | Path, limits: ArchiveLimits = 
             root = target.resolve()
             total = 0
             for info, path, is_file in planned:
+                if only is not None and (not is_file or str(path) not in only):
+                    continue
                 destination = root.joinpath(*path.parts)
                 if not is_file:
                     _folder(destination, root, info)

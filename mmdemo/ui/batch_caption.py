@@ -17,37 +17,39 @@ from typing import Any
 
 import gradio as gr
 
-from ..media.archive import check_zip
+from ..media.archive import ZipBudget
 from ..media.files import Upload
-from ..messages import Message
+from ..messages import Message, Page
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..params import documented
 from ..tasks import batch_caption
 from ..tasks.batch_caption import QUESTION, READ_TEXT, BatchCaptionResult
-from .events import model_event, output_folder, progress_to
+from .events import model_event, output_folder, progress_to, run_controls
 from .i18n import request_locale, tr
 from .widgets import checkbox, textbox
 
 FILES = "photos (JPEG, PNG, WebP, GIF …) and/or zips of photos"
 """What the files parameter is, for the API page and MCP."""
-EMPTY_HEADERS = ["file", "caption", "error"]
-"""The table's headers before the first run (static; a result's headers are in the visitor's language)."""
+EMPTY_HEADERS = [""]
+"""The table's headers before the first run: one empty one (the table shows once a run starts; a result's headers are in
+the visitor's language)."""
 
 
 def notes_markdown(result: BatchCaptionResult, locale: str = "en") -> str:
+    """One plain sentence, the notes, and the run's details (batch size, time, models) folded under "Details"."""
     rows, failed = len(result.rows), len(result.failed)
     models = ", ".join(f"`{public_model_id(m)}`" for m in result.model_ids) or Message("batch.no_models")
-    summary = Message(
-        "batch.summary",
-        count=rows,
-        captioned=rows - failed,
-        failed=failed,
-        batch=result.batch_size,
-        seconds=f"{result.seconds:.1f}",
-        models=models,
+    summary = Message("batch.result", count=rows, captioned=rows - failed, failed=failed)
+    details = Message("batch.details", batch=result.batch_size, seconds=f"{result.seconds:.1f}", models=models)
+    return "\n".join(
+        [
+            summary.text(locale),
+            *(f"- {note.text(locale)}" for note in result.notes),
+            "",
+            f"<details><summary>{Page('Details').text(locale)}</summary>\n\n{details.text(locale)}\n</details>",
+        ]
     )
-    return "\n".join([summary.text(locale), *(f"- ⚠️ {note.text(locale)}" for note in result.notes)])
 
 
 def table(result: BatchCaptionResult, locale: str = "en") -> dict[str, list[Any]]:
@@ -87,12 +89,10 @@ def caption_batch(
 
 
 def check(manager: ModelManager, files: list[Upload], read_text: bool = False, question: str = "", *_: Any) -> None:
-    """The browser's precheck: the options, the models, and every zip (the gate has refused a request without
-    files)."""
+    """The browser's precheck: the options, the models, every zip and the request's budget, from the zips'
+    directories (the gate has refused a request without files)."""
     batch_caption.check_batch(manager, read_text, question)
-    for upload in files:
-        if upload.name.lower().endswith(".zip"):
-            check_zip(upload.path)
+    batch_caption.plan_inputs(files, [], budget=ZipBudget.from_settings(manager.settings))
 
 
 def build_batch_section(manager: ModelManager, after: Callable[[Any], Any]) -> None:
@@ -109,16 +109,25 @@ def build_batch_section(manager: ModelManager, after: Callable[[Any], Any]) -> N
                 read_text = checkbox(READ_TEXT)
                 question = textbox(QUESTION, max_lines=1, elem_id="batch-question")
                 button = gr.Button(tr("Caption all"), variant="primary", elem_id="batch-button")
+                controls = run_controls("batch")
             with gr.Column(scale=2, min_width=300):
                 captions = gr.Dataframe(
                     headers=EMPTY_HEADERS,
                     label=tr("Captions"),
                     interactive=False,
                     wrap=True,
+                    visible=False,  # shown when a run starts
+                    max_height=600,
                     elem_id="batch-table",
                 )
-                downloads = gr.File(label=tr("Download (CSV, JSONL)"), file_count="multiple", elem_id="batch-downloads")
                 notes = gr.Markdown(label=tr("Notes"), elem_id="batch-notes")
+                downloads = gr.File(
+                    label=tr("Download (CSV, JSONL)"),
+                    file_count="multiple",
+                    interactive=False,  # a result, never a drop zone
+                    visible=False,
+                    elem_id="batch-downloads",
+                )
 
     after(
         model_event(
@@ -131,5 +140,7 @@ def build_batch_section(manager: ModelManager, after: Callable[[Any], Any]) -> N
             gpu_duration=300,
             manager=manager,
             check=functools.partial(check, manager),
+            controls=controls,
+            reveal=[captions, downloads],
         )
     )
