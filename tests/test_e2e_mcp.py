@@ -12,8 +12,11 @@ import http.server
 import inspect
 import io
 import json
+import logging
 import re
 import threading
+import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,10 +29,10 @@ from PIL import Image
 
 from mmdemo.settings import Settings
 from mmdemo.testing import aio
+from mmdemo.testing.hostile import mcp_call_body, mcp_tool_call, password_guesses
 from mmdemo.testing.text_images import render_text
 from mmdemo.ui.gate import MAX_FILES
 from mmdemo.ui.mcp import (
-    SIGN_IN_REFUSED,
     AppMCPServer,
     ToolInputError,
     adopt,
@@ -92,15 +95,23 @@ class Result:
         return next(t[len(label) + 2 :] for t in self.texts if t.startswith(label + ": "))
 
 
-def mcp(url: str, *calls: tuple[str, dict[str, Any], bool]) -> tuple[list[Any], list[Result]]:
+def mcp(
+    url: str, *calls: tuple[str, dict[str, Any], bool], headers: dict[str, str] | None = None, source: str = "127.0.0.1"
+) -> tuple[list[Any], list[Result]]:
     """List the tools of the app at ``url``, then make ``calls`` (tool, arguments, with a progress callback);
-    (tools, results)."""
+    (tools, results). ``headers``: sent with every request (how an MCP client signs in); ``source``: the address
+    the client connects from (any 127.x.y.z: another client on this machine)."""
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
     async def run() -> tuple[list[Any], list[Result]]:
         async with (
-            streamable_http_client(url + "/gradio_api/mcp/") as (read, write, _),
+            httpx.AsyncClient(
+                headers=headers or {},
+                timeout=httpx.Timeout(30, read=300),
+                transport=httpx.AsyncHTTPTransport(local_address=source),
+            ) as http,
+            streamable_http_client(url + "/gradio_api/mcp/", http_client=http) as (read, write, _),
             ClientSession(read, write) as s,
         ):
             await s.initialize()
@@ -190,6 +201,12 @@ def test_the_gradio_internals_mmdemo_overrides_keep_their_shape() -> None:
     assert "blocks.mcp_server_obj = gradio.mcp.GradioMCPServer(blocks)" in setup and "user_lifespan" in setup
     assert "as credentials were not provided" in inspect.getsource(Client)  # the loopback client's sign-in error
     assert {"code", "log", "progress_data"} <= set(StatusUpdate.__dataclass_fields__)
+    from gradio.queueing import Queue
+    from gradio_client.utils import Communicator
+
+    assert list(inspect.signature(Queue.clean_events).parameters) == ["self", "session_hash", "event_id"]
+    assert {"lock", "should_cancel", "event_id"} <= set(Communicator.__dataclass_fields__)  # how a call is abandoned
+    assert 'cancel_tasks({f"{body.session_hash}_{body.fn_index}"})' in inspect.getsource(routes.App.create_app)
     assert {"outputs", "success", "final"} <= set(OutputUpdate.__dataclass_fields__)
 
 
@@ -222,6 +239,29 @@ def test_data_urls_become_files_in_gradios_cache(tmp_path: Path) -> None:
         with pytest.raises(ToolInputError) as info:
             data_url_file(bad, "Photo (image)", 10_000)
         assert str(info.value).startswith("Photo (image): ") and words in str(info.value), str(info.value)
+
+
+def test_a_data_url_is_stored_once_and_removed_with_the_uploads() -> None:
+    """Issue 26 (#5): a data: URL's file was stored, uploaded again by the loopback client, and never deleted. It is
+    now stored once, passed on as this app's URL of it, and listed with the page's uploads, which Gradio's cache
+    clean-up (``delete_cache``) removes."""
+    from types import SimpleNamespace
+
+    from gradio.route_utils import delete_files_created_by_app
+
+    uploads: set[str] = set()
+    server = object.__new__(AppMCPServer)
+    server.blocks = SimpleNamespace(upload_file_set=uploads, max_file_size=None)  # type: ignore[assignment]
+    value = server._file(data_url(SIGN, "image/jpeg", name="sign.jpg"), "Photo (image)")
+    (path,) = uploads
+    assert value == {
+        "path": f"http://127.0.0.1/gradio_api/file={path}",
+        "orig_name": "sign.jpg",
+        "meta": {"_type": "gradio.FileData"},
+    }
+    assert Path(path).read_bytes() == SIGN.read_bytes()
+    delete_files_created_by_app(SimpleNamespace(blocks={}, temp_file_sets=[uploads]), age=None)  # type: ignore[arg-type]
+    assert not Path(path).exists() and not uploads
 
 
 def test_the_api_page_says_what_a_file_parameter_takes(shared_manager: Any) -> None:
@@ -309,7 +349,7 @@ def test_every_task_is_a_documented_tool(mcp_url: str) -> None:
     assert defaults["caption_batch"] == {"files": "—", "read_text": False, "question": ""}
     assert defaults["evaluate"] == {
         "dataset": "—",
-        "task": "caption",
+        "task": None,  # no task chosen: the caller says what the data set is for
         "limit": 0,
         "emotion_source": "voice",
         "seed": 0,
@@ -513,6 +553,7 @@ def test_bad_files_get_the_users_sentence_and_nothing_is_fetched(mcp_url: str) -
             ("ocr", {"image": "/etc/passwd"}, True),
             ("caption_batch", {"files": [data_url(SIGN, "image/jpeg"), "/etc/passwd"]}, False),
             ("ocr", {"image": "data:image/png;base64,@@@@"}, False),
+            ("ocr", {"image": "data:image/png;base64,abc"}, False),  # Python's base64: "Incorrect padding"
             ("ocr", {"image": too_large}, False),  # over this app's upload limit (1 MB here)
             ("ocr", {"image": "data:text/plain;base64," + base64.b64encode(b"hello").decode()}, True),
         )
@@ -528,9 +569,9 @@ def test_bad_files_get_the_users_sentence_and_nothing_is_fetched(mcp_url: str) -
     )
     assert texts[3] == texts[4] == path_refused
     assert texts[5] == path_refused.replace("Photo (image)", "Photos, or zips of photos (files)")
-    assert texts[6] == "Photo (image): this data: URL is not valid base64."
-    assert texts[7] == "Photo (image): this file is too large (1.5 MB; at most 1 MB)."
-    assert "image" in texts[8].lower() and "Traceback" not in texts[8] and "/tmp" not in texts[8], texts[8]
+    assert texts[6] == texts[7] == "Photo (image): this data: URL is not valid base64."
+    assert texts[8] == "Photo (image): this file is too large (1.5 MB; at most 1 MB)."
+    assert "image" in texts[9].lower() and "Traceback" not in texts[9] and "/tmp" not in texts[9], texts[9]
 
 
 def test_warnings_come_after_the_outputs(mcp_url: str) -> None:
@@ -575,13 +616,106 @@ def test_calls_pass_the_rate_limit(app_settings: Settings, launch_app) -> None:
             ("ocr", {"image": inline}, True),  # … and the fourth: over the limit of 3
             ("ocr", {"image": inline}, False),
         )
+        _, (elsewhere,) = mcp(url, ("ocr", {"image": inline}, False), source="127.0.0.2")  # another client
     assert [r.error for r in results] == [False, False, False, True, True]
     assert all(r.labelled("Result") == "THANKS FOR WATCHING" for r in results[:3])
     assert timeless(results[3].text) == timeless(results[4].text)
     assert results[3].text.startswith("Too many requests: at most 3 a minute")
+    # each MCP client has its own limit (Gradio's loopback client submits every call: the caller's address rides
+    # with it; before, every MCP client counted as the loopback address)
+    assert not elsewhere.error and elsewhere.labelled("Result") == "THANKS FOR WATCHING", elsewhere.content
 
 
-def test_sign_in_applies_to_tool_calls(app_settings: Settings, launch_app) -> None:
-    with launch_app(app_settings.replace(mcp_server=True), auth=[("ann", "pw")]) as url:
-        _, results = mcp(url, *[("ocr", {"image": data_url(SIGN, "image/jpeg")}, p) for p in (False, True)])
-    assert [r.content for r in results] == [[("text", SIGN_IN_REFUSED)]] * 2 and all(r.error for r in results)
+def test_an_abandoned_call_stops(mcp_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 26 (#6): a tool call whose client went away kept running to its end. Its client closes the connection
+    once the generation has started; the generation stops at its next step, as the page's requests do."""
+    caplog.set_level(logging.INFO, logger="mmdemo")
+    arguments = {"prompt": "a bus", "steps": 50, "size": "256x256", "num_images": 4, "clip_score": False}
+    assert mcp_tool_call(mcp_url, "generate", arguments, leave_after_progress=True) == "abandoned"
+    deadline = time.monotonic() + 240  # not a timing check: how long to wait for a log line at most
+    while time.monotonic() < deadline and not any("generate stopped" in r.getMessage() for r in caplog.records):
+        time.sleep(0.5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("MCP call abandoned by its client: event ") for m in messages), messages
+    assert any(m == "generate stopped: its client went away" for m in messages), messages
+
+
+@pytest.fixture(scope="module")
+def signed_in_url(app_settings: Settings, launch_app) -> Iterator[str]:
+    """The app with sign-in (``--auth``) and MCP: launched once for the sign-in tests."""
+    with launch_app(app_settings.replace(mcp_server=True), auth=[("ann", "pw"), ("bob", "pw2")]) as url:
+        yield url
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_without_a_sign_in_a_tool_call_is_refused_before_anything_is_stored(signed_in_url: str) -> None:
+    """Issue 26 (#5): with --auth, a data: URL was written to the cache before the credentials were checked (and
+    the call refused after). Now the MCP server answers nothing without a sign-in, and stores nothing."""
+    from gradio.utils import get_upload_folder
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    name = f"unsigned-{uuid.uuid4().hex}.jpg"
+
+    def stored() -> list[Path]:  # the data: URL's file, wherever Gradio's cache would keep it
+        return list(Path(get_upload_folder()).rglob(name))
+
+    inline = data_url(SIGN, "image/jpeg", name=name)
+    for headers in ({}, basic("ann", "wrong"), {"Authorization": "Bearer made-up"}):
+        accept = {"accept": "application/json, text/event-stream", **headers}
+        body = mcp_call_body("ocr", {"image": inline})
+        response = httpx.post(signed_in_url + "/gradio_api/mcp/", json=body, headers=accept)
+        assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Basic")
+        detail = response.json()["detail"]
+        expected = "Incorrect user name or password." if "Basic" in str(headers) else "This app requires sign-in"
+        assert detail.startswith(expected), detail
+
+    async def official_client() -> None:
+        async with streamable_http_client(signed_in_url + "/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+
+    with pytest.raises(BaseException) as refused:  # the SDK raises the HTTP error (in an exception group)
+        aio.run(official_client())
+    assert "401 Unauthorized" in repr(refused.value)
+    assert stored() == []
+
+
+def test_a_signed_in_client_calls_the_tools(signed_in_url: str) -> None:
+    """Issue 26 (#12): with --auth the tools were refused even with a valid sign-in. An MCP client now signs in
+    with a header on every request: an account (HTTP Basic), or a sign-in's token (Bearer, or its cookie)."""
+    inline = data_url(SIGN, "image/jpeg")
+    signed = httpx.post(signed_in_url + "/login", data={"username": "bob", "password": "pw2"})
+    assert signed.status_code == 200
+    token = next(v for k, v in signed.cookies.items() if k.startswith("access-token-unsecure-"))
+    cookie = "; ".join(f"{k}={v}" for k, v in signed.cookies.items())
+    for headers in (basic("ann", "pw"), {"Authorization": f"Bearer {token}"}, {"Cookie": cookie}):
+        _, (plain, reported) = mcp(
+            signed_in_url,
+            ("ocr", {"image": inline}, False),
+            ("ocr", {"image": upload_signed(signed_in_url, headers)}, True),
+            headers=headers,
+        )
+        assert not plain.error and plain.labelled("Result") == "THANKS FOR WATCHING", (headers, plain.content)
+        assert plain.shape() == reported.shape() and reported.progress
+        url = FILE_URL.search(plain.text).group(0)  # the boxes drawn on the photo: fetched with the same header
+        assert httpx.get(url, headers=headers).status_code == 200
+        assert httpx.get(url).status_code in (401, 403)  # and not without it
+
+
+def upload_signed(url: str, headers: dict[str, str]) -> str:
+    """This app's URL of the sign after uploading it with ``headers`` (an upload needs a sign-in too)."""
+    with SIGN.open("rb") as f:
+        response = httpx.post(url + "/gradio_api/upload", files={"files": (SIGN.name, f)}, headers=headers)
+    assert response.status_code == 200, response.text
+    return f"{url}/gradio_api/file={response.json()[0]}"
+
+
+def test_a_second_account_does_not_reset_the_sign_in_throttle(signed_in_url: str) -> None:
+    """Issue 26 (#4), against the real sign-in: guesses at another user's password, each followed by a correct
+    sign-in of the attacker's own account, were never held back (40 guesses, no 429)."""
+    statuses = password_guesses(signed_in_url, "carol", ("ann", "pw"), 8)
+    assert statuses[:5] == [400] * 5 and 429 in statuses[5:], statuses

@@ -4,12 +4,13 @@ internals still have the shape this module relies on).
 
 Gradio 6.31 builds one tool per named endpoint from the handler's docstring and type hints, and runs each call
 through its own client over a loopback connection, so a tool call passes the same gate, rate limit, sign-in and
-queue lane as an API call. :class:`AppMCPServer` changes four things:
+queue lane as an API call. :class:`AppMCPServer` changes these things:
 
 * **files in**: a file parameter takes this app's URL of an upload (``http://HOST/gradio_api/file=PATH`` after
   ``POST /gradio_api/upload``; passed on as that URL, which the gate reads as the path it names, never fetched)
-  or the file inline as a ``data:`` URL (decoded, size-checked and stored as an upload by Gradio's own client,
-  then gated like any upload). A server path is refused here: Gradio's client would read and upload it. A tool
+  or the file inline as a ``data:`` URL (decoded, size-checked, stored once in Gradio's cache and listed with the
+  page's uploads, so that Gradio's cache clean-up removes it; then passed on as this app's URL of it and gated
+  like any upload). A server path is refused here: Gradio's client would read and upload it. A tool
   that takes several files (``caption_batch``) takes a list of such URLs; Gradio's schema for it pointed at a
   ``$defs`` entry it had removed (``PointerToNowhere``) and its list items were never converted;
 * **the schema**: each file parameter says what works (:func:`file_help`, the text the API page's
@@ -18,9 +19,12 @@ queue lane as an API call. :class:`AppMCPServer` changes four things:
   of every output without one); one content item per output, labelled when a tool has several; every image
   (a gallery's too) as MCP image content (PNG or JPEG) with a URL the client can fetch on the host it called;
   other files as that URL; tables, labels and plots as JSON; no server path outside those URLs;
-* **errors**: the user's sentence (the gate's, the rate limit's, the backend's), the same both ways; with
-  sign-in (``--auth``) Gradio's loopback client cannot connect, and every call is refused with a sentence
-  that says why.
+* **errors**: the user's sentence (the gate's, the rate limit's, the backend's), the same both ways;
+* **who calls**: each call is submitted as its MCP caller's (its address, or its sign-in), so the per-client
+  limits count each caller, not the loopback client that submits every call; with sign-in (``--auth``) the
+  MCP server answers only requests that carry one (:class:`~.access.LoginThrottleMiddleware` checks them before
+  Gradio reads a call), and the loopback client has a sign-in of its own to read the app's config;
+* **abandoned calls**: a call whose MCP client went away stops its job, as the page's requests do.
 
 :func:`adopt` turns the server Gradio made into an :class:`AppMCPServer`; :data:`lifespan` (in
 ``launch_kwargs``) does it when the app starts.
@@ -28,6 +32,7 @@ queue lane as an API call. :class:`AppMCPServer` changes four things:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -37,15 +42,18 @@ import json
 import logging
 import os
 import re
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 from gradio.mcp import GradioMCPServer
 
 from ..errors import InputError
 from ..messages import Message, Page
+from .access import loopback_forwarded, policy_of
 from .file_params import (  # noqa: F401 (file_help and describe_file_parameters: re-exported)
     FILE_COMPONENTS,
     MAX_DATA_URL_MB,
@@ -65,8 +73,8 @@ _NOTES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("mmdemo
 """Warnings and notes the current MCP call raised (``gr.Warning``/``gr.Info``), added after its outputs."""
 
 
-SIGN_IN_REFUSED = str(Message("mcp.sign_in_refused"))
-"""What every tool call gets when the app requires sign-in (MCP clients read English, as API clients do)."""
+LOOPBACK_USER = "mmdemo-mcp-loopback"
+"""Who Gradio's loopback client is signed in as, with sign-in (``--auth``): it reads the app's config, nothing else."""
 
 
 # --- data: URLs → uploads ----------------------------------------------------------------------------------------
@@ -218,8 +226,16 @@ class AppMCPServer(GradioMCPServer):
     # - arguments -
 
     def _prepare_tool_call_args(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Gradio's preparation, and the call submitted as its MCP caller's (:func:`~.access.loopback_forwarded`:
+        the per-client limits count each caller, not the loopback client that submits every call)."""
         _TOOL.set(name)
-        return super()._prepare_tool_call_args(name, arguments)
+        endpoint, args, headers, block_fn = super()._prepare_tool_call_args(name, arguments)
+        request = self.mcp_server.request_context.request
+        peer = getattr(getattr(request, "client", None), "host", None)
+        caller = policy_of(self.blocks).client_address(peer, headers.get("x-forwarded-for"))
+        headers = {k: v for k, v in headers.items() if k.lower() != "x-forwarded-for"}
+        headers["x-forwarded-for"] = loopback_forwarded(caller)
+        return endpoint, args, headers, block_fn
 
     def _field(self, name: str) -> Message | str:
         """A parameter of the current call's tool as the gate names it: its label (English) and API name."""
@@ -249,12 +265,12 @@ class AppMCPServer(GradioMCPServer):
         return converted
 
     def _file(self, value: Any, field: Message | str) -> Any:
-        from gradio_client import handle_file
-
         if not isinstance(value, str):
             return value  # the schema has refused it already
         if value.startswith("data:"):
-            return handle_file(data_url_file(value, field, getattr(self.blocks, "max_file_size", None)))
+            path = data_url_file(value, field, getattr(self.blocks, "max_file_size", None))
+            self.blocks.upload_file_set.add(path)  # removed with the page's uploads (Gradio's delete_cache)
+            value = f"http://127.0.0.1/gradio_api/file={quote(path)}"  # stored once: no loopback upload of it
         if value.startswith(("http://", "https://")):
             return {
                 "path": value,
@@ -266,14 +282,38 @@ class AppMCPServer(GradioMCPServer):
     # - running -
 
     def _get_or_create_client(self) -> Any:
-        """Gradio's loopback client; with sign-in (``--auth``) it cannot be made (it connects without the caller's
-        cookies), so every tool call is refused, with a sentence that says so instead of "Please login"."""
-        try:
+        """Gradio's loopback client. With sign-in (``--auth``) it has a sign-in of its own, to read the app's
+        config; it makes no call of its own: each tool call is submitted with the caller's sign-in (its cookie, as
+        :class:`~.access.LoginThrottleMiddleware` checked it or made it from the caller's header), which the
+        request's headers carry and which win over the client's own cookie."""
+        if self._client_instance is not None:
+            return self._client_instance
+        app = getattr(self.blocks, "server_app", None)
+        if app is None or getattr(app, "auth", None) is None:
             return super()._get_or_create_client()
-        except ValueError as err:
-            if "credentials were not provided" not in str(err):
-                raise
-            raise RuntimeError(SIGN_IN_REFUSED) from None
+        from gradio import route_utils
+        from gradio_client import Client
+
+        request = self.mcp_server.request_context.request
+        token = secrets.token_urlsafe(32)
+        app.tokens[token] = LOOPBACK_USER
+        cookie = f"access-token-unsecure-{app.cookie_id}"
+        root = route_utils.get_root_url(
+            request=request, route_path=self.get_route_path(request), root_path=self.root_path
+        )
+        client = Client(
+            self.local_url or root,
+            download_files=False,
+            verbose=False,
+            analytics_enabled=False,
+            ssl_verify=False,
+            _skip_components=False,
+            headers={"x-gradio-user": "mcp", "cookie": f"{cookie}={token}"},  # to read the config …
+        )
+        client.headers.pop("cookie", None)  # … then a cookie, which a call's own cookie header overrides
+        client.cookies[cookie] = token
+        self._client_instance = client
+        return client
 
     async def _execute_tool_without_progress(self, job: Any) -> list[Any]:
         return await self._outputs(job, None)
@@ -283,13 +323,39 @@ class AppMCPServer(GradioMCPServer):
 
     async def _outputs(self, job: Any, progress_token: str | int | None) -> list[Any]:
         """The outputs of ``job`` as the server sent them (the same with or without progress reports, which go to
-        the client when it asked for them); the user's sentence as the error when the call failed."""
+        the client when it asked for them); the user's sentence as the error when the call failed. A call whose
+        MCP client went away (its request is cancelled when the connection closes) stops its job
+        (:meth:`_abandon`), as the page's requests stop when their browser leaves."""
+        notes: list[str] = []
+        try:
+            final = await self._follow(job, progress_token, notes)
+        except BaseException:
+            if not job.done():
+                self._abandon(job)
+            raise
+        if final is not None and final.success:
+            _NOTES.set(tuple(notes))
+            return list(final.outputs.get("data") or [])
+        if final is not None:
+            outputs = final.outputs
+            raise RuntimeError(str(outputs.get("error") or outputs.get("title") or Message("mcp.failed")))
+        error = job.exception()
+        if error is None:
+            raise RuntimeError(str(Message("mcp.no_result")))
+        from gradio_client.exceptions import AppError
+
+        if isinstance(error, AppError):
+            raise RuntimeError(str(error)) from None
+        log.warning("MCP call failed in Gradio's client: %s: %s", type(error).__name__, str(error)[:300])
+        raise RuntimeError(str(Message("mcp.failed"))) from None
+
+    async def _follow(self, job: Any, progress_token: str | int | None, notes: list[str]) -> Any:
+        """The final output update of ``job`` (None if none came), its warnings added to ``notes``, its progress
+        sent to the client when it asked for it."""
         from gradio_client.utils import Status
 
         step = 0
-        final: dict[str, Any] | None = None
-        success = False
-        notes: list[str] = []
+        final = None
         async for update in job:
             if update.type == "status":
                 if update.code == Status.LOG and update.log:
@@ -305,21 +371,24 @@ class AppMCPServer(GradioMCPServer):
                     )
                 step += 1
             elif update.type == "output" and update.final:
-                final, success = update.outputs, bool(update.success)
-        if final is not None and success:
-            _NOTES.set(tuple(notes))
-            return list(final.get("data") or [])
-        if final is not None:
-            raise RuntimeError(str(final.get("error") or final.get("title") or Message("mcp.failed")))
-        error = job.exception()
-        if error is None:
-            raise RuntimeError(str(Message("mcp.no_result")))
-        from gradio_client.exceptions import AppError
+                final = update
+        return final
 
-        if isinstance(error, AppError):
-            raise RuntimeError(str(error)) from None
-        log.warning("MCP call failed in Gradio's client: %s: %s", type(error).__name__, str(error)[:300])
-        raise RuntimeError(str(Message("mcp.failed"))) from None
+    def _abandon(self, job: Any) -> None:
+        """Stop ``job``, whose MCP client went away: the loopback client stops waiting for it, and the app's queue
+        drops the event (as it does when a browser leaves): it is not started if it waits, and a running one stops
+        at its next progress step (:func:`~.events.client_gone`). Not ``job.cancel()``: Gradio's ``/cancel`` stops
+        every running call of that tool on the loopback client's session, other callers' too."""
+        communicator = getattr(job, "communicator", None)
+        if communicator is None:
+            return
+        with communicator.lock:
+            communicator.should_cancel = True
+        queue = getattr(self.blocks, "_queue", None)
+        if queue is not None:
+            task = asyncio.get_running_loop().create_task(_drop_event(queue, communicator))
+            _DROPPING.add(task)
+            task.add_done_callback(_DROPPING.discard)
 
     # - results -
 
@@ -386,6 +455,23 @@ class AppMCPServer(GradioMCPServer):
             self.types.ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mimeType=mime),
             self.types.TextContent(type="text", text=line),
         ]
+
+
+_DROPPING: set[asyncio.Task[None]] = set()
+"""Tasks dropping abandoned calls' events (kept referenced until they finish)."""
+DROP_WAIT = 60.0
+"""Seconds at most an abandoned call waits for its event id (a call abandoned while it was being submitted)."""
+
+
+async def _drop_event(queue: Any, communicator: Any) -> None:
+    """Drop the event of an abandoned call from the app's queue, once the loopback client knows its id."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DROP_WAIT
+    while communicator.event_id is None and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    if communicator.event_id is not None:
+        await queue.clean_events(event_id=communicator.event_id)
+        log.info("MCP call abandoned by its client: event %s dropped", communicator.event_id)
 
 
 def adopt(blocks: gr.Blocks) -> None:
