@@ -9,7 +9,10 @@ The settings flags (device, dtype, CPU fast path, models, offline …) are decla
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLES",
         help="comma-separated roles to load in the background at start-up, or 'all'",
     )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="run every task on the Ray Serve deployments of the cluster at ADDRESS (the head's HOST:6379, "
+        "or 'auto' on a cluster node); see README, Scaling out",
+    )
     return p
 
 
@@ -115,6 +125,30 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         mcp_server=getattr(args, "mcp", None),
         cpu_fast_path=args.cpu_fast_path,
     )
+
+
+def server_name(host: str | None) -> str | None:
+    """The ``server_name`` Gradio takes for ``host`` (else ``GRADIO_SERVER_NAME``): an IPv6 address in brackets
+    (``::`` → ``[::]``), as Gradio builds its own URL from it ("http://:::7860/" is no URL); None: Gradio's default."""
+    host = host if host is not None else os.environ.get("GRADIO_SERVER_NAME")
+    if not host:
+        return None
+    host = host.strip()
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:  # a name, or already in brackets
+        return host
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``docker stop``, systemd, Spaces restarts) stops the app as Ctrl+C does, so its shutdown runs:
+    Gradio deletes its cached files, :func:`~mmdemo.ui.cleanup.sweep` the rest. Without it Python dies at once and
+    leaves every upload behind. Main thread only (where :func:`main` runs)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def start(
@@ -150,7 +184,7 @@ def start(
     demo = build_app(manager)
     with policy_of(demo).serving():  # the web server trusts this app's proxies only
         demo.launch(
-            server_name=host,
+            server_name=server_name(host),
             server_port=port,
             share=share,
             auth=list(auth) if auth else None,
@@ -176,6 +210,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
+    if args.ray_address:  # the models live in the cluster's replicas: the page loads none
+        from .ray_runner import connect
+        from .runner import use_runner
+        from .ui.events import client_gone
+
+        try:
+            use_runner(connect(args.ray_address, stop_check=client_gone))
+        except MMDemoError as err:
+            print(f"error: {err} ({err.detail})", file=sys.stderr)
+            return 2
+        settings = settings.replace(preload=())
+
     from .runtime import configure
 
     manager = configure(settings)
@@ -192,7 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot start the server: {err}", file=sys.stderr)
         return 1
     _warn_about_sharing(demo, args.share, bool(auth))
-    demo.block_thread()
+    stop_on_sigterm()
+    try:
+        demo.block_thread()  # until Ctrl+C or SIGTERM
+    finally:
+        demo.close()  # the server's shutdown: Gradio deletes the files it cached
+        from .ui.cleanup import sweep
+
+        sweep(None)  # and what it leaves: the app's own output folders, empty folders
     return 0
 
 

@@ -67,6 +67,11 @@ SPACES_PROXIES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """On Hugging Face Spaces the app is reached only through the platform's proxy, which connects from its
 internal network and appends the visitor's address to ``X-Forwarded-For``: the hops trusted there."""
 
+CPU_STEP_MEGAPIXELS = 1.0
+GPU_STEP_MEGAPIXELS = 2.0
+"""The text-to-image step caps by device when ``t2i_step_megapixels`` is not set (see :class:`Settings`): on a CPU,
+a few-step model's four 512² images (its default size) fit one step."""
+
 PROFILES: dict[str, dict[str, object]] = {
     "local": {},
     "cpu": {  # a CPU-basic Space (2 vCPU, 16 GB): keep requests short enough for shared visitors
@@ -78,6 +83,9 @@ PROFILES: dict[str, dict[str, object]] = {
         "max_generated_images": 2,
         "max_keyframes": 8,
         "rate_limit_per_minute": 20,
+        "max_upload_mb_per_minute": 100.0,
+        "t2i_request_megapixel_steps": 30.0,
+        "t2i_client_megapixel_steps_per_hour": 150.0,
     },
     "gpu": {"device": "cuda"},  # a dedicated GPU: larger defaults (chosen per device), lazy LRU loading
     "zerogpu": {  # ZeroGPU: models placed on "cuda" eagerly at start-up, the GPU attached per call
@@ -135,6 +143,16 @@ class Settings:
     max_video_seconds: float = 1800.0
     max_keyframes: int = 12
     """Most keyframes the video summary captions and reads (scene changes beyond it: the most distinct kept)."""
+    max_request_zip_entries: int = 10_000
+    """Entries (files and folders) all the zips of one request may hold together (Many photos), counted from their
+    directories before anything is unpacked; each zip on its own: at most 2000."""
+    max_request_unpacked_mb: float = 1024.0
+    """Megabytes all the zips of one request may unpack to together (Many photos), counted before anything is
+    unpacked; each zip on its own: at most 512 MB."""
+    max_request_pixels: int = 2_500_000_000
+    """Decoded pixels one request may process in all (Many photos: every photo's width × height added up)."""
+    max_eval_items: int = 2000
+    """Items an uploaded evaluation data set may list (lines of its ``metadata.jsonl``); reading stops there."""
     max_generated_side: int = 1024
     """Largest width or height of a generated image (text-to-image), in pixels; a multiple of 8."""
     max_generated_images: int = 4
@@ -155,6 +173,21 @@ class Settings:
     """Requests waiting in the queue at most; more are turned away with "the app is busy"."""
     rate_limit_per_minute: int = 0
     """Model requests one client (login, else IP address) may make per minute; 0 = no limit."""
+    max_jobs_per_client: int = 8
+    """Requests one client may have queued or running at once, all tasks together; more are refused when they
+    are submitted (:mod:`mmdemo.ui.admission`), so one client cannot fill the queue (``max_queue``) for everyone."""
+    max_upload_mb_per_minute: float = 200.0
+    """Megabytes one client may upload in any sliding minute (0 = no limit; never less than ``max_upload_mb``:
+    see :attr:`upload_bytes_per_minute`)."""
+    t2i_step_megapixels: float | None = None
+    """Text to image: most megapixels (2**20 pixels) one denoising step may process: width × height × images,
+    doubled with classifier-free guidance (guidance above 1). It bounds how long a step runs, and so how soon an
+    abandoned request stops (it stops between steps). None = by device (:attr:`step_megapixels_on`): 1 on a
+    CPU (four 512² images, or one 1024² image, without guidance), 2 on a GPU (one 1024² image with guidance)."""
+    t2i_request_megapixel_steps: float = 100.0
+    """Text to image: most work one request may ask for, in megapixel-steps (a step's megapixels × steps)."""
+    t2i_client_megapixel_steps_per_hour: float = 1000.0
+    """Text to image: most work one client may use in any sliding hour, in megapixel-steps (0 = no limit)."""
     mcp_server: bool = False
     """Also serve every task as an MCP tool (Gradio's MCP server at ``/gradio_api/mcp/``)."""
     trusted_proxies: tuple[str, ...] = ()
@@ -186,6 +219,12 @@ class Settings:
             max_audio_seconds=_env_float(env, "MMDEMO_MAX_AUDIO_SECONDS", defaults.max_audio_seconds),
             max_video_seconds=_env_float(env, "MMDEMO_MAX_VIDEO_SECONDS", defaults.max_video_seconds),
             max_keyframes=int(_env_float(env, "MMDEMO_MAX_KEYFRAMES", defaults.max_keyframes)),
+            max_request_zip_entries=int(
+                _env_float(env, "MMDEMO_MAX_REQUEST_ZIP_ENTRIES", defaults.max_request_zip_entries)
+            ),
+            max_request_unpacked_mb=_env_float(env, "MMDEMO_MAX_REQUEST_UNPACKED_MB", defaults.max_request_unpacked_mb),
+            max_request_pixels=int(_env_float(env, "MMDEMO_MAX_REQUEST_PIXELS", defaults.max_request_pixels)),
+            max_eval_items=int(_env_float(env, "MMDEMO_MAX_EVAL_ITEMS", defaults.max_eval_items)),
             max_generated_side=int(_env_float(env, "MMDEMO_MAX_GENERATED_SIDE", defaults.max_generated_side)),
             max_generated_images=int(_env_float(env, "MMDEMO_MAX_GENERATED_IMAGES", defaults.max_generated_images)),
             t2i_steps=_env_int_or_none(env, "MMDEMO_T2I_STEPS"),
@@ -195,6 +234,17 @@ class Settings:
             preload=tuple(r.strip().lower() for r in env.get("MMDEMO_PRELOAD", "").split(",") if r.strip()),
             max_queue=int(_env_float(env, "MMDEMO_MAX_QUEUE", defaults.max_queue)),
             rate_limit_per_minute=int(_env_float(env, "MMDEMO_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute)),
+            max_jobs_per_client=int(_env_float(env, "MMDEMO_MAX_JOBS_PER_CLIENT", defaults.max_jobs_per_client)),
+            max_upload_mb_per_minute=_env_float(
+                env, "MMDEMO_MAX_UPLOAD_MB_PER_MINUTE", defaults.max_upload_mb_per_minute
+            ),
+            t2i_step_megapixels=_env_float(env, "MMDEMO_T2I_STEP_MEGAPIXELS", None) or None,
+            t2i_request_megapixel_steps=_env_float(
+                env, "MMDEMO_T2I_REQUEST_MEGAPIXEL_STEPS", defaults.t2i_request_megapixel_steps
+            ),
+            t2i_client_megapixel_steps_per_hour=_env_float(
+                env, "MMDEMO_T2I_CLIENT_MEGAPIXEL_STEPS_PER_HOUR", defaults.t2i_client_megapixel_steps_per_hour
+            ),
             trusted_proxies=_env_list(env, "MMDEMO_TRUSTED_PROXIES", SPACES_PROXIES if env.get("SPACE_ID") else ()),
             mcp_server=_env_bool(env, "MMDEMO_MCP", False),
             cpu_fast_path=_env_bool(env, "MMDEMO_CPU_FAST_PATH", True),
@@ -230,10 +280,18 @@ class Settings:
             raise InputError("MMDEMO_MAX_GENERATED_SIDE must be a multiple of 8, at least 64.")
         if not 1 <= self.max_keyframes <= 64:
             raise InputError("MMDEMO_MAX_KEYFRAMES must be between 1 and 64.")
+        if min(self.max_request_zip_entries, self.max_request_unpacked_mb, self.max_request_pixels) <= 0:
+            raise InputError("Request budgets (MMDEMO_MAX_REQUEST_*) must be positive.")
+        if self.max_eval_items < 1:
+            raise InputError("MMDEMO_MAX_EVAL_ITEMS must be at least 1.")
         if self.max_generated_images < 1:
             raise InputError("MMDEMO_MAX_GENERATED_IMAGES must be at least 1.")
         if self.max_queue < 1:
             raise InputError("MMDEMO_MAX_QUEUE must be at least 1.")
+        if self.max_jobs_per_client < 1:
+            raise InputError("MMDEMO_MAX_JOBS_PER_CLIENT must be at least 1.")
+        if self.t2i_request_megapixel_steps < (self.t2i_step_megapixels or 0):
+            raise InputError("MMDEMO_T2I_STEP_MEGAPIXELS must be at most MMDEMO_T2I_REQUEST_MEGAPIXEL_STEPS.")
         for item in self.trusted_proxies:
             try:
                 ipaddress.ip_network(item.strip(), strict=False)
@@ -248,6 +306,21 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    def step_megapixels_on(self, device: str | None = None) -> float:
+        """The text-to-image step cap (``t2i_step_megapixels``) on ``device`` (``cpu``, ``cuda:0`` …; None: not
+        known yet, the largest that any device gets)."""
+        if self.t2i_step_megapixels:
+            return self.t2i_step_megapixels
+        return CPU_STEP_MEGAPIXELS if (device or "").startswith("cpu") else GPU_STEP_MEGAPIXELS
+
+    @property
+    def upload_bytes_per_minute(self) -> int:
+        """Bytes one client may upload in any sliding minute (0 = no limit): ``max_upload_mb_per_minute``, but never
+        less than one upload of the largest size."""
+        if self.max_upload_mb_per_minute <= 0:
+            return 0
+        return int(max(self.max_upload_mb_per_minute, self.max_upload_mb) * 1024 * 1024)
 
     def model_for(self, role: str) -> str | None:
         """The model configured for ``role``, or None to use the spec's default."""

@@ -86,3 +86,62 @@ def test_wrong_number_of_values_is_a_clear_error(app_url: str, media: dict[str, 
     many = call_raw(app_url, "caption", [*args, 1])
     assert many.event == "error" and "the request sent 6" in (many.message or "")
     assert Outcome("caption", "-", "-", call_raw(app_url, "caption", args)).verdict == "ok"
+
+
+def test_a_small_wide_flac_is_refused_before_it_is_decoded(client, tmp_path: Path) -> None:
+    """Issue 26, item 2: a silent 8-channel FLAC at 655,350 Hz (56 KB for 10 s; 210 MB of float32 when decoded
+    all at once) is refused from its header, and the same endpoint still serves the next recording."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from mmdemo.testing.hostile import wide_flac
+
+    path = wide_flac(tmp_path / "wide.flac", 10.0)
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(path)), 3.0, 1.5, False, 0.5, api_name="/emotion")
+    assert "The recording's sample rate (655350 Hz) is outside 1000–192000 Hz" in str(info.value)
+    from gradio.media import get_audio
+
+    fused = client.predict(handle_file(get_audio("recording1.wav")), 3.0, 1.5, False, 0.5, api_name="/emotion")[0]
+    assert sum(c["confidence"] for c in fused["confidences"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_many_photos_budgets_the_whole_request_before_unpacking(app_url: str, tmp_path: Path) -> None:
+    """Issue 26, item 1, through the running app: one zip named 40 times in one /caption_batch call is one zip
+    (checked and unpacked once, its notes never written); zips that pass every check alone but hold more entries
+    together than a request may (10,000 by default) are refused, the limit named, before any is unpacked."""
+    import zipfile
+
+    from mmdemo.testing.hostile import huge_png, many_references, zip_of_empty_files, zip_without_photos
+    from mmdemo.testing.http import upload
+
+    holiday = zip_without_photos(tmp_path / "holiday.zip", 2 * 2**20)
+    with zipfile.ZipFile(holiday, "a") as zf:
+        zf.write(huge_png(tmp_path / "p.png", 32), "photo.png")
+    result = call_raw(app_url, "caption_batch", [many_references(upload(app_url, str(holiday)), 40), False, ""])
+    assert result.event == "complete", result
+    table, _, notes = result.data
+    assert [row[0] for row in table["data"]] == ["holiday.zip/photo.png"]
+    assert "39 file(s) were sent more than once" in notes and "notes/part-0000.txt" in notes
+    zips = [upload(app_url, str(zip_of_empty_files(tmp_path / f"e{i}.zip", 1900, seed=i))) for i in range(6)]
+    refused = call_raw(app_url, "caption_batch", [zips, False, ""])
+    assert refused.event == "error" and refused.message == (
+        "The zips sent together hold too many entries (11400; at most 10000 per request): send fewer zips at once."
+    ), refused
+
+
+def test_evaluate_caps_items_and_names_a_bad_line(app_url: str, tmp_path: Path) -> None:
+    """Issue 26, item 8 and a low item, through the running app: a metadata.jsonl naming one photo more times
+    than a data set may hold (2000 items by default) is refused at the cap, and JSON nested too deeply is a bad
+    line named by its number, not "Something unexpected"."""
+    from mmdemo.testing.hostile import deep_json_metadata, huge_metadata
+    from mmdemo.testing.http import upload
+
+    many = upload(app_url, str(huge_metadata(tmp_path / "many.zip", 2001)))
+    refused = call_raw(app_url, "evaluate", [many, "caption", 0, "voice", 0])
+    assert refused.event == "error" and (refused.message or "").startswith(
+        "metadata.jsonl lists more than 2000 items: this server evaluates at most 2000 per data set."
+    ), refused
+    deep = upload(app_url, str(deep_json_metadata(tmp_path / "deep.zip", 100_000)))
+    bad = call_raw(app_url, "evaluate", [deep, "caption", 0, "voice", 0])
+    assert bad.event == "error" and "line 2 is nested too deeply" in (bad.message or ""), bad

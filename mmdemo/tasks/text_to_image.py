@@ -35,6 +35,7 @@ from ..errors import InputError, MemoryBudgetError, ModelUnavailableError
 from ..messages import Message
 from ..models.manager import ModelManager, ProgressFn
 from ..params import Choice, Flag, Number, Text, check_number, check_text, field
+from ..runner import task
 from ..runtime import get_manager
 from ..settings import Settings
 from .fast_decoder import decode_tiny as _decode_tiny
@@ -284,6 +285,76 @@ class GenerationResult:
 # --------------------------------------------------------------------------------------- inputs
 
 
+MEGAPIXEL = 2**20
+"""The unit of the work budgets: 2**20 pixels (a 1024 × 1024 image)."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """The denoising work of one request, from its parameters (:data:`SIZE`, :data:`NUM_IMAGES`, :data:`STEPS`,
+    :data:`GUIDANCE_SCALE`): every step runs the denoiser on ``images`` latents of ``width × height``, twice as many
+    with classifier-free guidance (guidance above 1, as diffusers decides). The server's caps on it are settings:
+    ``t2i_step_megapixels`` (one step: how long an abandoned request keeps its lane, since it stops between
+    steps), ``t2i_request_megapixel_steps`` (one request) and ``t2i_client_megapixel_steps_per_hour`` (one client,
+    :mod:`mmdemo.ui.admission`)."""
+
+    width: int
+    height: int
+    images: int
+    steps: int
+    guided: bool
+
+    @property
+    def step_megapixels(self) -> float:
+        return self.width * self.height * self.images * (2 if self.guided else 1) / MEGAPIXEL
+
+    @property
+    def megapixel_steps(self) -> float:
+        return self.step_megapixels * self.steps
+
+    def check(self, settings: Settings, device: str | None = None) -> None:
+        """Refuse (:class:`~mmdemo.errors.InputError`) work beyond the server's per-step cap on ``device`` (None: not
+        known yet) or its per-request cap."""
+        step_limit = settings.step_megapixels_on(device)
+        if self.step_megapixels > step_limit:
+            raise InputError(
+                Message(
+                    "t2i.step_too_large",
+                    width=self.width,
+                    height=self.height,
+                    images=self.images,
+                    guided=Message("t2i.guided") if self.guided else "",
+                    work=f"{self.step_megapixels:.3g}",
+                    limit=f"{step_limit:g}",
+                )
+            )
+        if self.megapixel_steps > settings.t2i_request_megapixel_steps:
+            raise InputError(
+                Message(
+                    "t2i.request_too_large",
+                    work=f"{self.megapixel_steps:.3g}",
+                    step=f"{self.step_megapixels:.3g}",
+                    steps=self.steps,
+                    limit=f"{settings.t2i_request_megapixel_steps:g}",
+                )
+            )
+
+
+def budget_info(settings: Settings, device: str | None = None) -> Message:
+    """The work budgets of a server whose models run on ``device`` in one line (the page states them)."""
+    per_client = settings.t2i_client_megapixel_steps_per_hour
+    return Message(
+        "t2i.budget_info",
+        step=f"{settings.step_megapixels_on(device):g}",
+        request=f"{settings.t2i_request_megapixel_steps:g}",
+        client=Message("t2i.budget_info_client", limit=f"{per_client:g}") if per_client > 0 else "",
+    )
+
+
+ChargeFn = Callable[[float], None]
+"""Charges a request's planned work (megapixel-steps) to its client before denoising; raises to refuse it."""
+
+
 @dataclass(frozen=True)
 class Inputs:
     """A request's inputs as :func:`check_inputs` passes them: ``None`` where the model's own choice applies
@@ -337,6 +408,10 @@ def check_inputs(
         width, height = SIZE.side(width, WIDTH, largest), SIZE.side(height, HEIGHT, largest)
     count = images_param(settings).check(num_images)
     seed, decoder = SEED.check(seed), DECODER.check(decoder)
+    if steps and guidance_scale and width and height:  # everything explicit: the work is known before any loading
+        Work(width, height, count, steps, guidance_scale > 1).check(
+            settings, None if settings.device == "auto" else settings.device
+        )
     return Inputs(prompt, negative_prompt, steps, guidance_scale, width, height, count, seed, decoder)
 
 
@@ -433,6 +508,7 @@ def _truncation_note(tokenizer: Any, text: str, key: str) -> Message | None:
 # ------------------------------------------------------------------------------------ the task
 
 
+@task("text_to_image")
 def generate_images(
     prompt: str,
     *,
@@ -449,6 +525,7 @@ def generate_images(
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
     on_preview: PreviewFn | None = None,
+    charge: ChargeFn | None = None,
 ) -> GenerationResult:
     """Generate ``num_images`` images for ``prompt``.
 
@@ -461,6 +538,11 @@ def generate_images(
     doc).
     ``on_preview`` receives a :class:`Preview` every few steps (:func:`preview_steps`) when the tiny decoder
     decodes: the latents so far, still noisy in early steps.
+
+    Work: the request's :class:`Work` (known once the model's defaults are) is checked against the server's
+    per-step and per-request caps, then handed to ``charge`` (the client's budget) before denoising.
+    Cancellation: ``progress`` is called after every denoising step and before each image is decoded; a request
+    whose client has gone stops there (the UI's ``progress`` raises :class:`~mmdemo.errors.Cancelled`).
     """
     manager = manager or get_manager()
     settings = manager.settings
@@ -495,6 +577,10 @@ def generate_images(
         guidance_scale = defaults.guidance if inputs.guidance_scale is None else inputs.guidance_scale
         default_side = min(native_side(pipe), settings.max_generated_side) // SIZE.multiple * SIZE.multiple
         width, height = inputs.width or default_side, inputs.height or default_side
+        work = Work(width, height, num_images, steps, guidance_scale > 1)
+        work.check(settings, str(handle.device))
+        if charge is not None:
+            charge(work.megapixel_steps)
         tokenizer = getattr(pipe, "tokenizer", None)
         if tokenizer is not None:
             for text, key in ((prompt, "t2i.prompt_truncated"), (negative_prompt, "t2i.negative_truncated")):
@@ -515,7 +601,7 @@ def generate_images(
 
         def on_step(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:
-                progress((step + 1) / steps, f"Denoising step {step + 1} of {steps}")
+                progress((step + 1) / steps, Message("t2i.progress.step", step=step + 1, steps=steps))
             if step + 1 in previews and "latents" in tensors:
                 shown = _decode_tiny(pipe, tiny, tensors["latents"], handle.device)
                 on_preview(Preview(tuple(img.convert("RGB") for img in shown), step + 1, steps, seed))
@@ -540,8 +626,15 @@ def generate_images(
             kwargs["callback_on_step_end"] = on_step
         output = pipe(**kwargs)
         if progress is not None:
-            progress(1.0, "Decoding the images…")
-        images = list(output.images) if tiny is None else _decode_tiny(pipe, tiny, output.images, handle.device)
+            progress(1.0, Message("t2i.progress.decoding"))
+        if tiny is None:
+            images = list(output.images)
+        else:  # one image at a time: a request whose client has gone stops between them
+            images = []
+            for i in range(num_images):
+                if progress is not None and num_images > 1:
+                    progress(1.0, Message("t2i.progress.decoding_one", number=i + 1, total=num_images))
+                images += _decode_tiny(pipe, tiny, output.images[i : i + 1], handle.device)
         flagged = getattr(output, "nsfw_content_detected", None) or []
         if tiny is not None:
             images, flagged = _safety_check(pipe, images, handle.device, handle.dtype)
@@ -587,7 +680,7 @@ def _clip_scores(
 
     with manager.use("clip", progress) as clip:
         if progress is not None:
-            progress(1.0, "Scoring the images against the prompt with CLIP…")
+            progress(1.0, Message("t2i.progress.scoring"))
         inputs = clip.processor(text=[prompt], images=images, return_tensors="pt", padding=True, truncation=True)
         output = clip.model(**clip.prepare(inputs))
         image_embeds = torch.nn.functional.normalize(output.image_embeds.float(), dim=-1)

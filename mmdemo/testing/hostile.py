@@ -6,6 +6,7 @@ unclear answers, also against older versions of the app).
 from __future__ import annotations
 
 import http.server
+import json
 import math
 import os
 import threading
@@ -199,3 +200,285 @@ def run_file_matrix(base_url: str, media: dict[str, str], payloads: dict[str, An
             args = [payload, *base[1:]]
             outcomes.append(Outcome(endpoint.name, label, label, call_raw(base_url, endpoint.name, args)))
     return outcomes
+
+
+# --- request-level budgets: payloads that are harmless one at a time and heavy together (issue 26) ------------
+
+
+def zip_without_photos(path: Path, unpacked_bytes: int, *, files: int = 1, ratio: int = 60, seed: int = 0) -> Path:
+    """A zip at ``path`` with no photos: ``files`` text files unpacking to ``unpacked_bytes`` together, each
+    compressed about ``ratio`` times (below the zip-bomb ratio, so one copy passes every per-zip check). The
+    issue's payload: 8.7 MB zipped, 497 MiB unpacked. ``seed`` makes zips of different content."""
+    import random
+    import zipfile
+
+    rng = random.Random(seed)
+    chunk = 1 << 20
+    noisy = max(chunk // ratio, 1)
+    per_file = max(unpacked_bytes // files, 1)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for i in range(files):
+            with archive.open(f"notes/part-{i:04d}.txt", "w", force_zip64=True) as out:
+                left = per_file
+                while left > 0:
+                    size = min(chunk, left)
+                    block = rng.randbytes(min(noisy, size)) + b"\n" * max(size - noisy, 0)
+                    out.write(block[:size])
+                    left -= size
+    return path
+
+
+def zip_of_empty_files(path: Path, entries: int, *, seed: int = 0) -> Path:
+    """A zip at ``path`` of ``entries`` empty text files (no photos): many entries for a few bytes each."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(entries):
+            archive.writestr(f"empty-{seed}-{i:05d}.txt", b"")
+    return path
+
+
+def huge_png(path: Path, width: int, height: int | None = None, *, seed: int = 0) -> Path:
+    """A PNG at ``path`` of ``width`` × ``height`` pixels of one colour (the issue's 49 MP PNG is 160 KB): tiny
+    on disk, large once decoded. ``seed`` changes one pixel, so that copies are different files."""
+    from PIL import Image
+
+    image = Image.new("RGB", (width, height or width), (200, 180, 160))
+    image.putpixel((0, 0), (seed % 256, (seed // 256) % 256, 0))
+    image.save(path, optimize=False, compress_level=9)
+    return path
+
+
+def many_references(payload: Any, count: int) -> list[Any]:
+    """The same file payload (an upload's ``FileData``) named ``count`` times in one multi-file input."""
+    return [payload] * count
+
+
+def _dataset_zip(path: Path, lines: Any, files: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("metadata.jsonl", "w", force_zip64=True) as out:
+            for line in lines:
+                out.write(line.encode("utf-8") + b"\n")
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _small_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def huge_metadata(path: Path, lines: int, *, file_name: str = "a.png") -> Path:
+    """An Evaluate zip (caption task) whose ``metadata.jsonl`` names one small photo ``lines`` times (the issue's
+    payload: 2 M lines in a 1.9 MB zip), each line's caption numbered so that the zip stays below the zip-bomb
+    ratio."""
+    rows = (json.dumps({"file_name": file_name, "text": f"a white square {n:x}"}) for n in range(lines))
+    return _dataset_zip(path, rows, {file_name: _small_png()})
+
+
+def deep_json_metadata(path: Path, depth: int = 100_000, *, line: int = 2) -> Path:
+    """An Evaluate zip (caption task) whose ``metadata.jsonl`` line ``line`` is JSON nested ``depth`` levels."""
+    good = json.dumps({"file_name": "a.png", "text": "a white square"})
+    deep = '{"file_name": "a.png", "text": ' + "[" * depth + "]" * depth + "}"
+    rows = [good] * (line - 1) + [deep]
+    return _dataset_zip(path, rows, {"a.png": _small_png()})
+
+
+def long_entry_name_zip(path: Path, length: int = 300) -> Path:
+    """A zip holding one photo whose entry name is ``length`` characters long (one path component)."""
+    import zipfile
+
+    name = "p" * (length - 4) + ".png"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(name, _small_png())
+    return path
+
+
+# --- decoding budgets: small files that are slow or large to decode (issue 26: audio, video, images) --------
+
+
+def wide_flac(path: Path, seconds: float, *, channels: int = 8, rate: int = 655_350) -> Path:
+    """A silent FLAC at ``path`` of ``channels`` channels at ``rate`` Hz (FLAC's fastest), written block by block:
+    the issue's payload is 343 KB for 60 s of 8 channels, +1.65 GB once decoded to float32 all at once."""
+    import numpy as np
+    import soundfile as sf
+
+    block = np.zeros((max(rate // 10, 1), channels), np.int16)
+    left = round(seconds * rate)
+    with sf.SoundFile(path, mode="w", samplerate=rate, channels=channels, format="FLAC", subtype="PCM_16") as f:
+        while left > 0:
+            f.write(block[: min(left, len(block))])
+            left -= len(block)
+    return path
+
+
+def slow_jpeg2000(path: Path, side: int = 7000) -> Path:
+    """A JPEG 2000 at ``path`` of ``side`` × ``side`` pixels of one colour: a few KB that take seconds to decode at
+    full size (7000: 3.9 KB, 11 s here), all of it holding Python's GIL (Pillow's JPEG 2000 decoder reads its
+    file through Python)."""
+    from PIL import Image
+
+    Image.new("RGB", (side, side), (200, 30, 30)).save(
+        path, "JPEG2000", irreversible=True, quality_mode="rates", quality_layers=[2000]
+    )
+    return path
+
+
+def single_keyframe_video(
+    path: Path, seconds: float, *, width: int = 1280, height: int = 720, fps: int = 30, keyframes: int = 1
+) -> Path:
+    """An H.264 MP4 at ``path`` whose ``seconds`` hold ``keyframes`` keyframes (1: only the first), a slowly moving
+    gradient: small on disk, while every seek lands on the first keyframe and decodes forward from there. The
+    issue's payload: 1.8 MB for ten minutes of 720p, 225 s of CPU to sample (0.3 s with regular keyframes)."""
+    import av
+    import numpy as np
+
+    frames = max(1, round(seconds * fps))
+    gop = max(1, -(-frames // max(keyframes, 1)))
+    ramp = (np.arange(width, dtype=np.uint16)[None, :] + np.arange(height, dtype=np.uint16)[:, None]) % 256
+    with av.open(str(path), mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.gop_size = gop
+        stream.options = {"preset": "ultrafast", "crf": "40", "sc_threshold": "0", "keyint_min": str(gop)}
+        for i in range(frames):
+            grey = ((ramp + i) % 256).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.repeat(grey[:, :, None], 3, axis=2), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def huge_frame_video(path: Path, width: int, height: int, *, frames: int = 2) -> Path:
+    """A short video at ``path`` of ``frames`` black ``width`` × ``height`` frames (FFV1 in Matroska, up to any size
+    FFmpeg takes): the issue's 256 MP frames were decoded, +804 MB, past the 50 MP image limit."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), mode="w", format="matroska") as out:
+        stream = out.add_stream("ffv1", rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, "gray"
+        black = np.zeros((height, width), np.uint8)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(black, format="gray")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+# --- load from one client: queue flood, abandoned generation (issue 26: items 7, 9, 11) ---------------------------
+
+
+def generate_args(size: str = "64x64", steps: int = 1, images: int = 1, guidance: float = 1.0) -> list[Any]:
+    """``/generate``'s values (:data:`ENDPOINTS`) for one request of the given work."""
+    args = list(next(e for e in ENDPOINTS if e.name == "generate").valid)
+    args[2], args[3], args[4], args[5] = steps, guidance, size, images
+    return args
+
+
+def queue_flood(
+    base_url: str, api_name: str, args: list[Any], count: int, headers: dict[str, str] | None = None
+) -> list[int]:
+    """``count`` jobs submitted at once by one client (``POST /gradio_api/call/<api_name>``, results never read, as
+    a script that fills the queue does); returns the HTTP status of each submission (200: queued)."""
+    import httpx
+
+    url = f"{base_url.rstrip('/')}/gradio_api/call/{api_name}"
+    with httpx.Client(timeout=60) as http:
+        return [http.post(url, json={"data": args}, headers=headers or {}).status_code for _ in range(count)]
+
+
+def abandoned_call(
+    base_url: str, api_name: str, args: list[Any], *, progress_events: int = 1, timeout: float = 600.0
+) -> str:
+    """Start ``api_name`` as the browser does and close the connection once ``progress_events`` progress messages
+    came (the tab was closed): ``abandoned``; or how it ended before (``refused``, ``finished``)."""
+    from .http import browser_call
+
+    seen = 0
+    try:
+        for message in browser_call(base_url, api_name, args, timeout=timeout):
+            if message.get("msg") == "progress":
+                seen += 1
+                if seen >= progress_events:
+                    return "abandoned"
+            if message.get("msg") == "process_completed":
+                return "finished" if message.get("success") else "refused"
+    except Exception:  # refused at submission (429, 503)
+        return "refused"
+    return "finished"
+
+
+# --- sign-in and MCP (issue 26: #4, #5, #6, #12, #13) ------------------------------------------------------------
+
+
+def mcp_call_body(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-RPC body of an MCP ``tools/call`` asking for progress reports."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments, "_meta": {"progressToken": "p"}},
+    }
+
+
+def mcp_tool_call(
+    base_url: str,
+    tool: str,
+    arguments: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+    leave_after_progress: bool = False,
+    timeout: float = 600.0,
+) -> int | str:
+    """One raw MCP ``tools/call`` (``POST /gradio_api/mcp/``, stateless: no initialisation), asking for progress.
+    Returns the HTTP status, or ``"abandoned"`` when ``leave_after_progress`` and the connection was closed at the
+    first progress report of the tool's work (a killed MCP client)."""
+    import httpx
+
+    sent = {"accept": "application/json, text/event-stream", **(headers or {})}
+    url = f"{base_url.rstrip('/')}/gradio_api/mcp/"
+    with httpx.stream("POST", url, json=mcp_call_body(tool, arguments), headers=sent, timeout=timeout) as r:
+        for line in r.iter_lines():
+            if leave_after_progress and "notifications/progress" in line and "Step" in line:
+                return "abandoned"
+        return r.status_code
+
+
+def data_url_of_size(size: int, mime: str = "image/png", seed: int = 0) -> str:
+    """A ``data:`` URL carrying ``size`` random bytes (what an MCP client sends inline; the disk-fill attack sends
+    it without signing in)."""
+    import base64
+    import random
+
+    return f"data:{mime};base64," + base64.b64encode(random.Random(seed).randbytes(size)).decode()
+
+
+def password_guesses(
+    base_url: str, victim: str, own: tuple[str, str], guesses: int, headers: dict[str, str] | None = None
+) -> list[int]:
+    """The sign-in throttle bypass: ``guesses`` wrong passwords for ``victim``, each followed by a correct sign-in
+    of the attacker's ``own`` account; the HTTP status of each guess (400: tried; 429: held back)."""
+    import httpx
+
+    url = f"{base_url.rstrip('/')}/login"
+    statuses = []
+    with httpx.Client(timeout=60, headers=headers or {}) as http:
+        for n in range(guesses):
+            statuses.append(http.post(url, data={"username": victim, "password": f"guess-{n}"}).status_code)
+            http.post(url, data={"username": own[0], "password": own[1]})
+    return statuses

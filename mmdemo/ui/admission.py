@@ -1,0 +1,311 @@
+"""What one client may hold of a shared app at once: jobs in the queue, upload bytes a minute, text-to-image work
+an hour. Each budget is checked when the client asks, not when the work runs, so one client cannot fill the
+queue, the disk or the image lane for everyone else.
+
+* **Jobs** (:class:`JobAdmissionMiddleware`): Gradio's queue takes at most ``max_queue`` requests for the whole
+  app. A request a client submits (``POST /gradio_api/queue/join`` from the page, ``/gradio_api/call/<name>`` from
+  API clients) is refused with 429 and a sentence when that client already has ``max_jobs_per_client`` requests
+  waiting or running, all tasks together. The count is read from Gradio's queue itself (its waiting and running
+  events, each with the request that submitted it), plus submissions still being accepted, so nothing can leak:
+  a job counts until Gradio drops it (finished, failed, cancelled, or its client gone).
+* **Uploads** (:class:`UploadBudgetMiddleware`): ``POST /gradio_api/upload`` bodies count against
+  ``upload_bytes_per_minute`` per client (a sliding minute). An upload whose declared length does not fit is refused
+  before it is read; one that exceeds the budget while it streams is cut off and refused (Gradio writes nothing of
+  it to its cache).
+* **Text-to-image work** (:class:`WorkLedger`): a request's work (:class:`~mmdemo.tasks.text_to_image.Work`, in
+  megapixel-steps) is charged to its client before denoising (:func:`work_charge`), at most
+  ``t2i_client_megapixel_steps_per_hour`` in any sliding hour.
+
+A client is who :class:`~mmdemo.ui.access.AccessPolicy` says it is: the login name, else the address (behind
+trusted proxies only, the forwarded one). Refusals are in the language of the request's ``Accept-Language``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError
+from ..messages import Message, say
+from ..settings import Settings
+from .access import UNLIMITED, AccessPolicy, policy_of
+from .i18n import locale_from_header
+
+JOIN_PATH = re.compile(r"/(queue/join|call/(v2/)?[^/]+)/?$")
+"""The routes that put a job in Gradio's queue (POST): the page's ``queue/join``, the API's ``call/<name>``."""
+UPLOAD_PATH = re.compile(r"/upload/?$")
+
+
+class SlidingTotals:
+    """Amounts per client in a sliding window of ``window`` seconds (bytes a minute, work an hour)."""
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self._clock = clock
+        self._seen: dict[str, collections.deque[tuple[float, float]]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def _expire(self, client: str, now: float) -> collections.deque[tuple[float, float]]:
+        items = self._seen[client]
+        while items and items[0][0] <= now - self.window:
+            items.popleft()
+        return items
+
+    def used(self, client: str) -> float:
+        with self._lock:
+            return sum(amount for _, amount in self._expire(client, self._clock()))
+
+    def wait(self, client: str, amount: float, limit: float) -> float:
+        """Seconds until ``amount`` more fits in ``limit`` (0: it fits now; the window if it never will)."""
+        with self._lock:
+            items = self._expire(client, now := self._clock())
+            over = sum(a for _, a in items) + amount - limit
+            if over <= 0:
+                return 0.0
+            if amount > limit:
+                return self.window
+            for at, a in items:
+                over -= a
+                if over <= 0:
+                    return max(at + self.window - now, 0.0)
+            return self.window
+
+    def add(self, client: str, amount: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._expire(client, now).append((now, amount))
+            if len(self._seen) > 10_000:  # forget idle clients so the table stays small
+                for key in [k for k, v in self._seen.items() if not v or v[-1][0] <= now - self.window]:
+                    del self._seen[key]
+
+    def take(self, client: str, amount: float, limit: float) -> float:
+        """Add ``amount`` if it fits in ``limit``; else nothing, and the seconds until it would fit."""
+        with self._lock:
+            items = self._expire(client, now := self._clock())
+            if sum(a for _, a in items) + amount <= limit:
+                items.append((now, amount))
+                return 0.0
+        return max(self.wait(client, amount, limit), 1.0)
+
+
+@dataclass
+class Admission:
+    """The per-client budgets of one app (:meth:`from_settings`; kept on its Blocks as ``admission``)."""
+
+    max_jobs: int = 0
+    """Requests one client may have waiting or running at once (0 = no limit)."""
+    upload_bytes_per_minute: int = 0
+    work_per_hour: float = 0.0
+    """Text-to-image megapixel-steps one client may use in any sliding hour (0 = no limit)."""
+    uploads: SlidingTotals = field(default_factory=lambda: SlidingTotals(60.0))
+    work: SlidingTotals = field(default_factory=lambda: SlidingTotals(3600.0))
+    joining: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Submissions being accepted right now, per client (not yet in Gradio's queue)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Admission:
+        return cls(
+            max_jobs=settings.max_jobs_per_client,
+            upload_bytes_per_minute=settings.upload_bytes_per_minute,
+            work_per_hour=settings.t2i_client_megapixel_steps_per_hour,
+        )
+
+    def charge_work(self, client: str, amount: float) -> None:
+        """Charge ``amount`` megapixel-steps to ``client``; :class:`~mmdemo.errors.InputError` when over budget."""
+        if self.work_per_hour <= 0:
+            return
+        wait = self.work.take(client, amount, self.work_per_hour)
+        if wait > 0:
+            left = max(self.work_per_hour - self.work.used(client), 0.0)
+            raise InputError(
+                Message(
+                    "t2i.client_budget",
+                    work=f"{amount:.3g}",
+                    left=f"{left:.3g}",
+                    limit=f"{self.work_per_hour:g}",
+                    wait=f"{max(wait / 60, 1):.0f}",
+                )
+            )
+
+
+UNLIMITED_ADMISSION = Admission()
+"""The budgets outside an app (library use, tests): none."""
+
+
+def admission_of(blocks: Any) -> Admission:
+    """The budgets of the app ``blocks`` (set by ``build_app``), else :data:`UNLIMITED_ADMISSION`."""
+    admission = getattr(blocks, "admission", None)
+    return admission if isinstance(admission, Admission) else UNLIMITED_ADMISSION
+
+
+def work_charge() -> Callable[[float], None] | None:
+    """For the request being handled (Gradio's context): a function that charges text-to-image work to its client
+    (:meth:`Admission.charge_work`), or None outside a request or without a per-client budget."""
+    from gradio.context import LocalContext
+
+    blocks = LocalContext.blocks.get(None)
+    admission = admission_of(blocks)
+    if blocks is None or admission.work_per_hour <= 0:
+        return None
+    client = policy_of(blocks).client_id(LocalContext.request.get(None))
+    return lambda amount: admission.charge_work(client, amount)
+
+
+# --- who is asking, from the ASGI scope and from Gradio's queued events ----------------------------------------
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def scope_client(scope: dict[str, Any], policy: AccessPolicy) -> str:
+    """The client of an HTTP request as :meth:`AccessPolicy.client_id` names it: ``user:<name>`` for a signed-in
+    visitor (Gradio's access-token cookie), else its address."""
+    app = scope.get("app")
+    tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
+    if tokens and cookie_id:
+        from starlette.requests import Request
+
+        cookies = Request(scope).cookies
+        token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+        user = tokens.get(token) if token else None
+        if user:
+            return f"user:{user}"
+    peer = (scope.get("client") or (None,))[0]
+    return policy.client_address(peer, _headers(scope).get("x-forwarded-for"))
+
+
+def event_client(event: Any, policy: AccessPolicy) -> str:
+    """The client that submitted one of Gradio's queued events (``queueing.Event``)."""
+    if getattr(event, "username", None):
+        return f"user:{event.username}"
+    request = getattr(event, "request", None)
+    peer = getattr(getattr(request, "client", None), "host", None)
+    headers = getattr(request, "headers", None) or {}
+    return policy.client_address(peer, headers.get("x-forwarded-for"))
+
+
+def queued_jobs(queue: Any, client: str, policy: AccessPolicy) -> int:
+    """How many of Gradio's queued or running events (``blocks._queue``) ``client`` submitted."""
+    if queue is None:
+        return 0
+    events = [e for q in list(getattr(queue, "event_queue_per_concurrency_id", {}).values()) for e in list(q.queue)]
+    events += [e for job in list(getattr(queue, "active_jobs", []) or []) if job for e in list(job)]
+    return sum(1 for e in events if event_client(e, policy) == client)
+
+
+async def _refuse(send: Any, status: int, detail: str, retry_after: float | None = None) -> None:
+    body = json.dumps({"detail": detail, "error": detail}, ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(max(int(retry_after), 1)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class JobAdmissionMiddleware:
+    """ASGI middleware in front of the routes that queue a job: at most ``admission.max_jobs`` per client waiting or
+    running (see the module doc); a refusal is a 429 whose ``detail`` the page shows as the request's error."""
+
+    def __init__(self, app: Any, blocks: Any, policy: AccessPolicy = UNLIMITED) -> None:
+        self.app = app
+        self.blocks = blocks
+        self.policy = policy
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        admission = admission_of(self.blocks)
+        if (
+            scope.get("type") != "http"
+            or scope.get("method") != "POST"
+            or admission.max_jobs <= 0
+            or not JOIN_PATH.search(scope.get("path", ""))
+        ):
+            await self.app(scope, receive, send)
+            return
+        client = scope_client(scope, self.policy)
+        count = queued_jobs(getattr(self.blocks, "_queue", None), client, self.policy) + admission.joining[client]
+        if count >= admission.max_jobs:
+            locale = locale_from_header(_headers(scope).get("accept-language"))
+            detail = say("access.too_many_jobs", locale, count=count, limit=admission.max_jobs)
+            await _refuse(send, 429, detail, retry_after=5)
+            return
+        admission.joining[client] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            admission.joining[client] -= 1
+            if admission.joining[client] <= 0:
+                del admission.joining[client]
+
+
+class _OverBudget(Exception):
+    pass
+
+
+class UploadBudgetMiddleware:
+    """ASGI middleware in front of Gradio's upload route: at most ``admission.upload_bytes_per_minute`` bytes per
+    client in any sliding minute (see the module doc); a refusal is a 429 with a sentence."""
+
+    def __init__(self, app: Any, blocks: Any, policy: AccessPolicy = UNLIMITED) -> None:
+        self.app = app
+        self.blocks = blocks
+        self.policy = policy
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        admission = admission_of(self.blocks)
+        limit = admission.upload_bytes_per_minute
+        if (
+            scope.get("type") != "http"
+            or scope.get("method") != "POST"
+            or limit <= 0
+            or not UPLOAD_PATH.search(scope.get("path", ""))
+        ):
+            await self.app(scope, receive, send)
+            return
+        client = scope_client(scope, self.policy)
+        headers = _headers(scope)
+        locale = locale_from_header(headers.get("accept-language"))
+        uploads = admission.uploads
+
+        def refusal(amount: float) -> tuple[str, float]:
+            wait = max(uploads.wait(client, amount, limit), 1.0)
+            return say("access.too_many_uploads", locale, limit=f"{limit / 2**20:g}", wait=f"{wait:.0f}"), wait
+
+        declared = headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else 1
+        if uploads.wait(client, size, limit) > 0:
+            await _refuse(send, 429, *refusal(size))
+            return
+
+        async def counted() -> dict[str, Any]:
+            message = await receive()
+            if message.get("type") == "http.request":
+                amount = len(message.get("body", b""))
+                uploads.add(client, amount)
+                if uploads.used(client) > limit:
+                    raise _OverBudget
+            return message
+
+        started = False
+
+        async def watch(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watch)
+        except _OverBudget:
+            if not started:
+                await _refuse(send, 429, *refusal(0))
+        except Exception as err:  # Gradio wraps what the body stream raised
+            if not started and isinstance(err.__cause__ or err.__context__, _OverBudget):
+                await _refuse(send, 429, *refusal(0))
+            else:
+                raise
