@@ -3,6 +3,7 @@ the files locked while written (several people may add entries at the same time)
 
     python scripts/messages.py add image.too_large "The image is too large ({pixels})." "图片太大（{pixels}）。"
     python scripts/messages.py page "Seed" "种子"          # text of the page (a label, a word the server writes)
+    python scripts/messages.py remove image.too_large      # a message no code uses any more, from every locale
     python scripts/messages.py check                       # every key in every locale, placeholders alike
 """
 
@@ -33,6 +34,18 @@ def _update(locale: str, section: str, key: str, value: str) -> None:
         tmp.replace(path)
 
 
+def _remove(locale: str, section: str, key: str) -> bool:
+    path = FOLDER / f"{locale}.json"
+    with FileLock(str(path) + ".lock"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get(section, {}).pop(key, None) is None:
+            return False
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +56,8 @@ def main() -> int:
     page = sub.add_parser("page", help="text of the page: English (its own key), Chinese")
     page.add_argument("en")
     page.add_argument("zh")
+    remove = sub.add_parser("remove", help="a message: its key, from every locale")
+    remove.add_argument("key")
     sub.add_parser("check", help="completeness and placeholders")
     args = parser.parse_args()
     from mmdemo.messages import KEY, placeholders
@@ -54,6 +69,9 @@ def main() -> int:
             parser.error(f"placeholders differ: {sorted(placeholders(args.en))} vs {sorted(placeholders(args.zh))}")
         _update("en", "messages", args.key, args.en)
         _update("zh-CN", "messages", args.key, args.zh)
+    elif args.command == "remove":
+        if not any([_remove(locale, "messages", args.key) for locale in ("en", "zh-CN")]):
+            parser.error(f"no message {args.key!r}")
     elif args.command == "page":
         _update("zh-CN", "page", args.en, args.zh)
     else:

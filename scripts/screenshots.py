@@ -1,7 +1,9 @@
 """Screenshots of every tab at desktop and phone size, with the tiny test models (results shown) and
 with no Hub models (a fresh offline install), for README and closing notes.
 
-    PYTHONPATH=. python scripts/screenshots.py OUT_DIR [--models tiny|none]
+    PYTHONPATH=. python scripts/screenshots.py OUT_DIR [--models tiny|none] [--locale en|zh-CN]
+
+Files are named MODELS-[LOCALE-]SIZE-TAB.jpg (LOCALE only when not English).
 
 Needs Playwright and Chromium (scripts/test.sh installs both).
 """
@@ -23,7 +25,7 @@ TABS = (
     ("Round trip", "round-trip"),
     ("Evaluate", "evaluate"),
 )
-SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 def _tab_names(page) -> list[str]:
@@ -38,11 +40,11 @@ def run_examples(page, tab: str) -> None:
         page.locator("#t2i-gallery img").first.wait_for(timeout=120_000)
         return
     if tab == "evaluate":
-        return  # (needs a data set zip)
-    page.locator(".gallery-item:visible").first.click()  # only the open tab's examples are visible
-    buttons = {"image": "#caption-button", "emotion": "#emotion-button", "video": "#video-button"}
-    button = buttons.get(tab, "#trip-button")
-    page.locator(button).click()
+        page.locator("[id^=eval-example-]").first.click()  # a built-in data set, run with one click
+    else:
+        page.locator(".gallery-item:visible").first.click()  # only the open tab's examples are visible
+        buttons = {"image": "#caption-button", "emotion": "#emotion-button", "video": "#video-button"}
+        page.locator(buttons.get(tab, "#trip-button")).click()
     page.wait_for_timeout(1500)
     busy = "[...document.querySelectorAll('[data-testid=status-tracker]')].some(t => !t.classList.contains('hide'))"
     page.wait_for_function(f"() => !{busy}", timeout=180_000)
@@ -52,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
     parser.add_argument("--models", choices=["tiny", "none"], default="tiny")
+    parser.add_argument("--locale", default="en", help="the browser's language (the page follows it)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -70,7 +73,7 @@ def main() -> None:
     with launched_app(settings) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
         for size, viewport in SIZES.items():
-            page = browser.new_page(viewport=viewport)
+            page = browser.new_page(viewport=viewport, locale=args.locale)
             page.set_default_timeout(60_000)
             page.goto(url)
             page.locator(".gradio-container").first.wait_for()
@@ -80,12 +83,13 @@ def main() -> None:
                 if i < len(names):
                     page.locator("button[role=tab]").nth(i).click(force=True)
                     page.wait_for_timeout(800)
-                if args.models == "tiny" and size == "desktop":
+                if args.models == "tiny":
                     try:
                         run_examples(page, slug)
                     except Exception as err:  # a screenshot of what is there beats none
                         print(f"{slug}: could not run the example ({type(err).__name__})")
-                page.screenshot(path=str(out / f"{args.models}-{size}-{slug}.png"), full_page=True)
+                prefix = args.models if args.locale == "en" else f"{args.models}-{args.locale}"
+                page.screenshot(path=str(out / f"{prefix}-{size}-{slug}.jpg"), full_page=True, type="jpeg", quality=80)
             page.close()
         browser.close()
     print(f"screenshots in {out}")

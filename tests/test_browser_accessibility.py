@@ -149,15 +149,23 @@ def test_on_a_phone_the_tabs_fit_and_the_headline_result_is_under_the_button(pho
 def test_a_fresh_install_says_what_works_before_anyone_clicks(bare) -> None:
     notice = bare.locator("#caption-availability")
     notice.wait_for()
+    summary = notice.locator("summary").first  # one line; the models and the operator's fix folded under it
+    assert summary.inner_text() == "Not available on this server: Caption, Detailed caption, Ask a question."
+    summary.click()
     assert "Caption is not available on this server" in notice.inner_text()
     assert "For the operator" in notice.inner_text() and "prefetch" not in notice.locator("ul").first.inner_text()
+    # Text reading ships with the app: the tab opens on it, ready to run.
+    assert bare.locator("#caption-task input:checked").get_attribute("value") == "read"
+    assert not bare.locator("#read-button").is_disabled()
+    bare.locator("#caption-task").get_by_text("Caption (not on this server)", exact=True).click()
     assert bare.locator("#caption-button").is_disabled()
     bare.locator("#caption-task").get_by_text("Read text", exact=True).click()
-    assert not bare.locator("#read-button").is_disabled()  # text reading ships with the app
     bare.screenshot(path=str(screenshot_dir() / "no-models-image.png"), full_page=True)
     bare.get_by_role("tab", name="Text to image").click()
     bare.locator("#generate-availability").wait_for()
-    assert "Generate is not available on this server" in bare.locator("#generate-availability").inner_text()
+    assert (
+        bare.locator("#generate-availability summary").first.inner_text() == "Not available on this server: Generate."
+    )
     assert bare.get_by_role("button", name="Generate", exact=True).is_disabled()
     bare.screenshot(path=str(screenshot_dir() / "no-models-text-to-image.png"), full_page=True)
 
@@ -166,6 +174,7 @@ def test_missing_models_mark_no_output_as_failed(bare) -> None:
     """Without the emotion models the tab still transcribes and measures the voice: the outputs that did
     not fail show their results, none shows an error badge, and the notes name what is missing."""
     bare.get_by_role("tab", name="Emotion").click()
+    bare.locator("#emotion-availability summary").first.click()  # what each missing model takes away, unfolded
     assert "no emotion from the voice" in bare.locator("#emotion-availability").inner_text()
     bare.locator("#emotion-audio input[type=file]").set_input_files(get_audio("cate_blanch.mp3"))
     bare.locator("#emotion-audio a[data-testid='download-link']").wait_for(state="attached")

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from gradio.media import get_audio
 
 from mmdemo.testing.odd_audio import make_odd_audio
+from mmdemo.testing.server import app_settings
 
 LABELS = ("neutral", "happy", "angry", "sad")
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+EMOTION_BOXES = ("#emotion-overall", "#emotion-text", "#emotion-voice", "#emotion-timeline")
+
+
+@pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
+def offline_url(launch_app) -> Iterator[str]:
+    """A fresh offline install as `python app.py --offline` starts it: no emotion model, the packaged recogniser."""
+    with launch_app(app_settings(["--offline"])) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -34,7 +49,7 @@ def _analyse(page) -> None:
     the notes carry the run's model time)."""
     tracker = "document.querySelector('#emotion-overall [data-testid=status-tracker]')"
     before = page.locator("#emotion-notes").inner_text()
-    page.get_by_role("button", name="Analyse", exact=True).click()
+    page.locator("#emotion-button").click()
     page.wait_for_function(
         f"""(before) => {{ const t = {tracker}; const n = document.querySelector('#emotion-notes');
         return (t && !t.classList.contains('hide')) || (n && n.innerText !== before); }}""",
@@ -52,7 +67,18 @@ def test_analyse_an_example(page, tmp_path_factory: pytest.TempPathFactory) -> N
     overall = page.locator("#emotion-overall").inner_text().lower()
     assert all(label in overall for label in LABELS), overall
     notes = page.locator("#emotion-notes").inner_text()
-    assert "from the voice and the words" in notes and "windows" in notes
+    # one plain sentence; the numbers, the models and the label matching folded under Details
+    headline = notes.splitlines()[0]
+    assert headline.endswith("from the voice and the words") and headline.split(" (")[0].lower() in LABELS, notes
+    for hidden in ("windows", "model time", "emotion:", "text_emotion", "→", "local folder"):
+        assert hidden not in notes, hidden
+    page.locator("#emotion-notes summary").get_by_text("Details", exact=True).click()
+    details = page.locator("#emotion-notes details").inner_text()
+    assert "5 windows (5 with speech)" in details and "Speech emotion (acoustic): local folder “emotion”" in details
+    assert "Voice model: neu → neutral" in details
+    page.locator("#emotion-notes summary").click()  # folded again
+    timeline = page.locator("#emotion-timeline").bounding_box()
+    assert timeline is not None and timeline["height"] > 150, timeline  # a real plot, not a strip
     shot = tmp_path_factory.mktemp("screens") / "audio-emotion.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
@@ -71,12 +97,75 @@ def test_upload_a_browser_recording_and_a_bad_file(page, tmp_path_factory: pytes
     _analyse(page)
     page.wait_for_function(
         "() => document.querySelector('#emotion-notes') &&"
-        " document.querySelector('#emotion-notes').innerText.includes('7.9 s of audio')"
+        " document.querySelector('#emotion-notes').textContent.includes('7.9 s of audio')"  # in Details
     )
     if clear.count():
         clear.first.click()
     page.locator("#emotion-audio input[type=file]").set_input_files(str(files["silence.wav"]))
     page.locator("#emotion-audio a[data-testid='download-link'][href*='silence']").wait_for(state="attached")
-    page.get_by_role("button", name="Analyse", exact=True).click()
+    page.locator("#emotion-button").click()
     # the error toast (innerText holds rendered text only; a hidden copy of the message must not count)
     page.wait_for_function("() => document.body.innerText.includes('No speech detected')")
+
+
+def test_a_clip_of_one_window_shows_no_timeline(page, tmp_path: Path) -> None:
+    """3 s of speech in 3 s windows: one estimate, so no line over time; the emotion boxes are there. At desktop
+    size and on a phone."""
+    import soundfile as sf
+
+    from mmdemo.media.audio import load_audio
+
+    audio = load_audio(get_audio("cate_blanch.mp3"))
+    sf.write(tmp_path / "three.wav", audio.samples[: audio.sample_rate * 3], audio.sample_rate)
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        clear = page.locator("#emotion-audio button[aria-label='Clear']")
+        if clear.count():
+            clear.first.click()
+        page.locator("#emotion-audio input[type=file]").set_input_files(str(tmp_path / "three.wav"))
+        page.locator("#emotion-audio a[data-testid='download-link'][href*='three']").wait_for(state="attached")
+        _analyse(page)
+        page.wait_for_function(
+            "() => (document.querySelector('#emotion-notes') || {}).textContent?.includes('1 windows (1 with speech)')"
+        )
+        page.locator("#emotion-overall").wait_for(state="visible")
+        assert page.locator("#emotion-timeline").is_hidden(), size
+        assert page.locator("#emotion-voice").is_visible() and page.locator("#emotion-text").is_visible()
+    page.set_viewport_size({"width": 1280, "height": 1000})
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_offline_the_missing_emotion_is_said_once_in_place(browser, offline_url: str, size: dict[str, int]) -> None:
+    """No emotion model here: no empty emotion box and no collapsed timeline; one sentence under the button says
+    what is missing (once on the page); which models, with their ids, is in Details."""
+    page = browser.new_page()
+    try:
+        page.set_viewport_size(size)
+        page.set_default_timeout(60_000)
+        page.goto(offline_url)
+        page.get_by_role("tab", name="Emotion").click()
+        for box in EMOTION_BOXES[-1:]:
+            assert page.locator(box).is_hidden(), box  # the timeline is not drawn empty before a run either
+        page.locator("#emotion-audio input[type=file]").set_input_files(get_audio("cate_blanch.mp3"))
+        page.locator("#emotion-audio a[data-testid='download-link']").wait_for(state="attached")
+        page.locator("#emotion-button").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#emotion-transcript textarea') || {}).value?.includes('dagger')",
+            timeout=120_000,
+        )
+        page.locator("#emotion-notes").get_by_text("No emotion estimate:", exact=True).wait_for()
+        page.wait_for_timeout(500)  # the boxes' visibility follows the results
+        for box in EMOTION_BOXES:
+            assert page.locator(box).is_hidden(), box
+        text = page.locator(".gradio-container").first.inner_text()
+        assert text.count("No emotion estimate") == 1 and text.count("is not available on this server") == 0, text
+        notes = page.locator("#emotion-notes").inner_text()
+        assert "superb/wav2vec2-base-superb-er" not in notes and "pip:" not in notes
+        button = page.locator("#emotion-button").bounding_box()
+        said = page.locator("#emotion-notes").bounding_box()
+        assert button and said and 0 <= said["y"] - (button["y"] + button["height"]) < 80  # right under the button
+        page.locator("#emotion-notes summary").get_by_text("Details", exact=True).click()
+        details = page.locator("#emotion-notes details").inner_text()
+        assert "superb/wav2vec2-base-superb-er" in details and "median pitch" in details
+    finally:
+        page.close()

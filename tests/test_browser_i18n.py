@@ -28,7 +28,10 @@ TABS = {
         *("往返", "开始往返", ["照片的描述", "根据描述生成的图片", "生成图片的描述"]),
         ["Caption of the photo", "Generated from the caption"],
     ),
-    "evaluate": ("评测", "评测", ["数据集（zip）", "zip 里应有的内容", "指标", "图表", "逐条结果"], ["Metrics"]),
+    "evaluate": (
+        *("评测", "评测", ["试一个示例（点一下即开始）：", "标牌与便条：文字识别", "数据集（zip）"]),
+        ["Metrics", "Signs and notes: reading text"],
+    ),
 }
 
 
@@ -94,7 +97,96 @@ def test_the_models_panel_is_in_chinese(zh_page) -> None:
         " return t && t.innerText.includes('图像描述') && t.innerText.includes('上次使用'); }"
     )
     headers = [h.strip() for h in page.locator("#model-status th").all_inner_texts()]
-    assert {"任务", "用于", "模型", "状态", "大小"} <= set(headers), headers
+    assert headers == ["任务", "用于", "模型", "状态", "位置 · 精度 · 大小", "文件", "上次使用", "问题"], headers
+    table = page.locator("#model-status").inner_text()
+    assert "本地文件夹“captioner”" in table and "local folder" not in table  # the values too
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_timeout(300)
+    for header in page.locator("#model-status thead th span.header").all():  # no header a letter per line
+        line = float(header.evaluate("s => parseFloat(getComputedStyle(s).lineHeight)"))
+        assert header.bounding_box()["height"] < 2.5 * line, header.inner_text()
+    problem = page.locator("#model-status thead th").last.bounding_box()
+    assert problem is not None and problem["x"] + problem["width"] <= 1440, problem
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.get_by_text("模型：加载了哪些、在哪里、占多大").click()  # folded again
+
+
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+ENGLISH_WORDS_JS = r"""(skip) => {
+  // Words in Latin letters the visitor sees, outside model output and data (code, text boxes, the items table,
+  // plots, file names of uploads and examples): the app's own words must be Chinese.
+  const words = [];
+  const walker = document.createTreeWalker(document.querySelector('.gradio-container'), NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest(skip) || !el.checkVisibility()) continue;
+    // a file name (data: "meeting-note.png") is not a word of the app's
+    const text = node.textContent.replace(/[\w.-]+\.(png|jpe?g|wav|mp3|flac|mp4|zip|jsonl?|csv|md|srt)\b/gi, ' ');
+    words.push(...(text.match(/[A-Za-z][A-Za-z'-]{2,}/g) || []));
+  }
+  return words;
+}"""
+SKIPPED = ", ".join(
+    [
+        "code, textarea, svg, img, footer, #model-panel",  # (the Models panel: model ids and devices, its data)
+        "#emotion-audio, #emotion-examples",  # the recording's and the examples' file names
+        "#eval-zip, #eval-json, #eval-plots, #eval-items",  # the data set: file names, references, predictions
+    ]
+)
+NAMES = {"mmdemo", "API", "Gradio", "zip", "metadata", "jsonl", "JSON", "BLEU", "CIDEr", "OCR", "VQA", "CLIP", "CER"}
+NAMES |= {"CIDEr-D", "WER", "Hz"}
+"""Names that are the same in every language: the app, file formats, metrics."""
+
+
+def _english_words(page) -> list[str]:
+    for details in page.locator(".gradio-container details").all():  # Details sections opened: read them too
+        if details.is_visible():
+            details.evaluate("d => d.open = true")
+    return [word for word in page.evaluate(ENGLISH_WORDS_JS, SKIPPED) if word not in NAMES]
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_emotion_result_is_in_chinese(zh_page, size: dict[str, int]) -> None:
+    """The headline emotion word, the notes, the label matching and the models: all Chinese (the transcript,
+    model output, stays as the model wrote it)."""
+    page = zh_page
+    page.set_viewport_size(size)
+    page.get_by_role("tab", name="情绪", exact=True).click()
+    page.locator("#emotion-examples .gallery-item, #emotion-examples button").first.click()
+    page.locator("#emotion-audio a[data-testid='download-link'][href*='cate_blanch']").wait_for(state="attached")
+    before = page.locator("#emotion-notes").text_content()
+    page.locator("#emotion-button").click()
+    page.wait_for_function(
+        "(before) => { const n = document.querySelector('#emotion-notes');"
+        " return n && n.textContent !== before && n.textContent.includes('依据'); }",
+        arg=before,
+        timeout=180_000,
+    )
+    headline = page.locator("#emotion-overall h2, #emotion-overall .output-class").first.inner_text().strip()
+    assert headline in {"中性", "开心", "悲伤", "愤怒"}, headline  # the Label's big word
+    assert re.match(r"^(中性|开心|悲伤|愤怒)（\d+%），依据", page.locator("#emotion-notes").inner_text())
+    assert (english := _english_words(page)) == [], english
+    page.screenshot(path=str(screenshot_dir() / f"i18n-zh-CN-emotion-result-{size['width']}.png"), full_page=True)
+
+
+def test_the_evaluate_example_and_its_results_are_in_chinese(zh_page) -> None:
+    page = zh_page
+    page.set_viewport_size(DESKTOP)
+    page.get_by_role("tab", name="评测", exact=True).click()
+    page.locator("#eval-options").get_by_text("选项", exact=True).click()
+    page.locator("#eval-limit input").fill("2")
+    page.locator("#eval-example-text-images").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#eval-summary') || {}).innerText?.includes('示例“标牌与便条：文字识别”')",
+        timeout=180_000,
+    )
+    page.locator("#eval-metrics").get_by_text("已计分条目", exact=True).wait_for()
+    headers = [h.strip() for h in page.locator("#eval-metrics th").all_inner_texts()]
+    assert headers == ["指标", "数值"], headers
+    assert (english := _english_words(page)) == [], english
+    page.screenshot(path=str(screenshot_dir() / "i18n-zh-CN-evaluate-result.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 1000})
 
 
 def test_the_settings_switch_the_page_to_english(zh_page) -> None:

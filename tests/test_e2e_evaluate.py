@@ -131,7 +131,7 @@ def test_caption_batch_of_photos_and_a_zip_with_a_bad_file(
         ["holiday.zip/paris/tower.jpg", tower],
     ]
     assert "damaged or incomplete" in table["data"][1][2]
-    assert "3 photo(s): 2 captioned, 1 could not be read" in notes and "readme.txt" in notes
+    assert "3 photo(s): 2 done, 1 could not be read." in notes and "readme.txt" in notes
     by_name = {Path(p).name: Path(p) for p in downloads}
     assert sorted(by_name) == ["captions.csv", "captions.jsonl"]
     with by_name["captions.csv"].open(encoding="utf-8", newline="") as f:

@@ -192,13 +192,18 @@ def test_the_summary_and_the_emotion_words_in_english_and_chinese() -> None:
 
     result = _result()
     english = describe(result)
-    assert english.startswith("**Happy** (60%) from the voice · 2.0 s of audio · 1 windows (1 with speech)")
-    assert "Emotion names are shared by every view. Voice model: hap → happy, neu → neutral." in english
-    assert "⚠️ No words were recognised in the speech" in english
+    # one plain sentence, the warning a visitor needs, then the rest folded under "Details"
+    headline, warning, details = english.split("\n\n", 2)
+    assert headline == "**Happy** (60%) from the voice"
+    assert warning.startswith("⚠️ No words were recognised in the speech")
+    assert details.startswith("<details><summary>Details</summary>") and details.endswith("</details>")
+    assert "2.0 s of audio · 1 windows (1 with speech)" in details
+    assert "Emotion names are shared by every view. Voice model: `hap` → happy, `neu` → neutral." in details
+    assert "The voice model has no x label" in details and "⚠️ The voice model" not in english
     chinese = describe(result, "zh-CN")
-    assert chinese.startswith("**开心**（60%），依据声音 · 2.0 秒音频 · 1 个窗口（1 个有语音）")
-    assert "各个视图使用同一套情绪名称。声音模型：hap → 开心、neu → 中性。" in chinese
-    assert "⚠️ 语音中没有识别出任何词语" in chinese
+    assert chinese.startswith("**开心**（60%），依据声音\n\n⚠️ 语音中没有识别出任何词语")
+    assert "<summary>详细信息</summary>" in chinese and "2.0 秒音频 · 1 个窗口（1 个有语音）" in chinese
+    assert "各个视图使用同一套情绪名称。声音模型：`hap` → 开心、`neu` → 中性。" in chinese
     assert in_words(result.fused) == {"happy": 0.6, "sad": 0.4}  # API clients: the words as the results name them
     assert in_words(result.fused, "zh-CN") == {"开心": 0.6, "悲伤": 0.4}
     assert set(timeline_frame(result, "zh-CN")["emotion"]) == {"开心", "悲伤"}

@@ -597,8 +597,8 @@ def test_progress_lines_name_models_and_devices_as_people_read_them() -> None:
     assert lines.moving("Image captioning", "mps") == "Moving the image captioning model to the GPU (Apple)…"
     assert lines.moving("Image captioning", "sim:0") == "Moving the image captioning model to sim:0…"
     fast = lines.reading("Speech recognition", fast=True)
-    assert fast == "Reading the speech recognition model for the fast CPU path (the first time converts it)…"
-    assert fast.text("zh-CN") == "正在为 CPU 快速路径读取语音识别模型（首次使用时需要转换）…"
+    assert fast == "Preparing the speech recognition model (the first time takes longer)…"  # no "fast CPU path"
+    assert fast.text("zh-CN") == "正在准备语音识别模型（第一次会慢一些）…"
     download = lines.downloading("openai/whisper-base")
     assert download == "Downloading openai/whisper-base from the Hugging Face Hub"
     assert download.text("zh-CN") == "正在从 Hugging Face Hub 下载 openai/whisper-base"

@@ -54,7 +54,7 @@ ALLOWED_ENGLISH = {
     ("deploy.py", "write_space", "InputError"): "a command-line usage error (deploy --hardware): the operator's",
     ("models/device.py", "resolve_device", "MMDemoError"): "the operator's --device / MMDEMO_DEVICE, at start-up",
     ("models/manager.py", "ModelManager.spec", "MMDemoError"): "a role the code (or the operator's --roles) names",
-    ("ui/mcp.py", "AppMCPServer._outputs", "append"): "an MCP note: Gradio's level name, then a rendered message",
+    ("ui/mcp.py", "AppMCPServer._follow", "append"): "an MCP note: Gradio's level name, then a rendered message",
 }
 """(module, function or ``*``, what is called or ``*``) → why a user-facing sentence is written in English there.
 Operator-only sentences raised as ``ValueError``, logs and prints are not user-facing errors and need no entry."""

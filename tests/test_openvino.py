@@ -265,7 +265,7 @@ def test_image_end_to_end_and_the_models_panel(fast_settings: Settings, ov_share
     assert np.abs(np.asarray(again.images[0].image).astype(int) - pixels[0]).max() <= 2  # same seed, same image
     rows = {row[0]: row for row in status_rows(manager)}
     title = manager.spec("text_to_image").title
-    assert rows[title][5] == "bfloat16 (OpenVINO UNet)"
+    assert rows[title][4].split(" · ")[1] == "bfloat16 (OpenVINO UNet)"  # where · precision · size
     (status,) = [s for s in manager.status() if s.role == "text_to_image"]
     ir = next(p for p in ov_shared_cache.rglob("unet.bin") if "-w16-" in p.parent.name)  # this manager's: bf16
     assert status.bytes >= ir.stat().st_size  # the compiled UNet counts against the memory budget

@@ -4,6 +4,7 @@ the same sentence, in the visitor's language; the server's own caps narrow the p
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from types import SimpleNamespace
 from typing import Any
@@ -238,17 +239,26 @@ def test_results_are_written_in_the_visitors_language() -> None:
         model_id="org/model",
         decoder_model_id=None,
         clip_model_id="clip",
-        notes=(Message("t2i.negative_unused"),),
+        notes=(Message("t2i.negative_unused"), Message("t2i.no_clip", reason="no CLIP here")),
         seconds=0.5,
     )
+    # One plain sentence, the notes a visitor needs, then the rest folded under "Details" (the technical notes too).
     assert text_to_image.describe(result).split("\n\n") == [
-        "**Seed 5** (images use 5–6) · 2 steps · guidance 1 · 64×64 · full decoder · `org/model` · 0.5 s",
+        "**Seed 5** (images use 5–6): the same prompt and seed make the same picture again. "
+        "Match with the prompt: good match.",
+        "⚠️ The negative prompt has no effect with a guidance of 1 or less: raise the guidance under Advanced.",
+        "<details><summary>Details</summary>",
+        "2 steps · guidance 1 · 64×64 · full decoder · `org/model` · 0.5 s",
         "CLIP score (how well the image matches the prompt, 0–100): 31.0 (good match), 24.0 (weak match)",
-        "⚠️ The negative prompt has no effect without classifier-free guidance (guidance scale > 1).",
+        "CLIP score not shown: no CLIP here",
+        "</details>",
     ]
     chinese = text_to_image.describe(result, "zh-CN")
-    assert "**种子 5**（各图依次使用 5–6） · 2 步" in chinese and "契合度高" in chinese
-    assert "反向提示词不起作用" in chinese
+    assert chinese.startswith(
+        "**种子 5**（各图依次使用 5–6）：相同的提示词和种子会再次生成同样的图片。与提示词的契合程度：契合度高。"
+    )
+    assert "反向提示词不起作用" in chinese and "<summary>详细信息</summary>" in chinese
+    assert "2 步 · 引导强度 1" in chinese
     assert text_to_image.image_caption(images[0]) == "seed 5 · CLIP 31.0"
     assert text_to_image.image_caption(images[0], "zh-CN") == "种子 5 · CLIP 31.0"
 
@@ -263,8 +273,13 @@ def test_results_are_written_in_the_visitors_language() -> None:
         seconds=1.0,
     )
     english, chinese = round_trip.describe(trip), round_trip.describe(trip, "zh-CN")
-    assert english.startswith("**Cycle consistency: 85.0** (CLIP similarity") and "Seed 7 · 1.0 s" in english
-    assert chinese.startswith("**循环一致性：85.0**") and "种子 7 · 1.0 秒" in chinese and "没有相似度评分" in chinese
+    head, details = english.split("\n\n<details><summary>Details</summary>\n\n")
+    assert head.startswith("**How much survived the trip: 85.0 of 100**: how alike your photo") and "CLIP" not in head
+    assert "Seed 7 · 1.0 s · captioner: `org/blip`" in details and "No similarity scores: x" in details
+    assert chinese.startswith("**往返后保留了多少：85.0 / 100**") and "种子 7 · 1.0 秒" in chinese
+    assert "没有相似度评分" in chinese
+    unmeasured = round_trip.describe(dataclasses.replace(trip, similarities=None), "zh-CN")
+    assert unmeasured.startswith("你的照片和根据其描述生成的图片并排显示；此服务器无法衡量两者有多相似。")
 
 
 def test_nothing_to_send_is_said_in_chinese() -> None:

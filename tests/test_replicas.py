@@ -33,7 +33,7 @@ def test_every_tab_runs_on_replicas(replica_client: Client) -> None:
         "a lighthouse at dusk", "", 0, 0, "auto", 1, 7, False, "auto", True, api_name="/generate"
     )
     # sd-turbo's real shapes: 512 px native, 1 step and no guidance (a turbo model), the matching TAESD decoder
-    assert len(gallery) == 1 and "1 steps · guidance 0 · 512×512 · tiny decoder" in info, info
+    assert len(gallery) == 1 and "1 steps · guidance 0 · 512×512 · fast decoder" in info, info
     outputs = replica_client.predict(handle_file(get_audio("heath_ledger.mp3")), 3, 1.5, True, 0.5, api_name="/emotion")
     fused, text, voice, notes = outputs[0], outputs[3], outputs[4], outputs[-1]
     assert {c["label"] for c in voice["confidences"]} == {"neutral", "happy", "angry", "sad"}  # SUPERB's 4 labels

@@ -117,8 +117,8 @@ def test_progress_once_per_denoising_step(shared_manager: ModelManager) -> None:
         manager=shared_manager,
         progress=lambda f, m: messages.append((f, m)),
     )
-    steps = [m for _, m in messages if m.startswith("Denoising step")]
-    assert steps == ["Denoising step 1 of 3", "Denoising step 2 of 3", "Denoising step 3 of 3"]
+    steps = [str(m) for _, m in messages if str(m).startswith("Step ")]  # keyed: shown in the visitor's language
+    assert steps == ["Step 1 of 3", "Step 2 of 3", "Step 3 of 3"]
     assert all(0.0 <= f <= 1.0 for f, _ in messages)
 
 
@@ -137,7 +137,7 @@ def test_long_prompt_is_truncated_with_a_note(shared_manager: ModelManager) -> N
     result = generate_images(prompt, seed=2, manager=shared_manager, **FAST)
     assert len(result.images) == 1
     (note,) = result.notes
-    assert "truncated" in str(note) and "77" in str(note)
+    assert (note.key, note.values["limit"]) == ("t2i.prompt_truncated", 77) and "its end was left out" in str(note)
 
 
 @pytest.mark.parametrize(

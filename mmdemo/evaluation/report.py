@@ -49,6 +49,31 @@ DEFINITIONS: dict[str, Message] = {task: Message(f"eval.definition.{task}") for 
 """How each task's metrics are computed, in words (``eval.definition.<task>``)."""
 METRIC_HEADERS = (Message("eval.column.metric"), Message("eval.column.value"))
 """The metrics table's headers."""
+GOOD_SCORES: dict[str, tuple[str, ...]] = {
+    "caption": ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "cider_d"),
+    "vqa": ("accuracy",),
+    "emotion": ("accuracy", "unweighted_accuracy"),
+    "t2i": ("clip_score",),
+    "ocr": ("exact",),
+    "asr": ("exact",),
+}
+"""The scores of each task where higher is better (0: nothing right)."""
+ERROR_RATES: dict[str, str] = {"ocr": "cer", "asr": "wer"}
+"""The error rate of the tasks scored by one (100 % or more: nothing right)."""
+
+
+def nothing_right(result: EvalResult) -> bool:
+    """Whether items were scored and every score says nothing was right: every higher-is-better score 0 (and, for
+    text reading and speech recognition, the error rate 100 % or more). The usual cause: the wrong task for the
+    data set (images of text scored as captions)."""
+    agg = result.aggregates
+    if not agg.get("scored"):
+        return False
+    scores = [agg.get(key) for key in GOOD_SCORES.get(result.task, ())]
+    if not scores or any(score is None or score > 0 for score in scores):
+        return False
+    rate = ERROR_RATES.get(result.task)
+    return rate is None or (agg.get(rate) is not None and agg[rate] >= 100)
 
 
 def _value(value: Any, unit: str) -> Message | str:

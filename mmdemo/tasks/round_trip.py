@@ -19,6 +19,7 @@ from ..media.image import ImageLimits, load_image
 from ..messages import Message
 from ..models.manager import ModelManager
 from ..progress import ProgressFn, sub_range
+from ..runner import task
 from ..runtime import get_manager
 from .captioning import CaptionResult, caption_images
 from .text_to_image import generate_images
@@ -70,6 +71,7 @@ def clip_similarities(
         return image_embeds.cpu(), text_embeds.cpu(), clip.model_id
 
 
+@task("text_to_image", files=("image",))
 def round_trip(
     image: str | os.PathLike[str] | bytes | Image.Image,
     *,
@@ -96,7 +98,7 @@ def round_trip(
     model_ids = {"captioner": caption.model_id, "text_to_image": generation.model_id}
     try:
         if progress is not None:
-            progress(0.9, "Comparing the photo, the captions and the generated image with CLIP…")
+            progress(0.9, Message("round_trip.progress.comparing"))
         images, texts, clip_id = clip_similarities(
             [photo, generated.image], [caption.text, back.text], manager, sub_range(progress, 0.9, 1.0)
         )
@@ -111,7 +113,7 @@ def round_trip(
     except MMDemoError as err:  # the trip itself stands without the scores
         notes.append(Message("round_trip.no_scores", reason=err.message))
     if progress is not None:
-        progress(1.0, "Round trip done")
+        progress(1.0, Message("round_trip.progress.done"))
     return RoundTripResult(
         caption=caption,
         generated=generated.image,

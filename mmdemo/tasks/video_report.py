@@ -213,11 +213,11 @@ def chapters_markdown(chapters: Sequence[Chapter], headings: bool = False, local
         span = f"{format_time(c.start)}–{format_time(c.end)} · {text(c.title, locale)}"
         lines = [f"### {c.index + 1}. {span}\n" if headings else f"**{span}**"]
         if c.seen:
-            lines.append(f"- 👁 **{say('seen')}** {'; '.join(c.seen)}")
+            lines.append(f"- **{say('seen')}** {'; '.join(c.seen)}")
         if c.read:
-            lines.append(f"- 🔤 **{say('read')}** {'; '.join(quote(t) for t in c.read)}")
+            lines.append(f"- **{say('read')}** {'; '.join(quote(t) for t in c.read)}")
         if c.said:
-            lines.append(f"- 💬 **{say('said')}** {c.said}")
+            lines.append(f"- **{say('said')}** {c.said}")
         if not (c.seen or c.read or c.said):
             lines.append(f"- {say('nothing')}")
         blocks.append("\n".join(lines))

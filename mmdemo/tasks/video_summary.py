@@ -36,6 +36,7 @@ from ..messages import Message
 from ..models.manager import ModelManager
 from ..params import Choice, Flag, Number
 from ..progress import ProgressFn, sub_range
+from ..runner import task
 from ..runtime import get_manager
 from ..settings import Settings
 from .chapters import build_chapters, fused_sentences
@@ -110,6 +111,7 @@ def _stage(progress: ProgressFn | None, stage: str) -> ProgressFn | None:
 # --- the pipeline ---------------------------------------------------------------------------------
 
 
+@task("video", files=("video",))
 def summarize_video(
     video: Any,
     *,
@@ -173,7 +175,7 @@ def summarize_video(
     if describe:
         step = _stage(progress, "caption")
         if step:
-            step(0.0, Message("video_summary.batches", count=len(images), batch=batch_size))
+            step(0.0, Message("video_summary.batches", count=len(images)))
         from .captioning import caption_images
 
         try:

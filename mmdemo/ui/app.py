@@ -8,6 +8,7 @@ import gradio as gr
 
 from ..messages import text
 from ..models.manager import ModelManager
+from ..runner import current_runner
 from ..runtime import get_manager
 from .access import (
     LOGIN_HINT_JS,
@@ -17,9 +18,12 @@ from .access import (
     page_locale,
     policy_of,
 )
+from .admission import Admission, JobAdmissionMiddleware, UploadBudgetMiddleware
 from .audio_emotion import build_audio_emotion_tab
 from .availability import TAB_NAMES, AvailabilityView
 from .captioning import build_captioning_tab
+from .cleanup import lifespan as with_cache_sweep
+from .cluster_panel import cluster_panel
 from .evaluate import build_evaluate_tab
 from .gate import GatedBlocks
 from .i18n import I18N, tr
@@ -51,8 +55,84 @@ footer, footer a, footer button { color: #4b5563 !important; opacity: 1 !importa
 .mmdemo-notice { border-left: 4px solid #b45309; padding: 4px 12px; background: var(--block-background-fill); }
 .mmdemo-notice ul { margin: 0; padding-left: 18px; }
 .mmdemo-notice details summary { cursor: pointer; }
-#video-gallery .caption-label { white-space: normal !important; max-width: 100% !important; }
+/* Results shown whole (mmdemo-gallery: generated images, keyframes): each picture fits its box, its caption under
+   it, not over it, and the gallery's label above the first row; the text-to-image rows share the gallery's height. */
+.mmdemo-gallery .grid-container { padding-top: 2rem; }
+.mmdemo-gallery .thumbnail-lg { display: flex; flex-direction: column; }
+.mmdemo-gallery .thumbnail-lg > img { flex: 1 1 0; min-height: 0; object-fit: contain !important; }
+.mmdemo-gallery .caption-label { position: static !important; max-width: 100% !important;
+  white-space: normal !important; border: 0 !important; background: none !important; text-align: center;
+  opacity: 1 !important; padding: 4px 6px 0 !important; margin-bottom: 4px; }
+#t2i-gallery .grid-container { height: 100%; grid-auto-rows: minmax(0, 1fr); }
+#video-gallery .thumbnail-lg { aspect-ratio: auto; height: auto; }
+#video-gallery .thumbnail-lg > img { flex: none; height: 120px; }
+#video-gallery .caption-label { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 4;
+  overflow: hidden; }
+@media (max-width: 640px) {  /* phones: two keyframes a row, two generated images one above the other */
+  #video-gallery .grid-container { --grid-cols: 2 !important; }
+  #t2i-gallery .grid-container:has(> .gallery-item:nth-child(2):last-child) { --grid-cols: 1 !important; }
+}
+/* Gradio 6.31 draws a "Remove this file" button on any list of two files or more, results included: not on results. */
+#video-files .label-clear-button, #batch-downloads .label-clear-button,
+#eval-json .label-clear-button { display: none; }
 #model-status th { word-break: normal !important; overflow-wrap: normal !important; white-space: nowrap; }
+"""
+
+RUN_CSS = """
+/* Runs (mmdemo/ui/events.py): a failed run is said once, in its line under the Run button; the outputs keep what
+   they showed, without Gradio's "Error" badge over each of them. */
+.gradio-container [data-testid="status-tracker"]:has(> .error) { display: none !important; }
+.mmdemo-message { margin: 0; padding: 4px 0; color: #b91c1c; font-weight: 600; }
+.dark .mmdemo-message { color: #fca5a5; }
+/* Media labels ("Photo"), the upload zone's "- or -" and hints: >= 4.5:1 in both themes. */
+.gradio-container [data-testid="block-label"] { color: var(--body-text-color) !important; }
+.gradio-container .wrap:has(> .or) { color: #4338ca !important; }
+.dark .gradio-container .wrap:has(> .or) { color: #c7d2fe !important; }
+.gradio-container .wrap > .or { color: #4b5563 !important; }
+.dark .gradio-container .wrap > .or { color: #d1d5db !important; }
+/* The availability notice: one line, the rest folded. */
+details.mmdemo-notice > summary { cursor: pointer; font-weight: 600; }
+/* Image tab on a phone: photo, task, Run and result first, the example photos after them. */
+@media (max-width: 640px) {
+  #caption-row { flex-direction: column; }
+  #caption-row > #caption-left { display: contents; }
+  #caption-row > #caption-left > * { order: 1; width: 100%; }
+  #caption-row > #caption-right { order: 2; }
+  #caption-row > #caption-left > #caption-examples { order: 3; }
+  #caption-image { max-height: 300px; }
+}
+/* Many photos: every column on screen, long text wrapped, failed rows marked. */
+#batch-table table { table-layout: auto; width: 100%; }
+#batch-table th, #batch-table td { white-space: normal !important; overflow-wrap: anywhere;
+  max-width: 22rem; min-width: 5rem; }
+@media (max-width: 640px) {
+  #batch-table th, #batch-table td { min-width: 0; padding: 4px !important; font-size: 12px; }
+}
+"""
+
+RUN_JS = """
+<script>
+(() => {
+  /* When a run starts after a click or a key press, bring its progress into view if it is off screen (a phone:
+     the result lies below the fold), and close the toasts of earlier runs. */
+  let acted = 0;
+  const note = () => { acted = Date.now(); };
+  document.addEventListener("click", note, true);
+  document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") note(); }, true);
+  const shown = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const onScreen = (el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; };
+  new MutationObserver((records) => {
+    if (!acted || Date.now() - acted > 4000) return;
+    const started = records.map((r) => r.target).filter((t) => t instanceof Element
+      && t.matches('[data-testid="status-tracker"]') && !t.classList.contains("hide") && !t.querySelector(".error"));
+    const blocks = started.map((t) => t.closest(".block") || t.parentElement).filter((b) => b && shown(b));
+    if (!blocks.length) return;
+    acted = 0;
+    document.querySelectorAll('[data-testid="toast-close"]').forEach((b) => b.click());
+    if (!blocks.some(onScreen)) blocks[0].scrollIntoView({ block: "center" });
+  }).observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ["class"] });
+})();
+</script>
 """
 
 
@@ -80,6 +160,7 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
     # GatedBlocks: every value of every event passes one gate (files, numbers, text, choices) first.
     with AppBlocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         demo.access_policy = AccessPolicy.from_settings(manager.settings)  # this app's limits (model events read it)
+        demo.admission = Admission.from_settings(manager.settings)  # per-client jobs, uploads, work (admission.py)
         gr.Markdown(tr(INTRO), elem_classes="tab-intro")
         with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab visible on a phone (no overflow menu)
             with gr.Tab(tr(TAB_NAMES["caption"]), id="caption"):
@@ -94,7 +175,7 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
                 build_round_trip_tab(manager, events.append, view)
             with gr.Tab(tr(TAB_NAMES["evaluate"]), id="evaluate"):
                 build_evaluate_tab(manager, events.append, view)
-        connect(tabs, ports)  # "send to" buttons between the tabs
+        connect(tabs, ports, manager)  # "send to" buttons between the tabs, shown when they can act
         table, summary, refresh = status_panel(manager)
 
         def refresh_all() -> list[Any]:
@@ -104,6 +185,9 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
         for event in events:
             event.then(refresh_all, None, targets, api_visibility="private", queue=False, show_progress="hidden")
         demo.load(refresh_all, None, targets, api_visibility="private", queue=False, show_progress="hidden")
+        if hasattr(current_runner(), "replicas"):  # the tasks run on Ray Serve: its deployments and replicas
+            cluster_table, cluster_refresh = cluster_panel(current_runner())
+            demo.load(cluster_refresh, None, cluster_table, api_visibility="private", show_progress="hidden")
     # One queue for the whole app, with one lane per task (see events.model_event).
     demo.queue(max_size=manager.settings.max_queue)
     return demo
@@ -121,7 +205,7 @@ def launch_kwargs(manager: ModelManager, demo: gr.Blocks | None = None) -> dict[
             button_primary_background_fill_hover="*primary_700",
             checkbox_label_background_fill_selected="*primary_600",
         ),
-        "css": CSS,
+        "css": CSS + RUN_CSS,
         "max_file_size": manager.settings.max_upload_bytes,
         # Every named task endpoint as an MCP tool (same gate, rate limit, sign-in and queue as the API), with the
         # app's file arguments, schemas and results (mmdemo/ui/mcp.py: the lifespan hook adopts Gradio's server).
@@ -129,10 +213,16 @@ def launch_kwargs(manager: ModelManager, demo: gr.Blocks | None = None) -> dict[
         "show_error": False,  # our own errors are gr.Error already; anything else stays in the log
         # Sign-in: at most a few wrong passwords per client, then a pause (Gradio's login has no throttle).
         "app_kwargs": {
-            "middleware": [Middleware(PageLanguageMiddleware), Middleware(LoginThrottleMiddleware, policy=policy)],
-            "lifespan": mcp_lifespan,
+            "middleware": [
+                Middleware(PageLanguageMiddleware),
+                Middleware(LoginThrottleMiddleware, policy=policy),
+                # Per client, when submitted: jobs waiting or running, upload bytes a minute (admission.py).
+                Middleware(JobAdmissionMiddleware, blocks=demo, policy=policy),
+                Middleware(UploadBudgetMiddleware, blocks=demo, policy=policy),
+            ],
+            "lifespan": with_cache_sweep(mcp_lifespan),  # + what Gradio's cache clean-up leaves (cleanup.py)
         },
         "auth_message": policy.logins.sign_in_message(),  # in the visitor's language (AppBlocks)
-        "head": LOGIN_HINT_JS,
+        "head": LOGIN_HINT_JS + RUN_JS,
         "i18n": I18N,  # the page in the browser's language (English, Simplified Chinese): mmdemo/ui/i18n.py
     }

@@ -12,8 +12,7 @@ import gradio as gr
 from ..media.audio import probe_duration, require_audio
 from ..media.files import Upload
 from ..media.spectrogram import spectrogram_image
-from ..messages import Message, text
-from ..models.hub import public_model_id
+from ..messages import Message, Page, text
 from ..models.manager import ModelManager
 from ..params import documented
 from ..tasks.audio_emotion import (
@@ -26,10 +25,12 @@ from ..tasks.audio_emotion import (
     EmotionResult,
     analyze_emotion,
     emotion_word,
+    labels_note,
 )
 from .availability import AvailabilityView
 from .events import model_event, progress_to
 from .i18n import request_locale, tr
+from .models_panel import model_name
 from .send_to import Ports
 from .widgets import checkbox, slider
 
@@ -104,8 +105,28 @@ def transcript_text(result: EmotionResult) -> str:
     return "\n".join(f"[{_clock(s.start)}–{_clock(s.end)}] {s.text}" for s in result.transcript.segments)
 
 
-def describe(result: EmotionResult, locale: str = "en") -> str:
-    """Markdown summary in ``locale``: the top emotion, what it rests on, what was analysed, and the notes."""
+DETAIL_NOTES = ("emotion.without.", "asr.", "emotion.left_out", "emotion.no_shared_labels", "emotion.padded")
+"""Notes (by key prefix) for the Details section, not the result: which model was missing or stood in (the note
+at the top of the tab says what is missing, once), and how the labels were matched."""
+
+
+def _is_detail(note: Message | str) -> bool:
+    return isinstance(note, Message) and note.key.startswith(DETAIL_NOTES)
+
+
+def details_block(lines: list[str], locale: str = "en") -> str:
+    """``lines`` folded under a "Details" summary (Markdown inside HTML ``<details>``); empty without lines."""
+    if not lines:
+        return ""
+    body = "\n\n".join(lines)
+    return f"<details><summary>{Message('result.details').text(locale)}</summary>\n\n{body}\n\n</details>"
+
+
+def describe(result: EmotionResult, locale: str = "en", titles: Mapping[str, str] | None = None) -> str:
+    """Markdown summary in ``locale``: one plain sentence (the top emotion and what it rests on, or why there is
+    none), the warnings a visitor needs, and a folded Details section with the rest (what was analysed, the model
+    time, how it was said, the models by ``titles``: role → page title, the label matching, the notes on missing
+    models)."""
     windows = len(result.windows)
     voiced = sum(w.voiced for w in result.windows)
     top = result.top
@@ -120,13 +141,12 @@ def describe(result: EmotionResult, locale: str = "en") -> str:
         )
     else:
         headline = Message("emotion.summary.no_estimate")
-    parts = [headline, Message("emotion.summary.audio", seconds=f"{result.duration:.1f}")]
+    facts = [Message("emotion.summary.audio", seconds=f"{result.duration:.1f}")]
     if windows:
-        parts.append(Message("emotion.summary.windows", count=windows, voiced=voiced))
+        facts.append(Message("emotion.summary.windows", count=windows, voiced=voiced))
     if result.transcript is not None and result.transcript.language:
-        parts.append(Message("emotion.summary.language", language=result.transcript.language))
-    parts.append(Message("emotion.summary.model_time", seconds=f"{result.seconds:.2f}"))
-    models = " · ".join(f"{role}: `{public_model_id(model_id)}`" for role, model_id in result.model_ids.items())
+        facts.append(Message("emotion.summary.language", language=result.transcript.language))
+    facts.append(Message("emotion.summary.model_time", seconds=f"{result.seconds:.2f}"))
     voice = []
     if result.prosody is not None and result.prosody.median_pitch_hz is not None:
         voice.append(Message("emotion.summary.median_pitch", hz=f"{result.prosody.median_pitch_hz:.0f}"))
@@ -136,15 +156,64 @@ def describe(result: EmotionResult, locale: str = "en") -> str:
     if result.prosody is not None and result.prosody.speaking_rate_wpm is not None:
         voice.append(Message("emotion.summary.rate", wpm=f"{result.prosody.speaking_rate_wpm:.0f}"))
     said = " · ".join(part.text(locale) for part in voice)
-    prosody = Message("emotion.summary.how", parts=said).text(locale) if voice else ""
+    models = [
+        Message(
+            "emotion.summary.model",
+            title=Page((titles or {}).get(role, role)),
+            model=f"`{model_name(model_id, locale)}`",
+        ).text(locale)
+        for role, model_id in result.model_ids.items()
+    ]
+    shown_notes = [note for note in result.notes if note != Message("emotion.no_estimate")]
+    details = [
+        " · ".join(part.text(locale) for part in facts),
+        Message("emotion.summary.how", parts=said).text(locale) if voice else "",
+        Message("emotion.summary.models", models=" · ".join(models)).text(locale) if models else "",
+        text(
+            labels_note({source: {f"`{a}`": b for a, b in names.items()} for source, names in result.renamed.items()}),
+            locale,
+        ),
+        *(text(note, locale) for note in shown_notes if _is_detail(note)),
+    ]
     lines = [
-        " · ".join(part.text(locale) for part in parts),
-        prosody,
-        models,
-        text(result.labels_note, locale),
-        *(f"⚠️ {text(note, locale)}" for note in result.notes),
+        headline.text(locale),
+        *(f"⚠️ {text(note, locale)}" for note in shown_notes if not _is_detail(note)),
+        details_block([line for line in details if line], locale),
     ]
     return "\n\n".join(line for line in lines if line)
+
+
+def _has_confidences(value: Any) -> bool:
+    """Whether a ``gr.Label``'s value (as the page sends it back) holds a distribution."""
+    return isinstance(value, dict) and bool(value.get("confidences"))
+
+
+def _changes_over_time(value: Any) -> bool:
+    """Whether a timeline (the plot's value as the page sends it back) has two estimates that differ: one window
+    (drawn as a flat segment over its span) is no timeline."""
+    columns = list((value or {}).get("columns") or []) if isinstance(value, dict) else []
+    rows = (value or {}).get("data") or [] if isinstance(value, dict) else []
+    if not rows or "time" not in columns or "probability" not in columns or "emotion" not in columns:
+        return False
+    t, e, p = columns.index("time"), columns.index("emotion"), columns.index("probability")
+    by_time: dict[Any, tuple[Any, ...]] = {}
+    for row in rows:
+        by_time.setdefault(row[t], ())
+        by_time[row[t]] += ((row[e], row[p]),)
+    return len({tuple(sorted(estimate)) for estimate in by_time.values()}) > 1
+
+
+def shown_results(fused: Any, timeline: Any, words: Any, voice: Any, pitch: Any = None) -> list[Any]:
+    """What the page shows after a run: the emotion boxes that hold a result, the timeline only when it changes
+    over time, the pitch plot only with voiced frames (no empty boxes, no collapsed plot; the summary says what is
+    missing, once)."""
+    return [
+        gr.update(visible=_has_confidences(fused)),
+        gr.update(visible=_changes_over_time(timeline)),
+        gr.update(visible=_has_confidences(words)),
+        gr.update(visible=_has_confidences(voice)),
+        gr.update(visible=isinstance(pitch, dict) and bool(pitch.get("data"))),
+    ]
 
 
 def time_axes(loudness: Any) -> list[Any]:
@@ -186,6 +255,7 @@ def emotion(
     locale = request_locale()
     spectrogram = spectrogram_image(result.audio.samples, result.audio.sample_rate)
     pitch, loudness = prosody_frames(result)
+    titles = {role: manager.specs[role].title for role in result.model_ids if role in manager.specs}
     return (
         in_words(result.fused, locale),
         timeline_frame(result, locale),
@@ -195,7 +265,7 @@ def emotion(
         spectrogram,
         pitch,
         loudness,
-        describe(result, locale),
+        describe(result, locale, titles),
     )
 
 
@@ -256,6 +326,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 y_title=tr("probability"),
                 y_lim=[0, 1],
                 label=tr("Voice emotion over time"),
+                visible=False,  # shown by a run whose estimate changes over time (an empty plot is a 40 px strip)
                 elem_id="emotion-timeline",
             )
             transcript = gr.Textbox(
@@ -307,6 +378,16 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         time_axes,
         loudness_plot,
         [timeline, pitch_plot, loudness_plot],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    # Only the results there are: no empty emotion box (a model missing here), no timeline of one window.
+    event.success(
+        shown_results,
+        [fused, timeline, text_label, voice_label, pitch_plot],
+        [fused, timeline, text_label, voice_label, pitch_plot],
+        preprocess=False,
         queue=False,
         show_progress="hidden",
         api_visibility="private",

@@ -11,6 +11,7 @@ under "For the operator", and the buttons of features that cannot run are disabl
 
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ import gradio as gr
 
 from ..messages import Message, Page
 from ..models.manager import Availability, ModelManager
-from .i18n import request_locale
+from .i18n import LOCALES, page_value, request_locale
 
 
 @dataclass(frozen=True)
@@ -181,13 +182,25 @@ def tab_availability(manager: ModelManager, tab: str, locale: str = "en") -> Tab
         return TabAvailability(usable, "")
     body = "".join(f"<li>{line}</li>" for line in lines)
     operator = "".join(f"<li>{html.escape(d)}</li>" for d in details)
-    notice = f'<div class="mmdemo-notice" role="status"><ul>{body}</ul>'
+    # One line on the first screen (what does not work here), the rest (models, operator detail) folded under it.
+    missing = [Page(f.name) for f in features if not usable[f.name]]
+    if missing:
+        listed = functools.reduce(lambda first, rest: Message("value.list", first=first, rest=rest), missing)
+        headline = Message("availability.headline.missing", features=listed)
+    elif any(known[r].usable is False for f in features for r, _ in f.optional if r in known):
+        headline = Message("availability.headline.partial")
+    else:
+        headline = Message("availability.headline.notes")
+    notice = (
+        f'<details class="mmdemo-notice" role="status"><summary>{html.escape(headline.text(locale))}</summary>'
+        f"<ul>{body}</ul>"
+    )
     if operator:
         notice += (
             f"<details><summary>{html.escape(Page('For the operator').text(locale))}</summary>"
             f"<ul>{operator}</ul></details>"
         )
-    return TabAvailability(usable, notice + "</div>")
+    return TabAvailability(usable, notice + "</details>")
 
 
 class AvailabilityView:
@@ -199,14 +212,19 @@ class AvailabilityView:
         self.buttons: list[tuple[str, str, gr.Button]] = []
 
     def notice(self, tab: str) -> gr.HTML:
-        """The notice of ``tab``, placed here (call inside the tab's layout)."""
-        self.notices[tab] = gr.HTML("", visible=False, elem_id=f"{tab}-availability")
+        """The notice of ``tab``, placed here (call inside the tab's layout); drawn with the page, in the page's
+        language (page load and later requests refresh it)."""
+        texts = {locale: tab_availability(self.manager, tab, locale).notice for locale in LOCALES}
+        self.notices[tab] = gr.HTML(page_value(texts), visible=bool(texts["en"]), elem_id=f"{tab}-availability")
         return self.notices[tab]
 
     def gate(self, tab: str, feature: str, *buttons: gr.Button) -> None:
-        """Disable ``buttons`` while ``feature`` of ``tab`` cannot run here."""
+        """Disable ``buttons`` while ``feature`` of ``tab`` cannot run here (from the first paint on)."""
         if feature not in {f.name for f in FEATURES[tab]}:
             raise KeyError(f"{tab} has no feature {feature!r}")
+        usable = tab_availability(self.manager, tab).usable[feature]
+        for button in buttons:
+            button.interactive = button.interactive is not False and usable
         self.buttons += [(tab, feature, b) for b in buttons]
 
     def outputs(self) -> list[Any]:

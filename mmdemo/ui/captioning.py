@@ -33,9 +33,9 @@ from ..tasks.captioning import (
     describe_image,
 )
 from ..tasks.ocr import MIN_SCORE, annotate, read_text
-from .availability import AvailabilityView
+from .availability import AvailabilityView, tab_availability
 from .batch_caption import build_batch_section
-from .events import model_event, progress_to
+from .events import model_event, progress_to, run_controls
 from .i18n import request_locale, tr, tr_choices
 from .send_to import Ports
 from .streaming import Partial, streamed
@@ -49,12 +49,27 @@ TASKS = [  # (the feature's name in FEATURES, its key here)
     ("Ask a question", "ask"),
     ("Read text", "read"),
 ]
+UNAVAILABLE = {
+    "Caption": "Caption (not on this server)",
+    "Detailed caption": "Detailed caption (not on this server)",
+    "Ask a question": "Ask a question (not on this server)",
+    "Read text": "Read text (not on this server)",
+}
+"""A task's choice when its model is not installed here (page text: the words, not a glyph, say it)."""
 LINE_COLUMNS = ["#", Message("ocr.column.text"), Message("ocr.column.confidence")]
 """The OCR table's headers (a table's headers are translated on the server, by the request)."""
 LINE_HEADERS = [str(column) for column in LINE_COLUMNS]
 """… in English (the API's, and the page's before the first result)."""
 PHOTO = "the photo (JPEG, PNG, WebP, GIF …)"
 """What an image parameter is, for the API page and MCP (how to send it is added from ui/file_params.py)."""
+
+
+def task_choices(usable: dict[str, bool]) -> tuple[list[tuple[Any, str]], str]:
+    """The task picker's choices (those that cannot run here marked so) and the task chosen first: the first one
+    that can run here (Caption when none can)."""
+    choices = tr_choices((name if usable.get(name, True) else UNAVAILABLE[name], key) for name, key in TASKS)
+    first = next((key for name, key in TASKS if usable.get(name, True)), TASKS[0][1])
+    return choices, first
 
 
 def task_view(task: str) -> list[Any]:
@@ -160,29 +175,43 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     gr.Markdown(tr("Describe a photo, ask about it, or read the text in it."), elem_classes="tab-intro")
     view.notice("caption")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=300):
+    usable = tab_availability(manager, "caption").usable  # files only: nothing loaded
+    choices, first = task_choices(usable)
+    # On a phone the columns stack with the examples last: photo, task, Run, result, then examples (CSS in app.py).
+    with gr.Row(equal_height=False, elem_id="caption-row"):
+        with gr.Column(scale=1, min_width=300, elem_id="caption-left"):
             image = photo_input("caption-image", height=360)
             gr.Examples(
                 examples=[[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()],
                 inputs=[image],
                 label=tr("Example photos (the first one has text to read)"),
                 examples_per_page=10,
+                elem_id="caption-examples",
             )
-        with gr.Column(scale=1, min_width=300):
-            task = gr.Radio(tr_choices(TASKS), value="caption", label=tr("Task"), elem_id="caption-task")
-            question = textbox(QUESTION, max_lines=1, visible=False, elem_id="vqa-question")
-            with gr.Group(visible=True) as caption_options, gr.Accordion(tr("Caption options"), open=False):
+        with gr.Column(scale=1, min_width=300, elem_id="caption-right"):
+            task = gr.Radio(choices, value=first, label=tr("Task"), elem_id="caption-task")
+            question = textbox(QUESTION, max_lines=1, visible=first == "ask", elem_id="vqa-question")
+            with (
+                gr.Group(visible=first == "caption") as caption_options,
+                gr.Accordion(tr("Caption options"), open=False),
+            ):
                 prefix = textbox(PREFIX, max_lines=1, elem_id="caption-prefix")
                 max_tokens = slider(MAX_NEW_TOKENS)
                 min_tokens = slider(MIN_NEW_TOKENS)
                 beams = slider(NUM_BEAMS)
-            with gr.Group(visible=False) as read_options:
+            with gr.Group(visible=first == "read") as read_options:
                 min_score = slider(MIN_SCORE)
             buttons = {
-                key: gr.Button(tr("Run"), variant="primary", visible=key == "caption", elem_id=f"{key}-button")
-                for _, key in TASKS
+                key: gr.Button(
+                    tr("Run"),
+                    variant="primary",
+                    visible=key == first,
+                    interactive=usable.get(name, True),
+                    elem_id=f"{key}-button",
+                )
+                for name, key in TASKS
             }
+            controls = run_controls("caption")
             result = gr.Textbox(
                 label=tr("Result"), lines=3, interactive=False, buttons=["copy"], elem_id="caption-output"
             )
@@ -191,10 +220,10 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
                 label=tr("Text found (boxes on the photo)"),
                 type="pil",
                 interactive=False,
-                visible=False,
+                visible=first == "read",
                 elem_id="ocr-image",
             )
-            with gr.Accordion(tr("Lines found"), open=False, visible=False) as lines_box:
+            with gr.Accordion(tr("Lines found"), open=False, visible=first == "read") as lines_box:
                 ocr_lines = gr.Dataframe(
                     headers=LINE_HEADERS,
                     label=tr("Lines found"),
@@ -227,6 +256,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             gpu_duration=30,
             check=image_given,
             manager=manager,
+            controls=controls,
         )
     )
     after(
@@ -240,6 +270,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             gpu_duration=40,
             check=image_given,
             manager=manager,
+            controls=controls,
         )
     )
     after(
@@ -253,6 +284,7 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             gpu_duration=20,
             check=image_and_question,
             manager=manager,
+            controls=controls,
         )
     )
     # OCR runs on ONNX Runtime on the CPU whatever the device: its own lane, never behind GPU work.
@@ -264,8 +296,10 @@ def build_captioning_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             [boxes, result, ocr_lines],
             api_name="ocr",
             lane="ocr",
+            progress_on=result,
             check=image_given,
             manager=manager,
+            controls=controls,
         )
     )
     return Ports(image=image, texts=[(to_prompt, result)])

@@ -93,6 +93,18 @@ def tr(english: str, **values: Any) -> I18nData:
     return I18nData(key)
 
 
+def page_value(texts: dict[str, str]) -> I18nData | str:
+    """A value the server computes per language (``texts``: locale → text, every locale of :data:`LOCALES`) drawn
+    with the page in the page's language: a translation key of its own (the text itself when all are alike)."""
+    if len(set(texts.values())) == 1:
+        return texts["en"]
+    digest = hashlib.sha1(json.dumps(texts, sort_keys=True).encode()).hexdigest()
+    key = f"mmdemo.value.{digest[:6]}.{digest[6:14]}"
+    for locale, value in texts.items():
+        I18N.translations.setdefault(locale, {})[key] = value
+    return I18nData(key)
+
+
 def tr_choices(choices: Iterable[tuple[str, Any]]) -> list[tuple[Any, Any]]:
     """``(label, value)`` choices with each label in :data:`UI` translated (others, such as ``768 × 512``, kept)."""
     return [(tr(label) if label in UI else label, value) for label, value in choices]

@@ -25,15 +25,15 @@ COLUMNS = [
     Message("panel.column.used_in"),
     Message("panel.column.model"),
     Message("panel.column.state"),
-    Message("panel.column.device"),
-    Message("panel.column.precision"),
-    Message("panel.column.size"),
-    Message("panel.column.busy"),
+    Message("panel.column.memory"),
     Message("panel.column.files"),
     Message("panel.column.last_used"),
     Message("panel.column.problem"),
 ]
-"""The table's headers."""
+"""The table's headers: eight columns, so that the table fits a 1440 px page (where the model runs, its precision
+and its size share one column, and the requests using it are said with its state)."""
+COLUMN_WIDTHS = ["14%", "11%", "15%", "9%", "14%", "10%", "8%", "19%"]
+"""Each column's share of the table's width (the Problem column, with the longest text, gets the most)."""
 STATUS_HEADERS = [str(column) for column in COLUMNS]
 """… in English (the API's and the page's before the first refresh)."""
 
@@ -58,6 +58,25 @@ SOURCES = {
 """:func:`~mmdemo.models.hub.source_of` as people read it (another source is shown as it is)."""
 
 
+def model_name(model_id: str, locale: str = "en") -> str:
+    """A model as visitors may see it (:func:`~mmdemo.models.hub.public_model_id`: Hub and ``pip:`` ids as they
+    are, a local folder by its name only), in ``locale``."""
+    shown = public_model_id(model_id)
+    if shown == model_id:
+        return shown
+    return Message("model.local_folder", name=shown.removeprefix("local folder “").removesuffix("”")).text(locale)
+
+
+def _state(state: str, in_use: int, locale: str) -> str:
+    said = text(STATES.get(state, state), locale)
+    return Message("panel.state_in_use", state=said, count=in_use).text(locale) if in_use else said
+
+
+def _memory(device: str | None, dtype: str | None, size: int) -> str:
+    """Where a loaded model is, in what precision and how big: "cpu · float32 · 120 MB" (empty when not loaded)."""
+    return " · ".join(part for part in (device, dtype, f"{size / 2**20:,.0f} MB" if size else "") if part)
+
+
 def used_in(role: str, locale: str = "en") -> str:
     """The names of the tabs whose features use ``role`` (from :data:`~mmdemo.ui.availability.FEATURES`)."""
     names = [Page(TAB_NAMES[tab]) for tab in tabs_using(role)]
@@ -71,12 +90,9 @@ def status_rows(manager: ModelManager, locale: str = "en") -> list[list[Any]]:
         [
             Page(s.title).text(locale),
             used_in(s.role, locale),
-            public_model_id(s.model_id),
-            text(STATES.get(s.state, s.state), locale),
-            s.device or "",
-            s.dtype or "",
-            f"{s.bytes / 2**20:,.0f} MB" if s.bytes else "",
-            s.in_use or "",
+            model_name(s.model_id, locale),
+            _state(s.state, s.in_use, locale),
+            _memory(s.device, s.dtype, s.bytes),
             text(SOURCES.get(s.source, s.source), locale),
             Message("panel.seconds_ago", seconds=f"{now - s.last_used:.0f}").text(locale) if s.last_used else "",
             s.problem,
@@ -104,7 +120,13 @@ def status_panel(manager: ModelManager) -> tuple[gr.Dataframe, gr.Markdown, Call
 
     with gr.Accordion(tr("Models: what is loaded, where, how big"), open=False, elem_id="model-panel"):
         summary = gr.Markdown()
-        table = gr.Dataframe(headers=STATUS_HEADERS, interactive=False, wrap=True, elem_id="model-status")
+        table = gr.Dataframe(
+            headers=STATUS_HEADERS,
+            interactive=False,
+            wrap=True,
+            column_widths=COLUMN_WIDTHS,
+            elem_id="model-status",
+        )
         refresh_button = gr.Button(tr("Refresh"), size="sm")
     refresh_button.click(refresh, None, [table, summary], api_visibility="private", queue=False)
     return table, summary, refresh

@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from ..media.image import require_image
-from ..messages import Message, text
+from ..messages import Message
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..params import documented
@@ -25,6 +25,7 @@ from ..tasks.text_to_image import SEED, STEPS, clip_words
 from .availability import AvailabilityView
 from .events import model_event, progress_to
 from .i18n import request_locale, tr
+from .notes import details_block, technical, warnings
 from .widgets import number, photo_input, slider
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "images"
@@ -34,11 +35,14 @@ PHOTO = "the photo (JPEG, PNG, WebP, GIF …)"
 
 
 def describe(result: RoundTripResult, locale: str = "en") -> str:
-    """Markdown: the similarities in numbers and words, what ran, the notes."""
-    lines = []
+    """Markdown: one plain sentence (how much survived the trip, or that it cannot be measured here), the notes a
+    visitor needs, and a folded Details section (the similarity of each pair, seed, time, models, technical notes)."""
     s = result.similarities
-    if s is not None:
-        lines.append(Message("round_trip.cycle", score=f"{s.photo_generated:.1f}").text(locale))
+    if s is None:
+        lines = [Message("round_trip.unmeasured").text(locale)]
+        details = []
+    else:
+        lines = [Message("round_trip.cycle", score=f"{s.photo_generated:.1f}").text(locale)]
         pairs = Message(
             "round_trip.pairs",
             photo_caption=f"{s.photo_caption:.1f}",
@@ -47,11 +51,13 @@ def describe(result: RoundTripResult, locale: str = "en") -> str:
             generated_words=clip_words(s.generated_caption),
             captions=f"{s.caption_caption_back:.1f}",
         )
-        lines.append(pairs.text(locale))
+        details = [pairs.text(locale)]
     models = " · ".join(f"{role}: `{public_model_id(m)}`" for role, m in result.model_ids.items())
-    run = Message("round_trip.run", seed=result.seed, seconds=f"{result.seconds:.1f}", models=models)
-    lines.append(run.text(locale))
-    lines += [f"⚠️ {text(note, locale)}" for note in result.notes]
+    details.append(
+        Message("round_trip.run", seed=result.seed, seconds=f"{result.seconds:.1f}", models=models).text(locale)
+    )
+    lines += warnings(result.notes, locale)
+    lines.append(details_block([*details, *technical(result.notes, locale)], locale))
     return "\n\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import InputError
-from ..messages import Message, text
+from ..messages import Message
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..params import documented
@@ -33,14 +33,17 @@ from ..tasks.text_to_image import (
     GeneratedImage,
     GenerationResult,
     Preview,
+    budget_info,
     check_inputs,
     clip_words,
     generate_images,
     images_param,
 )
+from .admission import work_charge
 from .availability import AvailabilityView
 from .events import model_event, progress_to
-from .i18n import request_locale, tr, tr_choices
+from .i18n import LOCALES, page_value, request_locale, tr, tr_choices
+from .notes import details_block, technical, warnings
 from .send_to import Ports, track_selection
 from .streaming import Partial, streamed
 from .widgets import PARAM, checkbox, number, radio, slider, textbox
@@ -51,18 +54,26 @@ EXAMPLES = [
     "an astronaut riding a horse on the moon, digital art",
     "a bowl of ramen on a wooden table, studio lighting, top view",
 ]
+GALLERY_HEIGHT = "min(480px, 55vh)"
+"""The result's box: a square image large on a desktop, and the whole box on the first screen of a 1440 × 900 one
+(under the prompt and the example prompts) and within a phone's screen."""
 PARAMS = (PROMPT, NEGATIVE_PROMPT, STEPS, GUIDANCE_SCALE, SIZE, NUM_IMAGES, SEED, RANDOMIZE_SEED, DECODER, CLIP_SCORE)
 """The inputs of ``/generate``, in order."""
 
 
 def describe(result: GenerationResult, locale: str = "en") -> str:
-    """Markdown under the result: what was used (to reproduce it), the CLIP scores in words, the notes."""
+    """Markdown under the result: one plain sentence (the seed, to make it again, and how well the images match the
+    prompt), the notes a visitor needs, and a folded Details section (steps, guidance, size, decoder, model, time,
+    the CLIP scores in numbers, the technical notes)."""
     count = len(result.images)
     images = Message("t2i.info_images", first=result.seed, last=result.seed + count - 1) if count > 1 else ""
+    scores = [g.clip_score for g in result.images if g.clip_score is not None]
+    if scores:  # the best image's match in words (each image's score is in its caption and in the details)
+        headline = Message("t2i.summary_match", seed=result.seed, images=images, words=clip_words(max(scores)))
+    else:
+        headline = Message("t2i.summary", seed=result.seed, images=images)
     info = Message(
         "t2i.info",
-        seed=result.seed,
-        images=images,
         steps=result.steps,
         guidance=f"{result.guidance_scale:g}",
         width=result.width,
@@ -71,12 +82,12 @@ def describe(result: GenerationResult, locale: str = "en") -> str:
         model=public_model_id(result.model_id),
         seconds=f"{result.seconds:.1f}",
     )
-    lines = [info.text(locale)]
-    scores = [g.clip_score for g in result.images if g.clip_score is not None]
+    details = [info.text(locale)]
     if scores:
         items = ", ".join(Message("t2i.clip_score", score=f"{s:.1f}", words=clip_words(s)).text(locale) for s in scores)
-        lines.append(Message("t2i.clip_scores", scores=items).text(locale))
-    lines += [f"⚠️ {text(note, locale)}" for note in result.notes]
+        details.append(Message("t2i.clip_scores", scores=items).text(locale))
+    lines = [headline.text(locale), *warnings(result.notes, locale)]
+    lines.append(details_block([*details, *technical(result.notes, locale)], locale))
     return "\n\n".join(lines)
 
 
@@ -130,6 +141,7 @@ def generate(
     With several steps and the fast decoder, previews stream every few steps before the finished images."""
     locale = request_locale()
     report = progress_to(progress)
+    charge = work_charge()  # the client's text-to-image budget (mmdemo/ui/admission.py)
     for item in streamed(
         lambda on_preview: generate_images(
             prompt,
@@ -144,6 +156,7 @@ def generate(
             manager=manager,
             progress=report,
             on_preview=on_preview,
+            charge=charge,
         )
     ):
         if isinstance(item, Partial):
@@ -225,15 +238,19 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
     with gr.Row(equal_height=True):
         prompt = textbox(PROMPT, show_label=False, lines=1, max_lines=4, scale=5, elem_id="t2i-prompt")
         button = gr.Button(tr("Generate"), variant="primary", scale=1, min_width=120, elem_id="t2i-button")
+    # The example prompts under the prompt, not below an empty gallery; the gallery fits the screen and every
+    # image fits its cell whole, its caption under it (CSS: .mmdemo-gallery and #t2i-gallery in mmdemo/ui/app.py).
+    gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[prompt], label=tr("Example prompts"), elem_id="t2i-examples")
     gallery = gr.Gallery(
         label=tr("Images"),
         columns=1,
-        height=560,
+        height=GALLERY_HEIGHT,
         object_fit="contain",
         format="png",
         buttons=["download", "fullscreen"],
         interactive=False,
         elem_id="t2i-gallery",
+        elem_classes="mmdemo-gallery",
     )
     with gr.Row(equal_height=False, visible=False) as seed_row:  # shown once there is a seed to show
         seed_used = gr.Number(
@@ -247,7 +264,6 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
         reuse = gr.Button(tr("Reuse this seed"), size="sm", scale=1, min_width=140, elem_id="t2i-reuse")
         to_image = gr.Button(tr("Describe this image"), size="sm", scale=1, min_width=140, elem_id="t2i-to-image")
     info = gr.Markdown(label=tr("Notes"), elem_id="t2i-info")
-    gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[prompt], label=tr("Example prompts"))
     with gr.Accordion(tr("Advanced"), open=False, elem_id="t2i-advanced"):
         negative = textbox(NEGATIVE_PROMPT, lines=1, elem_id="t2i-negative")
         with gr.Row():
@@ -261,6 +277,9 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
             guidance = slider(GUIDANCE_SCALE, elem_id="t2i-guidance")
         decoder = radio(DECODER, elem_id="t2i-decoder")
         clip = checkbox(CLIP_SCORE)
+        # the work budgets (settings; the step's depends on the device, resolved already by the launcher)
+        limits = budget_info(settings, str(manager.device))
+        gr.Markdown(page_value({locale: limits.text(locale) for locale in LOCALES}), elem_id="t2i-limits")
 
     quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     randomize.change(seed_box, randomize, seed, **quiet)

@@ -17,6 +17,7 @@ import gradio as gr
 from ..media.files import Upload
 from ..media.video import format_time, open_video, require_video
 from ..messages import Message, text
+from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..params import documented
 from ..settings import Settings
@@ -36,6 +37,7 @@ from ..tasks.video_summary import (
 from .availability import AvailabilityView
 from .events import model_event, output_folder, progress_to
 from .i18n import request_locale, tr
+from .notes import details_block, technical, warnings
 from .send_to import Ports, track_selection
 from .widgets import checkbox, radio, slider
 
@@ -54,10 +56,15 @@ def transcript_text(result: VideoSummary) -> str:
 
 
 def notes_markdown(result: VideoSummary, locale: str = "en") -> str:
+    """One plain sentence (what was found), the notes a visitor needs (a damaged file, no speech …) and a folded
+    Details section: how the summary was made, the models, and why a model was missing."""
     key = result.summary_method.replace(" ", "_") if result.summary_method in METHODS else None
     method = Message(f"video_summary.method.{key}") if key else result.summary_method
-    head = Message("video_summary.notes", method=method, keyframes=len(result.keyframes), chapters=len(result.chapters))
-    return "\n".join([head.text(locale), *(f"- ⚠️ {text(note, locale)}" for note in result.notes)])
+    head = Message("video_summary.notes", keyframes=len(result.keyframes), chapters=len(result.chapters))
+    models = " · ".join(f"`{public_model_id(m)}`" for m in dict.fromkeys(result.models.values()))
+    details = [Message("video_summary.how", method=method).text(locale), models, *technical(result.notes, locale)]
+    lines = [head.text(locale), *warnings(result.notes, locale), details_block(details, locale)]
+    return "\n\n".join(line for line in lines if line)
 
 
 def gpu_seconds(video: Any, max_keyframes: int | None = None, *_: Any, **__: Any) -> float:
@@ -153,8 +160,15 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
             )
             notes = gr.Markdown(label=tr("Notes"), elem_id="video-notes")
         with gr.Column(scale=2, min_width=300):
+            # An output (never an upload zone); each keyframe whole, its caption under it (.mmdemo-gallery in app.py).
             gallery = gr.Gallery(
-                label=tr("Keyframes"), columns=4, height=260, object_fit="contain", elem_id="video-gallery"
+                label=tr("Keyframes"),
+                columns=4,
+                height=360,
+                object_fit="contain",
+                interactive=False,
+                elem_id="video-gallery",
+                elem_classes="mmdemo-gallery",
             )
             to_image = gr.Button(tr("Describe this keyframe"), size="sm", elem_id="video-to-image")
             with gr.Accordion(tr("Chapters"), open=True):
@@ -164,7 +178,12 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
                     label=tr("Transcript"), lines=6, interactive=False, buttons=["copy"], elem_id="video-transcript"
                 )
                 to_prompt = gr.Button(tr("Use as a prompt"), size="sm", elem_id="video-to-prompt")
-            files = gr.File(label=tr("Report (Markdown, JSON, SRT)"), file_count="multiple", elem_id="video-files")
+            files = gr.File(
+                label=tr("Report (Markdown, JSON, SRT)"),
+                file_count="multiple",
+                interactive=False,
+                elem_id="video-files",
+            )
 
     after(
         model_event(

@@ -1,0 +1,78 @@
+"""What browser tests (Playwright) measure on the page: whether each picture of a gallery is drawn whole, inside
+the part of the gallery that shows, with nothing over it; and which English words a translated page still shows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+PICTURES_JS = """(selector) => {
+  const gallery = document.querySelector(selector);
+  const wrap = gallery.querySelector('.grid-wrap') || gallery;
+  wrap.scrollTop = 0;  // what shows before anyone scrolls the gallery
+  const shown = wrap.getBoundingClientRect();
+  const label = gallery.querySelector('[data-testid=block-label]');
+  const apart = (a, b) => !a || !b || a.right <= b.x + 0.5 || a.x >= b.x + b.w - 0.5 || a.bottom <= b.y + 0.5
+    || a.y >= b.y + b.h - 0.5;
+  return [...gallery.querySelectorAll('.grid-container img')].map((img) => {
+    const box = img.getBoundingClientRect();
+    const fit = getComputedStyle(img).objectFit;
+    // what object-fit draws of the picture inside the img box (contain: scaled down whole, centred)
+    const scale = fit === 'contain' ? Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight)
+      : Math.max(box.width / img.naturalWidth, box.height / img.naturalHeight);
+    const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
+    const drawn = {x: box.x + (box.width - w) / 2, y: box.y + (box.height - h) / 2, w, h};
+    const cell = img.closest('.thumbnail-item') || img.parentElement;
+    const c = cell.getBoundingClientRect();
+    const caption = cell.querySelector('.caption-label');
+    const within = (r) => drawn.x >= r.x - 0.5 && drawn.y >= r.y - 0.5 && drawn.x + w <= r.right + 0.5
+      && drawn.y + h <= r.bottom + 0.5;
+    return {
+      natural: [img.naturalWidth, img.naturalHeight],
+      drawn: [drawn.x, drawn.y, w, h].map(Math.round),
+      shown: [shown.x, shown.y, shown.width, shown.height].map(Math.round),
+      whole: fit === 'contain' || (Math.abs(w - box.width) < 1 && Math.abs(h - box.height) < 1),
+      in_cell: within(c),
+      in_view: within(shown),
+      caption_apart: apart(caption && caption.getBoundingClientRect(), drawn),
+      label_apart: apart(label && label.getBoundingClientRect(), drawn),
+      caption: caption ? caption.innerText : '',
+    };
+  });
+}"""
+"""Per picture of the gallery ``selector``: its drawn rectangle, and whether it is drawn whole (not cropped by
+object-fit), inside its cell and inside the gallery's visible box, apart from its caption and the gallery's label."""
+
+
+def pictures(page: Any, selector: str) -> list[dict[str, Any]]:
+    """:data:`PICTURES_JS` on ``page`` for the gallery ``selector`` (once every picture has loaded: each scrolled to,
+    as a person would, since Gradio's gallery loads its pictures lazily)."""
+    for img in page.locator(f"{selector} .grid-container img").all():
+        img.scroll_into_view_if_needed()
+    page.locator(selector).scroll_into_view_if_needed()
+    page.wait_for_function(
+        "(s) => [...document.querySelectorAll(s + ' .grid-container img')].every(i => i.complete && i.naturalWidth)",
+        arg=selector,
+    )
+    return page.evaluate(PICTURES_JS, selector)
+
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
+NOT_THE_APPS = frozenset({"mmdemo", "AI", "API", "Gradio", "Runs", "KB", "MB", "CLIP", "Markdown", "JSON", "SRT"})
+"""English on a Chinese page that is not the app's own words: the app's name, Gradio's footer (its "Runs" has no
+Chinese in Gradio 6.31) and file sizes, and names (CLIP, file formats)."""
+
+
+def words(text: str) -> set[str]:
+    return set(WORD.findall(text))
+
+
+def english_left(page_text: str, data: Iterable[str] = ()) -> set[str]:
+    """The English words of ``page_text`` that are not in ``data`` (model output, file names, example prompts: shown
+    as they are) nor in :data:`NOT_THE_APPS`: the app's own words left untranslated."""
+    allowed = {w.lower() for w in set(NOT_THE_APPS).union(*(words(t) for t in data))}
+    return {w for w in words(page_text) if w.lower() not in allowed}  # (a tokenizer may give model output lowered)

@@ -1,0 +1,48 @@
+"""A real browser (headless Chromium via Playwright) uses the round-trip tab: one plain sentence under the result,
+the numbers and models folded under Details, and in Chinese no English of the app's own."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mmdemo.testing.browser import DESKTOP, english_left
+
+
+@pytest.fixture(scope="module")
+def zh_page(browser, app_url: str):
+    """The tab in a Chinese browser (as tests/test_browser_i18n.py sets it: DevTools overrides)."""
+    page = browser.new_page()
+    page.set_viewport_size(DESKTOP)
+    page.set_default_timeout(120_000)
+    devtools = browser.new_cdp_session(page)
+    agent = page.evaluate("navigator.userAgent")
+    devtools.send("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "zh-CN,zh"})
+    devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
+    page.goto(app_url)
+    page.get_by_role("tab", name="往返", exact=True).click()
+    page.locator("#trip-button").wait_for()
+    yield page
+    page.close()
+
+
+def test_in_chinese_the_example_trip_is_one_plain_sentence(zh_page) -> None:
+    page = zh_page
+    page.locator("#trip-image").locator("xpath=../../..").locator(".gallery-item:visible").first.click()
+    page.locator("#trip-image img").first.wait_for()
+    page.locator("#trip-button").click()
+    page.wait_for_function("() => document.querySelector('#trip-scores')?.innerText.startsWith('往返后保留了多少')")
+    scores = page.locator("#trip-scores")
+    assert "CLIP" not in scores.inner_text() and "captioner" not in scores.inner_text()  # folded: Details
+    scores.get_by_text("详细信息", exact=True).click()
+    scores.get_by_text("种子", exact=False).first.wait_for()
+    data = [
+        page.locator("#trip-caption textarea").input_value(),
+        page.locator("#trip-caption-back textarea").input_value(),
+        *scores.locator("code").all_inner_texts(),  # model ids
+        "captioner text_to_image clip",  # role names, in the folded Details
+        *re.findall(r"“(.*?)”", scores.inner_text()),  # the end of a long caption, as the tokenizer gives it back
+    ]
+    left = english_left(page.locator(".gradio-container").first.inner_text(), data)
+    assert left == set(), left
