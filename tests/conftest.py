@@ -35,6 +35,7 @@ TIER_FIXTURES: dict[str, tuple[str, ...]] = {
     "app_url": ("e2e",),  # the app all end-to-end tests share (and `client`, `page`, which use it)
     "launch_app": ("e2e",),  # another app in this process
     "app_process": ("e2e", "slow"),  # `python app.py` in a new process
+    "ray_cluster": ("e2e", "slow"),  # tests/test_ray_serve.py: a local Ray with the task deployments
     "browser": ("browser",),
     "replica_dirs": ("replica",),
     "app_settings": ("slow",),  # the app's own configuration: the CPU fast path converts to OpenVINO and CTranslate2

@@ -21,11 +21,11 @@ LOWER = (
 tasks, UI, evaluation, command line or test kit they serve)."""
 LAYERS: tuple[tuple[str, ...], ...] = (
     (*LOWER, "mmdemo.runtime"),
-    ("mmdemo.media",),
+    ("mmdemo.media", "mmdemo.runner"),
     ("mmdemo.tasks",),
     ("mmdemo.evaluation",),
     ("mmdemo.ui",),
-    ("mmdemo.deploy", "mmdemo.launcher", "mmdemo.cli", "mmdemo.__main__"),
+    ("mmdemo.deploy", "mmdemo.launcher", "mmdemo.cli", "mmdemo.__main__", "mmdemo.serve", "mmdemo.ray_runner"),
     ("mmdemo.testing",),
 )
 """Every module of ``mmdemo`` by layer, bottom up: a module imports from its own layer and the ones below only."""

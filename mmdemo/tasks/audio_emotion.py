@@ -44,6 +44,7 @@ from ..messages import Message
 from ..models.manager import ModelManager
 from ..params import Flag, Number
 from ..progress import ProgressFn, sub_range
+from ..runner import task
 from ..runtime import get_manager
 from . import prosody, transcription
 from .emotion_labels import (  # noqa: F401 (the labels' words are named from here too)
@@ -436,6 +437,7 @@ def _unavailable(err: ModelUnavailableError, consequence: str) -> Message:
     return Message(f"emotion.without.{consequence}", reason=err.message)
 
 
+@task("speech", files=("audio",))
 def analyze_emotion(
     audio: AudioSource | Audio | tuple[int, np.ndarray],
     *,

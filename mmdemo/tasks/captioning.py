@@ -18,6 +18,7 @@ from ..messages import Message
 from ..models.manager import ModelManager
 from ..params import Number, Text
 from ..progress import ProgressFn
+from ..runner import task
 from ..runtime import get_manager
 from .chapters import worth_reading
 from .ocr import read_texts
@@ -211,6 +212,7 @@ def caption_images(
     return results
 
 
+@task("captioning", files=("image",))
 def caption_image(
     image: Any,
     *,
@@ -250,6 +252,7 @@ class DetailedCaption:
     notes: tuple[Message, ...] = ()
 
 
+@task("captioning", files=("image",))
 def describe_image(
     image: Any,
     *,
@@ -278,6 +281,7 @@ def describe_image(
     return DetailedCaption(text, caption, lines, notes)
 
 
+@task("captioning", files=("image",))
 def answer_question(
     image: Any,
     question: str,

@@ -21,6 +21,7 @@ from ..messages import Message
 from ..models.manager import ModelManager
 from ..params import Number
 from ..progress import ProgressFn
+from ..runner import task
 from ..runtime import get_manager
 
 Point = tuple[float, float]
@@ -140,6 +141,7 @@ def read_texts(
     return results
 
 
+@task("ocr", files=("image",))
 def read_text(
     image: Any,
     *,

@@ -1,0 +1,298 @@
+"""The tasks as Ray Serve deployments: replicas, autoscaling, batching across users, surviving a lost replica.
+
+Each group of tasks (:data:`GROUPS`) is a deployment whose replicas each own a model manager; the page stays
+what it is (same endpoints, parameters, messages, streaming and progress) and sends the work of every marked
+task function (:func:`mmdemo.runner.task`) to the group's deployment through :class:`RayRunner`:
+
+- ``serve run mmdemo.serve:app`` starts the deployments and the page (port 7860) on a local Ray;
+  ``serve run deploy/ray/serve_config.yaml`` the same with replicas, autoscaling and placement from the file.
+- ``python app.py --ray-address ADDRESS`` runs the page outside the cluster and sends the work to the
+  deployments already running there (``serve deploy deploy/ray/serve_config.yaml``).
+
+A call travels as its function's name, its arguments (uploaded files as their bytes, written to a folder of the
+replica's own) and the names of its callbacks; the replica streams back what the callbacks are told (progress,
+partial text, previews), a heartbeat, then the result or the exception, which the page raises as it is. A
+visitor who leaves cancels the Ray call (Serve propagates it: the replica's task stops at its next step); a
+replica that dies mid-request is retried on another, then refused with a clear message — never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import serve
+
+from .errors import Cancelled
+from .ray_runner import GROUPS, HEARTBEAT_SECONDS, Failed, RayRunner
+from .runner import land, resolve
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def roles_of(group: str) -> tuple[str, ...]:
+    """Every role the endpoints of ``group`` use (needed and optional), in table order."""
+    from .ui.availability import FEATURES
+
+    endpoints = set(GROUPS[group])
+    roles = [role for features in FEATURES.values() for f in features if f.endpoint in endpoints for role in f.roles]
+    return tuple(dict.fromkeys(roles))
+
+
+# --- the replicas -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How requests of different visitors share one forward pass: a deployment's ``user_config`` (its keys are
+    these fields; one not given keeps its default)."""
+
+    max_batch_size: int = 8
+    batch_wait_timeout_s: float = 0.05
+    batching: bool = True
+    """Off: every call runs on its own (and captions stream word by word)."""
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> Batching:
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = set(config or {}) - set(known)
+        if unknown:
+            raise ValueError(f"unknown user_config keys {sorted(unknown)}; known: {', '.join(known)}")
+        defaults = cls()
+        return cls(
+            max_batch_size=int((config or {}).get("max_batch_size", defaults.max_batch_size)),
+            batch_wait_timeout_s=float((config or {}).get("batch_wait_timeout_s", defaults.batch_wait_timeout_s)),
+            batching=bool((config or {}).get("batching", defaults.batching)),
+        )
+
+
+BATCHED = "mmdemo.tasks.captioning:caption_image"
+"""The task whose calls from different visitors are batched (one forward pass for all) when batching is on."""
+
+
+class TaskWorker:
+    """One replica of a group's deployment: a model manager for the group's roles, running the group's tasks."""
+
+    def __init__(self, group: str, settings: Settings | None = None) -> None:
+        from .runtime import configure
+
+        if group not in GROUPS:
+            raise ValueError(f"unknown task group {group!r}; known: {', '.join(GROUPS)}")
+        self.group = group
+        self.roles = roles_of(group)
+        self.manager = configure(settings or Settings.from_env())
+        self.replica = serve.get_replica_context().replica_id.unique_id
+        self.node = ray.get_runtime_context().get_node_id()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"mmdemo-{group}-"))
+        self.batching = Batching()
+        self.pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"mmdemo-{group}")
+        """Where tasks run: a thread per ongoing request (Serve's ``max_ongoing_requests`` bounds them)."""
+        self.running = 0
+        self.batches: collections.Counter[int] = collections.Counter()
+        """Batch size → how many batches of that size ran (calls of different visitors sharing a pass)."""
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """``user_config`` of the deployment: batch size and wait (see :class:`Batching`)."""
+        self.batching = Batching.from_config(config)
+        self._captions.set_max_batch_size(self.batching.max_batch_size)
+        self._captions.set_batch_wait_timeout_s(self.batching.batch_wait_timeout_s)
+
+    def check_health(self) -> None:
+        """Unhealthy while a model this deployment uses failed to load here: the reason the Models panel shows."""
+        problems = [
+            f"{row.title}: {row.problem}" for row in self.manager.status() if row.role in self.roles and row.problem
+        ]
+        if problems:
+            raise RuntimeError("; ".join(problems))
+
+    async def describe(self) -> dict[str, Any]:
+        """Who this replica is, where it runs, what it is doing and which models it holds (the Cluster panel).
+        The models' states are read in a worker thread: a model being built must not stall this replica's loop."""
+        rows = await asyncio.get_running_loop().run_in_executor(self.pool, self.manager.status)
+        return {
+            "group": self.group,
+            "replica": self.replica,
+            "node": self.node,
+            "running": self.running,
+            "batches": dict(self.batches),
+            "models": [
+                {"role": r.role, "state": r.state, "device": r.device, "problem": r.problem}
+                for r in rows
+                if r.role in self.roles
+            ],
+        }
+
+    async def run(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], callbacks: Sequence[str]
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Run the task ``name`` and stream its events: ``("call", callback, args)`` for each callback call,
+        ``("tick",)`` every :data:`HEARTBEAT_SECONDS`, then ``("result", value, replica)`` or ``("error", exc,
+        replica)``."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        stop = threading.Event()
+        folder = Path(tempfile.mkdtemp(dir=self.workdir))
+
+        def emit(*event: Any) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, event)
+
+        def relay(callback: str) -> Callable[..., None]:
+            def call(*values: Any) -> None:
+                if stop.is_set():
+                    raise Cancelled
+                emit("call", callback, values)
+
+            return call
+
+        def work() -> None:
+            try:
+                fn = resolve(name)
+                landed_args, landed_kwargs = land(args, folder), land(kwargs, folder)
+                relays = {c: relay(c) for c in callbacks}
+                emit("result", fn(*landed_args, manager=self.manager, **landed_kwargs, **relays), self.replica)
+            except BaseException as err:  # handed to the page, raised there as it is
+                emit("error", err, self.replica)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        self.running += 1
+        try:
+            if name == BATCHED and self.batching.batching:  # waits for the batch in this loop: no thread held
+                try:
+                    value = await self._captions((land(args, folder), land(kwargs, folder)))
+                    event: tuple[Any, ...] = ("result", value, self.replica)
+                except Exception as err:
+                    event = ("error", err, self.replica)
+                finally:
+                    shutil.rmtree(folder, ignore_errors=True)
+                yield event
+                return
+            loop.run_in_executor(self.pool, work)
+            while True:
+                try:
+                    event = await asyncio.wait_for(events.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield ("tick",)
+                    continue
+                yield event
+                if event[0] in ("result", "error"):
+                    break
+        finally:  # finished, or cancelled (the visitor left): the task stops at its next step
+            stop.set()
+            self.running -= 1
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def _captions(self, calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+        """Captions of several visitors' photos in one forward pass per (prefix, options) they share."""
+        from .tasks.captioning import DecodingOptions, caption_images
+
+        self.batches[len(calls)] += 1
+        loop = asyncio.get_running_loop()
+        groups: dict[tuple[str, DecodingOptions], list[int]] = collections.defaultdict(list)
+        for i, (_, kwargs) in enumerate(calls):
+            groups[(kwargs.get("prefix", ""), kwargs.get("options", DecodingOptions()))].append(i)
+        results: list[Any] = [None] * len(calls)
+        for (prefix, options), members in groups.items():
+            images = [calls[i][0][0] for i in members]
+            try:
+                captions = await loop.run_in_executor(
+                    self.pool, partial(caption_images, images, prefix=prefix, options=options, manager=self.manager)
+                )
+            except Exception:  # one visitor's bad photo must not fail the others: each on its own
+                captions = [
+                    await loop.run_in_executor(self.pool, _one_caption, im, prefix, options, self.manager)
+                    for im in images
+                ]
+            for i, caption in zip(members, captions, strict=True):
+                results[i] = caption
+        return results
+
+
+def _one_caption(image: Any, prefix: str, options: Any, manager: Any) -> Any:
+    """One photo's caption, or the exception it raised (returned: :meth:`TaskWorker.run` raises it on the page)."""
+    from .tasks.captioning import caption_image
+
+    try:
+        return caption_image(image, prefix=prefix, options=options, manager=manager)
+    except Exception as err:
+        return Failed(err)
+
+
+# --- the application --------------------------------------------------------------------------------------------
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "num_replicas": 1,
+    "max_ongoing_requests": 16,
+    "ray_actor_options": {"num_cpus": 0.25},
+}
+"""Each deployment's options unless a config file says otherwise: one replica, a quarter of a CPU reserved (the
+models use what the machine has; a cluster's config file sets real CPUs, fractional GPUs and autoscaling)."""
+
+
+def deployments(settings: Settings | None = None, groups: Iterable[str] = GROUPS, **options: Any) -> dict[str, Any]:
+    """The bound deployment of each group (named as the group); ``options`` override :data:`DEFAULT_OPTIONS`
+    (``num_replicas=2``, ``user_config={"max_batch_size": 16}`` …)."""
+    worker = serve.deployment(TaskWorker)
+    return {g: worker.options(name=g, **{**DEFAULT_OPTIONS, **options}).bind(g, settings) for g in groups}
+
+
+class Cluster:
+    """The application's entry when the page runs elsewhere (``python app.py --ray-address``): bound to every
+    deployment, it answers what they are."""
+
+    def __init__(self, *bound: Any) -> None:
+        self.groups = list(GROUPS)
+
+    def __call__(self, *_: Any) -> list[str]:
+        return self.groups
+
+
+class Page:
+    """The Gradio page as a deployment (``serve run mmdemo.serve:app``): it serves on its own port (7860 unless
+    ``GRADIO_SERVER_PORT`` says otherwise) exactly as ``python app.py`` does, and runs every task on the
+    deployments it is bound to (their handles arrive as ``bound``, in :data:`GROUPS` order)."""
+
+    def __init__(self, settings: Settings | None, *bound: Any) -> None:
+        from .launcher import start
+        from .runner import use_runner
+        from .runtime import configure
+        from .ui.events import client_gone
+
+        use_runner(RayRunner(handles=dict(zip(GROUPS, bound, strict=True)), stop_check=client_gone))
+        settings = (settings or Settings.from_env()).replace(preload=())
+        self.demo = start(configure(settings))
+
+    def check_health(self) -> None:
+        if not getattr(self.demo, "server", None):
+            raise RuntimeError("the page is not serving")
+
+
+def tasks_app(settings: Settings | None = None, **options: Any) -> Any:
+    """The deployments alone, for a page outside the cluster (``serve deploy``; ``python app.py --ray-address``)."""
+    entry = serve.deployment(Cluster).options(name="cluster", num_replicas=1, ray_actor_options={"num_cpus": 0})
+    return entry.bind(*deployments(settings, **options).values())
+
+
+def page_app(settings: Settings | None = None, **options: Any) -> Any:
+    """The deployments and the page (``serve run mmdemo.serve:app``)."""
+    entry = serve.deployment(Page).options(name="page", num_replicas=1, ray_actor_options={"num_cpus": 0})
+    return entry.bind(settings, *deployments(settings, **options).values())
+
+
+app = page_app()
+"""``serve run mmdemo.serve:app``: the page and every deployment on a local Ray (settings from the environment)."""
+
+tasks = tasks_app()
+"""``serve run mmdemo.serve:tasks`` / the config file's import path: the deployments, for a page elsewhere."""
