@@ -5,6 +5,7 @@ deployments, and how a call and its files travel. Imported only when Ray is used
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import logging
 import os
 import queue
@@ -171,12 +172,19 @@ class RayRunner:
         rows = []
         for group in GROUPS:
             try:
-                answers = self.handle(group).broadcast("describe").results(timeout_s=60)
+                # Ray refuses a sync wait inside a running event loop (a caller's thread may have one): a thread
+                # of its own waits instead.
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    answers = pool.submit(_describe_all, self.handle(group)).result()
             except Exception as err:  # shown in the panel, not raised
                 answers = [{"group": group, "replica": "", "node": "", "running": 0, "error": str(err)[:200]}]
             for answer in answers:
                 rows.append({**answer, "waiting": self.in_flight[group]})
         return rows
+
+
+def _describe_all(handle: Any) -> list[dict[str, Any]]:
+    return handle.broadcast("describe").results(timeout_s=60)
 
 
 def connect(address: str, app_name: str = APP_NAME, stop_check: Callable[[], bool] = lambda: False) -> RayRunner:
