@@ -11,25 +11,10 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
+from mmdemo.testing.browser import CONTRAST_JS, PHONE
 from mmdemo.testing.server import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-PHONE = {"width": 390, "height": 844}
-
-CONTRAST_JS = """(selector) => {
-  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
-  const lum = (rgb) => { const [r, g, b] = rgb.slice(0, 3).map(v => { v /= 255;
-    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-  const background = (el) => { for (; el; el = el.parentElement) {
-    const c = parse(getComputedStyle(el).backgroundColor);
-    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c; } return [255, 255, 255]; };
-  const el = document.querySelector(selector.split('::')[0]);
-  if (!el) return null;
-  const fg = parse(getComputedStyle(el, selector.includes('::') ? '::placeholder' : null).color);
-  const [a, b] = [lum(fg), lum(background(el))];
-  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-}"""
 
 
 def screenshot_dir() -> Path:

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
+from mmdemo.testing.browser import DESKTOP, PHONE
 from mmdemo.testing.odd_audio import make_odd_audio
 from mmdemo.testing.server import app_settings
 
 LABELS = ("neutral", "happy", "angry", "sad")
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 EMOTION_BOXES = ("#emotion-overall", "#emotion-text", "#emotion-voice", "#emotion-timeline")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mmdemo.testing.browser import DESKTOP, PHONE
 from mmdemo.testing.text_images import render_text
 
 
@@ -22,10 +23,6 @@ def _signs_zip(folder: Path) -> Path:
             render_text([text], folder / name)
             zf.write(folder / name, f"signs/{name}")
     return archive
-
-
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 def _open_evaluate(page) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from mmdemo.testing.browser import DESKTOP, PHONE, open_page
+
 ROOT = Path(__file__).resolve().parents[1]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 TABS = {
@@ -43,14 +45,7 @@ def screenshot_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def zh_page(browser, app_url: str):
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    devtools = browser.new_cdp_session(page)
-    agent = page.evaluate("navigator.userAgent")
-    devtools.send("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "zh-CN,zh"})
-    devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
-    page.goto(app_url)
-    page.locator(".gradio-container").first.wait_for()
+    page = open_page(browser, app_url, chinese=True)
     assert page.evaluate("navigator.language") == "zh-CN"
     yield page
     page.close()
@@ -111,8 +106,6 @@ def test_the_models_panel_is_in_chinese(zh_page) -> None:
     page.get_by_text("模型：加载了哪些、在哪里、占多大").click()  # folded again
 
 
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 ENGLISH_WORDS_JS = r"""(skip) => {
   // Words in Latin letters the visitor sees, outside model output and data (code, text boxes, the items table,
   // plots, file names of uploads and examples): the app's own words must be Chinese.

@@ -7,20 +7,13 @@ import re
 
 import pytest
 
-from mmdemo.testing.browser import DESKTOP, english_left
+from mmdemo.testing.browser import DESKTOP, english_left, open_page
 
 
 @pytest.fixture(scope="module")
 def zh_page(browser, app_url: str):
     """The tab in a Chinese browser (as tests/test_browser_i18n.py sets it: DevTools overrides)."""
-    page = browser.new_page()
-    page.set_viewport_size(DESKTOP)
-    page.set_default_timeout(120_000)
-    devtools = browser.new_cdp_session(page)
-    agent = page.evaluate("navigator.userAgent")
-    devtools.send("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "zh-CN,zh"})
-    devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
-    page.goto(app_url)
+    page = open_page(browser, app_url, DESKTOP, chinese=True, timeout_ms=120_000)
     page.get_by_role("tab", name="往返", exact=True).click()
     page.locator("#trip-button").wait_for()
     yield page

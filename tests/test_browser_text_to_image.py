@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from mmdemo.testing.browser import DESKTOP, PHONE, english_left, pictures
+from mmdemo.testing.browser import DESKTOP, PHONE, english_left, open_page, pictures
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -18,10 +18,7 @@ def _text_to_image_tab(page) -> None:
 
 @pytest.fixture(scope="module")
 def phone(browser, app_url: str):
-    page = browser.new_page()
-    page.set_viewport_size(PHONE)
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
+    page = open_page(browser, app_url, PHONE)
     page.get_by_role("tab", name="Text to image").click()
     page.get_by_role("button", name="Generate", exact=True).wait_for()
     yield page
@@ -31,14 +28,7 @@ def phone(browser, app_url: str):
 @pytest.fixture(scope="module")
 def zh_page(browser, app_url: str):
     """This module's tab in a Chinese browser (as tests/test_browser_i18n.py sets it: DevTools overrides)."""
-    page = browser.new_page()
-    page.set_viewport_size(DESKTOP)
-    page.set_default_timeout(60_000)
-    devtools = browser.new_cdp_session(page)
-    agent = page.evaluate("navigator.userAgent")
-    devtools.send("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "zh-CN,zh"})
-    devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
-    page.goto(app_url)
+    page = open_page(browser, app_url, DESKTOP, chinese=True)
     page.get_by_role("tab", name="文生图", exact=True).click()
     page.get_by_role("button", name="生成", exact=True).wait_for()
     yield page

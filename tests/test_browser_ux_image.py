@@ -14,43 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from mmdemo.testing.browser import CONTRAST_JS, DESKTOP, PHONE, open_page
 from mmdemo.testing.server import app_settings
 
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 IN_VIEW_JS = """(selector) => { const el = document.querySelector(selector); if (!el) return false;
   const r = el.getBoundingClientRect(); return r.height > 0 && r.bottom > 0 && r.top < innerHeight; }"""
-CONTRAST_JS = """(selector) => {
-  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
-  const lum = (rgb) => { const [r, g, b] = rgb.slice(0, 3).map(v => { v /= 255;
-    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-  const background = (el) => { for (; el; el = el.parentElement) {
-    const c = parse(getComputedStyle(el).backgroundColor);
-    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c; } return [255, 255, 255]; };
-  const el = document.querySelector(selector);
-  if (!el) return null;
-  const [a, b] = [lum(parse(getComputedStyle(el).color)), lum(background(el))];
-  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-}"""
 BUTTON_JS = """([selector, label, busy]) => { const b = document.querySelector(selector);
   return b && b.disabled === busy && b.innerText === label; }"""
 VISIBLE_ERROR_BADGES_JS = """() => [...document.querySelectorAll('[data-testid="status-tracker"] .error')]
   .filter((e) => e.getBoundingClientRect().width > 0).length"""
-
-
-def _open(browser, url: str, size: dict[str, int], chinese: bool = False):
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    page.set_viewport_size(size)
-    if chinese:
-        devtools = browser.new_cdp_session(page)
-        agent = page.evaluate("navigator.userAgent")
-        devtools.send("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "zh-CN,zh"})
-        devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
-    page.goto(url)
-    page.locator(".gradio-container").first.wait_for()
-    return page
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +34,7 @@ def offline_url(launch_app) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def desktop(browser, app_url: str):
-    page = _open(browser, app_url, DESKTOP)
+    page = open_page(browser, app_url, DESKTOP)
     page.locator("#caption-button").wait_for()
     yield page
     page.close()
@@ -70,7 +42,7 @@ def desktop(browser, app_url: str):
 
 @pytest.fixture(scope="module")
 def phone(browser, app_url: str):
-    page = _open(browser, app_url, PHONE)
+    page = open_page(browser, app_url, PHONE)
     page.locator("#caption-button").wait_for()
     yield page
     page.close()
@@ -95,7 +67,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_offline_the_image_tab_opens_on_a_task_that_works(browser, offline_url: str, size: dict[str, int]) -> None:
-    page = _open(browser, offline_url, size)
+    page = open_page(browser, offline_url, size)
     try:
         # Drawn with the page: the notice and the chosen task are there before the page's first request returns.
         notice = page.locator("#caption-availability")
@@ -132,7 +104,7 @@ def test_offline_the_image_tab_opens_on_a_task_that_works(browser, offline_url: 
 
 
 def test_offline_notice_in_chinese_is_drawn_in_chinese(browser, offline_url: str) -> None:
-    page = _open(browser, offline_url, DESKTOP, chinese=True)
+    page = open_page(browser, offline_url, DESKTOP, chinese=True)
     try:
         summary = page.locator("#caption-availability summary").first
         summary.wait_for()
@@ -199,7 +171,7 @@ def test_an_error_is_one_line_under_the_button_and_the_result_stays(desktop, odd
 def test_many_photos_shows_every_column_and_the_failed_row(
     browser, app_url: str, size: dict[str, int], photos: list[Path], odd_images: dict[str, Path]
 ) -> None:
-    page = _open(browser, app_url, size)
+    page = open_page(browser, app_url, size)
     try:
         page.locator("#batch-section").get_by_text("Many photos: a table of captions").click()
         files = [str(photos[0]), str(photos[1]), str(odd_images["truncated.jpg"])]
@@ -229,7 +201,7 @@ def test_many_photos_shows_every_column_and_the_failed_row(
 
 
 def test_media_labels_and_the_upload_hint_are_readable(browser, app_url: str) -> None:
-    page = _open(browser, app_url, DESKTOP)  # the photo input empty: its upload zone shows
+    page = open_page(browser, app_url, DESKTOP)  # the photo input empty: its upload zone shows
     try:
         page.locator("#caption-image .or").wait_for()
         page.mouse.move(0, 0)
@@ -246,7 +218,7 @@ def test_media_labels_and_the_upload_hint_are_readable(browser, app_url: str) ->
 
 
 def test_the_image_tab_in_chinese_after_its_example_run_has_no_english_of_the_apps_own(browser, app_url: str) -> None:
-    page = _open(browser, app_url, DESKTOP, chinese=True)
+    page = open_page(browser, app_url, DESKTOP, chinese=True)
     try:
         page.locator("#caption-examples .gallery-item").first.click()
         page.locator("#caption-image img").first.wait_for()

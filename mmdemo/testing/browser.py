@@ -9,6 +9,22 @@ from typing import Any
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
+CONTRAST_JS = """(selector) => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = (rgb) => { const [r, g, b] = rgb.slice(0, 3).map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const background = (el) => { for (; el; el = el.parentElement) {
+    const c = parse(getComputedStyle(el).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c; } return [255, 255, 255]; };
+  const el = document.querySelector(selector.split('::')[0]);
+  if (!el) return null;
+  const fg = parse(getComputedStyle(el, selector.includes('::') ? '::placeholder' : null).color);
+  const [a, b] = [lum(fg), lum(background(el))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+"""The contrast ratio (WCAG) of an element's text on the first opaque background behind it (``sel::placeholder``:
+its placeholder's)."""
 
 PICTURES_JS = """(selector) => {
   const gallery = document.querySelector(selector);
@@ -76,3 +92,21 @@ def english_left(page_text: str, data: Iterable[str] = ()) -> set[str]:
     as they are) nor in :data:`NOT_THE_APPS`: the app's own words left untranslated."""
     allowed = {w.lower() for w in set(NOT_THE_APPS).union(*(words(t) for t in data))}
     return {w for w in words(page_text) if w.lower() not in allowed}  # (a tokenizer may give model output lowered)
+
+
+def open_page(browser: Any, url: str, size: dict[str, int] | None = None, *, chinese: bool = False,
+              timeout_ms: int = 60_000) -> Any:  # fmt: skip
+    """A new page of the app at ``url`` (``size``: its viewport), in a Chinese browser when ``chinese``: the
+    browser's language and its ``Accept-Language`` set through DevTools, as a zh-CN visitor's are."""
+    page = browser.new_page()
+    page.set_default_timeout(timeout_ms)
+    if size is not None:
+        page.set_viewport_size(size)
+    if chinese:
+        devtools = browser.new_cdp_session(page)
+        agent = page.evaluate("navigator.userAgent")
+        devtools.send("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "zh-CN,zh"})
+        devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
+    page.goto(url)
+    page.locator(".gradio-container").first.wait_for()
+    return page

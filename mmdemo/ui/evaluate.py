@@ -359,15 +359,20 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
         manager=manager,
         check=functools.partial(check, manager),
     )
-    run.success(
-        show_results,
-        None,
-        [metrics, plots, items, results],
-        queue=False,
-        show_progress="hidden",
-        api_visibility="private",
-    )
-    after(run)
+
+    def then_show(event: Any) -> None:
+        """After a run (the visitor's zip or an example): its result tables shown, the status refreshed."""
+        event.success(
+            show_results,
+            None,
+            [metrics, plots, items, results],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        after(event)
+
+    then_show(run)
     for name, example in examples.items():
         tried = example.click(
             guarded(functools.partial(evaluate_example, manager, name), 300),
@@ -378,12 +383,4 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
             concurrency_limit=1,
             api_visibility="private",
         )
-        tried.success(
-            show_results,
-            None,
-            [metrics, plots, items, results],
-            queue=False,
-            show_progress="hidden",
-            api_visibility="private",
-        )
-        after(tried)
+        then_show(tried)
