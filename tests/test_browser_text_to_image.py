@@ -55,6 +55,24 @@ def _set_slider(page, elem_id: str, value: str) -> None:
     raise AssertionError(f"the {elem_id} slider did not take the value {value}")
 
 
+def _set_size(page, size: str) -> None:
+    """Type a size into the picker until it holds it: the picker mounts when Advanced first opens, and a value
+    typed while it mounts was once reset to Auto (the run then made the model's own 64 × 64 image)."""
+    box = page.locator("#t2i-size input")
+    check = f"() => document.querySelector('#t2i-size input').value === '{size}'"
+    for _ in range(5):
+        box.fill(size)
+        box.press("Enter")
+        box.press("Tab")
+        page.wait_for_timeout(250)  # long enough for a mount to reset it
+        try:
+            page.wait_for_function(check, timeout=2_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the size picker did not take {size}")
+
+
 def _open_advanced(page) -> None:
     if not page.locator("#t2i-steps").is_visible():
         page.locator("#t2i-advanced").get_by_text("Advanced", exact=True).click()
@@ -66,8 +84,7 @@ def _generate(page, count: int, size: str) -> list[dict]:
     _open_advanced(page)
     _set_slider(page, "t2i-steps", "2")
     _set_slider(page, "t2i-count", str(count))
-    page.locator("#t2i-size input").fill(size)
-    page.locator("#t2i-size input").press("Enter")
+    _set_size(page, size)
     page.locator("#t2i-prompt textarea").fill("a lighthouse on a cliff at sunset")
     page.locator("#t2i-button").click()
     page.wait_for_function(
