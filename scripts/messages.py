@@ -4,6 +4,7 @@ the files locked while written (several people may add entries at the same time)
     python scripts/messages.py add image.too_large "The image is too large ({pixels})." "图片太大（{pixels}）。"
     python scripts/messages.py page "Seed" "种子"          # text of the page (a label, a word the server writes)
     python scripts/messages.py remove image.too_large      # a message no code uses any more, from every locale
+    python scripts/messages.py remove --page "Old label"   # a text of the page no code uses any more
     python scripts/messages.py check                       # every key in every locale, placeholders alike
 """
 
@@ -56,8 +57,9 @@ def main() -> int:
     page = sub.add_parser("page", help="text of the page: English (its own key), Chinese")
     page.add_argument("en")
     page.add_argument("zh")
-    remove = sub.add_parser("remove", help="a message: its key, from every locale")
+    remove = sub.add_parser("remove", help="a message: its key, from every locale (--page: a text of the page)")
     remove.add_argument("key")
+    remove.add_argument("--page", action="store_true", help="KEY is a text of the page (its English)")
     sub.add_parser("check", help="completeness and placeholders")
     args = parser.parse_args()
     from mmdemo.messages import KEY, placeholders
@@ -69,6 +71,9 @@ def main() -> int:
             parser.error(f"placeholders differ: {sorted(placeholders(args.en))} vs {sorted(placeholders(args.zh))}")
         _update("en", "messages", args.key, args.en)
         _update("zh-CN", "messages", args.key, args.zh)
+    elif args.command == "remove" and args.page:
+        if not _remove("zh-CN", "page", args.key):
+            parser.error(f"no text of the page {args.key!r}")
     elif args.command == "remove":
         if not any([_remove(locale, "messages", args.key) for locale in ("en", "zh-CN")]):
             parser.error(f"no message {args.key!r}")
