@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
-from mmdemo.testing.browser import DESKTOP, PHONE
+from mmdemo.testing.browser import BUTTON_JS, DESKTOP, PHONE, stop_the_run
 from mmdemo.testing.odd_audio import make_odd_audio
 from mmdemo.testing.server import app_settings
 
@@ -102,9 +102,33 @@ def test_upload_a_browser_recording_and_a_bad_file(page, tmp_path_factory: pytes
         clear.first.click()
     page.locator("#emotion-audio input[type=file]").set_input_files(str(files["silence.wav"]))
     page.locator("#emotion-audio a[data-testid='download-link'][href*='silence']").wait_for(state="attached")
+    before = page.locator("#emotion-transcript textarea").input_value()
     page.locator("#emotion-button").click()
-    # the error toast (innerText holds rendered text only; a hidden copy of the message must not count)
-    page.wait_for_function("() => document.body.innerText.includes('No speech detected')")
+    # said once, in the line under the button (no toast); the results of the recording before stay
+    page.locator("#emotion-message").get_by_text("No speech detected", exact=False).wait_for()
+    assert page.get_by_test_id("toast-body").filter(has_text="No speech").count() == 0
+    assert page.locator("#emotion-transcript textarea").input_value() == before
+    page.wait_for_function(BUTTON_JS, arg=["#emotion-button", "Analyse", False])
+
+
+def test_stop_stops_an_analysis(page, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Stop, shown while a long recording (3 minutes) is analysed, ends the run on the page at once and on the
+    server at its next step."""
+    import numpy as np
+    import soundfile as sf
+
+    from mmdemo.media.audio import load_audio
+
+    audio = load_audio(get_audio("cate_blanch.mp3"), sample_rate=16_000)
+    long = np.tile(audio.samples, -(-180 * 16_000 // len(audio.samples)))[: 180 * 16_000]
+    sf.write(tmp_path / "three-minutes.flac", long, 16_000)  # (under the test app's 5 MB upload limit)
+    clear = page.locator("#emotion-audio button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.locator("#emotion-audio input[type=file]").set_input_files(str(tmp_path / "three-minutes.flac"))
+    page.locator("#emotion-audio a[data-testid='download-link'][href*='three-minutes']").wait_for(state="attached")
+    page.locator("#emotion-button").click()
+    stop_the_run(page, "emotion", "#emotion-button", "Analyse", caplog, "emotion")
 
 
 def test_a_clip_of_one_window_shows_no_timeline(page, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mmdemo.testing.browser import DESKTOP, PHONE
+from mmdemo.testing.browser import DESKTOP, PHONE, stop_the_run
 from mmdemo.testing.text_images import render_text
 
 
@@ -127,6 +127,16 @@ def test_a_zip_of_text_images_scored_as_captions_says_every_score_is_0(
     summary = page.locator("#eval-summary").inner_text()
     assert "⚠️ Every score is 0: no prediction matches its reference." in summary
     assert "local folder" not in summary  # the models are in Details, folded
+
+
+def test_stop_stops_an_example_run(page, caplog: pytest.LogCaptureFixture) -> None:
+    """Stop, shown while an example's whole set (18 images) is scored, ends the run on the page at once (the results
+    shown stay) and on the server at its next step."""
+    _open_evaluate(page)
+    before = page.locator("#eval-summary").inner_text()
+    page.locator("#eval-example-text-images").click()
+    stop_the_run(page, "eval", "#eval-example-text-images", "Signs and notes: reading text", caplog, "evaluate_example")
+    assert page.locator("#eval-summary").inner_text() == before
 
 
 def test_many_photos_in_the_image_tab(page, real_photos: dict[str, str], odd_images: dict[str, Path]) -> None:

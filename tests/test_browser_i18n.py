@@ -125,6 +125,7 @@ SKIPPED = ", ".join(
         "code, textarea, svg, img, footer, #model-panel",  # (the Models panel: model ids and devices, its data)
         "#emotion-audio, #emotion-examples",  # the recording's and the examples' file names
         "#eval-zip, #eval-json, #eval-plots, #eval-items",  # the data set: file names, references, predictions
+        ".sr-only",  # Gradio 6.31's own screen-reader line after a run: its untranslated key "common.complete"
     ]
 )
 NAMES = {"mmdemo", "API", "Gradio", "zip", "metadata", "jsonl", "JSON", "BLEU", "CIDEr", "OCR", "VQA", "CLIP", "CER"}

@@ -1,5 +1,5 @@
 """A real browser (headless Chromium via Playwright) uses the round-trip tab: one plain sentence under the result,
-the numbers and models folded under Details, and in Chinese no English of the app's own."""
+the numbers and models folded under Details, and in Chinese no English of the app's own; Stop stops a trip."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mmdemo.testing.browser import DESKTOP, english_left, open_page
+from mmdemo.testing.browser import DESKTOP, english_left, open_page, stop_the_run
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,17 @@ def test_in_chinese_the_example_trip_is_one_plain_sentence(zh_page) -> None:
     ]
     left = english_left(page.locator(".gradio-container").first.inner_text(), data)
     assert left == set(), left
+
+
+def test_stop_stops_a_trip(page, caplog: pytest.LogCaptureFixture) -> None:
+    """Stop, shown while a trip of 20 steps runs, ends it on the page at once and on the server at its next step."""
+    page.get_by_role("tab", name="Round trip", exact=True).click()
+    page.locator("#trip-image").locator("xpath=../../..").locator(".gallery-item:visible").first.click()
+    page.locator("#trip-image img").first.wait_for()
+    page.get_by_text("Advanced", exact=True).locator("visible=true").first.click()  # this tab's (the others hidden)
+    box = page.locator("#trip-steps input[type=number]")
+    box.fill("20")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#trip-steps input[type=range]').value === '20'")
+    page.locator("#trip-button").click()
+    stop_the_run(page, "trip", "#trip-button", "Run the round trip", caplog, "round_trip")

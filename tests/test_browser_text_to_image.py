@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from mmdemo.testing.browser import DESKTOP, PHONE, english_left, open_page, pictures
+from mmdemo.testing.browser import DESKTOP, PHONE, english_left, open_page, pictures, stop_the_run
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -185,6 +185,17 @@ def test_empty_prompt_is_a_toast_and_the_images_stay(page) -> None:
     assert page.locator("#t2i-gallery img").first.get_attribute("src") == shown
     assert page.locator("#t2i-info").inner_text() == info
     assert page.locator("#t2i-gallery .error").count() == 0
+
+
+def test_stop_stops_a_generation(page, caplog: pytest.LogCaptureFixture) -> None:
+    """Stop, shown while four images are made in 10 steps, ends the run on the page at once."""
+    _open_advanced(page)
+    _set_slider(page, "t2i-steps", "10")
+    _set_slider(page, "t2i-count", "4")
+    _set_size(page, "256x256")
+    page.locator("#t2i-prompt textarea").fill("a lighthouse on a cliff at sunset")
+    page.locator("#t2i-button").click()
+    stop_the_run(page, "t2i", "#t2i-button", "Generate", caplog, None)  # (streams: not always in the log)
 
 
 def test_in_chinese_the_example_run_leaves_no_english_of_the_apps(zh_page) -> None:

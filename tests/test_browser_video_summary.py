@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmdemo.testing.browser import DESKTOP, PHONE, english_left, open_page, pictures
+from mmdemo.testing.browser import BUTTON_JS, DESKTOP, PHONE, english_left, open_page, pictures, stop_the_run
 from mmdemo.testing.odd_videos import make_odd_videos
 
 TABS = {
@@ -115,14 +115,31 @@ def test_keyframe_captions_are_under_the_keyframes(page, phone, screen: str) -> 
         assert keyframe["drawn"][2] >= 100, keyframe  # two a row on a phone, four on a desktop
 
 
-def test_bad_upload_shows_error_toast(page, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_stop_stops_a_summary(page, caplog: pytest.LogCaptureFixture) -> None:
+    """Stop, shown while the summary is made, ends it on the page at once (the results shown stay) and on the server
+    at its next step."""
+    page.locator("#video-examples .gallery-item, #video-examples button").first.click()
+    page.locator("#video-input video").first.wait_for(state="attached")
+    before = page.locator("#video-summary textarea").input_value()
+    page.locator("#video-button").click()
+    stop_the_run(page, "video", "#video-button", "Summarise", caplog, "summarize")
+    assert page.locator("#video-summary textarea").input_value() == before
+
+
+def test_a_bad_upload_is_one_line_under_the_button(page, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A damaged file is said once, in the line under the button (no toast, no "Error" badge); the results stay."""
     files = make_odd_videos(tmp_path_factory.mktemp("odd-videos"))
+    before = page.locator("#video-summary textarea").input_value()
     clear = page.locator("#video-input button[aria-label='Clear']")
     if clear.count():
         clear.first.click()
     page.locator("#video-input input[type=file]").set_input_files(str(files["random_bytes.mp4"]))
     page.locator("#video-button").click()
-    page.get_by_text("damaged or incomplete", exact=False).first.wait_for()
+    page.locator("#video-message").get_by_text("damaged or incomplete", exact=False).wait_for()
+    assert page.get_by_test_id("toast-body").filter(has_text="damaged").count() == 0
+    assert page.locator("[data-testid=status-tracker] .error >> visible=true").count() == 0
+    assert page.locator("#video-summary textarea").input_value() == before
+    page.wait_for_function(BUTTON_JS, arg=["#video-button", "Summarise", False])
 
 
 def test_in_chinese_the_example_run_leaves_no_english_of_the_apps(zh_page) -> None:

@@ -1,8 +1,10 @@
 """What browser tests (Playwright) measure on the page: whether each picture of a gallery is drawn whole, inside
-the part of the gallery that shows, with nothing over it; and which English words a translated page still shows."""
+the part of the gallery that shows, with nothing over it; which English words a translated page still shows; and what
+Stop does to a run."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -110,3 +112,39 @@ def open_page(browser: Any, url: str, size: dict[str, int] | None = None, *, chi
     page.goto(url)
     page.locator(".gradio-container").first.wait_for()
     return page
+
+
+PROGRESS_SHOWN_JS = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')].filter((t) => {
+  const r = t.getBoundingClientRect(); return !t.classList.contains('hide') && r.width > 0 && r.height > 0
+    && /\\d%/.test(t.innerText); }).map((t) => t.closest('[id]')?.id)"""
+"""The ids of the elements over which a run's progress (a percentage) is drawn where it can be seen."""
+BUTTON_JS = """([selector, label, busy]) => { const b = document.querySelector(selector);
+  return b && b.disabled === busy && b.innerText === label; }"""
+"""Whether the button ``selector`` reads ``label`` and is disabled (``busy``) or not."""
+
+
+def stop_the_run(page: Any, controls: str, button: str, label: str, caplog: Any, job: str | None) -> None:
+    """Stop the run a click on ``button`` has just started, in a tab whose run controls are named ``controls``
+    (``mmdemo.ui.events.run_controls``), and check what the visitor and the server see: while it works the button
+    is busy, Stop shows and the progress is drawn once; Stop's click says so in the tab's line, gives the button back
+    its ``label`` and hides Stop; the server's work ends at its next step (the log says "``job`` stopped"; None: a
+    streaming job, which says so only when Stop comes while it waits for its next partial result, not when Gradio
+    closes it between two)."""
+    caplog.set_level(logging.INFO, logger="mmdemo.ui.events")
+    stop = page.locator(f"#{controls}-stop")
+    stop.wait_for(state="visible")
+    assert page.locator(button).is_disabled()
+    page.wait_for_function(f"() => ({PROGRESS_SHOWN_JS})().length > 0")  # the job runs (not queued)
+    shown = page.evaluate(PROGRESS_SHOWN_JS)
+    assert len(shown) == 1, shown  # drawn once
+    stop.click()
+    page.locator(f"#{controls}-message").get_by_text("Stopped. What was done before is kept.").wait_for()
+    page.wait_for_function(BUTTON_JS, arg=[button, label, False])
+    assert not stop.is_visible()
+    if job is None:
+        return
+    for _ in range(300):
+        if any(f"{job} stopped" in record.getMessage() for record in caplog.records):
+            return
+        page.wait_for_timeout(1000)
+    raise AssertionError(f"{job} went on after Stop")

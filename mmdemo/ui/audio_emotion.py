@@ -28,7 +28,7 @@ from ..tasks.audio_emotion import (
     labels_note,
 )
 from .availability import AvailabilityView
-from .events import model_event, progress_to
+from .events import model_event, progress_to, run_controls
 from .i18n import request_locale, tr
 from .models_panel import model_name
 from .send_to import Ports
@@ -313,6 +313,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 use_transcript = checkbox(USE_TRANSCRIPT)
                 weight = slider(TEXT_WEIGHT)
             button = gr.Button(tr("Analyse"), variant="primary", elem_id="emotion-button")
+            controls = run_controls("emotion")
             # The headline result directly under the button (on a phone the columns stack).
             fused = gr.Label(label=tr("Overall emotion"), num_top_classes=8, elem_id="emotion-overall")
             summary = gr.Markdown(label=tr("Summary and notes"), elem_id="emotion-notes")
@@ -371,6 +372,8 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         gpu_duration=gpu_seconds,
         manager=manager,
         check=emotion_given,
+        controls=controls,
+        reveal=[fused],  # its progress is drawn there (the first output), also when the last run left it hidden
     )
     # Every plot's time axis from 0 to the end of the recording (a 3-second clip has one window: the plot
     # would otherwise zoom onto that one point). The loudness curve spans the whole decoded recording.
@@ -382,15 +385,12 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         show_progress="hidden",
         api_visibility="private",
     )
-    # Only the results there are: no empty emotion box (a model missing here), no timeline of one window.
-    event.success(
-        shown_results,
-        [fused, timeline, text_label, voice_label, pitch_plot],
-        [fused, timeline, text_label, voice_label, pitch_plot],
-        preprocess=False,
-        queue=False,
-        show_progress="hidden",
-        api_visibility="private",
-    )
+    # Only the results there are: no empty emotion box (a model missing here), no timeline of one window; after a
+    # run, a Stop (.then) or an error (.failure: the results kept), the box shown for the progress included.
+    shown = [fused, timeline, text_label, voice_label, pitch_plot]
+    for chain in (event.then, event.failure):
+        chain(
+            shown_results, shown, shown, preprocess=False, queue=False, show_progress="hidden", api_visibility="private"
+        )
     after(event)
     return Ports(texts=[(to_prompt, transcript)])

@@ -47,7 +47,7 @@ from ..models.manager import ModelManager
 from ..params import documented
 from .audio_emotion import details_block
 from .availability import AvailabilityView
-from .events import guarded, model_event, output_folder, progress_to
+from .events import model_event, output_folder, progress_to, run_controls
 from .i18n import request_locale, tr
 from .models_panel import model_name
 from .widgets import number, radio
@@ -235,6 +235,13 @@ def evaluate_example(
     return (*_shown(result, task, name, locale), gr.update(value=task))
 
 
+def check_example(
+    manager: ModelManager, name: str, limit: Any = None, source: str = EMOTION_SOURCE.default, *_: Any
+) -> None:
+    """The browser's precheck of an example: the models its task needs."""
+    require_models(manager, BUILTIN[name].task, source)
+
+
 def task_of_zip(path: str | Path) -> str | None:
     """The task an uploaded data set zip is for, from its metadata.jsonl's columns and its files: ``question``
     → vqa, ``label`` → emotion, ``prompt`` → t2i, ``text`` with recordings → asr; None when it cannot be told
@@ -312,13 +319,15 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
             dataset = gr.File(label=tr("Data set (zip)"), file_types=[".zip"], height=120, elem_id="eval-zip")
             task = radio(TASK, elem_id="eval-task")  # no default: the zip's task, or the visitor's choice
             button = gr.Button(tr("Evaluate"), variant="primary", interactive=False, elem_id="eval-button")
+            controls = run_controls("eval")
             with gr.Accordion(tr("What the zip holds"), open=False, elem_id="eval-format-help"):
                 gr.Markdown(tr(FORMAT), elem_id="eval-format")
             with gr.Accordion(tr("Options"), open=False, elem_id="eval-options"):
                 limit = number(LIMIT, elem_id="eval-limit")
                 source = radio(EMOTION_SOURCE)
                 seed = number(SEED)
-            summary = gr.Markdown(label=tr("About this run"), elem_id="eval-summary")
+            # room for the progress of a run (an empty Markdown has no height to draw it in)
+            summary = gr.Markdown(label=tr("About this run"), min_height=80, elem_id="eval-summary")
         with gr.Column(scale=2, min_width=300):
             metrics = gr.Dataframe(
                 headers=[str(header) for header in METRIC_HEADERS],
@@ -358,6 +367,8 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
         gpu_duration=300,
         manager=manager,
         check=functools.partial(check, manager),
+        controls=controls,
+        progress_on=summary,
     )
 
     def then_show(event: Any) -> None:
@@ -374,13 +385,18 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
 
     then_show(run)
     for name, example in examples.items():
-        tried = example.click(
-            guarded(functools.partial(evaluate_example, manager, name), 300),
+        tried = model_event(
+            example.click,
+            functools.partial(evaluate_example, manager, name),
             [limit, source, seed],
             [*outputs, task],
-            preprocess=False,
-            concurrency_id="evaluate",
-            concurrency_limit=1,
+            api_name=f"evaluate_example_{name.replace('-', '_')}",
             api_visibility="private",
+            lane="evaluate",
+            gpu_duration=300,
+            manager=manager,
+            check=functools.partial(check_example, manager, name),
+            controls=controls,
+            progress_on=summary,
         )
         then_show(tried)

@@ -353,6 +353,7 @@ def model_event(
     controls: RunControls | None = None,
     progress_on: Any = None,
     reveal: Sequence[Any] = (),
+    api_visibility: str = "public",
 ) -> Any:
     """Register a model event: ``fn`` :func:`guarded`, run in queue lane ``lane`` (one request at a time),
     raw values (``preprocess=False``: the gate has checked them and unwrapped files to
@@ -365,7 +366,8 @@ def model_event(
     ``api_name``); the backend checks the same things again. While it runs, the buttons among ``triggers`` say
     "Working…" and cannot be clicked again; with ``controls`` (:func:`run_controls`) its Stop button shows and
     stops it, and an error is said once in its line (the outputs keep what they showed). ``reveal``: outputs
-    hidden until a first run starts.
+    hidden until a first run starts. ``api_visibility="private"``: a job of the page only (an example's run), not
+    an API endpoint.
 
     Returns the model event (``.success`` chains after a run that succeeded).
     """
@@ -379,6 +381,7 @@ def model_event(
         # batching and queues decide (README, Scaling out).
         "concurrency_limit": 1 if current_runner() is None else None,
         "api_name": api_name,
+        "api_visibility": api_visibility,
         "show_progress_on": progress_on if progress_on is not None else shown[:1],
     }
     handler = guarded(fn, gpu_duration, building_policy(), inline=api_name if controls is not None else None)

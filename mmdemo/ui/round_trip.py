@@ -23,7 +23,7 @@ from ..tasks.round_trip import RoundTripResult
 from ..tasks.round_trip import round_trip as run_round_trip
 from ..tasks.text_to_image import SEED, STEPS, clip_words
 from .availability import AvailabilityView
-from .events import model_event, progress_to
+from .events import model_event, progress_to, run_controls
 from .i18n import request_locale, tr
 from .notes import details_block, technical, warnings
 from .widgets import number, photo_input, slider
@@ -97,9 +97,10 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
                 label=tr("Example photos"),
             )
             with gr.Accordion(tr("Advanced"), open=False):
-                steps = slider(STEPS)
+                steps = slider(STEPS, elem_id="trip-steps")
                 seed = number(SEED)
             button = gr.Button(tr("Run the round trip"), variant="primary", elem_id="trip-button")
+            controls = run_controls("trip")
             caption = gr.Textbox(
                 label=tr("Caption of the photo"), lines=2, interactive=False, buttons=["copy"], elem_id="trip-caption"
             )
@@ -133,5 +134,6 @@ def build_round_trip_tab(manager: ModelManager, after: Callable[[Any], Any], vie
             gpu_duration=60,
             manager=manager,
             check=image_given,
+            controls=controls,
         )
     )

@@ -41,7 +41,7 @@ from ..tasks.text_to_image import (
 )
 from .admission import work_charge
 from .availability import AvailabilityView
-from .events import model_event, progress_to
+from .events import model_event, progress_to, run_controls
 from .i18n import LOCALES, page_value, request_locale, tr, tr_choices
 from .notes import details_block, technical, warnings
 from .send_to import Ports, track_selection
@@ -238,6 +238,7 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
     with gr.Row(equal_height=True):
         prompt = textbox(PROMPT, show_label=False, lines=1, max_lines=4, scale=5, elem_id="t2i-prompt")
         button = gr.Button(tr("Generate"), variant="primary", scale=1, min_width=120, elem_id="t2i-button")
+    controls = run_controls("t2i")  # under the prompt and its Generate button
     # The example prompts under the prompt, not below an empty gallery; the gallery fits the screen and every
     # image fits its cell whole, its caption under it (CSS: .mmdemo-gallery and #t2i-gallery in mmdemo/ui/app.py).
     gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[prompt], label=tr("Example prompts"), elem_id="t2i-examples")
@@ -297,6 +298,7 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
         gpu_duration=gpu_seconds,
         manager=manager,
         check=functools.partial(check_request, settings),
+        controls=controls,
     )
     event.success(shown, None, seed_row, **quiet)
     after(event)

@@ -35,7 +35,7 @@ from ..tasks.video_summary import (
     summarize_video,
 )
 from .availability import AvailabilityView
-from .events import model_event, output_folder, progress_to
+from .events import model_event, output_folder, progress_to, run_controls
 from .i18n import request_locale, tr
 from .notes import details_block, technical, warnings
 from .send_to import Ports, track_selection
@@ -154,6 +154,7 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
                     transcribe = checkbox(TRANSCRIBE)
                 method = radio(SUMMARY_METHOD)
             button = gr.Button(tr("Summarise"), variant="primary", elem_id="video-button")
+            controls = run_controls("video")
             # The headline result directly under the button (on a phone the columns stack).
             summary = gr.Textbox(
                 label=tr("Summary"), lines=3, interactive=False, buttons=["copy"], elem_id="video-summary"
@@ -196,6 +197,7 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
             gpu_duration=gpu_seconds,
             manager=manager,
             check=functools.partial(check, manager),
+            controls=controls,
         )
     )
     return Ports(texts=[(to_prompt, transcript)], images=[(to_image, gallery, track_selection(gallery))])
