@@ -17,20 +17,23 @@ import pytest
 
 from mmdemo.errors import Cancelled, InputError
 from mmdemo.settings import Settings
-from mmdemo.ui.access import AccessPolicy
+from mmdemo.ui.access import AccessPolicy, loopback_forwarded
 from mmdemo.ui.admission import (
     Admission,
     JobAdmissionMiddleware,
     SlidingTotals,
     UploadBudgetMiddleware,
+    holding,
     queued_jobs,
+    too_many_jobs,
 )
 
 # --- helpers: a fake Gradio queue and an ASGI round trip ---------------------------------------------------------
 
 
-def _event(host: str, username: str | None = None) -> Any:
-    return SimpleNamespace(username=username, request=SimpleNamespace(client=SimpleNamespace(host=host), headers={}))
+def _event(host: str, username: str | None = None, headers: dict[str, str] | None = None) -> Any:
+    request = SimpleNamespace(client=SimpleNamespace(host=host), headers=headers or {})
+    return SimpleNamespace(username=username, request=request)
 
 
 def _queue(waiting: list[Any], running: list[Any]) -> Any:
@@ -128,6 +131,29 @@ def test_submissions_still_being_accepted_count_too() -> None:
 
     assert asyncio.run(flood()) == [200, 200, 429, 429, 429]
     assert blocks.admission.joining == {}
+
+
+def test_mcp_calls_share_the_count_once() -> None:
+    """An MCP call counts from when it comes in (``Admission.mcp_calls``) until it is answered; the job its loopback
+    client submits for it is neither counted again nor refused at submission."""
+    mcp_job = _event("127.0.0.1", headers={"x-forwarded-for": loopback_forwarded("10.0.0.5")})
+    blocks = SimpleNamespace(admission=Admission(max_jobs=2), _queue=_queue([_event("10.0.0.5")], [mcp_job]))
+    policy = AccessPolicy()
+    app = JobAdmissionMiddleware(_ok, blocks, policy)
+    with holding(blocks.admission.mcp_calls, "10.0.0.5"):  # the MCP call whose job runs
+        assert too_many_jobs(blocks, "10.0.0.5", policy, "en") == (
+            "You already have 2 requests waiting or running (at most 2 per user). Wait for one to finish, then try "
+            "again."
+        )
+        assert _call(app, _scope("/gradio_api/queue/join"))[0] == 429  # the page: refused
+        loopback = _scope("/gradio_api/queue/join", "127.0.0.1", {"x-forwarded-for": loopback_forwarded("10.0.0.5")})
+        assert _call(app, loopback)[0] == 200  # the MCP server's own submission: admitted when its call came in
+        assert too_many_jobs(blocks, "10.0.0.7", policy, "en") is None  # another client
+    assert blocks.admission.mcp_calls == {}
+    assert too_many_jobs(blocks, "10.0.0.5", policy, "en") is None  # answered: one job left (the page's)
+    spoofed = _scope("/gradio_api/queue/join", "10.0.0.5", {"x-forwarded-for": loopback_forwarded("10.0.0.5")})
+    blocks.admission.max_jobs = 1
+    assert _call(app, spoofed)[0] == 429  # the mark from elsewhere than this machine admits nothing
 
 
 def test_signed_in_users_are_counted_by_name() -> None:

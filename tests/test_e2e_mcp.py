@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import http.server
 import inspect
 import io
@@ -27,9 +28,12 @@ import httpx
 import pytest
 from PIL import Image
 
+from mmdemo.messages import say
 from mmdemo.settings import Settings
 from mmdemo.testing import aio
-from mmdemo.testing.hostile import mcp_call_body, mcp_tool_call, password_guesses
+from mmdemo.testing.hostile import ENDPOINTS, generate_args, mcp_call_body, mcp_tool_call, password_guesses
+from mmdemo.testing.http import browser_call, call_raw
+from mmdemo.testing.http import upload as upload_file
 from mmdemo.testing.text_images import render_text
 from mmdemo.ui.gate import MAX_FILES
 from mmdemo.ui.mcp import (
@@ -192,8 +196,12 @@ def test_the_gradio_internals_mmdemo_overrides_keep_their_shape() -> None:
         "self.get_input_schema(tool_name, parameters)",
         "self.get_fn_description(block_fn, tool_name)",
         "run_sync(self._get_or_create_client)",
+        "@server.call_tool()",  # the SDK's tools/call handler, which AppMCPServer.admit_calls wraps
     ):
         assert call in server, call
+    from mcp.server.lowlevel import Server
+
+    assert "self.request_handlers[types.CallToolRequest] = handler" in inspect.getsource(Server.call_tool)
     prepare = inspect.getsource(GradioMCPServer._prepare_tool_call_args)
     assert "self.get_input_schema(name)" in prepare and "self.convert_strings_to_filedata(" in prepare
     assert "self._file_data_tool_description" in inspect.getsource(GradioMCPServer.get_fn_description)
@@ -211,16 +219,30 @@ def test_the_gradio_internals_mmdemo_overrides_keep_their_shape() -> None:
 
 
 def test_adopt_turns_only_gradios_own_server_into_the_apps() -> None:
+    import gradio as gr
     from gradio.mcp import GradioMCPServer
+    from mcp import types
 
     class Blocks:
         mcp_server_obj: Any = None
 
     blocks = Blocks()
     adopt(blocks)  # type: ignore[arg-type]  # no MCP server: nothing to do
-    blocks.mcp_server_obj = object.__new__(GradioMCPServer)
+    with gr.Blocks() as demo:
+        text = gr.Textbox()
+
+        def echo(text: str) -> str:
+            """Say ``text`` back."""
+            return text
+
+        text.submit(echo, text, text, api_name="echo")
+    blocks.mcp_server_obj = server = GradioMCPServer(demo)
+    gradios = server.mcp_server.request_handlers[types.CallToolRequest]
     adopt(blocks)  # type: ignore[arg-type]
-    assert type(blocks.mcp_server_obj) is AppMCPServer
+    admitted = server.mcp_server.request_handlers[types.CallToolRequest]
+    assert type(server) is AppMCPServer and admitted is not gradios  # tool calls pass the job limit first
+    adopt(blocks)  # type: ignore[arg-type]  # an app's server already: nothing to do
+    assert server.mcp_server.request_handlers[types.CallToolRequest] is admitted
 
 
 def test_data_urls_become_files_in_gradios_cache(tmp_path: Path) -> None:
@@ -719,3 +741,93 @@ def test_a_second_account_does_not_reset_the_sign_in_throttle(signed_in_url: str
     sign-in of the attacker's own account, were never held back (40 guesses, no 429)."""
     statuses = password_guesses(signed_in_url, "carol", ("ann", "pw"), 8)
     assert statuses[:5] == [400] * 5 and 429 in statuses[5:], statuses
+
+
+# --- the per-client job limit (issue 26, #7 for MCP) --------------------------------------------------------------
+# One count per client for its page, API and MCP jobs; a refusal is an MCP tool error in the limit's own sentence;
+# the slot comes back when the call ends or its client goes away. The app is started with one job per client.
+
+SLOW_GENERATION = {"prompt": "a bus", "steps": 50, "size": "256x256", "num_images": 4, "clip_score": False}
+"""A generation that runs for minutes on the tiny models (it is abandoned once it has started)."""
+
+
+@pytest.fixture(scope="module")
+def one_job_url(app_settings: Settings, launch_app) -> Iterator[str]:
+    with launch_app(app_settings.replace(mcp_server=True, max_jobs_per_client=1)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_call(url: str, tool: str, arguments: dict[str, object]) -> Iterator[list[str]]:
+    """An MCP ``tools/call`` (raw, from 127.0.0.1) held open from its first progress step of work until the block
+    ends, when its connection is closed (its client goes away); yields the lines it received."""
+    lines: list[str] = []
+    started, leave = threading.Event(), threading.Event()
+
+    def call() -> None:
+        headers = {"accept": "application/json, text/event-stream"}
+        with httpx.stream("POST", url + "/gradio_api/mcp/", json=mcp_call_body(tool, arguments), headers=headers,
+                          timeout=600) as response:  # fmt: skip
+            for line in response.iter_lines():
+                lines.append(line)
+                if "notifications/progress" in line and "Step" in line:
+                    started.set()
+                    leave.wait(600)
+                    return
+        started.set()  # it ended before its work started (refused): the assertions below say so
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    try:
+        assert started.wait(300), "the slow call did not start"
+        assert any("Step" in line for line in lines), lines
+        yield lines
+    finally:
+        leave.set()
+        thread.join(30)
+
+
+def test_mcp_calls_count_against_the_per_client_job_limit(one_job_url: str) -> None:
+    """Before, a refused call was "The request could not be completed" (the loopback client's submission got the
+    429), after its data: URL had been stored."""
+    from gradio.utils import get_upload_folder
+
+    url = one_job_url
+    inline = data_url(SIGN, "image/jpeg")
+    name = f"refused-{uuid.uuid4().hex}.jpg"
+    refusal = say("access.too_many_jobs", "en", count=1, limit=1)
+    ocr_rest = list(next(e for e in ENDPOINTS if e.name == "ocr").valid[1:])
+    with running_call(url, "generate", SLOW_GENERATION):
+        _, (second,) = mcp(url, ("ocr", {"image": data_url(SIGN, "image/jpeg", name)}, False))  # the same client
+        _, (reported,) = mcp(url, ("ocr", {"image": inline}, True))  # with a progress callback too
+        api = call_raw(url, "generate", generate_args())  # the same client over the API
+        _, (elsewhere,) = mcp(url, ("ocr", {"image": inline}, False), source="127.0.0.2")  # another client
+    assert second.error and second.text == refusal, second.content
+    assert list(Path(get_upload_folder()).rglob(name)) == []  # refused before its file was stored
+    assert reported.error and reported.text == refusal, reported.content
+    assert api.event == "http" and api.data[0] == 429 and refusal in str(api.data[1]), api
+    assert not elsewhere.error and elsewhere.labelled("Result") == "THANKS FOR WATCHING", elsewhere.content
+
+    # the abandoned call gives its slot back: the same client's next calls, MCP and API, are served
+    deadline = time.monotonic() + 120  # not a timing check: how long the abandoned job may take to be dropped
+    while True:
+        _, (after,) = mcp(url, ("ocr", {"image": inline}, False))
+        if not after.error or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert not after.error and after.labelled("Result") == "THANKS FOR WATCHING", after.content
+    image = upload_file(url, str(SIGN))
+    assert call_raw(url, "ocr", [image, *ocr_rest]).event == "complete"
+
+
+def test_a_page_job_holds_the_slot_of_its_clients_mcp_calls(one_job_url: str) -> None:
+    """The other way round: while the client's job from the page runs, its MCP call is refused, same sentence."""
+    url = one_job_url
+    refusal = say("access.too_many_jobs", "en", count=1, limit=1)
+    refused = None
+    for message in browser_call(url, "generate", generate_args("256x256", steps=50, images=4), timeout=600):
+        if message.get("msg") == "progress":  # running: ask over MCP, then leave (the tab is closed)
+            _, (refused,) = mcp(url, ("ocr", {"image": data_url(SIGN, "image/jpeg")}, False))
+            break
+        assert message.get("msg") != "process_completed", message
+    assert refused is not None and refused.error and refused.text == refusal, refused

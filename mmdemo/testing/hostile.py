@@ -468,6 +468,23 @@ def data_url_of_size(size: int, mime: str = "image/png", seed: int = 0) -> str:
     return f"data:{mime};base64," + base64.b64encode(random.Random(seed).randbytes(size)).decode()
 
 
+def mcp_data_url_flood(
+    base_url: str, tool: str, field: str, count: int, size: int, headers: dict[str, str] | None = None
+) -> list[int]:
+    """``count`` raw MCP calls of ``tool``, each with a different ``data:`` URL of ``size`` bytes in its file
+    parameter ``field`` (:func:`data_url_of_size`), one after another (the issue's disk fill: without a sign-in,
+    on an ``--auth --mcp`` app); the HTTP status of each."""
+    import httpx
+
+    sent = {"accept": "application/json, text/event-stream", **(headers or {})}
+    url = f"{base_url.rstrip('/')}/gradio_api/mcp/"
+    with httpx.Client(timeout=120) as http:
+        return [
+            http.post(url, json=mcp_call_body(tool, {field: data_url_of_size(size, seed=n)}), headers=sent).status_code
+            for n in range(count)
+        ]
+
+
 def password_guesses(
     base_url: str, victim: str, own: tuple[str, str], guesses: int, headers: dict[str, str] | None = None
 ) -> list[int]:

@@ -113,7 +113,7 @@ class AccessPolicy:
         ``X-Forwarded-For`` entry that is not itself a trusted proxy. A call of the app's own MCP server (its
         loopback client, :func:`loopback_forwarded`) is its MCP caller's."""
         hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
-        if len(hops) >= 2 and hops[-1] == LOOPBACK_MARK and (peer == LOOPBACK_MARK or _is_loopback(peer)):
+        if len(hops) >= 2 and from_mcp_loopback(peer, forwarded_for):
             return hops[-2][:128]
         if not peer:
             return "unknown"
@@ -147,6 +147,13 @@ def loopback_forwarded(client: str) -> str:
     :meth:`AccessPolicy.client_address` named it) carries: the per-client limits then count the caller's calls,
     not the loopback address's."""
     return f"{client}, {LOOPBACK_MARK}"
+
+
+def from_mcp_loopback(peer: str | None, forwarded_for: str | None) -> bool:
+    """Whether a request is one the app's MCP server makes for an MCP caller through its loopback client (it carries
+    :func:`loopback_forwarded`'s mark and comes from this machine)."""
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    return bool(hops) and hops[-1] == LOOPBACK_MARK and (peer == LOOPBACK_MARK or _is_loopback(peer))
 
 
 def _is_loopback(address: str | None) -> bool:

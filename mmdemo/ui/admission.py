@@ -2,12 +2,14 @@
 an hour. Each budget is checked when the client asks, not when the work runs, so one client cannot fill the
 queue, the disk or the image lane for everyone else.
 
-* **Jobs** (:class:`JobAdmissionMiddleware`): Gradio's queue takes at most ``max_queue`` requests for the whole
-  app. A request a client submits (``POST /gradio_api/queue/join`` from the page, ``/gradio_api/call/<name>`` from
-  API clients) is refused with 429 and a sentence when that client already has ``max_jobs_per_client`` requests
-  waiting or running, all tasks together. The count is read from Gradio's queue itself (its waiting and running
-  events, each with the request that submitted it), plus submissions still being accepted, so nothing can leak:
-  a job counts until Gradio drops it (finished, failed, cancelled, or its client gone).
+* **Jobs** (:func:`too_many_jobs`): Gradio's queue takes at most ``max_queue`` requests for the whole app. A job
+  a client asks for (``POST /gradio_api/queue/join`` from the page, ``/gradio_api/call/<name>`` from API clients:
+  :class:`JobAdmissionMiddleware`; an MCP tool call: :mod:`mmdemo.ui.mcp`) is refused, with a sentence, when that
+  client already has ``max_jobs_per_client`` jobs waiting or running, page, API and MCP together. The count is
+  read from Gradio's queue itself (its waiting and running events, each with the request that submitted it), plus
+  submissions still being accepted, plus MCP calls being answered, so nothing can leak: a job counts until Gradio
+  drops it (finished, failed, cancelled, or its client gone), an MCP call until it is answered or its client gone
+  (its job, which the MCP server submits through its loopback client, is not counted again).
 * **Uploads** (:class:`UploadBudgetMiddleware`): ``POST /gradio_api/upload`` bodies count against
   ``upload_bytes_per_minute`` per client (a sliding minute). An upload whose declared length does not fit is refused
   before it is read; one that exceeds the budget while it streams is cut off and refused (Gradio writes nothing of
@@ -23,18 +25,19 @@ trusted proxies only, the forwarded one). Refusals are in the language of the re
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
 from ..messages import Message, say
 from ..settings import Settings
-from .access import UNLIMITED, AccessPolicy, policy_of
+from .access import UNLIMITED, AccessPolicy, from_mcp_loopback, policy_of
 from .i18n import locale_from_header
 
 JOIN_PATH = re.compile(r"/(queue/join|call/(v2/)?[^/]+)/?$")
@@ -107,6 +110,8 @@ class Admission:
     work: SlidingTotals = field(default_factory=lambda: SlidingTotals(3600.0))
     joining: collections.Counter[str] = field(default_factory=collections.Counter)
     """Submissions being accepted right now, per client (not yet in Gradio's queue)."""
+    mcp_calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    """MCP tool calls being answered right now, per client (each one job, whatever stage it is in)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Admission:
@@ -181,23 +186,55 @@ def scope_client(scope: dict[str, Any], policy: AccessPolicy) -> str:
     return policy.client_address(peer, _headers(scope).get("x-forwarded-for"))
 
 
+def _event_origin(event: Any) -> tuple[str | None, str | None]:
+    """(peer, ``X-Forwarded-For``) of the request that submitted one of Gradio's queued events."""
+    request = getattr(event, "request", None)
+    headers = getattr(request, "headers", None) or {}
+    return getattr(getattr(request, "client", None), "host", None), headers.get("x-forwarded-for")
+
+
 def event_client(event: Any, policy: AccessPolicy) -> str:
     """The client that submitted one of Gradio's queued events (``queueing.Event``)."""
     if getattr(event, "username", None):
         return f"user:{event.username}"
-    request = getattr(event, "request", None)
-    peer = getattr(getattr(request, "client", None), "host", None)
-    headers = getattr(request, "headers", None) or {}
-    return policy.client_address(peer, headers.get("x-forwarded-for"))
+    return policy.client_address(*_event_origin(event))
 
 
 def queued_jobs(queue: Any, client: str, policy: AccessPolicy) -> int:
-    """How many of Gradio's queued or running events (``blocks._queue``) ``client`` submitted."""
+    """How many of Gradio's queued or running events (``blocks._queue``) ``client`` submitted, not counting those
+    of its MCP calls (counted as :attr:`Admission.mcp_calls`)."""
     if queue is None:
         return 0
     events = [e for q in list(getattr(queue, "event_queue_per_concurrency_id", {}).values()) for e in list(q.queue)]
     events += [e for job in list(getattr(queue, "active_jobs", []) or []) if job for e in list(job)]
-    return sum(1 for e in events if event_client(e, policy) == client)
+    return sum(1 for e in events if not from_mcp_loopback(*_event_origin(e)) and event_client(e, policy) == client)
+
+
+def too_many_jobs(blocks: Any, client: str, policy: AccessPolicy, locale: str) -> str | None:
+    """Why ``client`` may not have one more job in the app ``blocks`` (the sentence, in ``locale``), or None when it
+    may: its jobs waiting or running, page, API and MCP together, are fewer than ``max_jobs_per_client``. Check and
+    :func:`holding` with no ``await`` between them, so that two requests cannot both take the last slot."""
+    admission = admission_of(blocks)
+    if admission.max_jobs <= 0:
+        return None
+    queued = queued_jobs(getattr(blocks, "_queue", None), client, policy)
+    count = queued + admission.joining[client] + admission.mcp_calls[client]
+    if count < admission.max_jobs:
+        return None
+    return say("access.too_many_jobs", locale, count=count, limit=admission.max_jobs)
+
+
+@contextlib.contextmanager
+def holding(counter: collections.Counter[str], client: str) -> Iterator[None]:
+    """One more of ``client``'s jobs in ``counter`` (:attr:`Admission.joining`, :attr:`Admission.mcp_calls`) while
+    the block runs."""
+    counter[client] += 1
+    try:
+        yield
+    finally:
+        counter[client] -= 1
+        if counter[client] <= 0:
+            del counter[client]
 
 
 async def _refuse(send: Any, status: int, detail: str, retry_after: float | None = None) -> None:
@@ -211,7 +248,8 @@ async def _refuse(send: Any, status: int, detail: str, retry_after: float | None
 
 class JobAdmissionMiddleware:
     """ASGI middleware in front of the routes that queue a job: at most ``admission.max_jobs`` per client waiting or
-    running (see the module doc); a refusal is a 429 whose ``detail`` the page shows as the request's error."""
+    running (:func:`too_many_jobs`); a refusal is a 429 whose ``detail`` the page shows as the request's error. The
+    MCP server's own submissions pass: their calls were admitted, and are counted, when they came in."""
 
     def __init__(self, app: Any, blocks: Any, policy: AccessPolicy = UNLIMITED) -> None:
         self.app = app
@@ -228,20 +266,17 @@ class JobAdmissionMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        client = scope_client(scope, self.policy)
-        count = queued_jobs(getattr(self.blocks, "_queue", None), client, self.policy) + admission.joining[client]
-        if count >= admission.max_jobs:
-            locale = locale_from_header(_headers(scope).get("accept-language"))
-            detail = say("access.too_many_jobs", locale, count=count, limit=admission.max_jobs)
-            await _refuse(send, 429, detail, retry_after=5)
-            return
-        admission.joining[client] += 1
-        try:
+        headers = _headers(scope)
+        if from_mcp_loopback((scope.get("client") or (None,))[0], headers.get("x-forwarded-for")):
             await self.app(scope, receive, send)
-        finally:
-            admission.joining[client] -= 1
-            if admission.joining[client] <= 0:
-                del admission.joining[client]
+            return
+        client = scope_client(scope, self.policy)
+        refusal = too_many_jobs(self.blocks, client, self.policy, locale_from_header(headers.get("accept-language")))
+        if refusal is not None:
+            await _refuse(send, 429, refusal, retry_after=5)
+            return
+        with holding(admission.joining, client):
+            await self.app(scope, receive, send)
 
 
 class _OverBudget(Exception):

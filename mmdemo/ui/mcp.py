@@ -21,7 +21,9 @@ queue lane as an API call. :class:`AppMCPServer` changes these things:
   other files as that URL; tables, labels and plots as JSON; no server path outside those URLs;
 * **errors**: the user's sentence (the gate's, the rate limit's, the backend's), the same both ways;
 * **who calls**: each call is submitted as its MCP caller's (its address, or its sign-in), so the per-client
-  limits count each caller, not the loopback client that submits every call; with sign-in (``--auth``) the
+  limits count each caller, not the loopback client that submits every call; a call is one of its caller's jobs
+  (:func:`~.admission.too_many_jobs`, with its page and API jobs) from the moment it comes in until it is answered,
+  and is refused, before its arguments are read, when the caller has its limit already; with sign-in (``--auth``) the
   MCP server answers only requests that carry one (:class:`~.access.LoginThrottleMiddleware` checks them before
   Gradio reads a call), and the loopback client has a sign-in of its own to read the app's config;
 * **abandoned calls**: a call whose MCP client went away stops its job, as the page's requests do.
@@ -54,6 +56,7 @@ from gradio.mcp import GradioMCPServer
 from ..errors import InputError
 from ..messages import Message, Page
 from .access import loopback_forwarded, policy_of
+from .admission import admission_of, holding, scope_client, too_many_jobs
 from .file_params import (  # noqa: F401 (file_help and describe_file_parameters: re-exported)
     FILE_COMPONENTS,
     MAX_DATA_URL_MB,
@@ -62,6 +65,7 @@ from .file_params import (  # noqa: F401 (file_help and describe_file_parameters
     file_help,
 )
 from .gate import own_file_path, upload_roots
+from .i18n import locale_from_header
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +285,32 @@ class AppMCPServer(GradioMCPServer):
 
     # - running -
 
+    def admit_calls(self) -> None:
+        """Put the per-client job limit in front of every tool call: the MCP SDK's handler of ``tools/call`` (which
+        runs Gradio's ``call_tool``) is wrapped, so that a call is counted as its caller's job until it is answered,
+        or its client goes away (the handler is cancelled then), and refused as a tool error in the limit's
+        sentence, before anything of it is read or stored, when the caller has its limit of jobs already."""
+        types = self.types
+        handlers = self.mcp_server.request_handlers
+        answer = handlers.get(types.CallToolRequest)
+        if answer is None or getattr(answer, "admitted", False):
+            return
+
+        async def admitted(request: Any) -> Any:
+            http = self.mcp_server.request_context.request
+            policy = policy_of(self.blocks)
+            client = scope_client(http.scope, policy)
+            locale = locale_from_header(http.headers.get("accept-language"))
+            refusal = too_many_jobs(self.blocks, client, policy, locale)
+            if refusal is not None:
+                content = [types.TextContent(type="text", text=refusal)]
+                return types.ServerResult(types.CallToolResult(content=content, isError=True))
+            with holding(admission_of(self.blocks).mcp_calls, client):
+                return await answer(request)
+
+        admitted.admitted = True  # type: ignore[attr-defined]
+        handlers[types.CallToolRequest] = admitted
+
     def _get_or_create_client(self) -> Any:
         """Gradio's loopback client. With sign-in (``--auth``) it has a sign-in of its own, to read the app's
         config; it makes no call of its own: each tool call is submitted with the caller's sign-in (its cookie, as
@@ -476,10 +506,12 @@ async def _drop_event(queue: Any, communicator: Any) -> None:
 
 def adopt(blocks: gr.Blocks) -> None:
     """Make the MCP server Gradio created for ``blocks`` (if any) an :class:`AppMCPServer`. Its handlers call
-    the overridden methods through ``self``, so the change applies to every later request."""
+    the overridden methods through ``self``, so the change applies to every later request; its tool calls are
+    admitted per client (:meth:`AppMCPServer.admit_calls`)."""
     server = getattr(blocks, "mcp_server_obj", None)
     if server is not None and type(server) is GradioMCPServer:
         server.__class__ = AppMCPServer
+        server.admit_calls()  # type: ignore[attr-defined]
 
 
 @contextlib.asynccontextmanager
