@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib
+import inspect
 import logging
 import shutil
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -62,7 +64,7 @@ class Batching:
     max_batch_size: int = 8
     batch_wait_timeout_s: float = 0.05
     batching: bool = True
-    """Off: every call runs on its own (and captions stream word by word)."""
+    """Off: every call runs on its own (and captions and answers stream word by word)."""
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> Batching:
@@ -78,8 +80,44 @@ class Batching:
         )
 
 
-BATCHED = "mmdemo.tasks.captioning:caption_image"
-"""The task whose calls from different visitors are batched (one forward pass for all) when batching is on."""
+@dataclass(frozen=True)
+class Batched:
+    """How calls of one task from different visitors share forward passes (:data:`BATCHED`)."""
+
+    method: str
+    """The :class:`TaskWorker` method (a ``@serve.batch`` of its own) that collects them: tasks never mix."""
+    function: str
+    """``module:name`` of the batch function: called with a list per :attr:`each` argument (in that order), the
+    :attr:`shared` arguments by keyword and the replica's manager; returns each call's result, in order."""
+    each: tuple[str, ...]
+    """The task's arguments that differ from call to call (the photo …)."""
+    shared: tuple[str, ...]
+    """The task's arguments a batch has in common: calls that differ in one of them go to separate batches."""
+
+
+BATCHED: dict[str, Batched] = {
+    "mmdemo.tasks.captioning:caption_image": Batched(
+        "_captions", "mmdemo.tasks.captioning:caption_images", ("image",), ("prefix", "options")
+    ),
+    "mmdemo.tasks.captioning:answer_question": Batched(
+        "_answers", "mmdemo.tasks.captioning:answer_questions", ("image", "question"), ("options",)
+    ),
+}
+"""The tasks whose calls from different visitors are batched when batching is on (each batch function gives every
+call the result it gets alone: tested). Voice emotion and transcription are not: a call is a pipeline of its own
+(decoding, speech windows, the voice model, Whisper with per-file language detection and re-decoding, the text
+model, prosody) with progress all along, not one forward pass; the voice model already takes a clip's windows
+in batches, and a window padded to a longer one in its batch (no attention mask in wav2vec2-base) gets other
+probabilities, so other visitors' windows in its batch would change a visitor's result."""
+
+
+Call = tuple[str, tuple[Any, ...], dict[str, Any]]
+"""A batched call as :meth:`TaskWorker.run` queues it: the task's name, its arguments, its keyword arguments."""
+
+
+def _function(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class TaskWorker:
@@ -100,14 +138,15 @@ class TaskWorker:
         self.pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"mmdemo-{group}")
         """Where tasks run: a thread per ongoing request (Serve's ``max_ongoing_requests`` bounds them)."""
         self.running = 0
-        self.batches: collections.Counter[int] = collections.Counter()
-        """Batch size → how many batches of that size ran (calls of different visitors sharing a pass)."""
+        self.batches: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+        """Task → batch size → how many batches of that size ran (calls of different visitors sharing a pass)."""
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """``user_config`` of the deployment: batch size and wait (see :class:`Batching`)."""
         self.batching = Batching.from_config(config)
-        self._captions.set_max_batch_size(self.batching.max_batch_size)
-        self._captions.set_batch_wait_timeout_s(self.batching.batch_wait_timeout_s)
+        for batched in BATCHED.values():
+            getattr(self, batched.method).set_max_batch_size(self.batching.max_batch_size)
+            getattr(self, batched.method).set_batch_wait_timeout_s(self.batching.batch_wait_timeout_s)
 
     def check_health(self) -> None:
         """Unhealthy while a model this deployment uses failed to load here: the reason the Models panel shows."""
@@ -126,7 +165,7 @@ class TaskWorker:
             "replica": self.replica,
             "node": self.node,
             "running": self.running,
-            "batches": dict(self.batches),
+            "batches": {name: dict(sizes) for name, sizes in self.batches.items()},
             "models": [
                 {"role": r.role, "state": r.state, "device": r.device, "problem": r.problem}
                 for r in rows
@@ -169,9 +208,9 @@ class TaskWorker:
 
         self.running += 1
         try:
-            if name == BATCHED and self.batching.batching:  # waits for the batch in this loop: no thread held
+            if name in BATCHED and self.batching.batching:  # waits for the batch in this loop: no thread held
                 try:
-                    value = await self._captions((land(args, folder), land(kwargs, folder)))
+                    value = await getattr(self, BATCHED[name].method)((name, land(args, folder), land(kwargs, folder)))
                     event: tuple[Any, ...] = ("result", value, self.replica)
                 except Exception as err:
                     event = ("error", err, self.replica)
@@ -193,39 +232,59 @@ class TaskWorker:
             stop.set()
             self.running -= 1
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
-    async def _captions(self, calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
-        """Captions of several visitors' photos in one forward pass per (prefix, options) they share."""
-        from .tasks.captioning import DecodingOptions, caption_images
+    @serve.batch(max_batch_size=Batching.max_batch_size, batch_wait_timeout_s=Batching.batch_wait_timeout_s)
+    async def _captions(self, calls: list[Call]) -> list[Any]:
+        """Captions of several visitors' photos: one forward pass per (prefix, options) they share."""
+        return await self._together(calls)
 
-        self.batches[len(calls)] += 1
-        loop = asyncio.get_running_loop()
-        groups: dict[tuple[str, DecodingOptions], list[int]] = collections.defaultdict(list)
-        for i, (_, kwargs) in enumerate(calls):
-            groups[(kwargs.get("prefix", ""), kwargs.get("options", DecodingOptions()))].append(i)
-        results: list[Any] = [None] * len(calls)
-        for (prefix, options), members in groups.items():
-            images = [calls[i][0][0] for i in members]
-            try:
-                captions = await loop.run_in_executor(
-                    self.pool, partial(caption_images, images, prefix=prefix, options=options, manager=self.manager)
-                )
-            except Exception:  # one visitor's bad photo must not fail the others: each on its own
-                captions = [
-                    await loop.run_in_executor(self.pool, _one_caption, im, prefix, options, self.manager)
-                    for im in images
-                ]
-            for i, caption in zip(members, captions, strict=True):
-                results[i] = caption
-        return results
+    @serve.batch(max_batch_size=Batching.max_batch_size, batch_wait_timeout_s=Batching.batch_wait_timeout_s)
+    async def _answers(self, calls: list[Call]) -> list[Any]:
+        """Answers to several visitors' questions: one forward pass per options they share (and question
+        length, :func:`~mmdemo.tasks.captioning.answer_questions`)."""
+        return await self._together(calls)
+
+    async def _together(self, calls: list[Call]) -> list[Any]:
+        self.batches[calls[0][0]][len(calls)] += 1
+        return await run_together(calls, self.manager, self.pool)
 
 
-def _one_caption(image: Any, prefix: str, options: Any, manager: Any) -> Any:
-    """One photo's caption, or the exception it raised (returned: :meth:`TaskWorker.run` raises it on the page)."""
-    from .tasks.captioning import caption_image
+async def run_together(calls: list[Call], manager: Any, pool: Executor) -> list[Any]:
+    """Calls of one task (:data:`BATCHED`) in one call of its batch function (in ``pool``) per group that shares
+    the :attr:`~Batched.shared` arguments. A group whose batch fails (one visitor's bad photo) runs call by call,
+    so that only the bad one fails: its exception returned as :class:`Failed`, raised on its page."""
+    name = calls[0][0]
+    batched = BATCHED[name]
+    loop = asyncio.get_running_loop()
+    signature = inspect.signature(resolve(name))
+    results: list[Any] = [None] * len(calls)
+    groups: dict[tuple[Any, ...], list[int]] = collections.defaultdict(list)
+    arguments: dict[int, dict[str, Any]] = {}
+    for i, (_, args, kwargs) in enumerate(calls):
+        try:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            groups[tuple(bound.arguments[key] for key in batched.shared)].append(i)
+            arguments[i] = bound.arguments
+        except Exception:  # arguments the task refuses, or that cannot be grouped: on its own, with its error
+            results[i] = await loop.run_in_executor(pool, _alone, *calls[i], manager)
+    batch = _function(batched.function)
+    for shared, members in groups.items():
+        lists = [[arguments[i][key] for i in members] for key in batched.each]
+        common = dict(zip(batched.shared, shared, strict=True))
+        try:
+            values = await loop.run_in_executor(pool, partial(batch, *lists, **common, manager=manager))
+        except Exception:  # one visitor's bad input must not fail the others: each on its own
+            values = [await loop.run_in_executor(pool, _alone, *calls[i], manager) for i in members]
+        for i, value in zip(members, values, strict=True):
+            results[i] = value
+    return results
 
+
+def _alone(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], manager: Any) -> Any:
+    """One call run as it runs unbatched, or the exception it raised (returned: :meth:`TaskWorker.run` raises it
+    on the page)."""
     try:
-        return caption_image(image, prefix=prefix, options=options, manager=manager)
+        return resolve(name)(*args, manager=manager, **kwargs)
     except Exception as err:
         return Failed(err)
 

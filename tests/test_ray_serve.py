@@ -1,6 +1,7 @@
 """Ray Serve mode (:mod:`mmdemo.serve`): the tasks on deployments of a local Ray (no external service), the page as
 ``python app.py --ray-address`` starts it, answering what the local app answers; replicas sharing the work and
-surviving a lost one; captions of different visitors batched into one pass, with the unbatched results."""
+surviving a lost one; captions and questions of different visitors batched into one pass, with the unbatched
+results."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from mmdemo.media.files import Upload  # noqa: E402
 from mmdemo.ray_runner import RayRunner  # noqa: E402
 from mmdemo.runner import use_runner  # noqa: E402
 from mmdemo.settings import Settings  # noqa: E402
-from mmdemo.tasks.captioning import caption_image  # noqa: E402
+from mmdemo.tasks.captioning import answer_question, caption_image  # noqa: E402
 from mmdemo.testing.server import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +176,26 @@ def test_captions_of_different_visitors_are_batched_with_the_unbatched_results(r
     finally:
         use_runner(None)
     assert texts == [caption_image(p, manager=app_manager).text for p in photos]
-    assert max(int(size) for size in row["batches"]) > 1, row["batches"]
+    sizes = row["batches"]["mmdemo.tasks.captioning:caption_image"]
+    assert max(int(size) for size in sizes) > 1, row["batches"]
+
+
+def test_questions_of_different_visitors_are_batched_with_the_unbatched_answers(ray_cluster: str, app_manager) -> None:
+    """Concurrent questions (of two lengths in tokens) on the batching deployment share passes, apart from the
+    captions, and each visitor gets the answer they get alone."""
+    calls = [(Upload(p, p.name), q) for p in PHOTOS for q in ("What is in the picture?", "How many?")]
+    runner = RayRunner("mmdemo")
+    use_runner(runner)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+            answers = list(pool.map(lambda call: answer_question(*call).answer, calls, timeout=120))
+        (row,) = [r for r in runner.replicas() if r["group"] == "captioning"]
+    finally:
+        use_runner(None)
+    assert answers == [answer_question(p, q, manager=app_manager).answer for p, q in calls]
+    assert len(set(answers)) > 1
+    sizes = row["batches"]["mmdemo.tasks.captioning:answer_question"]
+    assert max(int(size) for size in sizes) > 1, row["batches"]
 
 
 def test_a_visitor_who_leaves_cancels_the_ray_work(ray_cluster: str) -> None:

@@ -6,6 +6,7 @@ manager) → postprocess (clean text) → a frozen result dataclass.
 
 from __future__ import annotations
 
+import collections
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -121,6 +122,7 @@ class AnswerResult:
     answer: str
     model_id: str
     seconds: float
+    """Model time for the whole batch this answer was part of (loading excluded)."""
 
 
 def _clean(text: str) -> str:
@@ -281,12 +283,29 @@ def describe_image(
     return DetailedCaption(text, caption, lines, notes)
 
 
+ANSWER_OPTIONS = DecodingOptions(max_new_tokens=10)
+"""Answers are short ("2", "red"): at most 10 new tokens unless the caller says otherwise."""
+
+
+def _answers(
+    handle: Any,
+    images: Sequence[Any],
+    questions: Sequence[str],
+    options: DecodingOptions,
+    on_text: TextFn | None = None,
+) -> list[str]:
+    """The answers to ``questions`` (each about its image) in one processor call and one ``generate``. The
+    questions must be of one length in tokens (:func:`answer_questions` says why)."""
+    inputs = handle.processor(images=list(images), text=list(questions), return_tensors="pt", padding=True)
+    return _decode(handle, _generate(handle, inputs, options, on_text))
+
+
 @task("captioning", files=("image",))
 def answer_question(
     image: Any,
     question: str,
     *,
-    options: DecodingOptions = DecodingOptions(max_new_tokens=10),
+    options: DecodingOptions = ANSWER_OPTIONS,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
     on_text: TextFn | None = None,
@@ -300,7 +319,49 @@ def answer_question(
 
     with manager.use("vqa", progress) as handle:
         began = time.perf_counter()
-        inputs = handle.processor(images=image, text=question, return_tensors="pt")
-        output = _generate(handle, inputs, options, on_text)
-        answer = _decode(handle, output)[0]
+        (answer,) = _answers(handle, [image], [question], options, on_text)
         return AnswerResult(question, answer, handle.model_id, time.perf_counter() - began)
+
+
+def answer_questions(
+    images: Sequence[Any],
+    questions: Sequence[str],
+    *,
+    options: DecodingOptions = ANSWER_OPTIONS,
+    batch_size: int = 8,
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+) -> list[AnswerResult]:
+    """Answer several questions, ``questions[i]`` about ``images[i]`` (different visitors' questions that
+    arrive together, :mod:`mmdemo.serve`), each answer the one :func:`answer_question` gives alone.
+
+    Questions of the same length in tokens share a processor call and a ``generate`` (at most ``batch_size``
+    at a time); questions of different lengths are never padded to one: BLIP VQA's answer decoder attends to
+    every position of the encoded question, padding included (transformers' ``BlipForQuestionAnswering.generate``
+    hands it an all-ones question mask, and its text layers drop a cross-attention mask anyway), so a padded
+    question gets another answer, on whichever side it is padded (the text encoder's positions shift on the
+    left)."""
+    manager = manager or get_manager()
+    options = options.validated()
+    if len(images) != len(questions):
+        raise ValueError(f"{len(images)} images for {len(questions)} questions")
+    if not images:
+        raise InputError(Message("caption.no_image"))
+    questions = [check_question(q) for q in questions]
+    limits = ImageLimits.from_settings(manager.settings)
+    pictures = [load_image(image, limits) for image in images]
+
+    results: dict[int, AnswerResult] = {}
+    with manager.use("vqa", progress) as handle:
+        same_length: dict[int, list[int]] = collections.defaultdict(list)
+        for i, ids in enumerate(handle.processor.tokenizer(questions)["input_ids"]):
+            same_length[len(ids)].append(i)
+        for members in same_length.values():
+            for start in range(0, len(members), batch_size):
+                batch = members[start : start + batch_size]
+                began = time.perf_counter()
+                answers = _answers(handle, [pictures[i] for i in batch], [questions[i] for i in batch], options)
+                seconds = time.perf_counter() - began
+                for i, answer in zip(batch, answers, strict=True):
+                    results[i] = AnswerResult(questions[i], answer, handle.model_id, seconds)
+    return [results[i] for i in range(len(questions))]
