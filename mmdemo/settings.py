@@ -129,6 +129,9 @@ class Settings:
     """On CPU: bf16 where the CPU has it natively, OpenVINO for the diffusion pipeline, CTranslate2 int8 for
     Whisper. Off here (``Settings()`` in code is the plain PyTorch float32 reference path); on in
     :meth:`from_env`, which the app and the CLI use (``MMDEMO_CPU_FAST_PATH=0`` turns it off)."""
+    cpu_int8: bool = False
+    """With the CPU fast path: the captioner's linear layers in int8 (dynamic quantization; faster, a small
+    change in numerics, see ``mmdemo/models/blip.py``). Off by default; ``MMDEMO_CPU_INT8=1`` turns it on."""
     memory_budget_gb: float | None = None
     """Models kept on the compute device at once (GPU memory on CUDA, RAM on CPU). None = auto."""
     offload_budget_gb: float | None = None
@@ -248,6 +251,7 @@ class Settings:
             trusted_proxies=_env_list(env, "MMDEMO_TRUSTED_PROXIES", SPACES_PROXIES if env.get("SPACE_ID") else ()),
             mcp_server=_env_bool(env, "MMDEMO_MCP", False),
             cpu_fast_path=_env_bool(env, "MMDEMO_CPU_FAST_PATH", True),
+            cpu_int8=_env_bool(env, "MMDEMO_CPU_INT8", defaults.cpu_int8),
         )
         name = (profile or env.get("MMDEMO_PROFILE", "").strip().lower() or "auto").lower()
         name = detect_profile(env) if name == "auto" else name

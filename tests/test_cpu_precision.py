@@ -58,7 +58,7 @@ def test_native_bf16_falls_back_to_cpuinfo(
 
 def test_manager_and_models_panel_report_the_policy(monkeypatch: pytest.MonkeyPatch, tiny_settings: Settings) -> None:
     monkeypatch.setattr(manager_module, "cpu_native_bf16", lambda: True)
-    fast = ModelManager(tiny_settings.replace(cpu_fast_path=True))
+    fast = ModelManager(tiny_settings.replace(cpu_fast_path=True, cpu_int8=False))  # int8: test_blip_fast_path
     assert fast.dtype == torch.bfloat16
     with fast.use("captioner") as handle:
         assert next(handle.model.parameters()).dtype == torch.bfloat16

@@ -354,8 +354,11 @@ class ModelManager:
         failure: BaseException | None = None
         try:
             loader = spec.loader
-            if tier == "cpu" and spec.cpu_fast_loader is not None and self.settings.cpu_fast_path:
-                loader = spec.cpu_fast_loader
+            fast = spec.cpu_fast_loader
+            if spec.cpu_int8_loader is not None and self.settings.cpu_int8:
+                fast = spec.cpu_int8_loader
+            if tier == "cpu" and fast is not None and self.settings.cpu_fast_path:
+                loader = fast
                 _notify(progress, 0.3, lines.reading(spec.title, fast=True))
             else:
                 _notify(progress, 0.3, lines.reading(spec.title))

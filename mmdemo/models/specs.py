@@ -51,11 +51,36 @@ def transformers_spec(
     processor_class: str,
     license: str,
     cpu_fast_loader: Loader | None = None,
+    cpu_int8_loader: Loader | None = None,
 ) -> ModelSpec:
     """A spec whose model is a transformers ``model_class`` with a ``processor_class`` beside it."""
     loader = transformers_loader(model_class, processor_class)
     imports = (f"transformers:{processor_class}", f"transformers:{model_class}")
-    return ModelSpec(role, title, defaults, loader, license, imports=imports, cpu_fast_loader=cpu_fast_loader)
+    return ModelSpec(
+        role,
+        title,
+        defaults,
+        loader,
+        license,
+        imports=imports,
+        cpu_fast_loader=cpu_fast_loader,
+        cpu_int8_loader=cpu_int8_loader,
+    )
+
+
+def _load_blip_captioner(folder: Path, dtype: Any) -> LoadedModel:
+    """The CPU fast path of ``captioner``: beam search without copying the image's keys and values
+    (exact; see ``models/blip.py``)."""
+    from .blip import load_captioner
+
+    return load_captioner(folder, dtype, int8=False)
+
+
+def _load_blip_captioner_int8(folder: Path, dtype: Any) -> LoadedModel:
+    """The same with int8 linear layers (``Settings.cpu_int8``), else without them, saying why."""
+    from .blip import load_captioner
+
+    return load_captioner(folder, dtype, int8=True)
 
 
 CAPTIONER = transformers_spec(
@@ -68,6 +93,8 @@ CAPTIONER = transformers_spec(
     "BlipForConditionalGeneration",
     "AutoProcessor",
     license="BSD-3-Clause",
+    cpu_fast_loader=_load_blip_captioner,
+    cpu_int8_loader=_load_blip_captioner_int8,
 )
 
 VQA = transformers_spec(

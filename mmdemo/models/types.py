@@ -58,6 +58,9 @@ class ModelSpec:
     (``Settings.cpu_fast_path``): the same model through a faster CPU runtime (OpenVINO, CTranslate2). It
     converts once and caches the result, and falls back to ``loader`` itself (saying so in
     ``LoadedModel.precision``) when conversion fails. Only the manager decides when."""
+    cpu_int8_loader: Loader | None = None
+    """Used instead of ``cpu_fast_loader`` when ``Settings.cpu_int8`` is on too: the fast path with int8 linear
+    layers (a change in numerics, hence a setting of its own), falling back to the float fast path itself."""
 
     def default_for(self, device_type: str) -> str:
         return self.defaults.get(device_type) or self.defaults["*"]

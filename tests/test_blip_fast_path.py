@@ -1,0 +1,139 @@
+"""The captioner's CPU fast path (``mmdemo/models/blip.py``): beam search that leaves the image's keys and values
+in place (exact: the same tokens and scores as transformers' own), and int8 linear layers (``Settings.cpu_int8``:
+used when on, a bounded drift from float32, a clean fall-back when int8 is unavailable or fails)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image
+
+import mmdemo.models.blip as blip
+from mmdemo.models.manager import ModelManager
+from mmdemo.settings import Settings
+from mmdemo.tasks.captioning import DecodingOptions, caption_image
+
+OPTIONS = DecodingOptions(30, 0, 3)
+"""The app's default decoding: 30 new tokens, 3 beams."""
+
+
+def _images(real_photos: dict[str, str]) -> list[Image.Image]:
+    return [Image.open(real_photos[name]).convert("RGB") for name in ("lion.jpg", "tower.jpg")]
+
+
+def _generate(manager: ModelManager, images: list[Image.Image], prefix: str = "", **kwargs: Any) -> Any:
+    with manager.use("captioner") as handle:
+        text = [prefix] * len(images) if prefix else None
+        inputs = handle.prepare(handle.processor(images=images, text=text, return_tensors="pt", padding=True))
+        return handle.model.generate(**inputs, return_dict_in_generate=True, **kwargs)
+
+
+def _modules(manager: ModelManager, kind: type) -> list[Any]:
+    with manager.use("captioner") as handle:
+        return [m for m in handle.model.modules() if isinstance(m, kind)]
+
+
+def _row(manager: ModelManager) -> Any:
+    (row,) = [s for s in manager.status() if s.role == "captioner"]
+    return row
+
+
+def _fast(settings: Settings, **changes: Any) -> ModelManager:
+    """The CPU fast path with int8 on (opt-in) unless ``changes`` say otherwise."""
+    return ModelManager(settings.replace(**{"cpu_fast_path": True, "dtype": "float32", "cpu_int8": True, **changes}))
+
+
+@pytest.mark.parametrize("prefix", ["", "a photo of"])
+def test_beam_search_without_copying_image_keys_is_exact(
+    tiny_settings: Settings, real_photos: dict[str, str], prefix: str
+) -> None:
+    """Two different images in one batch (beams of one image never see the other's keys), with and without a
+    prefix: the same tokens and the same scores, to the bit, as transformers' beam search in float32."""
+    images = _images(real_photos)
+    plain = _generate(ModelManager(tiny_settings), images, prefix, max_new_tokens=30, num_beams=3, output_scores=True)
+    fast = _fast(tiny_settings, cpu_int8=False)
+    ours = _generate(fast, images, prefix, max_new_tokens=30, num_beams=3, output_scores=True)
+    assert torch.equal(ours.sequences, plain.sequences)
+    assert torch.equal(ours.sequences_scores, plain.sequences_scores)
+    assert all(torch.equal(a, b) for a, b in zip(ours.scores, plain.scores, strict=True))
+    with fast.use("captioner") as handle:
+        assert hasattr(handle.model.text_decoder, "_reorder_cache")  # the path under test is the one taken
+    assert _row(fast).dtype == "float32" and not _modules(fast, blip.Int8Linear)
+
+
+def test_int8_linear_layers_are_used_when_on(tiny_settings: Settings, real_photos: dict[str, str]) -> None:
+    reference = ModelManager(tiny_settings)
+    linears = len(_modules(reference, torch.nn.Linear))
+    fast = _fast(tiny_settings, cpu_int8=True)  # opt-in
+    assert fast.settings.cpu_int8 is True
+    assert len(_modules(fast, blip.Int8Linear)) == linears  # every one: vision encoder, text decoder, LM head
+    assert not _modules(fast, torch.nn.Linear)
+    assert _row(fast).dtype == "int8 + float32 (dynamic quantization)"
+    assert 0 < _row(fast).bytes < _row(reference).bytes  # the packed int8 weights are counted, and smaller
+    assert caption_image(real_photos["lion.jpg"], options=OPTIONS, manager=fast).text  # the task runs on it
+    assert not _modules(_fast(tiny_settings, cpu_int8=False), blip.Int8Linear)
+    assert not _modules(ModelManager(tiny_settings.replace(cpu_int8=True)), blip.Int8Linear)  # fast path off
+
+
+def test_int8_logits_drift_is_bounded(tiny_settings: Settings, real_photos: dict[str, str]) -> None:
+    """First-step logits against float32 on the tiny seeded model: changed (int8 is really used), and within
+    the bound the README states for the replica (relative difference under 10 %)."""
+    images = _images(real_photos)
+    kwargs = {"max_new_tokens": 1, "output_logits": True}
+    reference = _generate(ModelManager(tiny_settings), images, **kwargs).logits[0]
+    int8 = _generate(_fast(tiny_settings), images, **kwargs).logits[0]
+    relative = float((int8 - reference).norm() / reference.norm())
+    assert 0 < relative < 0.10
+    assert torch.equal(int8.argmax(-1), reference.argmax(-1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_int8_linear_matches_the_float_layer(dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 48)
+    layer = blip.Int8Linear(linear).to(dtype)
+    x = torch.randn(3, 5, 64)
+    with torch.inference_mode():
+        expected, got = linear(x), layer(x.to(dtype))
+    assert got.dtype == dtype and got.shape == expected.shape
+    assert float((got.float() - expected).norm() / expected.norm()) < 0.03
+
+
+def test_falls_back_without_int8_kernels(
+    monkeypatch: pytest.MonkeyPatch, tiny_settings: Settings, real_photos: dict[str, str]
+) -> None:
+    """A quantized engine other than the measured x86 one (ARM's qnnpack …): no int8, and the panel says why."""
+    monkeypatch.setattr(blip, "INT8_ENGINES", ("not-this-one",))
+    engine = torch.backends.quantized.engine
+    assert blip.int8_unavailable() == f"no x86 int8 kernels (PyTorch's quantized engine here: {engine})"
+    manager = _fast(tiny_settings)
+    assert caption_image(real_photos["lion.jpg"], options=OPTIONS, manager=manager).text
+    assert not _modules(manager, blip.Int8Linear)
+    assert _row(manager).dtype == f"float32 (PyTorch: no x86 int8 kernels (PyTorch's quantized engine here: {engine}))"
+
+
+def test_falls_back_when_quantization_fails(
+    monkeypatch: pytest.MonkeyPatch, tiny_settings: Settings, real_photos: dict[str, str]
+) -> None:
+    def refuse(module: torch.nn.Module) -> int:
+        raise RuntimeError("fbgemm refused a shape")
+
+    monkeypatch.setattr(blip, "quantize_linears", refuse)
+    manager = _fast(tiny_settings)
+    exact = caption_image(real_photos["lion.jpg"], options=OPTIONS, manager=_fast(tiny_settings, cpu_int8=False))
+    assert caption_image(real_photos["lion.jpg"], options=OPTIONS, manager=manager).text == exact.text
+    assert not _modules(manager, blip.Int8Linear)
+    assert _row(manager).dtype == "float32 (PyTorch: int8 quantization failed (RuntimeError))"
+
+
+def test_int8_engine_check() -> None:
+    assert blip.int8_unavailable() == ""  # x86 CI and dev machines: the measured kernels
+    assert torch.backends.quantized.engine in blip.INT8_ENGINES
+
+
+def test_int8_setting_from_the_environment() -> None:
+    assert Settings().cpu_int8 is False  # opt-in: it changes the seeded captions (int8 drift)
+    assert Settings.from_env({}).cpu_int8 is False
+    assert Settings.from_env({"MMDEMO_CPU_INT8": "1"}).cpu_int8 is True
