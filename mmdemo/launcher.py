@@ -151,6 +151,24 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def build(manager: ModelManager) -> gr.Blocks:
+    """What :func:`start` does before it serves: on ZeroGPU place every model, then build the Blocks
+    (``benchmarks/startup_import.py`` times this)."""
+    from .ui import build_app
+
+    settings = manager.settings
+    log.info(
+        "profile %s, device %s, dtype %s, CPU fast path %s",
+        settings.profile,
+        manager.device,
+        settings.dtype,
+        "on" if settings.cpu_fast_path else "off",
+    )
+    if settings.profile == "zerogpu":
+        manager.preload(settings.preload or ("all",), background=False)
+    return build_app(manager)
+
+
 def start(
     manager: ModelManager,
     *,
@@ -168,20 +186,11 @@ def start(
     elsewhere models load on first use, or in the background once the UI is served (``preload``).
     Raises ``OSError`` when the server cannot start (port taken …).
     """
-    from .ui import build_app, launch_kwargs
+    from .ui import launch_kwargs
     from .ui.access import policy_of
 
     settings = manager.settings
-    log.info(
-        "profile %s, device %s, dtype %s, CPU fast path %s",
-        settings.profile,
-        manager.device,
-        settings.dtype,
-        "on" if settings.cpu_fast_path else "off",
-    )
-    if settings.profile == "zerogpu":
-        manager.preload(settings.preload or ("all",), background=False)
-    demo = build_app(manager)
+    demo = build(manager)
     with policy_of(demo).serving():  # the web server trusts this app's proxies only
         demo.launch(
             server_name=server_name(host),
