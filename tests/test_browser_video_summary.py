@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mmdemo.testing.browser import BUTTON_JS, DESKTOP, PHONE, english_left, open_page, pictures, stop_the_run
-from mmdemo.testing.odd_videos import make_odd_videos
+from mmdemo.testing.odd_videos import long_talk, make_odd_videos
 
 TABS = {
     "Image": "#caption-image",
@@ -52,6 +52,13 @@ def _file_inputs(page) -> set[str]:
     """The element ids of every file input on the page (each named by its closest element with an id)."""
     found = page.evaluate("() => [...document.querySelectorAll('input[type=file]')].map(e => e.closest('[id]')?.id)")
     return set(found)
+
+
+def _clear_the_video(page) -> None:
+    """Empty the video input (a video in it hides its file input)."""
+    clear = page.locator("#video-input button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
 
 
 def _summarise_example(page) -> None:
@@ -115,10 +122,12 @@ def test_keyframe_captions_are_under_the_keyframes(page, phone, screen: str) -> 
         assert keyframe["drawn"][2] >= 100, keyframe  # two a row on a phone, four on a desktop
 
 
-def test_stop_stops_a_summary(page, caplog: pytest.LogCaptureFixture) -> None:
+def test_stop_stops_a_summary(page, caplog: pytest.LogCaptureFixture, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Stop, shown while the summary is made, ends it on the page at once (the results shown stay) and on the server
-    at its next step."""
-    page.locator("#video-examples .gallery-item, #video-examples button").first.click()
+    at its next step. (A two-minute talk: the example summarises in about 3 s on tiny models, over before a click.)"""
+    talk = long_talk(tmp_path_factory.mktemp("talk") / "talk.mp4", minutes=2)
+    _clear_the_video(page)
+    page.locator("#video-input input[type=file]").set_input_files(str(talk))
     page.locator("#video-input video").first.wait_for(state="attached")
     before = page.locator("#video-summary textarea").input_value()
     page.locator("#video-button").click()
@@ -130,9 +139,7 @@ def test_a_bad_upload_is_one_line_under_the_button(page, tmp_path_factory: pytes
     """A damaged file is said once, in the line under the button (no toast, no "Error" badge); the results stay."""
     files = make_odd_videos(tmp_path_factory.mktemp("odd-videos"))
     before = page.locator("#video-summary textarea").input_value()
-    clear = page.locator("#video-input button[aria-label='Clear']")
-    if clear.count():
-        clear.first.click()
+    _clear_the_video(page)
     page.locator("#video-input input[type=file]").set_input_files(str(files["random_bytes.mp4"]))
     page.locator("#video-button").click()
     page.locator("#video-message").get_by_text("damaged or incomplete", exact=False).wait_for()
