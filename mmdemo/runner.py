@@ -99,14 +99,20 @@ def task(group: str, files: tuple[str, ...] = ()) -> Callable[[F], F]:
     return mark
 
 
-def resolve(name: str) -> Callable[..., Any]:
-    """The plain (unmarked) function a :attr:`TaskCall.name` names; only marked task functions resolve."""
+def named(name: str) -> Any:
+    """What ``"module:qualname"`` names, in this app's own modules only."""
     module, _, qualname = name.partition(":")
     if not module.startswith("mmdemo."):
-        raise LookupError(f"not a task of this app: {name}")
+        raise LookupError(f"not a part of this app: {name}")
     target: Any = importlib.import_module(module)
     for part in qualname.split("."):
         target = getattr(target, part)
+    return target
+
+
+def resolve(name: str) -> Callable[..., Any]:
+    """The plain (unmarked) function a :attr:`TaskCall.name` names; only marked task functions resolve."""
+    target = named(name)
     if not hasattr(target, "task_group"):
         raise LookupError(f"not a task of this app: {name}")
     return target.__wrapped__

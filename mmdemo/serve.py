@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import importlib
 import inspect
 import logging
 import shutil
@@ -38,7 +37,7 @@ from ray import serve
 
 from .errors import Cancelled
 from .ray_runner import GROUPS, HEARTBEAT_SECONDS, Failed, RayRunner
-from .runner import land, resolve
+from .runner import land, named, resolve
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,11 +112,6 @@ probabilities, so other visitors' windows in its batch would change a visitor's 
 
 Call = tuple[str, tuple[Any, ...], dict[str, Any]]
 """A batched call as :meth:`TaskWorker.run` queues it: the task's name, its arguments, its keyword arguments."""
-
-
-def _function(path: str) -> Callable[..., Any]:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 class TaskWorker:
@@ -267,7 +261,7 @@ async def run_together(calls: list[Call], manager: Any, pool: Executor) -> list[
             arguments[i] = bound.arguments
         except Exception:  # arguments the task refuses, or that cannot be grouped: on its own, with its error
             results[i] = await loop.run_in_executor(pool, _alone, *calls[i], manager)
-    batch = _function(batched.function)
+    batch = named(batched.function)
     for shared, members in groups.items():
         lists = [[arguments[i][key] for i in members] for key in batched.each]
         common = dict(zip(batched.shared, shared, strict=True))

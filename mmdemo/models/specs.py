@@ -7,6 +7,7 @@ themselves live in :mod:`mmdemo.models.types` (named from here too).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,19 +69,13 @@ def transformers_spec(
     )
 
 
-def _load_blip_captioner(folder: Path, dtype: Any) -> LoadedModel:
-    """The CPU fast path of ``captioner``: beam search without copying the image's keys and values
-    (exact; see ``models/blip.py``)."""
+def _load_blip_captioner(folder: Path, dtype: Any, int8: bool = False) -> LoadedModel:
+    """The CPU fast path of ``captioner``: beam search without copying the image's keys and values (exact; see
+    ``models/blip.py``); with ``int8``, int8 linear layers too (``Settings.cpu_int8``), else without them, saying
+    why."""
     from .blip import load_captioner
 
-    return load_captioner(folder, dtype, int8=False)
-
-
-def _load_blip_captioner_int8(folder: Path, dtype: Any) -> LoadedModel:
-    """The same with int8 linear layers (``Settings.cpu_int8``), else without them, saying why."""
-    from .blip import load_captioner
-
-    return load_captioner(folder, dtype, int8=True)
+    return load_captioner(folder, dtype, int8=int8)
 
 
 CAPTIONER = transformers_spec(
@@ -94,7 +89,7 @@ CAPTIONER = transformers_spec(
     "AutoProcessor",
     license="BSD-3-Clause",
     cpu_fast_loader=_load_blip_captioner,
-    cpu_int8_loader=_load_blip_captioner_int8,
+    cpu_int8_loader=functools.partial(_load_blip_captioner, int8=True),
 )
 
 VQA = transformers_spec(

@@ -112,8 +112,8 @@ class AccessPolicy:
         """The client's address: the peer, or (only when the peer is a trusted proxy) the rightmost
         ``X-Forwarded-For`` entry that is not itself a trusted proxy. A call of the app's own MCP server (its
         loopback client, :func:`loopback_forwarded`) is its MCP caller's."""
-        hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
-        if len(hops) >= 2 and from_mcp_loopback(peer, forwarded_for):
+        hops = _hops(forwarded_for)
+        if len(hops) >= 2 and _marked_loopback(peer, hops):
             return hops[-2][:128]
         if not peer:
             return "unknown"
@@ -152,7 +152,15 @@ def loopback_forwarded(client: str) -> str:
 def from_mcp_loopback(peer: str | None, forwarded_for: str | None) -> bool:
     """Whether a request is one the app's MCP server makes for an MCP caller through its loopback client (it carries
     :func:`loopback_forwarded`'s mark and comes from this machine)."""
-    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    return _marked_loopback(peer, _hops(forwarded_for))
+
+
+def _hops(forwarded_for: str | None) -> list[str]:
+    """The ``X-Forwarded-For`` entries, first (the original client, as claimed) to last (the nearest proxy)."""
+    return [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+
+
+def _marked_loopback(peer: str | None, hops: list[str]) -> bool:
     return bool(hops) and hops[-1] == LOOPBACK_MARK and (peer == LOOPBACK_MARK or _is_loopback(peer))
 
 
