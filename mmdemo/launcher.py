@@ -160,7 +160,7 @@ def build(manager: ModelManager) -> gr.Blocks:
     log.info(
         "profile %s, device %s, dtype %s, CPU fast path %s",
         settings.profile,
-        manager.device,
+        manager.device_type,
         settings.dtype,
         "on" if settings.cpu_fast_path else "off",
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mmdemo.models.device import known_device_type
 from mmdemo.models.specs import SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +48,9 @@ def test_the_ui_is_built_without_the_model_libraries_or_ray(imported: set[str]) 
     assert sorted(imported.intersection(LATER)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the UI asks the manager for its device (model defaults, the step limit), which imports torch: "
-    "needs ModelManager.device_type (mmdemo/models), used by mmdemo/ui/text_to_image.py and the launcher's log",
-)
 def test_the_ui_is_built_without_torch(imported: set[str]) -> None:
+    """The UI needs only the device's type (model defaults, the step limit): ``ModelManager.device_type`` reads
+    it off the host (a CPU build of torch here), so torch waits for the background import."""
+    if known_device_type("auto") is None:
+        pytest.skip("a GPU may be usable here: only torch can tell its type, so the UI build imports it")
     assert "torch" not in imported

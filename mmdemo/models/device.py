@@ -1,15 +1,20 @@
-"""The compute device: which one (:func:`resolve_device`), in which dtype (:func:`resolve_dtype`), how much
+"""The compute device: which one (:func:`resolve_device`; its type without importing torch,
+:func:`known_device_type`), in which dtype (:func:`resolve_dtype`), how much
 memory models may take on it and in RAM (:func:`compute_budgets`), and the only code that moves models
 between them or frees device memory (:class:`Accelerator`).
 """
 
 from __future__ import annotations
 
+import ast
 import gc
+import importlib.util
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +56,135 @@ def resolve_device(setting: str) -> Any:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
     return device
+
+
+GPU_MARKERS = (
+    "proc/driver/nvidia",  # the NVIDIA kernel driver is loaded
+    "dev/nvidiactl",  # NVIDIA device nodes (a container given a GPU has them even without the above)
+    "dev/nvidia0",
+    "dev/dxg",  # WSL 2: CUDA through the Windows driver
+    "dev/kfd",  # ROCm
+    "dev/nvhost-ctrl",  # Jetson
+    "dev/nvgpu",
+    "dev/nvmap",
+    "etc/nv_tegra_release",
+)
+"""Paths under the host's root whose presence means a GPU may be usable: only PyTorch can tell then."""
+
+GPU_VENDORS = {"cuda": "0x10de", "hip": "0x1002"}
+"""The PCI vendor of the GPUs a build uses (NVIDIA, AMD): present in ``/sys/bus/pci``, the driver may load on use."""
+
+
+def _torch_version_file() -> Path | None:
+    """``torch/version.py`` of the installed torch, found without importing torch (None when not installed)."""
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).with_name("version.py")
+
+
+@dataclass(frozen=True)
+class Host:
+    """Where :func:`known_device_type` looks (tests point it at fakes): torch's ``version.py``, the
+    filesystem root holding ``/dev``, ``/proc``, ``/sys``, the environment and ``sys.platform``."""
+
+    version_file: Path | None = field(default_factory=_torch_version_file)
+    root: Path = Path("/")
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    platform: str = sys.platform
+
+
+def torch_build(version_file: Path | None) -> dict[str, str | None] | None:
+    """The ``cuda`` and ``hip`` versions torch was built for, read from the text of its ``version.py``
+    (``cuda: Optional[str] = '12.8'``; None when built without it); None when the file is missing or says
+    something else than a string or None for either."""
+    if version_file is None:
+        return None
+    try:
+        tree = ast.parse(version_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SyntaxError):
+        return None
+    found: dict[str, str | None] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in GPU_VENDORS:
+            if not isinstance(value, ast.Constant) or not isinstance(value.value, str | None):
+                return None
+            found[target.id] = value.value
+    return found if found.keys() == GPU_VENDORS.keys() else None
+
+
+def _cuda_hidden(environ: Mapping[str, str]) -> bool:
+    """``CUDA_VISIBLE_DEVICES`` hides every GPU: empty, or its first entry a negative index (``-1``); the CUDA
+    runtime lists the devices before the first invalid entry."""
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return False
+    first = visible.split(",")[0].strip()
+    return first == "" or (first.startswith("-") and first[1:].isdigit())
+
+
+def _gpu_may_be_usable(host: Host) -> bool | None:
+    """False when PyTorch certainly sees no CUDA or ROCm GPU here, True when it may, None when torch's build
+    cannot be read."""
+    build = torch_build(host.version_file)
+    if build is None:
+        return None
+    kinds = [kind for kind, version in build.items() if version]
+    if not kinds:  # a CPU build (or one for Apple MPS or Intel XPU, which resolve_device does not use for CUDA)
+        return False
+    if build["cuda"] and not build["hip"] and _cuda_hidden(host.environ):
+        return False
+    if host.platform != "linux":  # Windows drivers leave no such traces
+        return True
+    if any((host.root / marker).exists() for marker in GPU_MARKERS):
+        return True
+    vendors = {GPU_VENDORS[kind] for kind in kinds}
+    try:
+        devices = list((host.root / "sys/bus/pci/devices").iterdir())
+    except OSError:
+        return True
+    for device in devices:
+        try:
+            if (device / "vendor").read_text().strip() in vendors:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def known_device_type(setting: str, host: Host | None = None) -> str | None:
+    """The type (``cuda``, ``mps``, ``cpu``) of :func:`resolve_device`'s device for ``setting``, when the host
+    tells it without importing torch (a UI built before torch is imported needs only the type); None when
+    only torch can tell, or when an explicit device certainly cannot be had (:func:`resolve_device` says why).
+
+    It reads torch's build from the text of ``torch/version.py`` (``cuda``, ``hip``); for a CUDA or ROCm
+    build on Linux, ``CUDA_VISIBLE_DEVICES`` (empty or ``-1``: no GPU), then :data:`GPU_MARKERS` and the PCI
+    vendors in ``/sys/bus/pci/devices``: none of them → no GPU torch could use. ``auto`` is ``cpu`` when no
+    GPU can be used off macOS (on macOS only torch knows whether MPS is there); an explicit ``cuda``/``cuda:N``
+    is ``cuda`` unless no GPU can be used (it is checked when the device is resolved); ``mps`` is ``mps`` on
+    macOS; ``cpu`` is ``cpu``.
+    """
+    kind = setting.lower().partition(":")[0]
+    if kind == "cpu":
+        return "cpu"
+    host = host or Host()
+    if kind == "mps":
+        return "mps" if host.platform == "darwin" else None
+    usable = _gpu_may_be_usable(host)
+    if kind == "cuda":
+        return "cuda" if usable is not False else None
+    if kind == "auto" and usable is False and host.platform != "darwin":
+        return "cpu"
+    return None
 
 
 def cpu_native_bf16() -> bool:

@@ -37,7 +37,15 @@ from ..progress import ProgressFn
 from ..settings import Settings
 from . import progress_lines as lines
 from .cache import Entry, ModelCache
-from .device import Accelerator, compute_budgets, cpu_native_bf16, resolve_device, resolve_dtype, total_ram_bytes
+from .device import (
+    Accelerator,
+    compute_budgets,
+    cpu_native_bf16,
+    known_device_type,
+    resolve_device,
+    resolve_dtype,
+    total_ram_bytes,
+)
 from .hub import how_to_provide, resolve_model_folder, source_of
 from .locks import LOADING, FairLock
 from .sizes import GiB, estimate_weight_bytes, loaded_weight_files, module_bytes, part_bytes
@@ -122,6 +130,16 @@ class ModelManager:
         return self.accelerator.device
 
     @property
+    def device_type(self) -> str:
+        """``cuda``, ``mps`` or ``cpu``: what picks default models and caps a step, known without importing
+        torch where the host tells it (:func:`~.device.known_device_type`), else the resolved device's."""
+        if self._accelerator is None:
+            known = known_device_type(self.settings.device)
+            if known is not None:
+                return known
+        return str(self.device.type)
+
+    @property
     def dtype(self) -> Any:
         return self.accelerator.dtype
 
@@ -142,7 +160,7 @@ class ModelManager:
 
     def model_id(self, role: str) -> str:
         """The model configured for ``role``, else the spec's default for this device type."""
-        return self.settings.model_for(role) or self.spec(role).default_for(self.device.type)
+        return self.settings.model_for(role) or self.spec(role).default_for(self.device_type)
 
     @contextmanager
     def use(self, role: str, progress: ProgressFn | None = None) -> Iterator[ModelHandle]:

@@ -278,8 +278,8 @@ def build_text_to_image_tab(manager: ModelManager, after: Callable[[Any], Any], 
             guidance = slider(GUIDANCE_SCALE, elem_id="t2i-guidance")
         decoder = radio(DECODER, elem_id="t2i-decoder")
         clip = checkbox(CLIP_SCORE)
-        # the work budgets (settings; the step's depends on the device, resolved already by the launcher)
-        limits = budget_info(settings, str(manager.device))
+        # the work budgets (settings; the step's depends on the device type, known without importing torch)
+        limits = budget_info(settings, manager.device_type)
         gr.Markdown(page_value({locale: limits.text(locale) for locale in LOCALES}), elem_id="t2i-limits")
 
     quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
