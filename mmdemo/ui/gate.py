@@ -249,6 +249,28 @@ def check_inputs(block_fn: Any, inputs: list[Any]) -> list[Any]:
     return cleaned
 
 
+def describe_typed_choices(blocks: gr.Blocks, api_info: dict[str, Any]) -> dict[str, Any]:
+    """``api_info`` with every dropdown that also takes typed values (``allow_custom_value``: the size picker's
+    ``WIDTHxHEIGHT``) as a string whose choices are ``examples``, not Gradio's ``enum`` (API clients and MCP
+    clients, which validate against it, refused the typed values the app takes), described by its declaration
+    (:meth:`~mmdemo.params.Param.help`). The MCP tools' schemas (:mod:`.mcp`) are built from this."""
+    endpoints = api_info.get("named_endpoints", {})
+    for fn in blocks.fns.values():
+        endpoint = endpoints.get(f"/{fn.api_name}") if fn.api_name else None
+        if endpoint is None:
+            continue
+        inputs = [b for b in fn.inputs if not getattr(b, "skip_api", False)]  # as Gradio lists the parameters
+        for parameter, block in zip(endpoint.get("parameters", []), inputs, strict=False):
+            if not isinstance(block, gr.Dropdown) or not block.allow_custom_value or block.multiselect:
+                continue
+            param = declaration(block)
+            help_text = param.help() if param is not None else ""
+            kind: dict[str, Any] = {"type": "string", "examples": [value for _, value in block.choices]}
+            parameter["type"] = kind | ({"description": help_text} if help_text else {})
+            parameter["python_type"] = {"type": "str", "description": help_text}
+    return api_info
+
+
 class GatedBlocks(gr.Blocks):
     """``gr.Blocks`` whose every event passes :func:`check_inputs` before Gradio reads its values.
 
@@ -265,7 +287,7 @@ class GatedBlocks(gr.Blocks):
 
     def get_api_info(self, all_endpoints: bool = False, page: str | None = None) -> Any:
         info = super().get_api_info(all_endpoints=all_endpoints, page=page)
-        return describe_file_parameters(english_everywhere(info))
+        return describe_typed_choices(self, describe_file_parameters(english_everywhere(info)))
 
     async def preprocess_data(  # type: ignore[override]
         self, block_fn: Any, inputs: list[Any], state: Any, explicit_call: bool = False

@@ -205,9 +205,8 @@ class AppMCPServer(GradioMCPServer):
                 prop["description"] = " ".join(t for t in (text, file_help(multiple)) if t)
                 positions.append([name, "*"] if multiple else [name])
             else:
+                # (a dropdown that takes typed values has examples, not an enum: gate.describe_typed_choices)
                 prop = {k: v for k, v in p["type"].items() if k not in ("title", "additional_description")}
-                if isinstance(block, gr.Dropdown) and block.allow_custom_value:
-                    prop.pop("enum", None)  # the listed choices or typed values ("640x480")
                 if text:
                     prop["description"] = text
             if p.get("parameter_has_default"):
