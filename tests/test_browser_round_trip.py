@@ -42,14 +42,14 @@ def test_in_chinese_the_example_trip_is_one_plain_sentence(zh_page) -> None:
 
 
 def test_stop_stops_a_trip(page, caplog: pytest.LogCaptureFixture) -> None:
-    """Stop, shown while a trip of 20 steps runs, ends it on the page at once and on the server at its next step."""
+    """Stop, shown while a trip of 100 steps runs, ends it on the page at once and on the server at its next step."""
     page.get_by_role("tab", name="Round trip", exact=True).click()
     page.locator("#trip-image").locator("xpath=../../..").locator(".gallery-item:visible").first.click()
     page.locator("#trip-image img").first.wait_for()
     page.get_by_text("Advanced", exact=True).locator("visible=true").first.click()  # this tab's (the others hidden)
     box = page.locator("#trip-steps input[type=number]")
-    box.fill("20")
+    box.fill("100")
     box.press("Enter")
-    page.wait_for_function("() => document.querySelector('#trip-steps input[type=range]').value === '20'")
+    page.wait_for_function("() => document.querySelector('#trip-steps input[type=range]').value === '100'")
     page.locator("#trip-button").click()
     stop_the_run(page, "trip", "#trip-button", "Run the round trip", caplog, "round_trip")
