@@ -544,7 +544,7 @@ def test_progress_names_the_model_and_never_its_folder(tiny_model_dirs: dict[str
     with manager.use("captioner", lambda fraction, message: messages.append((fraction, message))):
         pass
     assert messages == [
-        (0.0, "Loading the image captioning model (local folder “captioner”)…"),
+        (0.0, "Loading the image captioning model…"),
         (0.3, "Reading the weights of the image captioning model…"),
         (1.0, "Image captioning model ready"),
     ]
@@ -553,7 +553,7 @@ def test_progress_names_the_model_and_never_its_folder(tiny_model_dirs: dict[str
     # keyed: the page shows them in the visitor's language (mmdemo.ui.events.progress_to); callbacks get English text
     assert all(isinstance(message, str) for _, message in messages)
     assert [text(message, "zh-CN") for _, message in messages] == [
-        "正在加载图像描述模型（local folder “captioner”）…",
+        "正在加载图像描述模型…",
         "正在读取图像描述模型的权重…",
         "图像描述模型已就绪",
     ]
@@ -574,7 +574,7 @@ def test_progress_of_moves_names_the_device_not_paths(tiny_model_dirs: dict[str,
         with manager.use(role, lambda _fraction, message: messages.append(message)):
             pass
     assert messages == [
-        "Loading the image captioning model (local folder “captioner”)…",
+        "Loading the image captioning model…",
         "Reading the weights of the image captioning model…",
         "Moving the image captioning model to the GPU…",
         "Image captioning model ready",
@@ -599,9 +599,9 @@ def test_progress_lines_name_models_and_devices_as_people_read_them() -> None:
     fast = lines.reading("Speech recognition", fast=True)
     assert fast == "Preparing the speech recognition model (the first time takes longer)…"  # no "fast CPU path"
     assert fast.text("zh-CN") == "正在准备语音识别模型（第一次会慢一些）…"
-    download = lines.downloading("openai/whisper-base")
-    assert download == "Downloading openai/whisper-base from the Hugging Face Hub"
-    assert download.text("zh-CN") == "正在从 Hugging Face Hub 下载 openai/whisper-base"
+    download = lines.downloading("Speech recognition")
+    assert download == "Downloading the speech recognition model (first use only)…"
+    assert download.text("zh-CN") == "正在下载语音识别模型（仅首次使用时）…"
     again = pickle.loads(pickle.dumps(clip))
     assert again == clip and again.text("zh-CN") == clip.text("zh-CN")
     assert model_name(SPECS["clip"]) == "CLIP image–text score model" and device_name("cuda:1") == "the GPU"

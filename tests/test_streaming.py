@@ -105,6 +105,35 @@ def test_a_streaming_handler_is_guarded_like_any_other() -> None:
     assert "internal detail" not in str(err.value)
 
 
+def test_a_stream_closed_between_two_results_logs_that_it_stopped(caplog: pytest.LogCaptureFixture) -> None:
+    """Gradio closes a streaming handler at a partial result on Stop (``GeneratorExit`` at its ``yield``): the log
+    says the job stopped, as for a job stopped at a step; a stream that ran to its end says nothing of the kind."""
+    finished: list[str] = []
+
+    def handler(text: str, progress: gr.Progress = gr.Progress()) -> Any:
+        try:
+            yield text
+            yield text * 2
+        finally:
+            finished.append(text)
+
+    caplog.set_level(logging.INFO, logger="mmdemo.ui.events")
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "mmdemo.ui.events"]
+
+    assert list(guarded(handler)("ab")) == ["ab", "abab"]
+    assert logged() == []
+    stream = guarded(handler)("cd")
+    assert next(stream) == "cd"
+    stream.close()  # raises nothing: GeneratorExit is re-raised, so the generator closes as Python expects
+    assert finished == ["ab", "cd"]  # the handler's own clean-up ran
+    assert logged() == ["handler stopped: its client went away"]
+    never = guarded(handler)("ef")
+    never.close()  # closed before it started: it did no work, so nothing was stopped
+    assert logged() == ["handler stopped: its client went away"]
+
+
 # ----------------------------------------------------------------------------- backend
 
 

@@ -406,7 +406,7 @@ def test_progress_lines_and_model_loading_are_shown_in_the_requests_language(tin
     report(0.6, Page("Image"))
     report(0.7, "Decoding the images…")  # plain text: as it is
     assert shown == [
-        "正在加载图像描述模型（local folder “captioner”）…",
+        "正在加载图像描述模型…",
         "正在读取图像描述模型的权重…",
         "图像描述模型已就绪",
         "请稍候",

@@ -14,7 +14,6 @@ from pathlib import Path
 from ..errors import ModelUnavailableError
 from ..model_ids import PACKAGE_PREFIX, is_packaged, looks_like_path, public_model_id  # noqa: F401 (named from here too)
 from ..settings import Settings, role_env_var
-from . import progress_lines
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +110,8 @@ def resolve_model_folder(
     """Return a local folder holding ``model_id``'s files, downloading them only when allowed.
 
     Order: an explicit folder; ``settings.model_dir/<id>``; the Hugging Face cache; the Hub
-    (unless offline). Raises :class:`ModelUnavailableError` naming the model and how to provide it.
+    (unless offline; ``on_download(model_id)`` is called before the download starts). Raises
+    :class:`ModelUnavailableError` naming the model and how to provide it.
     """
     if is_packaged(model_id):
         return packaged_folder(role, model_id)
@@ -145,7 +145,7 @@ def resolve_model_folder(
             how_to_provide(role, model_id),
         )
     if on_download:
-        on_download(progress_lines.downloading(model_id))
+        on_download(model_id)
     try:
         return download(model_id, allow_patterns)
     except Exception as err:

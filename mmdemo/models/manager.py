@@ -359,10 +359,13 @@ class ModelManager:
         model_id = self.model_id(role)
         # transformers' lazy module is not safe to use from a second thread while it is being imported.
         self._imports_done.wait()
-        _notify(progress, 0.0, lines.loading(spec.title, public_model_id(model_id)))
-        folder = resolve_model_folder(
-            role, model_id, self.settings, spec.allow_patterns, on_download=lambda line: _notify(progress, 0.05, line)
-        )
+        _notify(progress, 0.0, lines.loading(spec.title))
+
+        def downloading(model: str) -> None:  # the visitor reads the model's title, the operator its id
+            log.info("downloading %s (%s) from the Hugging Face Hub", role, model)
+            _notify(progress, 0.05, lines.downloading(spec.title))
+
+        folder = resolve_model_folder(role, model_id, self.settings, spec.allow_patterns, on_download=downloading)
         tier, size, host_size, offload = self._plan(spec, folder)
         entry = Entry(spec=spec, model_id=model_id, tier=tier, bytes=size, pins=1, host_bytes=host_size)
         entry.cpu_offload = offload

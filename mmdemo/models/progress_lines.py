@@ -4,6 +4,9 @@
 A progress callback gets each line as a ``str`` (English: the CLI, logs, a library caller's callback read it as
 any other line); the page renders it in the visitor's language with :func:`mmdemo.messages.text`, which knows
 it as a message (:class:`Line` is a :class:`~mmdemo.messages.Page` that renders its message).
+
+A line names a model by its title ("image captioning"), never by its id (a Hub id, ``pip:…``, a folder): visitors
+read these lines; the server log names the id.
 """
 
 from __future__ import annotations
@@ -61,12 +64,12 @@ def device_word(tier: str) -> Message | str:
     return words.get(kind, tier)
 
 
-def loading(title: str, model: str) -> Line:
-    return Line(Message("model.progress.loading", title=MidSentence(title), model=model))
+def loading(title: str) -> Line:
+    return Line(Message("model.progress.loading", title=MidSentence(title)))
 
 
-def downloading(model: str) -> Line:
-    return Line(Message("model.progress.downloading", model=model))
+def downloading(title: str) -> Line:
+    return Line(Message("model.progress.downloading", title=MidSentence(title)))
 
 
 def reading(title: str, fast: bool = False) -> Line:

@@ -141,7 +141,8 @@ def _origin(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _convert_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Backend errors → ``gr.Error``: the user's sentence to the client, one log line for the operator.
-    A generator handler (one that streams) stays a generator, its errors converted as they happen."""
+    A generator handler (one that streams) stays a generator, its errors converted as they happen; closed before
+    its end (Stop between two partial results), it logs that it stopped, as a job stopped at a step does."""
     name = getattr(_origin(fn), "__name__", "handler")
     if inspect.isgeneratorfunction(fn):
 
@@ -149,6 +150,9 @@ def _convert_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         def run_streaming(*args: Any, **kwargs: Any) -> Iterator[Any]:
             try:
                 yield from fn(*args, **kwargs)
+            except GeneratorExit:  # closed by Gradio at a partial result (Stop, or its client went away)
+                log.info("%s stopped: its client went away", name)
+                raise
             except (Exception, Cancelled) as err:
                 raise _converted(name, err) from None
 
