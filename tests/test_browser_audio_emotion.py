@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
-from mmdemo.testing.browser import BUTTON_JS, DESKTOP, PHONE, stop_the_run
+from mmdemo.testing.browser import BUTTON_JS, DESKTOP, PHONE, open_page, stop_the_run
 from mmdemo.testing.odd_audio import make_odd_audio
 from mmdemo.testing.server import app_settings
 
@@ -155,6 +155,50 @@ def test_a_clip_of_one_window_shows_no_timeline(page, tmp_path: Path) -> None:
         assert page.locator("#emotion-timeline").is_hidden(), size
         assert page.locator("#emotion-voice").is_visible() and page.locator("#emotion-text").is_visible()
     page.set_viewport_size({"width": 1280, "height": 1000})
+
+
+TITLES_JS = """(selector) => [...document.querySelectorAll(
+  selector + ' svg .role-axis-title, ' + selector + ' svg .role-legend-title')].map((t) => t.textContent)"""
+"""The axis and legend titles a plot draws (Vega's SVG)."""
+PLOT_TITLES = {
+    "en": {
+        "#emotion-timeline": ["time (s, window centre)", "probability", "Emotion"],
+        "#emotion-pitch": ["time (s)", "pitch (Hz)"],
+        "#emotion-loudness": ["time (s)", "loudness (dBFS)"],
+    },
+    "zh-CN": {
+        "#emotion-timeline": ["时间（秒，窗口中心）", "概率", "情绪"],
+        "#emotion-pitch": ["时间（秒）", "音高（Hz）"],
+        "#emotion-loudness": ["时间（秒）", "响度（dBFS）"],
+    },
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_the_plots_titles_are_in_the_visitors_language(browser, app_url: str, locale: str) -> None:
+    """The timeline's, pitch and loudness plots' axis and legend titles read as text in the visitor's language
+    after a run (not as a translation key, ``__i18n__{…}``, which Gradio left in a plot shown after the load)."""
+    chinese = locale == "zh-CN"
+    page = open_page(browser, app_url, DESKTOP, chinese=chinese)
+    try:
+        page.get_by_role("tab", name="情绪" if chinese else "Emotion", exact=True).click()
+        page.locator("#emotion-examples .gallery-item, #emotion-examples button").first.click()
+        page.locator("#emotion-audio a[data-testid='download-link'][href*='cate_blanch']").wait_for(state="attached")
+        page.locator("#emotion-prosody").get_by_text(
+            "频谱图、音高与响度" if chinese else "Spectrogram, pitch and loudness"
+        ).click()
+        page.locator("#emotion-button").click()
+        for plot in PLOT_TITLES[locale]:
+            page.locator(f"{plot} svg .role-axis-title").first.wait_for(timeout=300_000)
+        shown: dict[str, list[str]] = {}
+        for _ in range(20):  # the titles come with the run's last update
+            shown = {plot: page.evaluate(TITLES_JS, plot) for plot in PLOT_TITLES[locale]}
+            if shown == PLOT_TITLES[locale]:
+                break
+            page.wait_for_timeout(250)
+        assert shown == PLOT_TITLES[locale]
+    finally:
+        page.close()
 
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])

@@ -127,9 +127,9 @@ def stop_the_run(page: Any, controls: str, button: str, label: str, caplog: Any,
     """Stop the run a click on ``button`` has just started, in a tab whose run controls are named ``controls``
     (``mmdemo.ui.events.run_controls``), and check what the visitor and the server see: while it works the button
     is busy, Stop shows and the progress is drawn once; Stop's click says so in the tab's line, gives the button back
-    its ``label`` and hides Stop; the server's work ends at its next step (the log says "``job`` stopped"; None: a
-    streaming job, which says so only when Stop comes while it waits for its next partial result, not when Gradio
-    closes it between two)."""
+    its ``label`` and hides Stop; the server's work ends at its next step (the log says "``job`` stopped", a streaming
+    job too, whether Stop comes while it works on a partial result or Gradio closes it between two; None: the log is
+    not checked)."""
     caplog.set_level(logging.INFO, logger="mmdemo.ui.events")
     stop = page.locator(f"#{controls}-stop")
     stop.wait_for(state="visible")

@@ -228,6 +228,23 @@ def time_axes(loudness: Any) -> list[Any]:
     return [gr.update(x_lim=[0, round(end, 2)]) for _ in range(3)]
 
 
+AXIS_TITLES: dict[str, dict[str, str]] = {
+    "timeline": {"x_title": "time (s, window centre)", "y_title": "probability", "color_title": "Emotion"},
+    "pitch": {"x_title": "time (s)", "y_title": "pitch (Hz)"},
+    "loudness": {"x_title": "time (s)", "y_title": "loudness (dBFS)"},
+}
+"""The plots' axis and legend titles (page text). Gradio 6 translates a plot's titles in the browser only when it
+is drawn as the page loads: a plot shown later (the timeline, the pitch plot) would show its translation key
+(``__i18n__{…}``), so each run sets them as text in the visitor's language (:func:`axis_titles`)."""
+
+
+def axis_titles(locale: str | None = None) -> list[Any]:
+    """Updates of the timeline, pitch and loudness plots: their :data:`AXIS_TITLES` in ``locale`` (default: the
+    request's)."""
+    locale = locale or request_locale()
+    return [gr.update(**{k: Page(v).text(locale) for k, v in titles.items()}) for titles in AXIS_TITLES.values()]
+
+
 def gpu_seconds(audio: Upload | None = None, *_: Any, **__: Any) -> float:
     """ZeroGPU time to ask for: loading slack plus ~0.1 s per second of audio (Whisper turbo + HuBERT on an
     A100-class GPU are far faster than real time); 10 minutes when the length is unknown."""
@@ -322,9 +339,7 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 x="time",
                 y="probability",
                 color="emotion",
-                color_title=tr("Emotion"),
-                x_title=tr("time (s, window centre)"),
-                y_title=tr("probability"),
+                **{k: tr(v) for k, v in AXIS_TITLES["timeline"].items()},
                 y_lim=[0, 1],
                 label=tr("Voice emotion over time"),
                 visible=False,  # shown by a run whose estimate changes over time (an empty plot is a 40 px strip)
@@ -348,16 +363,14 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
                 pitch_plot = gr.ScatterPlot(  # points: unvoiced gaps stay gaps instead of being bridged by lines
                     x="time",
                     y="pitch",
-                    x_title=tr("time (s)"),
-                    y_title=tr("pitch (Hz)"),
+                    **{k: tr(v) for k, v in AXIS_TITLES["pitch"].items()},
                     label=tr("Pitch"),
                     elem_id="emotion-pitch",
                 )
                 loudness_plot = gr.LinePlot(
                     x="time",
                     y="loudness",
-                    x_title=tr("time (s)"),
-                    y_title=tr("loudness (dBFS)"),
+                    **{k: tr(v) for k, v in AXIS_TITLES["loudness"].items()},
                     label=tr("Loudness"),
                     elem_id="emotion-loudness",
                 )
@@ -380,6 +393,15 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
     event.success(
         time_axes,
         loudness_plot,
+        [timeline, pitch_plot, loudness_plot],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+    # The plots' titles in the visitor's language (Gradio leaves them untranslated in a plot shown after the load).
+    event.success(
+        axis_titles,
+        None,
         [timeline, pitch_plot, loudness_plot],
         queue=False,
         show_progress="hidden",
