@@ -195,3 +195,46 @@ def test_the_settings_switch_the_page_to_english(zh_page) -> None:
     page.get_by_role("button", name="Run", exact=True).wait_for()
     assert page.get_by_text("Photo", exact=True).count() >= 1
     assert not HAN.search(page.get_by_role("tab", name="Text to image", exact=True).inner_text())
+
+
+SWITCHES = {
+    # browser: (Chinese browser, the footer's Settings, the language picked, Text to image's button, the Models
+    #           panel, its Refresh, the refusal of an empty prompt and the panel's first header in the language picked)
+    "en-to-zh": (
+        *(False, "Settings", "简体中文", "生成", "模型：加载了哪些、在哪里、占多大", "刷新"),
+        *("请先输入提示词：描述你想要的图片。", "任务"),
+    ),
+    "zh-to-en": (
+        *(True, "设置", "English", "Generate", "Models: what is loaded, where, how big", "Refresh"),
+        *("Type a prompt first: a description of the image you want.", "Task"),
+    ),
+}
+
+
+@pytest.mark.parametrize("switch", list(SWITCHES))
+def test_the_server_answers_in_the_language_picked_in_settings(browser, app_url: str, switch: str) -> None:
+    """Gradio's Settings → Language switches the page in the browser only; the server's messages (a refusal, the
+    Models panel's table) follow it, not the browser's language (``Accept-Language``)."""
+    chinese, settings, language, button, panel, refresh, refusal, header = SWITCHES[switch]
+    page = open_page(browser, app_url, chinese=chinese)
+    try:
+        page.locator("footer").get_by_text(settings, exact=True).click()
+        page.get_by_label("Language").or_(page.locator(".settings input[role=listbox]")).first.click()
+        page.get_by_role("option", name=language, exact=True).click()
+        page.get_by_role("dialog").locator("button").first.click()  # its close button (Escape does not close it)
+        page.locator("button[role=tab][data-tab-id=generate]").click()
+        page.locator("#t2i-prompt textarea").fill("")
+        page.get_by_role("button", name=button, exact=True).click()  # the page is in the language picked
+        said = page.locator("[data-testid=toast-body], .mmdemo-message").filter(has_text=refusal).first
+        said.wait_for()
+        assert refusal in said.inner_text()
+        assert bool(HAN.search(said.inner_text())) == (not chinese)
+        page.get_by_text(panel, exact=True).click()
+        page.get_by_role("button", name=refresh, exact=True).click()
+        page.wait_for_function(
+            "(header) => [...document.querySelectorAll('#model-status th')].some(th => th.innerText.trim() === header)",
+            arg=header,
+        )
+        assert page.locator("#model-status th").first.inner_text().strip() == header
+    finally:
+        page.close()

@@ -20,9 +20,11 @@ from mmdemo.settings import Settings
 from mmdemo.ui import i18n
 from mmdemo.ui.i18n import (
     I18N,
+    LOCALE_JS,
     UI,
     english,
     locale_from_header,
+    locale_of_headers,
     localized,
     placeholders,
     request_locale,
@@ -181,6 +183,88 @@ def test_the_request_is_found_where_gradio_and_the_gate_keep_it() -> None:
     finally:
         i18n.current_request.reset(token)
     assert request_locale(SimpleNamespace()) == "en"
+
+
+def gradio_request(**headers: str) -> gr.Request:
+    """A ``gr.Request`` as Gradio makes it for an event, around the HTTP request with ``headers``."""
+    from starlette.requests import Request
+
+    raw = [(name.replace("_", "-").encode(), value.encode("latin-1")) for name, value in headers.items()]
+    return gr.Request(Request({"type": "http", "method": "POST", "path": "/", "headers": raw}))
+
+
+@pytest.mark.parametrize(
+    ("cookie", "accept_language", "locale"),
+    [
+        ("mmdemo-locale=zh-CN", "en-US,en;q=0.9", ZH),  # English browser, page switched to Chinese in Settings
+        ("mmdemo-locale=en", "zh-CN,zh;q=0.9", "en"),  # and the reverse
+        ("other=1; mmdemo-locale=zh-CN; theme=dark", "en-US", ZH),  # among other cookies
+        ("mmdemo-locale=zh-CN", "", ZH),
+        ("mmdemo-locale=fr", "zh-CN", ZH),  # not a locale of the app: Accept-Language
+        ("mmdemo-locale=zh", "en-US", "en"),  # only LOCALES exactly, not tags (the page sends the locale)
+        ("mmdemo-locale=ZH-cn", "en-US", "en"),
+        ("mmdemo-locale=<script>", "zh-CN", ZH),
+        ("mmdemo-locale=", "zh-CN", ZH),
+        ("other-locale=zh-CN", "en-US", "en"),  # absent
+        ("", "zh-CN", ZH),
+        ("", "", "en"),
+    ],
+)
+def test_the_pages_language_comes_first_from_its_cookie(cookie: str, accept_language: str, locale: str) -> None:
+    headers = {"cookie": cookie, "accept-language": accept_language}
+    assert request_locale(gradio_request(**headers)) == locale
+    assert request_locale(SimpleNamespace(headers=headers)) == locale  # a request kept as its headers
+    assert locale_of_headers(headers) == locale
+
+
+def test_the_pages_header_comes_before_its_cookie() -> None:
+    """What the page fetches carries a header (an iframe's cookies may be blocked): it wins over the cookie, which
+    another tab of the same site may have set; anything else in it is ignored."""
+    both = {"x-mmdemo-locale": "zh-CN", "cookie": "mmdemo-locale=en", "accept-language": "en-US"}
+    assert request_locale(gradio_request(**both)) == ZH
+    assert locale_of_headers({**both, "x-mmdemo-locale": "en", "cookie": "mmdemo-locale=zh-CN"}) == "en"
+    assert locale_of_headers({**both, "x-mmdemo-locale": "de"}) == "en"  # ignored: the cookie
+    assert locale_of_headers({"x-mmdemo-locale": " zh-CN ", "accept-language": "en-US"}) == ZH
+    assert locale_of_headers({"x-mmdemo-locale": "", "accept-language": "zh"}) == ZH
+    assert locale_of_headers({}) == "en"
+
+
+def test_the_page_tells_the_server_its_language(offline_app: gr.Blocks) -> None:
+    """The script that keeps the header and the cookie in step with the page is in every page's head."""
+    from mmdemo.ui import launch_kwargs
+
+    head = launch_kwargs(ModelManager(Settings(device="cpu", offline=True)), offline_app)["head"]
+    assert head.count(LOCALE_JS) == 1 and head.startswith(LOCALE_JS)  # before anything else wraps fetch
+    assert '{"locales": ["en", "zh-CN"], "header": "x-mmdemo-locale", "cookie": "mmdemo-locale"}' in LOCALE_JS
+    assert "document.documentElement.lang" in LOCALE_JS and "MutationObserver(keep)" in LOCALE_JS
+
+
+def test_the_queue_refuses_in_the_pages_language() -> None:
+    """A refusal before the event runs (too many jobs: a toast on the page) follows the page, too."""
+    import json
+
+    from mmdemo.ui.access import AccessPolicy
+    from mmdemo.ui.admission import Admission, JobAdmissionMiddleware
+
+    waiting = SimpleNamespace(username=None, request=SimpleNamespace(client=SimpleNamespace(host="10.0.0.5")))
+    queue = SimpleNamespace(event_queue_per_concurrency_id={"lane": SimpleNamespace(queue=[waiting])}, active_jobs=[])
+    app = JobAdmissionMiddleware(None, SimpleNamespace(admission=Admission(max_jobs=1), _queue=queue), AccessPolicy())
+
+    def refusal(cookie: str) -> str:
+        headers = [(b"accept-language", b"en-US,en"), (b"cookie", cookie.encode())]
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "client": ("10.0.0.5", 1)}
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        run_coroutine(app({**scope, "headers": headers}, None, send))
+        assert sent[0]["status"] == 429
+        return json.loads(sent[1]["body"])["detail"]
+
+    chinese = "你已有 1 个请求在排队或运行（每位用户最多 1 个）。请等其中一个完成后再试。"
+    assert refusal("mmdemo-locale=zh-CN") == chinese
+    assert refusal("mmdemo-locale=xx").startswith("You already have 1 request")
 
 
 # --- messages from the server --------------------------------------------------------------------

@@ -38,7 +38,7 @@ from ..errors import InputError
 from ..messages import Message, say
 from ..settings import Settings
 from .access import UNLIMITED, AccessPolicy, from_mcp_loopback, policy_of
-from .i18n import locale_from_header
+from .i18n import locale_of_headers
 
 JOIN_PATH = re.compile(r"/(queue/join|call/(v2/)?[^/]+)/?$")
 """The routes that put a job in Gradio's queue (POST): the page's ``queue/join``, the API's ``call/<name>``."""
@@ -271,7 +271,7 @@ class JobAdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope_client(scope, self.policy)
-        refusal = too_many_jobs(self.blocks, client, self.policy, locale_from_header(headers.get("accept-language")))
+        refusal = too_many_jobs(self.blocks, client, self.policy, locale_of_headers(headers))
         if refusal is not None:
             await _refuse(send, 429, refusal, retry_after=5)
             return
@@ -305,7 +305,7 @@ class UploadBudgetMiddleware:
             return
         client = scope_client(scope, self.policy)
         headers = _headers(scope)
-        locale = locale_from_header(headers.get("accept-language"))
+        locale = locale_of_headers(headers)
         uploads = admission.uploads
 
         def refusal(amount: float) -> tuple[str, float]:

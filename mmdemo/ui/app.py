@@ -26,7 +26,7 @@ from .cleanup import lifespan as with_cache_sweep
 from .cluster_panel import cluster_panel
 from .evaluate import build_evaluate_tab
 from .gate import GatedBlocks
-from .i18n import I18N, tr
+from .i18n import I18N, LOCALE_JS, tr
 from .mcp import lifespan as mcp_lifespan
 from .models_panel import status_panel
 from .round_trip import build_round_trip_tab
@@ -223,6 +223,6 @@ def launch_kwargs(manager: ModelManager, demo: gr.Blocks | None = None) -> dict[
             "lifespan": with_cache_sweep(mcp_lifespan),  # + what Gradio's cache clean-up leaves (cleanup.py)
         },
         "auth_message": policy.logins.sign_in_message(),  # in the visitor's language (AppBlocks)
-        "head": LOGIN_HINT_JS + RUN_JS,
+        "head": LOCALE_JS + LOGIN_HINT_JS + RUN_JS,  # LOCALE_JS: the server answers in the page's language
         "i18n": I18N,  # the page in the browser's language (English, Simplified Chinese): mmdemo/ui/i18n.py
     }

@@ -9,9 +9,11 @@ every key in each language of :data:`LOCALES`. Gradio picks the language from th
 
 **Messages from the server** (errors, warnings, notices, result notes, table headers) are
 :class:`~mmdemo.messages.Message` objects — a catalogue key and its values (``mmdemo/locales/*.json``) —
-rendered in the language of the request's ``Accept-Language`` header (:func:`request_locale`) where they are
-shown: ``message.text(locale)``, and for errors :func:`user_error` + :func:`localized`. Page text used inside
-a message or a table the server builds is a :class:`~mmdemo.messages.Page`.
+rendered in the language the page shows (:func:`request_locale`) where they are shown: ``message.text(locale)``,
+and for errors :func:`user_error` + :func:`localized`. Page text used inside a message or a table the server
+builds is a :class:`~mmdemo.messages.Page`. The page's language is the browser's choice, which the visitor may
+change in Settings without the server knowing: :data:`LOCALE_JS` tells the server with every request (a header
+and a cookie), and ``Accept-Language`` decides only where neither comes (API clients, the sign-in page).
 
 The API stays English: :func:`english` is what a key says in English (the gate's field names and the
 API description use it), and API clients send no ``Accept-Language``.
@@ -27,11 +29,12 @@ import contextvars
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import gradio as gr
 from gradio.i18n import I18nData
+from starlette.requests import cookie_parser
 
 from ..messages import Message, catalogue
 
@@ -167,8 +170,79 @@ def locale_from_header(header: str | None) -> str:
     return min(ranked)[2] if ranked else "en"
 
 
+LOCALE_HEADER = "x-mmdemo-locale"
+LOCALE_COOKIE = "mmdemo-locale"
+"""Where the page says its language (:data:`LOCALE_JS`): a header on what it fetches, a cookie on everything."""
+
+
+def chosen_locale(value: str | None) -> str | None:
+    """``value`` if it is a locale of :data:`LOCALES`, else None: what a visitor's page sends only picks among
+    them."""
+    value = (value or "").strip()
+    return value if value in LOCALES else None
+
+
+def locale_of_headers(headers: Mapping[str, str]) -> str:
+    """The language of a request with ``headers`` (lower-case names): the page's (:data:`LOCALE_HEADER`, then
+    :data:`LOCALE_COOKIE`), else the best of its ``Accept-Language``."""
+    return (
+        chosen_locale(headers.get(LOCALE_HEADER))
+        or chosen_locale(cookie_parser(headers.get("cookie") or "").get(LOCALE_COOKIE))
+        or locale_from_header(headers.get("accept-language"))
+    )
+
+
+LOCALE_JS = """
+<script>
+(() => {
+  /* The server answers in the language the page shows: Gradio's Settings -> Language switches the page in the
+     browser only (svelte-i18n writes it to <html lang>). Every request says it: a header on what the page fetches
+     (works in an iframe whose cookies are blocked), and a cookie for everything else. */
+  const { locales: LOCALES, header: HEADER, cookie: COOKIE } = SETTINGS;
+  const attributes = location.protocol === "https:" ? "; SameSite=None; Secure; Partitioned" : "; SameSite=Lax";
+  const shown = () => {
+    /* svelte-i18n's lookup: the locale, then its shorter tags, then English (the app's text in any other locale) */
+    const parts = (document.documentElement.lang || "en").split("-");
+    for (let n = parts.length; n > 0; n--) {
+      const tag = parts.slice(0, n).join("-");
+      if (LOCALES.includes(tag)) return tag;
+    }
+    return "en";
+  };
+  const keep = () => {
+    const locale = shown();
+    document.cookie = `${COOKIE}=${locale}; path=/${attributes}`;
+    return locale;
+  };
+  /* Gradio runs this once it has chosen the page's language (Index: i18n set up, then the head added), and
+     svelte-i18n writes each later choice to <html lang>. */
+  keep();
+  new MutationObserver(keep).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
+  addEventListener("focus", keep);  // several tabs share the cookie: the one in use says its own
+  document.addEventListener("visibilitychange", keep);
+  const original = window.fetch;
+  window.fetch = (input, init) => {
+    const locale = keep();
+    if (!(input instanceof Request)) {
+      try {
+        if (new URL(String(input), location.href).origin === location.origin) {
+          const headers = new Headers((init && init.headers) || undefined);
+          headers.set(HEADER, locale);
+          init = { ...init, headers };
+        }
+      } catch (error) { /* not a URL: sent as it is */ }
+    }
+    return original(input, init);
+  };
+})();
+</script>
+""".replace("SETTINGS", json.dumps({"locales": list(LOCALES), "header": LOCALE_HEADER, "cookie": LOCALE_COOKIE}))
+"""The page's part (``launch(head=…)``): it keeps the server told which language the page shows."""
+
+
 def request_locale(request: Any = None) -> str:
-    """The locale of ``request`` (a ``gr.Request``), else of the request being processed; ``en`` without one."""
+    """The language of ``request`` (a ``gr.Request``), else of the request being processed
+    (:func:`locale_of_headers`); ``en`` without one."""
     if request is None:
         request = current_request.get()
     if request is None:
@@ -179,7 +253,7 @@ def request_locale(request: Any = None) -> str:
         request = request[0] if request else None
     try:
         headers = getattr(request, "headers", None) or {}
-        return locale_from_header(headers.get("accept-language"))
+        return locale_of_headers(headers)
     except Exception:  # a request without readable headers
         return "en"
 
