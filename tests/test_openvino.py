@@ -6,6 +6,7 @@ any CPU. Every test keeps its OpenVINO cache in a temporary folder (``MMDEMO_OPE
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -109,6 +110,24 @@ def test_converts_once_then_loads_from_the_cache(
     (row,) = [s for s in second.status() if s.role == "text_to_image"]
     assert row.dtype == "bfloat16 (OpenVINO UNet)"
     assert len(calls) == 1
+
+
+def test_first_load_moves_the_bar_while_converting(fast_settings: Settings, ov_cache: Path) -> None:
+    """The load's own progress callback gets the conversion's ticks (conversion.reporting, tested with a fake
+    conversion in test_conversion_progress.py) between "Preparing" and "ready", and the time is recorded."""
+    calls: list[tuple[float, str]] = []
+    manager = ModelManager(fast_settings)
+    with manager.use("text_to_image", lambda fraction, message: calls.append((fraction, str(message)))) as handle:
+        assert isinstance(handle.model.unet, ov_path.OpenVINOUNet)
+    converting = [f for f, m in calls if m.startswith("Converting the text to image model for this CPU (once): ")]
+    assert len(converting) >= 2  # every 0.5 s of a conversion of seconds
+    assert all(0.3 <= f < 0.8 for f in converting)  # its share of the load's bar, never the end
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and calls[-1] == (1.0, "Text to image model ready")
+    assert not [t for t in threading.enumerate() if t.name == "mmdemo-conversion-progress"]
+    (times,) = ov_cache.rglob(conversion.TIMES_FILE)
+    (run,) = json.loads(times.read_text())["runs"]
+    assert run["parameters"] == 253_364  # the tiny UNet's, from its safetensors header
 
 
 def test_cache_key_follows_the_revision(tmp_path: Path, tiny_model_dirs: dict[str, Path]) -> None:

@@ -33,10 +33,11 @@ from typing import Any
 from ..errors import MemoryBudgetError, MMDemoError, ModelUnavailableError
 from ..messages import Message
 from ..model_ids import public_model_id
-from ..progress import ProgressFn
+from ..progress import ProgressFn, sub_range
 from ..settings import Settings
 from . import progress_lines as lines
 from .cache import Entry, ModelCache
+from .conversion import reporting
 from .device import (
     Accelerator,
     compute_budgets,
@@ -383,7 +384,9 @@ class ModelManager:
                 _notify(progress, 0.3, lines.reading(spec.title, fast=True))
             else:
                 _notify(progress, 0.3, lines.reading(spec.title))
-            with LOADING:  # one model built at a time in the whole process (see locks.LOADING)
+            # One model built at a time in the whole process (see locks.LOADING); a conversion it starts (OpenVINO)
+            # moves this request's bar between "reading" and "ready" (conversion.reporting).
+            with LOADING, reporting(sub_range(progress, 0.3, 0.8), spec.title):
                 loaded = loader(folder, self.dtype)
             if tier == "cpu":
                 self._cache.resize(entry, module_bytes(loaded.model) or size)  # not torch (ONNX …): its files' size

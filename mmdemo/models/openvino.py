@@ -8,7 +8,8 @@ the manager's dtype: for a 1-step image they are a small part next to the UNet a
 * **Conversion once.** ``openvino.convert_model`` traces the float32 UNet once (30 s–2 min for SD-Turbo) and the
   IR (``unet.xml``/``unet.bin``) is saved beside the model by :class:`~.conversion.ConversionCache`
   (``<models--org--name>/mmdemo-openvino/<key>/``, ``MMDEMO_OPENVINO_CACHE`` …). Later loads read the IR and
-  never build the PyTorch UNet at all.
+  never build the PyTorch UNet at all. Meanwhile the request that started the load sees its bar move, with the
+  seconds left estimated from the UNet's parameter count and the rate of earlier conversions of it here.
 * **The key** is the model's revision (the snapshot's commit hash in the HF cache, else a hash of the
   UNet's files' names, sizes and mtimes), the input shapes the IR takes, the weight precision it stores
   and the OpenVINO version.
@@ -181,10 +182,14 @@ def _telemetry_off() -> Iterator[None]:
 
 def converted_unet(folder: Path, precision: str, convert: Callable[[Path], None] | None = None) -> tuple[Path, bool]:
     """The folder of ``folder``'s converted UNet for ``precision``, converting it first when it is not
-    cached; returns (folder, whether it converted now)."""
+    cached; returns (folder, whether it converted now). A conversion moves the progress bar of the load that
+    started it, with an estimate from the UNet's parameter count (:func:`.conversion.reporting`)."""
+    from .sizes import estimate_weight_bytes
+
     folder = Path(folder)
     make = convert or (lambda out: _convert_from_folder(folder, out, precision))
-    return CACHE.get(folder, cache_key(folder, precision), make)
+    parameters = estimate_weight_bytes(folder / "unet", 1)  # one byte per float: its parameter count
+    return CACHE.get(folder, cache_key(folder, precision), make, parameters=parameters)
 
 
 def _convert_from_folder(folder: Path, target: Path, precision: str) -> None:

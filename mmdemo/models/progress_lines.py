@@ -11,6 +11,7 @@ read these lines; the server log names the id.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..messages import Message, Page
@@ -76,6 +77,15 @@ def reading(title: str, fast: bool = False) -> Line:
     if fast:
         return Line(Message("model.progress.reading_fast", title=MidSentence(title)))
     return Line(Message("model.progress.reading", title=MidSentence(title)))
+
+
+def converting(title: str, seconds_left: float | None) -> Line:
+    """While a model is converted for this CPU: about how many seconds are left of the estimate (whole seconds
+    under 10, else in fives), or ``None`` once past it."""
+    if seconds_left is None:
+        return Line(Message("model.progress.converting_late", title=MidSentence(title)))
+    seconds = math.ceil(seconds_left) if seconds_left < 10 else 5 * round(seconds_left / 5)
+    return Line(Message("model.progress.converting", title=MidSentence(title), seconds=seconds))
 
 
 def moving(title: str, tier: str, offload: bool = False, back: bool = False) -> Line:
