@@ -95,10 +95,13 @@ def main() -> None:
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})  # fmt: skip
     runner = RayRunner("bench")
     use_runner(runner)
+    # Every deployment gets these options: a tenth of a CPU reserved per replica, so that two replicas of each of the
+    # six fit in --ray-cpus 2 (a quarter each, the default, would wait forever to be scheduled there).
+    small = {"ray_actor_options": {"num_cpus": 0.1}}
     configs = {
-        "ray-1": {"num_replicas": 1, "user_config": {"batching": False}},
-        "ray-2": {"num_replicas": 2, "user_config": {"batching": False}},
-        "ray-batch": {"num_replicas": 1, "user_config": {"batching": True, "max_batch_size": 8}},
+        "ray-1": {"num_replicas": 1, "user_config": {"batching": False}, **small},
+        "ray-2": {"num_replicas": 2, "user_config": {"batching": False}, **small},
+        "ray-batch": {"num_replicas": 1, "user_config": {"batching": True, "max_batch_size": 8}, **small},
     }
     overhead = ""
     for name, options in configs.items():
