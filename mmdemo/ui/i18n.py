@@ -12,8 +12,8 @@ every key in each language of :data:`LOCALES`. Gradio picks the language from th
 rendered in the language the page shows (:func:`request_locale`) where they are shown: ``message.text(locale)``,
 and for errors :func:`user_error` + :func:`localized`. Page text used inside a message or a table the server
 builds is a :class:`~mmdemo.messages.Page`. The page's language is the browser's choice, which the visitor may
-change in Settings without the server knowing: :data:`LOCALE_JS` tells the server with every request (a header
-and a cookie), and ``Accept-Language`` decides only where neither comes (API clients, the sign-in page).
+change in Settings without the server knowing: :data:`LOCALE_JS` tells the server with every request (a cookie),
+and ``Accept-Language`` decides only where it does not come (API clients, the sign-in page).
 
 The API stays English: :func:`english` is what a key says in English (the gate's field names and the
 API description use it), and API clients send no ``Accept-Language``.
@@ -71,9 +71,19 @@ def _key(english: str) -> str:
 
 
 _FIXED = [text for text in UI if not placeholders(text)]
+GRADIO_GAPS = {
+    "common.complete": {"en": "Complete", "zh-CN": "完成"},
+    "common.progress": {"en": "Progress", "zh-CN": "进度"},
+}
+"""Keys Gradio 6.31's own status tracker uses that its dictionaries lack: it announces a finished run to screen
+readers as ``t.i18n("common.complete")``, so the raw key "common.complete" was read out (and was page text for 5 s)
+in every language."""
 I18N = gr.I18n(
-    en={_key(text): text for text in _FIXED},
-    **{locale: {_key(text): translated[text] for text in _FIXED} for locale, translated in PAGE.items()},
+    en={_key(text): text for text in _FIXED} | {key: texts["en"] for key, texts in GRADIO_GAPS.items()},
+    **{
+        locale: {_key(text): translated[text] for text in _FIXED} | {k: t[locale] for k, t in GRADIO_GAPS.items()}
+        for locale, translated in PAGE.items()
+    },
 )
 """Gradio's translations of the page (``launch(i18n=I18N)``); :func:`tr` adds the entries with placeholders
 once their values are known (one key per set of values)."""
@@ -170,9 +180,8 @@ def locale_from_header(header: str | None) -> str:
     return min(ranked)[2] if ranked else "en"
 
 
-LOCALE_HEADER = "x-mmdemo-locale"
 LOCALE_COOKIE = "mmdemo-locale"
-"""Where the page says its language (:data:`LOCALE_JS`): a header on what it fetches, a cookie on everything."""
+"""Where the page says its language (:data:`LOCALE_JS`): a cookie, sent with everything the page asks for."""
 
 
 def chosen_locale(value: str | None) -> str | None:
@@ -183,12 +192,10 @@ def chosen_locale(value: str | None) -> str | None:
 
 
 def locale_of_headers(headers: Mapping[str, str]) -> str:
-    """The language of a request with ``headers`` (lower-case names): the page's (:data:`LOCALE_HEADER`, then
-    :data:`LOCALE_COOKIE`), else the best of its ``Accept-Language``."""
-    return (
-        chosen_locale(headers.get(LOCALE_HEADER))
-        or chosen_locale(cookie_parser(headers.get("cookie") or "").get(LOCALE_COOKIE))
-        or locale_from_header(headers.get("accept-language"))
+    """The language of a request with ``headers`` (lower-case names): the page's (:data:`LOCALE_COOKIE`), else
+    the best of its ``Accept-Language``."""
+    return chosen_locale(cookie_parser(headers.get("cookie") or "").get(LOCALE_COOKIE)) or locale_from_header(
+        headers.get("accept-language")
     )
 
 
@@ -196,9 +203,9 @@ LOCALE_JS = """
 <script>
 (() => {
   /* The server answers in the language the page shows: Gradio's Settings -> Language switches the page in the
-     browser only (svelte-i18n writes it to <html lang>). Every request says it: a header on what the page fetches
-     (works in an iframe whose cookies are blocked), and a cookie for everything else. */
-  const { locales: LOCALES, header: HEADER, cookie: COOKIE } = SETTINGS;
+     browser only (svelte-i18n writes it to <html lang>). Every request says it in a cookie, set again whenever
+     the language may have changed or another tab of the site may have set its own. */
+  const { locales: LOCALES, cookie: COOKIE } = SETTINGS;
   const attributes = location.protocol === "https:" ? "; SameSite=None; Secure; Partitioned" : "; SameSite=Lax";
   const shown = () => {
     /* svelte-i18n's lookup: the locale, then its shorter tags, then English (the app's text in any other locale) */
@@ -210,9 +217,7 @@ LOCALE_JS = """
     return "en";
   };
   const keep = () => {
-    const locale = shown();
-    document.cookie = `${COOKIE}=${locale}; path=/${attributes}`;
-    return locale;
+    document.cookie = `${COOKIE}=${shown()}; path=/${attributes}`;
   };
   /* Gradio runs this once it has chosen the page's language (Index: i18n set up, then the head added), and
      svelte-i18n writes each later choice to <html lang>. */
@@ -220,23 +225,11 @@ LOCALE_JS = """
   new MutationObserver(keep).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
   addEventListener("focus", keep);  // several tabs share the cookie: the one in use says its own
   document.addEventListener("visibilitychange", keep);
-  const original = window.fetch;
-  window.fetch = (input, init) => {
-    const locale = keep();
-    if (!(input instanceof Request)) {
-      try {
-        if (new URL(String(input), location.href).origin === location.origin) {
-          const headers = new Headers((init && init.headers) || undefined);
-          headers.set(HEADER, locale);
-          init = { ...init, headers };
-        }
-      } catch (error) { /* not a URL: sent as it is */ }
-    }
-    return original(input, init);
-  };
+  addEventListener("pointerdown", keep, true);  // before a click sends anything
+  addEventListener("keydown", keep, true);
 })();
 </script>
-""".replace("SETTINGS", json.dumps({"locales": list(LOCALES), "header": LOCALE_HEADER, "cookie": LOCALE_COOKIE}))
+""".replace("SETTINGS", json.dumps({"locales": list(LOCALES), "cookie": LOCALE_COOKIE}))
 """The page's part (``launch(head=…)``): it keeps the server told which language the page shows."""
 
 
