@@ -85,7 +85,8 @@ def test_the_check_finds_a_path_outside_file_objects() -> None:
     assert found == []
     unwrap(url, [good, {"headers": ["file"], "data": [[f"{tempfile.gettempdir()}/x.jpg"]]}], "table", found)
     unwrap(url, f"Could not read {ROOT}/assets/x.mp4", "error", found)
-    assert [f.split(":")[0] for f in found] == ["table[1].data[0][0]", "error"]
+    # (a checkout under /tmp is named by two of the checked folders: one finding per place is enough)
+    assert list(dict.fromkeys(f.split(":")[0] for f in found)) == ["table[1].data[0][0]", "error"]
     with pytest.raises(AssertionError):  # a file object outside Gradio's cache
         unwrap(url, {**good, "path": "/etc/passwd", "url": f"{url}/gradio_api/file=/etc/passwd"}, "file", found)
 

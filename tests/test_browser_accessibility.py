@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
-from mmdemo.testing.browser import CONTRAST_JS, PHONE
+from mmdemo.testing.browser import CONTRAST_JS, PHONE, open_page
 from mmdemo.testing.server import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +89,33 @@ def test_the_image_tab_works_from_the_keyboard(page) -> None:
     page.wait_for_function(
         "() => (document.querySelector('#caption-output textarea') || {}).value?.includes('THANKS FOR WATCHING')"
     )
+
+
+ANNOUNCED_JS = """() => { window.__announced = []; const seen = window.__announced;
+  const watch = () => document.querySelectorAll('[aria-live]').forEach((region) => {
+    new MutationObserver(() => { if (region.innerText.trim()) seen.push(region.innerText.trim()); })
+      .observe(region, { childList: true, subtree: true, characterData: true }); });
+  watch(); }"""
+"""Record what the page's live regions announce to a screen reader (``window.__announced``)."""
+
+
+@pytest.mark.parametrize(("chinese", "finished"), [(False, "Complete"), (True, "完成")], ids=["en", "zh-CN"])
+def test_a_finished_run_is_announced_in_words(browser, app_url: str, chinese: bool, finished: str) -> None:
+    """Gradio's status tracker tells a screen reader that a run finished with ``i18n("common.complete")``, a key
+    its dictionaries lack: "common.complete" was read out (and shown as page text) in every language
+    (``GRADIO_GAPS`` in mmdemo/ui/i18n.py)."""
+    page = open_page(browser, app_url, chinese=chinese)
+    try:
+        page.get_by_role("tab", name="往返" if chinese else "Round trip", exact=True).click()
+        page.locator("#trip-image").locator("xpath=../../..").locator(".gallery-item:visible").first.click()
+        page.locator("#trip-image img").first.wait_for()
+        page.evaluate(ANNOUNCED_JS)
+        page.locator("#trip-button").click()
+        page.wait_for_function("(word) => window.__announced.includes(word)", arg=finished, timeout=120_000)
+        announced = page.evaluate("() => window.__announced")
+        assert not [text for text in announced if text.startswith(("common.", "status."))], announced
+    finally:
+        page.close()
 
 
 def test_generated_images_have_alt_text(page) -> None:
