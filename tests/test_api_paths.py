@@ -15,7 +15,6 @@ import json
 import re
 import sys
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pytest
 from mmdemo.settings import Settings
 from mmdemo.testing import aio
 from mmdemo.testing.http import call_raw, upload
-from mmdemo.testing.text_images import render_text
+from mmdemo.testing.text_images import ocr_set
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
@@ -89,15 +88,6 @@ def test_the_check_finds_a_path_outside_file_objects() -> None:
     assert list(dict.fromkeys(f.split(":")[0] for f in found)) == ["table[1].data[0][0]", "error"]
     with pytest.raises(AssertionError):  # a file object outside Gradio's cache
         unwrap(url, {**good, "path": "/etc/passwd", "url": f"{url}/gradio_api/file=/etc/passwd"}, "file", found)
-
-
-def ocr_set(folder: Path) -> Path:
-    render_text(["OPEN 24 HOURS"], folder / "open.png")
-    (folder / "metadata.jsonl").write_text(json.dumps({"file_name": "open.png", "text": "OPEN 24 HOURS"}) + "\n")
-    with zipfile.ZipFile(folder / "signs.zip", "w") as zf:
-        for name in ("metadata.jsonl", "open.png"):
-            zf.write(folder / name, name)
-    return folder / "signs.zip"
 
 
 def damaged(folder: Path) -> dict[str, Path]:

@@ -34,7 +34,7 @@ from mmdemo.testing import aio
 from mmdemo.testing.hostile import ENDPOINTS, generate_args, mcp_call_body, mcp_tool_call, password_guesses
 from mmdemo.testing.http import browser_call, call_raw
 from mmdemo.testing.http import upload as upload_file
-from mmdemo.testing.text_images import render_text
+from mmdemo.testing.text_images import ocr_set
 from mmdemo.ui.gate import MAX_FILES
 from mmdemo.ui.mcp import (
     AppMCPServer,
@@ -399,16 +399,6 @@ def test_every_task_is_a_documented_tool(mcp_url: str) -> None:
     }
 
 
-def _ocr_set(folder: Path) -> Path:
-    """A zipped OCR data set: one rendered sign whose text is known."""
-    render_text(["OPEN 24 HOURS"], folder / "open.png")
-    (folder / "metadata.jsonl").write_text(json.dumps({"file_name": "open.png", "text": "OPEN 24 HOURS"}) + "\n")
-    with zipfile.ZipFile(folder / "signs.zip", "w") as zf:
-        for name in ("metadata.jsonl", "open.png"):
-            zf.write(folder / name, name)
-    return folder / "signs.zip"
-
-
 def _photos_zip(folder: Path) -> Path:
     with zipfile.ZipFile(folder / "photos.zip", "w") as zf:
         for name in ("lion.jpg", "tower.jpg"):
@@ -426,7 +416,7 @@ def test_every_tool_takes_its_files_both_ways_and_returns_the_same_with_or_witho
     from gradio_client import handle_file
 
     audio, video = ASSETS / "audio" / "heath_ledger.mp3", ASSETS / "videos" / "thanks-for-watching.mp4"
-    dataset, photos = _ocr_set(tmp_path), _photos_zip(tmp_path)
+    dataset, photos = ocr_set(tmp_path), _photos_zip(tmp_path)
     files = {  # tool: (its file, MIME type, other arguments)
         "caption": (SIGN, "image/jpeg", {"max_new_tokens": 8}),
         "describe": (SIGN, "image/jpeg", {}),

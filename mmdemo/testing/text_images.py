@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,3 +29,14 @@ def render_text(
     if path is not None:
         image.save(path)
     return image
+
+
+def ocr_set(folder: Path) -> Path:
+    """A zipped OCR data set in Evaluate's format (``metadata.jsonl`` and the image): one rendered sign whose
+    text is known."""
+    render_text(["OPEN 24 HOURS"], folder / "open.png")
+    (folder / "metadata.jsonl").write_text(json.dumps({"file_name": "open.png", "text": "OPEN 24 HOURS"}) + "\n")
+    with zipfile.ZipFile(folder / "signs.zip", "w") as zf:
+        for name in ("metadata.jsonl", "open.png"):
+            zf.write(folder / name, name)
+    return folder / "signs.zip"

@@ -245,6 +245,11 @@ def axis_titles(locale: str | None = None) -> list[Any]:
     return [gr.update(**{k: Page(v).text(locale) for k, v in titles.items()}) for titles in AXIS_TITLES.values()]
 
 
+def plots_after_run(loudness: Any) -> list[Any]:
+    """The three plots after a run: :func:`time_axes` and :func:`axis_titles` in one update each."""
+    return [{**axes, **titles} for axes, titles in zip(time_axes(loudness), axis_titles(), strict=True)]
+
+
 def gpu_seconds(audio: Upload | None = None, *_: Any, **__: Any) -> float:
     """ZeroGPU time to ask for: loading slack plus ~0.1 s per second of audio (Whisper turbo + HuBERT on an
     A100-class GPU are far faster than real time); 10 minutes when the length is unknown."""
@@ -389,19 +394,11 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         reveal=[fused],  # its progress is drawn there (the first output), also when the last run left it hidden
     )
     # Every plot's time axis from 0 to the end of the recording (a 3-second clip has one window: the plot
-    # would otherwise zoom onto that one point). The loudness curve spans the whole decoded recording.
+    # would otherwise zoom onto that one point; the loudness curve spans the whole decoded recording), and its
+    # titles in the visitor's language (Gradio leaves them untranslated in a plot shown after the load).
     event.success(
-        time_axes,
+        plots_after_run,
         loudness_plot,
-        [timeline, pitch_plot, loudness_plot],
-        queue=False,
-        show_progress="hidden",
-        api_visibility="private",
-    )
-    # The plots' titles in the visitor's language (Gradio leaves them untranslated in a plot shown after the load).
-    event.success(
-        axis_titles,
-        None,
         [timeline, pitch_plot, loudness_plot],
         queue=False,
         show_progress="hidden",
