@@ -64,7 +64,9 @@ class Int8Linear(torch.nn.Module):
         from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
         from torch.ao.quantization import per_channel_dynamic_qconfig
 
-        source = torch.nn.Linear(linear.in_features, linear.out_features, bias=linear.bias is not None)
+        source = torch.nn.utils.skip_init(  # no random fill: the weights are set next
+            torch.nn.Linear, linear.in_features, linear.out_features, bias=linear.bias is not None
+        )
         source.weight.data = linear.weight.detach().float()
         if linear.bias is not None:
             source.bias.data = linear.bias.detach().float()
@@ -136,10 +138,11 @@ def load_captioner(folder: Path, dtype: Any, int8: bool) -> LoadedModel:
 
     processor = transformers.AutoProcessor.from_pretrained(folder)
     why_not = int8_unavailable() if int8 else ""
-    weights_dtype = torch.float32 if int8 and not why_not else dtype  # quantized from the float32 weights
+    quantize = int8 and not why_not
+    weights_dtype = torch.float32 if quantize else dtype  # quantized from the float32 weights
     model = transformers.BlipForConditionalGeneration.from_pretrained(folder, dtype=weights_dtype).eval()
     precision = None
-    if int8 and not why_not:
+    if quantize:
         try:
             count = quantize_linears(model.vision_model) + quantize_linears(model.text_decoder)
         except Exception as err:  # fbgemm refusing a shape, a torch that changed the API …
@@ -151,7 +154,8 @@ def load_captioner(folder: Path, dtype: Any, int8: bool) -> LoadedModel:
             precision = f"int8 + {dtype_name(dtype)} (dynamic quantization)"
         model.to(dtype)
     if why_not:
-        log.warning("captioner %s without int8 linear layers: %s", folder, why_not)
+        if not quantize:  # (a failed quantization was logged with its cause above)
+            log.warning("captioner %s without int8 linear layers: %s", folder, why_not)
         precision = f"{dtype_name(dtype)} (PyTorch: {why_not})"
     share_image_keys_in_beam_search(model)
     return LoadedModel(model=model, processor=processor, precision=precision)

@@ -21,6 +21,7 @@ Contract for callers::
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import threading
@@ -134,11 +135,14 @@ class ModelManager:
     def device_type(self) -> str:
         """``cuda``, ``mps`` or ``cpu``: what picks default models and caps a step, known without importing
         torch where the host tells it (:func:`~.device.known_device_type`), else the resolved device's."""
-        if self._accelerator is None:
-            known = known_device_type(self.settings.device)
-            if known is not None:
-                return known
+        if self._accelerator is None and self._host_device_type is not None:
+            return self._host_device_type
         return str(self.device.type)
+
+    @functools.cached_property
+    def _host_device_type(self) -> str | None:
+        """:func:`~.device.known_device_type` of the settings' device, read off the host once (the UI asks often)."""
+        return known_device_type(self.settings.device)
 
     @property
     def dtype(self) -> Any:
