@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import inspect
 import logging
 import shutil
@@ -139,8 +140,9 @@ class TaskWorker:
         """``user_config`` of the deployment: batch size and wait (see :class:`Batching`)."""
         self.batching = Batching.from_config(config)
         for batched in BATCHED.values():
-            getattr(self, batched.method).set_max_batch_size(self.batching.max_batch_size)
-            getattr(self, batched.method).set_batch_wait_timeout_s(self.batching.batch_wait_timeout_s)
+            method = getattr(self, batched.method)
+            method.set_max_batch_size(self.batching.max_batch_size)
+            method.set_batch_wait_timeout_s(self.batching.batch_wait_timeout_s)
 
     def check_health(self) -> None:
         """Unhealthy while a model this deployment uses failed to load here: the reason the Models panel shows."""
@@ -249,7 +251,7 @@ async def run_together(calls: list[Call], manager: Any, pool: Executor) -> list[
     name = calls[0][0]
     batched = BATCHED[name]
     loop = asyncio.get_running_loop()
-    signature = inspect.signature(resolve(name))
+    signature, batch = _batch_parts(name)
     results: list[Any] = [None] * len(calls)
     groups: dict[tuple[Any, ...], list[int]] = collections.defaultdict(list)
     arguments: dict[int, dict[str, Any]] = {}
@@ -261,7 +263,6 @@ async def run_together(calls: list[Call], manager: Any, pool: Executor) -> list[
             arguments[i] = bound.arguments
         except Exception:  # arguments the task refuses, or that cannot be grouped: on its own, with its error
             results[i] = await loop.run_in_executor(pool, _alone, *calls[i], manager)
-    batch = named(batched.function)
     for shared, members in groups.items():
         lists = [[arguments[i][key] for i in members] for key in batched.each]
         common = dict(zip(batched.shared, shared, strict=True))
@@ -272,6 +273,12 @@ async def run_together(calls: list[Call], manager: Any, pool: Executor) -> list[
         for i, value in zip(members, values, strict=True):
             results[i] = value
     return results
+
+
+@functools.cache
+def _batch_parts(name: str) -> tuple[inspect.Signature, Callable[..., Any]]:
+    """A batched task's signature (to bind each call's arguments) and its batch function, looked up once."""
+    return inspect.signature(resolve(name)), named(BATCHED[name].function)
 
 
 def _alone(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], manager: Any) -> Any:

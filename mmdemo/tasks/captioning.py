@@ -287,19 +287,6 @@ ANSWER_OPTIONS = DecodingOptions(max_new_tokens=10)
 """Answers are short ("2", "red"): at most 10 new tokens unless the caller says otherwise."""
 
 
-def _answers(
-    handle: Any,
-    images: Sequence[Any],
-    questions: Sequence[str],
-    options: DecodingOptions,
-    on_text: TextFn | None = None,
-) -> list[str]:
-    """The answers to ``questions`` (each about its image) in one processor call and one ``generate``. The
-    questions must be of one length in tokens (:func:`answer_questions` says why)."""
-    inputs = handle.processor(images=list(images), text=list(questions), return_tensors="pt", padding=True)
-    return _decode(handle, _generate(handle, inputs, options, on_text))
-
-
 @task("captioning", files=("image",))
 def answer_question(
     image: Any,
@@ -311,16 +298,11 @@ def answer_question(
     on_text: TextFn | None = None,
 ) -> AnswerResult:
     """Answer a free-form question about an image (BLIP VQA: short answers such as "2" or "red");
-    ``on_text`` receives the answer as it is generated."""
-    manager = manager or get_manager()
-    options = options.validated()
-    question = check_question(question)
-    image = load_image(image, ImageLimits.from_settings(manager.settings))
-
-    with manager.use("vqa", progress) as handle:
-        began = time.perf_counter()
-        (answer,) = _answers(handle, [image], [question], options, on_text)
-        return AnswerResult(question, answer, handle.model_id, time.perf_counter() - began)
+    ``on_text`` receives the answer as it is generated. See :func:`answer_questions`."""
+    (result,) = answer_questions(
+        [image], [question], options=options, manager=manager, progress=progress, on_text=on_text
+    )
+    return result
 
 
 def answer_questions(
@@ -331,6 +313,7 @@ def answer_questions(
     batch_size: int = 8,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
+    on_text: TextFn | None = None,
 ) -> list[AnswerResult]:
     """Answer several questions, ``questions[i]`` about ``images[i]`` (different visitors' questions that
     arrive together, :mod:`mmdemo.serve`), each answer the one :func:`answer_question` gives alone.
@@ -340,7 +323,7 @@ def answer_questions(
     every position of the encoded question, padding included (transformers' ``BlipForQuestionAnswering.generate``
     hands it an all-ones question mask, and its text layers drop a cross-attention mask anyway), so a padded
     question gets another answer, on whichever side it is padded (the text encoder's positions shift on the
-    left)."""
+    left). ``on_text`` receives the first question's answer as it is generated."""
     manager = manager or get_manager()
     options = options.validated()
     if len(images) != len(questions):
@@ -351,7 +334,7 @@ def answer_questions(
     limits = ImageLimits.from_settings(manager.settings)
     pictures = [load_image(image, limits) for image in images]
 
-    results: dict[int, AnswerResult] = {}
+    results: list[Any] = [None] * len(questions)
     with manager.use("vqa", progress) as handle:
         same_length: dict[int, list[int]] = collections.defaultdict(list)
         for i, ids in enumerate(handle.processor.tokenizer(questions)["input_ids"]):
@@ -360,8 +343,16 @@ def answer_questions(
             for start in range(0, len(members), batch_size):
                 batch = members[start : start + batch_size]
                 began = time.perf_counter()
-                answers = _answers(handle, [pictures[i] for i in batch], [questions[i] for i in batch], options)
+                # one processor call and one generate: the batch's questions are of one length in tokens (above)
+                inputs = handle.processor(
+                    images=[pictures[i] for i in batch],
+                    text=[questions[i] for i in batch],
+                    return_tensors="pt",
+                    padding=True,
+                )
+                streaming = on_text if batch[0] == 0 else None  # the first question's answer, as it is made
+                answers = _decode(handle, _generate(handle, inputs, options, streaming))
                 seconds = time.perf_counter() - began
                 for i, answer in zip(batch, answers, strict=True):
                     results[i] = AnswerResult(questions[i], answer, handle.model_id, seconds)
-    return [results[i] for i in range(len(questions))]
+    return results

@@ -474,15 +474,8 @@ def mcp_data_url_flood(
     """``count`` raw MCP calls of ``tool``, each with a different ``data:`` URL of ``size`` bytes in its file
     parameter ``field`` (:func:`data_url_of_size`), one after another (the issue's disk fill: without a sign-in,
     on an ``--auth --mcp`` app); the HTTP status of each."""
-    import httpx
-
-    sent = {"accept": "application/json, text/event-stream", **(headers or {})}
-    url = f"{base_url.rstrip('/')}/gradio_api/mcp/"
-    with httpx.Client(timeout=120) as http:
-        return [
-            http.post(url, json=mcp_call_body(tool, {field: data_url_of_size(size, seed=n)}), headers=sent).status_code
-            for n in range(count)
-        ]
+    calls = [{field: data_url_of_size(size, seed=n)} for n in range(count)]
+    return [int(mcp_tool_call(base_url, tool, call, headers=headers, timeout=120)) for call in calls]
 
 
 def password_guesses(
