@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mmdemo.testing.browser import DESKTOP, PHONE, open_page
+from mmdemo.testing.browser import DESKTOP, PHONE, open_page, run_to_the_end
 
 ROOT = Path(__file__).resolve().parents[1]
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -149,17 +149,11 @@ def test_the_emotion_result_is_in_chinese(zh_page, size: dict[str, int]) -> None
     page.get_by_role("tab", name="情绪", exact=True).click()
     page.locator("#emotion-examples .gallery-item, #emotion-examples button").first.click()
     page.locator("#emotion-audio a[data-testid='download-link'][href*='cate_blanch']").wait_for(state="attached")
-    before = page.locator("#emotion-notes").text_content()
-    page.locator("#emotion-button").click()
-    page.wait_for_function(
-        "(before) => { const n = document.querySelector('#emotion-notes');"
-        " return n && n.textContent !== before && n.textContent.includes('依据'); }",
-        arg=before,
-        timeout=180_000,
-    )
+    run_to_the_end(page, "#emotion-button")
     headline = page.locator("#emotion-overall h2, #emotion-overall .output-class").first.inner_text().strip()
     assert headline in {"中性", "开心", "悲伤", "愤怒"}, headline  # the Label's big word
-    assert re.match(r"^(中性|开心|悲伤|愤怒)（\d+%），依据", page.locator("#emotion-notes").inner_text())
+    notes = page.locator("#emotion-notes").inner_text()
+    assert re.match(r"^(中性|开心|悲伤|愤怒)（\d+%），依据", notes), notes
     assert (english := _english_words(page)) == [], english
     page.screenshot(path=str(screenshot_dir() / f"i18n-zh-CN-emotion-result-{size['width']}.png"), full_page=True)
 
