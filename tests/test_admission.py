@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mmdemo.errors import Cancelled, InputError
+from mmdemo.messages import say
 from mmdemo.settings import Settings
 from mmdemo.ui.access import AccessPolicy, loopback_forwarded
 from mmdemo.ui.admission import (
@@ -27,6 +28,7 @@ from mmdemo.ui.admission import (
     queued_jobs,
     too_many_jobs,
 )
+from mmdemo.ui.i18n import LOCALE_COOKIE
 
 # --- helpers: a fake Gradio queue and an ASGI round trip ---------------------------------------------------------
 
@@ -141,16 +143,20 @@ def test_mcp_calls_share_the_count_once() -> None:
     policy = AccessPolicy()
     app = JobAdmissionMiddleware(_ok, blocks, policy)
     with holding(blocks.admission.mcp_calls, "10.0.0.5"):  # the MCP call whose job runs
-        assert too_many_jobs(blocks, "10.0.0.5", policy, "en") == (
+        assert too_many_jobs(blocks, "10.0.0.5", policy, {}) == (
             "You already have 2 requests waiting or running (at most 2 per user). Wait for one to finish, then try "
             "again."
         )
         assert _call(app, _scope("/gradio_api/queue/join"))[0] == 429  # the page: refused
         loopback = _scope("/gradio_api/queue/join", "127.0.0.1", {"x-forwarded-for": loopback_forwarded("10.0.0.5")})
         assert _call(app, loopback)[0] == 200  # the MCP server's own submission: admitted when its call came in
-        assert too_many_jobs(blocks, "10.0.0.7", policy, "en") is None  # another client
+        assert too_many_jobs(blocks, "10.0.0.7", policy, {}) is None  # another client
+        chosen = {"cookie": f"{LOCALE_COOKIE}=zh-CN", "accept-language": "en"}  # a page switched to Chinese
+        assert too_many_jobs(blocks, "10.0.0.5", policy, chosen) == say(
+            "access.too_many_jobs", "zh-CN", count=2, limit=2
+        )
     assert blocks.admission.mcp_calls == {}
-    assert too_many_jobs(blocks, "10.0.0.5", policy, "en") is None  # answered: one job left (the page's)
+    assert too_many_jobs(blocks, "10.0.0.5", policy, {}) is None  # answered: one job left (the page's)
     spoofed = _scope("/gradio_api/queue/join", "10.0.0.5", {"x-forwarded-for": loopback_forwarded("10.0.0.5")})
     blocks.admission.max_jobs = 1
     assert _call(app, spoofed)[0] == 429  # the mark from elsewhere than this machine admits nothing

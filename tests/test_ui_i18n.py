@@ -20,6 +20,7 @@ from mmdemo.settings import Settings
 from mmdemo.ui import i18n
 from mmdemo.ui.i18n import (
     I18N,
+    LOCALE_COOKIE,
     LOCALE_JS,
     UI,
     english,
@@ -356,7 +357,7 @@ def test_the_sign_in_throttle_refuses_in_the_sign_in_pages_language() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("a throttled sign-in never reaches Gradio")
 
-    def refusal(language: str) -> tuple[int, dict[str, str]]:
+    def refusal(language: str, cookie: str = "") -> tuple[int, dict[str, str]]:
         sent: list[dict[str, Any]] = []
 
         async def send(message: dict[str, Any]) -> None:
@@ -367,7 +368,7 @@ def test_the_sign_in_throttle_refuses_in_the_sign_in_pages_language() -> None:
             "method": "POST",
             "path": "/login",
             "client": ("10.0.0.7", 5000),
-            "headers": [(b"accept-language", language.encode())],
+            "headers": [(b"accept-language", language.encode()), (b"cookie", cookie.encode())],
         }
 
         async def receive() -> dict[str, Any]:  # an empty form: the name "" (the one counted above)
@@ -383,6 +384,8 @@ def test_the_sign_in_throttle_refuses_in_the_sign_in_pages_language() -> None:
     assert status == 429 and body["detail"].startswith("登录失败次数过多：请在 ")
     status, body = refusal("en")
     assert status == 429 and body["detail"].startswith("Too many wrong sign-in attempts: try again in ")
+    status, body = refusal("en", f"{LOCALE_COOKIE}=zh-CN")  # the page switched to Chinese in its Settings
+    assert status == 429 and body["detail"].startswith("登录失败次数过多：请在 ")
 
 
 def test_prechecks_notices_and_the_models_panel_follow_the_language() -> None:
@@ -538,13 +541,16 @@ def test_the_sign_in_page_says_how_sign_in_is_throttled_in_the_visitors_language
     async def gradio(scope: Any, receive: Any, send: Any) -> None:
         read.append(demo.auth_message)
 
-    for header in (b"zh-CN,zh;q=0.9", b"en-GB"):
-        scope = {"type": "http", "method": "GET", "path": "/config", "headers": [(b"accept-language", header)]}
+    chosen = f"{LOCALE_COOKIE}=zh-CN".encode()
+    for headers in ([(b"accept-language", b"zh-CN,zh;q=0.9")], [(b"accept-language", b"en-GB")], [(b"cookie", chosen)]):
+        scope = {"type": "http", "method": "GET", "path": "/config", "headers": headers}
         run_coroutine(PageLanguageMiddleware(gradio)(scope, None, None))
+    chinese = "登录后即可使用本应用。同一用户名密码错误 5 次后，每次再试的等待时间加倍，最长 5 分钟。"
     assert read == [
-        "登录后即可使用本应用。同一用户名密码错误 5 次后，每次再试的等待时间加倍，最长 5 分钟。",
+        chinese,
         "Sign in to use this app. After 5 wrong passwords for a name, each further try waits twice as long as "
         "the last, up to 5 minutes.",
+        chinese,  # signed out of a page switched to Chinese in its Settings
     ]
     demo.auth_message = "Ask Ann for a password."  # the operator's own text: as it is
     assert demo.auth_message == "Ask Ann for a password."

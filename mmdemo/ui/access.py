@@ -27,7 +27,7 @@ from typing import Any
 
 from ..messages import Message, say
 from ..models.progress_lines import Line
-from .i18n import locale_from_header, user_error
+from .i18n import locale_of_headers, user_error
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -300,13 +300,20 @@ class LoginThrottle:
         )
 
 
-page_locale: contextvars.ContextVar[str] = contextvars.ContextVar("mmdemo_page_locale", default="en")
-"""The language of the HTTP request being answered (its ``Accept-Language``; set by :class:`PageLanguageMiddleware`):
-what the server writes into a page it serves, such as the sign-in page's message, is rendered in it."""
+_page_headers: contextvars.ContextVar[list[tuple[bytes, bytes]]] = contextvars.ContextVar("mmdemo_page_headers")
+"""The headers of the HTTP request being answered (set by :class:`PageLanguageMiddleware`)."""
+
+
+def page_locale() -> str:
+    """The language of the HTTP request being answered (:func:`~.i18n.locale_of_headers`: the page's own choice,
+    else its ``Accept-Language``; English outside a request): what the server writes into a page it serves, such as
+    the sign-in page's message, is rendered in it."""
+    raw = _page_headers.get([])
+    return locale_of_headers({k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw})
 
 
 class PageLanguageMiddleware:
-    """ASGI middleware: notes each HTTP request's language in :data:`page_locale` while it is answered."""
+    """ASGI middleware: keeps each HTTP request's headers for :func:`page_locale` while it is answered."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -315,12 +322,11 @@ class PageLanguageMiddleware:
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
-        header = next((v for k, v in scope.get("headers", []) if k.lower() == b"accept-language"), b"")
-        token = page_locale.set(locale_from_header(header.decode("latin-1")))
+        token = _page_headers.set(scope.get("headers", []))
         try:
             await self.app(scope, receive, send)
         finally:
-            page_locale.reset(token)
+            _page_headers.reset(token)
 
 
 FORWARDED = "FORWARDED_ALLOW_IPS"
@@ -372,7 +378,7 @@ class LoginThrottleMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         peer = (scope.get("client") or (None,))[0]
         client = self.policy.client_address(peer, headers.get("x-forwarded-for"))
-        locale = locale_from_header(headers.get("accept-language"))
+        locale = locale_of_headers(headers)
         if scope.get("method") == "POST" and path.rstrip("/").endswith("/login"):
             await self._sign_in(scope, receive, send, client, locale)
             return

@@ -30,7 +30,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,9 +169,9 @@ def _headers(scope: dict[str, Any]) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-def scope_client(scope: dict[str, Any], policy: AccessPolicy) -> str:
+def scope_client(scope: dict[str, Any], policy: AccessPolicy, headers: Mapping[str, str] | None = None) -> str:
     """The client of an HTTP request as :meth:`AccessPolicy.client_id` names it: ``user:<name>`` for a signed-in
-    visitor (Gradio's access-token cookie), else its address."""
+    visitor (Gradio's access-token cookie), else its address. ``headers``: the scope's, when the caller has them."""
     app = scope.get("app")
     tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
     if tokens and cookie_id:
@@ -183,7 +183,7 @@ def scope_client(scope: dict[str, Any], policy: AccessPolicy) -> str:
         if user:
             return f"user:{user}"
     peer = (scope.get("client") or (None,))[0]
-    return policy.client_address(peer, _headers(scope).get("x-forwarded-for"))
+    return policy.client_address(peer, (_headers(scope) if headers is None else headers).get("x-forwarded-for"))
 
 
 def _event_origin(event: Any) -> tuple[str | None, str | None]:
@@ -193,11 +193,12 @@ def _event_origin(event: Any) -> tuple[str | None, str | None]:
     return getattr(getattr(request, "client", None), "host", None), headers.get("x-forwarded-for")
 
 
-def event_client(event: Any, policy: AccessPolicy) -> str:
-    """The client that submitted one of Gradio's queued events (``queueing.Event``)."""
+def event_client(event: Any, policy: AccessPolicy, origin: tuple[str | None, str | None] | None = None) -> str:
+    """The client that submitted one of Gradio's queued events (``queueing.Event``); ``origin``: its
+    :func:`_event_origin`, when the caller has it."""
     if getattr(event, "username", None):
         return f"user:{event.username}"
-    return policy.client_address(*_event_origin(event))
+    return policy.client_address(*(origin or _event_origin(event)))
 
 
 def queued_jobs(queue: Any, client: str, policy: AccessPolicy) -> int:
@@ -207,13 +208,15 @@ def queued_jobs(queue: Any, client: str, policy: AccessPolicy) -> int:
         return 0
     events = [e for q in list(getattr(queue, "event_queue_per_concurrency_id", {}).values()) for e in list(q.queue)]
     events += [e for job in list(getattr(queue, "active_jobs", []) or []) if job for e in list(job)]
-    return sum(1 for e in events if not from_mcp_loopback(*_event_origin(e)) and event_client(e, policy) == client)
+    origins = [(e, _event_origin(e)) for e in events]
+    return sum(1 for e, o in origins if not from_mcp_loopback(*o) and event_client(e, policy, o) == client)
 
 
-def too_many_jobs(blocks: Any, client: str, policy: AccessPolicy, locale: str) -> str | None:
-    """Why ``client`` may not have one more job in the app ``blocks`` (the sentence, in ``locale``), or None when it
-    may: its jobs waiting or running, page, API and MCP together, are fewer than ``max_jobs_per_client``. Check and
-    :func:`holding` with no ``await`` between them, so that two requests cannot both take the last slot."""
+def too_many_jobs(blocks: Any, client: str, policy: AccessPolicy, headers: Mapping[str, str]) -> str | None:
+    """Why ``client`` may not have one more job in the app ``blocks`` (the sentence, in the language of the request
+    with ``headers``), or None when it may: its jobs waiting or running, page, API and MCP together, are fewer than
+    ``max_jobs_per_client``. Check and :func:`holding` with no ``await`` between them, so that two requests cannot
+    both take the last slot."""
     admission = admission_of(blocks)
     if admission.max_jobs <= 0:
         return None
@@ -221,7 +224,7 @@ def too_many_jobs(blocks: Any, client: str, policy: AccessPolicy, locale: str) -
     count = queued + admission.joining[client] + admission.mcp_calls[client]
     if count < admission.max_jobs:
         return None
-    return say("access.too_many_jobs", locale, count=count, limit=admission.max_jobs)
+    return say("access.too_many_jobs", locale_of_headers(headers), count=count, limit=admission.max_jobs)
 
 
 @contextlib.contextmanager
@@ -270,8 +273,8 @@ class JobAdmissionMiddleware:
         if from_mcp_loopback((scope.get("client") or (None,))[0], headers.get("x-forwarded-for")):
             await self.app(scope, receive, send)
             return
-        client = scope_client(scope, self.policy)
-        refusal = too_many_jobs(self.blocks, client, self.policy, locale_of_headers(headers))
+        client = scope_client(scope, self.policy, headers)
+        refusal = too_many_jobs(self.blocks, client, self.policy, headers)
         if refusal is not None:
             await _refuse(send, 429, refusal, retry_after=5)
             return
@@ -303,14 +306,16 @@ class UploadBudgetMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        client = scope_client(scope, self.policy)
         headers = _headers(scope)
-        locale = locale_of_headers(headers)
+        client = scope_client(scope, self.policy, headers)
         uploads = admission.uploads
 
         def refusal(amount: float) -> tuple[str, float]:
             wait = max(uploads.wait(client, amount, limit), 1.0)
-            return say("access.too_many_uploads", locale, limit=f"{limit / 2**20:g}", wait=f"{wait:.0f}"), wait
+            sentence = say(
+                "access.too_many_uploads", locale_of_headers(headers), limit=f"{limit / 2**20:g}", wait=f"{wait:.0f}"
+            )
+            return sentence, wait
 
         declared = headers.get("content-length", "")
         size = int(declared) if declared.isdigit() else 1

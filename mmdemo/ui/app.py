@@ -145,7 +145,7 @@ class AppBlocks(GatedBlocks):
     @property
     def auth_message(self) -> str | None:
         message = self.__dict__.get("_auth_message")
-        return None if message is None else text(message, page_locale.get())
+        return None if message is None else text(message, page_locale())
 
     @auth_message.setter
     def auth_message(self, message: str | None) -> None:

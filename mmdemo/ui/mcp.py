@@ -65,7 +65,6 @@ from .file_params import (  # noqa: F401 (file_help and describe_file_parameters
     file_help,
 )
 from .gate import own_file_path, upload_roots
-from .i18n import locale_from_header
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +298,7 @@ class AppMCPServer(GradioMCPServer):
             http = self.mcp_server.request_context.request
             policy = policy_of(self.blocks)
             client = scope_client(http.scope, policy)
-            locale = locale_from_header(http.headers.get("accept-language"))
-            refusal = too_many_jobs(self.blocks, client, policy, locale)
+            refusal = too_many_jobs(self.blocks, client, policy, http.headers)
             if refusal is not None:
                 content = [types.TextContent(type="text", text=refusal)]
                 return types.ServerResult(types.CallToolResult(content=content, isError=True))
