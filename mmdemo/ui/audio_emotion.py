@@ -238,10 +238,9 @@ is drawn as the page loads: a plot shown later (the timeline, the pitch plot) wo
 (``__i18n__{…}``), so each run sets them as text in the visitor's language (:func:`axis_titles`)."""
 
 
-def axis_titles(locale: str | None = None) -> list[Any]:
-    """Updates of the timeline, pitch and loudness plots: their :data:`AXIS_TITLES` in ``locale`` (default: the
-    request's)."""
-    locale = locale or request_locale()
+def axis_titles() -> list[Any]:
+    """Updates of the timeline, pitch and loudness plots: their :data:`AXIS_TITLES` in the request's language."""
+    locale = request_locale()
     return [gr.update(**{k: Page(v).text(locale) for k, v in titles.items()}) for titles in AXIS_TITLES.values()]
 
 
@@ -405,9 +404,10 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         api_visibility="private",
     )
     # Only the results there are: no empty emotion box (a model missing here), no timeline of one window; after a
-    # run, a Stop (.then) or an error (.failure: the results kept), the box shown for the progress included.
+    # run (.success), or an error or a Stop (.failure: the results kept), the box shown for the progress included.
+    # (Gradio's page runs .failure after either, and .then after a Stop as well: it would run this twice.)
     shown = [fused, timeline, text_label, voice_label, pitch_plot]
-    for chain in (event.then, event.failure):
+    for chain in (event.success, event.failure):
         chain(
             shown_results, shown, shown, preprocess=False, queue=False, show_progress="hidden", api_visibility="private"
         )

@@ -249,6 +249,13 @@ def check_inputs(block_fn: Any, inputs: list[Any]) -> list[Any]:
     return cleaned
 
 
+def api_inputs(fn: Any, endpoint: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+    """The parameters of ``fn``'s endpoint (as Gradio's API info ``endpoint`` lists them), each with the input
+    component it is bound to: ``fn``'s inputs less those Gradio keeps out of the API (``skip_api``)."""
+    inputs = [b for b in fn.inputs if not getattr(b, "skip_api", False)]
+    return list(zip(endpoint.get("parameters", []), inputs, strict=True))
+
+
 def describe_typed_choices(blocks: gr.Blocks, api_info: dict[str, Any]) -> dict[str, Any]:
     """``api_info`` with every dropdown that also takes typed values (``allow_custom_value``: the size picker's
     ``WIDTHxHEIGHT``) as a string whose choices are ``examples``, not Gradio's ``enum`` (API clients and MCP
@@ -259,8 +266,7 @@ def describe_typed_choices(blocks: gr.Blocks, api_info: dict[str, Any]) -> dict[
         endpoint = endpoints.get(f"/{fn.api_name}") if fn.api_name else None
         if endpoint is None:
             continue
-        inputs = [b for b in fn.inputs if not getattr(b, "skip_api", False)]  # as Gradio lists the parameters
-        for parameter, block in zip(endpoint.get("parameters", []), inputs, strict=False):
+        for parameter, block in api_inputs(fn, endpoint):
             if not isinstance(block, gr.Dropdown) or not block.allow_custom_value or block.multiselect:
                 continue
             param = declaration(block)

@@ -64,7 +64,7 @@ from .file_params import (  # noqa: F401 (file_help and describe_file_parameters
     describe_file_parameters,
     file_help,
 )
-from .gate import own_file_path, upload_roots
+from .gate import api_inputs, own_file_path, upload_roots
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +181,7 @@ class AppMCPServer(GradioMCPServer):
         block_fn = self.get_block_fn_from_endpoint_name(endpoint) if endpoint else None
         if endpoint is None or block_fn is None:
             raise ValueError(f"Unknown tool for this Gradio app: {tool_name}")
-        blocks = [b for b in block_fn.inputs if not getattr(b, "skip_api", False)]  # as get_api_info lists them
-        return list(zip(self.api_info["named_endpoints"][endpoint]["parameters"], blocks, strict=True))
+        return api_inputs(block_fn, self.api_info["named_endpoints"][endpoint])
 
     def get_input_schema(
         self, tool_name: str, parameters: dict[str, str] | None = None
