@@ -283,3 +283,59 @@ def test_only_the_apps_own_mcp_server_names_the_client_of_a_loopback_call() -> N
     assert policy.client_address(LOOPBACK_MARK, loopback_forwarded("5.6.7.8")) == "5.6.7.8"  # uvicorn took the hop
     assert policy.client_address("127.0.0.1", "5.6.7.8, mmdemo-mcp-guess") == "127.0.0.1"  # a visitor's claim
     assert policy.client_address("8.8.8.8", loopback_forwarded("5.6.7.8")) == "8.8.8.8"  # not from this machine
+
+
+def test_guesses_sent_together_are_counted_before_any_is_answered() -> None:
+    """Before, the wait was checked, Gradio awaited, then the answer counted: 200 guesses at one name sent at once
+    all reached Gradio (200 × 400, no 429). Each try is now counted when it is let through."""
+    gradio = FakeGradio({"ann": "right"})
+    middleware = LoginThrottleMiddleware(SlowGradio(gradio), AccessPolicy())
+
+    async def guess(password: str) -> int:
+        sent: list[dict[str, Any]] = []
+        body = f"username=ann&password={password}".encode()
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/login",
+            "client": ("9.9.9.9", 5000),
+            "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+            "app": gradio,
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await middleware(scope, receive, send)
+        return sent[0]["status"]
+
+    async def burst() -> list[int]:
+        return await asyncio.gather(*(guess(f"guess{i}") for i in range(50)))
+
+    statuses = asyncio.run(burst())
+    assert statuses.count(400) == 5 and statuses.count(429) == 45, statuses  # the pair's 5 free tries, no more
+    assert len(gradio.seen) == 5
+
+
+def test_a_right_password_takes_its_counted_try_back() -> None:
+    """A try is counted as wrong until it is answered: a right one gives the address its try back (20 sign-ins of
+    several people from one address are not 20 wrong passwords)."""
+    gradio = FakeGradio({f"user{i}": "right" for i in range(30)})
+    middleware = LoginThrottleMiddleware(gradio, AccessPolicy())
+    assert [sign_in(middleware, gradio, f"user{i}", "right", peer="127.0.0.1") for i in range(30)] == [200] * 30
+    assert sign_in(middleware, gradio, "user0", "wrong", peer="127.0.0.1") == 400
+
+
+class SlowGradio:
+    """``gradio`` answering only after every request sent with it has come in (as a busy server does)."""
+
+    def __init__(self, gradio: FakeGradio) -> None:
+        self.gradio = gradio
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await asyncio.sleep(0.05)
+        await self.gradio(scope, receive, send)

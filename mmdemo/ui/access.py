@@ -260,29 +260,56 @@ class LoginThrottle:
             return 0.0
         return max(0.0, failures.last + min(2.0 ** min(failures.count - free, 30), cap) - now)
 
+    def _wait_now(self, client: str, username: str, now: float) -> float:
+        return max(
+            self._wait(self._pairs.get((client, self._name(username))), self.pair_free, self.pair_cap, now),
+            self._wait(self._clients.get(client), self.client_free, self.client_cap, now),
+        )
+
     def wait_seconds(self, client: str, username: str) -> float:
         """0 if ``client`` may try to sign in as ``username`` now, else how long until it may."""
         now = self._clock()
         with self._lock:
-            return max(
-                self._wait(self._pairs.get((client, self._name(username))), self.pair_free, self.pair_cap, now),
-                self._wait(self._clients.get(client), self.client_free, self.client_cap, now),
-            )
+            return self._wait_now(client, username, now)
+
+    def begin(self, client: str, username: str) -> float:
+        """A sign-in of ``client`` as ``username`` about to be checked: 0, the try counted as wrong until
+        :meth:`settle` says otherwise; or how long the client must wait (nothing counted). Checked and counted at
+        once: tries sent together would otherwise all pass the check before the first answer was counted."""
+        now = self._clock()
+        with self._lock:
+            wait = self._wait_now(client, username, now)
+            if wait <= 0:
+                self._count_wrong(client, username, now)
+            return wait
+
+    def settle(self, client: str, username: str, success: bool) -> None:
+        """The answer to a try :meth:`begin` counted: a correct password takes that try back from the client's count
+        and clears the count of that name from that client (as :meth:`record` does); a wrong one stays counted."""
+        if not success:
+            return
+        with self._lock:
+            self._pairs.pop((client, self._name(username)), None)
+            failures = self._clients.get(client)
+            if failures is not None:
+                failures.count = max(failures.count - 1, 0)
 
     def record(self, client: str, username: str, success: bool) -> None:
         """Count one sign-in of ``client`` as ``username``: a wrong one adds to both counts; a correct one clears
         the count of that name from that client only."""
-        key = (client, self._name(username))
         now = self._clock()
         with self._lock:
             if success:
-                self._pairs.pop(key, None)
+                self._pairs.pop((client, self._name(username)), None)
                 return
-            _count(self._pairs, key, now, self.forget)
-            _count(self._clients, client, now, self.forget)
-            if len(self._pairs) + len(self._clients) > 20_000:  # forget idle counts so the tables stay small
-                _prune(self._pairs, now, self.forget)
-                _prune(self._clients, now, self.forget)
+            self._count_wrong(client, username, now)
+
+    def _count_wrong(self, client: str, username: str, now: float) -> None:
+        _count(self._pairs, (client, self._name(username)), now, self.forget)
+        _count(self._clients, client, now, self.forget)
+        if len(self._pairs) + len(self._clients) > 20_000:  # forget idle counts so the tables stay small
+            _prune(self._pairs, now, self.forget)
+            _prune(self._clients, now, self.forget)
 
     def sign_in_message(self) -> Line:
         """What the sign-in page says about the throttle: English text, shown in the visitor's language by an app
@@ -391,12 +418,12 @@ class LoginThrottleMiddleware:
         user: str | None = None
         if scheme.lower() == "basic":
             username, password = _basic(credentials)
-            wait = self.policy.logins.wait_seconds(client, username)
+            wait = self.policy.logins.begin(client, username)
             if wait > 0:
                 await _refuse(send, 429, self.policy.logins.message(wait, locale), wait)
                 return
             ok = await _password_ok(server, username, password)
-            self.policy.logins.record(client, username, success=ok)
+            self.policy.logins.settle(client, username, success=ok)
             if not ok:
                 await _refuse(send, 401, say("access.wrong_password", locale))
                 return
@@ -435,7 +462,7 @@ class LoginThrottleMiddleware:
                 break
         username = await _form_username(scope, body)
         throttle = self.policy.logins
-        wait = throttle.wait_seconds(client, username)
+        wait = throttle.begin(client, username)
         if wait > 0:
             await _refuse(send, 429, throttle.message(wait, locale), wait)
             return
@@ -450,7 +477,7 @@ class LoginThrottleMiddleware:
 
         async def watch(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                throttle.record(client, username, success=message["status"] == 200)
+                throttle.settle(client, username, success=message["status"] == 200)
             await send(message)
 
         await self.app(scope, replay, watch)
