@@ -173,3 +173,16 @@ def test_uploads_are_limited_per_client_per_minute(load_app: str, tmp_path: Path
     assert third.status_code == 429
     assert third.json()["detail"].startswith("Too much uploaded: at most 2 MB a minute per user.")
     upload(load_app, str(blob), headers={"x-forwarded-for": "10.77.0.2"})  # another client
+
+
+def test_no_route_goes_around_the_queue(load_app: str) -> None:
+    """Gradio's direct route (``POST /gradio_api/run/<name>``, and ``/api/<name>``; open by default off Spaces) ran
+    a queued event at once, outside the queue, its lanes and the per-client job limit: four such calls at once from
+    one client with a limit of one were all answered. The page, gradio_client and MCP go through the queue."""
+    hostile = {"x-forwarded-for": "10.66.0.4"}
+    for route in ("run", "api"):
+        answer = httpx.post(
+            f"{load_app}/gradio_api/{route}/generate", json={"data": generate_args()}, headers=hostile, timeout=60
+        )
+        assert answer.status_code == 404 and "join the queue" in answer.json()["detail"], answer.text
+    assert call_raw(load_app, "generate", generate_args(), headers=hostile).event == "complete"

@@ -188,6 +188,22 @@ def test_every_feature_is_run_by_an_endpoint_of_the_app(tiny_settings) -> None:
     assert {f.endpoint for features in FEATURES.values() for f in features} <= names
 
 
+def test_the_build_sizes_the_queue_without_building_gradios_server_again(tiny_settings, monkeypatch) -> None:
+    """``Blocks()`` and the end of its ``with`` block each build Gradio's server app; sizing the queue with
+    ``demo.queue()`` built it a third time. The queue's direct route is closed."""
+    from gradio import routes
+
+    from mmdemo.models.manager import ModelManager
+    from mmdemo.ui import build_app
+
+    built = []
+    create = routes.App.create_app
+    monkeypatch.setattr(routes.App, "create_app", staticmethod(lambda *a, **k: built.append(1) or create(*a, **k)))
+    demo = build_app(ModelManager(tiny_settings.replace(max_queue=5)))
+    assert demo._queue.max_size == 5 and demo.api_open is False  # no route around the queue (tests/test_e2e_load.py)
+    assert len(built) == 2, len(built)
+
+
 def test_api_does_not_show_request(client: Any) -> None:
     params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/vqa"]["parameters"]
     assert [p["parameter_name"] for p in params] == ["image", "question", "num_beams"]

@@ -189,8 +189,22 @@ def build_app(manager: ModelManager | None = None) -> gr.Blocks:
             cluster_table, cluster_refresh = cluster_panel(current_runner())
             demo.load(cluster_refresh, None, cluster_table, api_visibility="private", show_progress="hidden")
     # One queue for the whole app, with one lane per task (see events.model_event).
-    demo.queue(max_size=manager.settings.max_queue)
+    queue_every_job(demo, manager.settings.max_queue)
     return demo
+
+
+def queue_every_job(demo: gr.Blocks, max_size: int) -> None:
+    """Every job of ``demo`` through its one queue, at most ``max_size`` of them waiting: the direct route (``POST
+    /gradio_api/run/<name>``, open by default off Spaces) refuses queued events, which it would run outside the
+    queue, its lanes and the per-client job limit. Gradio 6's ``Blocks()`` makes the queue already (with the
+    defaults ``queue()`` has), so only its size is set here; ``demo.queue()`` would also build Gradio's server app
+    a third time, to no use."""
+    queue = getattr(demo, "_queue", None)
+    if queue is not None and hasattr(queue, "max_size"):
+        queue.max_size = max_size
+        demo.api_open = False
+    else:  # a Gradio without a queue made at construction
+        demo.queue(max_size=max_size, api_open=False)
 
 
 def launch_kwargs(manager: ModelManager, demo: gr.Blocks | None = None) -> dict[str, Any]:
