@@ -265,6 +265,10 @@ def test_dockerfile_agrees_with_what_is_tested() -> None:
     assert picked == [f"torch=={torch.__version__.split('+')[0]}"]  # the pinned torch, from TORCH_INDEX
     instructions = [line.split()[0] for line in text.splitlines() if line and not line[0].isspace() and line[0] != "#"]
     assert instructions[-4:] == ["USER", "EXPOSE", "HEALTHCHECK", "CMD"]  # as a user from here on
+    copied = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]
+    sources = [path for path in copied if path.endswith(".py") or list((ROOT / path).rglob("*.py"))]
+    compiled = re.search(r"^RUN python -m compileall -q (.+)$", text.split("\nUSER ", 1)[0], re.M)
+    assert compiled and compiled.group(1).split() == sources, sources  # bytecode the user could not write
     assert re.search(r"^USER mmdemo$", text, re.M) and "useradd --create-home --uid 1000" in text
     assert "GRADIO_SERVER_NAME=0.0.0.0" in text and "GRADIO_SERVER_PORT=7860" in text
     assert "http://127.0.0.1:7860/" in text.split("HEALTHCHECK", 1)[1]
