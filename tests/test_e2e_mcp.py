@@ -272,8 +272,7 @@ def test_a_data_url_is_stored_once_and_removed_with_the_uploads() -> None:
     from gradio.route_utils import delete_files_created_by_app
 
     uploads: set[str] = set()
-    server = object.__new__(AppMCPServer)
-    server.blocks = SimpleNamespace(upload_file_set=uploads, max_file_size=None)  # type: ignore[assignment]
+    server = _bare_server(uploads)
     value = server._file(data_url(SIGN, "image/jpeg", name="sign.jpg"), "Photo (image)")
     (path,) = uploads
     assert value == {
@@ -284,6 +283,38 @@ def test_a_data_url_is_stored_once_and_removed_with_the_uploads() -> None:
     assert Path(path).read_bytes() == SIGN.read_bytes()
     delete_files_created_by_app(SimpleNamespace(blocks={}, temp_file_sets=[uploads]), age=None)  # type: ignore[arg-type]
     assert not Path(path).exists() and not uploads
+
+
+def _bare_server(uploads: set[str], admission: Any = None, peer: str = "10.0.0.9") -> AppMCPServer:
+    """An MCP server with only what ``_file`` reads: its app's uploads and budgets, and the request it answers."""
+    from types import SimpleNamespace
+
+    server = object.__new__(AppMCPServer)
+    blocks = SimpleNamespace(upload_file_set=uploads, max_file_size=None, admission=admission)
+    server.blocks = blocks  # type: ignore[assignment]
+    request = SimpleNamespace(scope={"type": "http", "client": (peer, 5000), "headers": []})
+    server.mcp_server = SimpleNamespace(request_context=SimpleNamespace(request=request))  # type: ignore[assignment]
+    return server
+
+
+def test_data_urls_count_against_the_callers_upload_budget() -> None:
+    """Issue 26 (#14): a ``data:`` URL is stored by the MCP server itself, not through the upload route, so the
+    per-client upload budget never saw it. It is charged to the caller now, and refused past the budget before it
+    is decoded or stored (another caller keeps its own budget)."""
+    from mmdemo.ui.admission import Admission
+
+    size = SIGN.stat().st_size
+    admission = Admission(upload_bytes_per_minute=int(size * 2.5))
+    uploads: set[str] = set()
+    server = _bare_server(uploads, admission)
+    inline = data_url(SIGN, "image/jpeg")
+    server._file(inline, "Photo (image)")
+    server._file(inline, "Photo (image)")
+    with pytest.raises(ToolInputError) as refused:
+        server._file(inline, "Photo (image)")
+    assert str(refused.value).startswith("Too much uploaded: at most "), str(refused.value)
+    assert admission.uploads.used("10.0.0.9") == 2 * size
+    assert _bare_server(uploads, admission, peer="10.0.0.10")._file(inline, "Photo (image)")["path"]  # another client
 
 
 def test_the_api_page_says_what_a_file_parameter_takes(shared_manager: Any) -> None:

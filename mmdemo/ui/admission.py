@@ -121,6 +121,22 @@ class Admission:
             work_per_hour=settings.t2i_client_megapixel_steps_per_hour,
         )
 
+    def upload_wait(self, client: str, size: float) -> float:
+        """Seconds until ``size`` more bytes from ``client`` fit in its upload budget (0: they fit now)."""
+        limit = self.upload_bytes_per_minute
+        return self.uploads.wait(client, size, limit) if limit > 0 else 0.0
+
+    def upload_message(self, wait: float) -> Message:
+        """The refusal of an upload over the budget, which fits in ``wait`` seconds."""
+        limit = f"{self.upload_bytes_per_minute / 2**20:g}"
+        return Message("access.too_many_uploads", limit=limit, wait=f"{max(wait, 1.0):.0f}")
+
+    def charge_upload(self, client: str, size: float) -> None:
+        """Charge ``size`` bytes stored for ``client`` otherwise than through Gradio's upload route (an MCP
+        ``data:`` URL); :class:`~mmdemo.errors.InputError` when they do not fit (nothing charged)."""
+        if self.upload_bytes_per_minute > 0 and (wait := self.uploads.take(client, size, self.upload_bytes_per_minute)):
+            raise InputError(self.upload_message(wait))
+
     def charge_work(self, client: str, amount: float) -> None:
         """Charge ``amount`` megapixel-steps to ``client``; :class:`~mmdemo.errors.InputError` when over budget."""
         if self.work_per_hour <= 0:
@@ -311,15 +327,12 @@ class UploadBudgetMiddleware:
         uploads = admission.uploads
 
         def refusal(amount: float) -> tuple[str, float]:
-            wait = max(uploads.wait(client, amount, limit), 1.0)
-            sentence = say(
-                "access.too_many_uploads", locale_of_headers(headers), limit=f"{limit / 2**20:g}", wait=f"{wait:.0f}"
-            )
-            return sentence, wait
+            wait = max(admission.upload_wait(client, amount), 1.0)
+            return admission.upload_message(wait).text(locale_of_headers(headers)), wait
 
         declared = headers.get("content-length", "")
         size = int(declared) if declared.isdigit() else 1
-        if uploads.wait(client, size, limit) > 0:
+        if admission.upload_wait(client, size) > 0:
             await _refuse(send, 429, *refusal(size))
             return
 

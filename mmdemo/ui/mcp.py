@@ -45,7 +45,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -88,18 +88,23 @@ class ToolInputError(InputError):
     which is what an MCP client reads)."""
 
 
-def data_url_file(value: str, field: Message | str, max_bytes: int | None) -> str:
+def data_url_file(
+    value: str, field: Message | str, max_bytes: int | None, charge: Callable[[int], None] | None = None
+) -> str:
     """The file a ``data:`` URL carries, stored in Gradio's cache (as Gradio's MCP server stores one: its client
-    then uploads it like any file); its path. Only base64 data; at most ``max_bytes`` (the app's upload limit)."""
+    then uploads it like any file); its path. Only base64 data; at most ``max_bytes`` (the app's upload limit);
+    ``charge`` is told its size before it is decoded (the caller's upload budget: it raises to refuse)."""
     match = _DATA_URL.match(value)
     if match is None or not match.group("base64"):
         raise ToolInputError(Message("mcp.data_url_form", field=field))
     payload = re.sub(r"\s+", "", match.group("payload"))
-    size = len(payload) * 3 // 4
+    size = len(payload) * 3 // 4 - len(payload[-2:]) + len(payload[-2:].rstrip("="))  # the bytes it decodes to
     if max_bytes is not None and size > max_bytes:
         raise ToolInputError(
             Message("mcp.too_large", field=field, size=f"{size / 2**20:.1f}", limit=f"{max_bytes / 2**20:g}")
         )
+    if charge is not None:
+        charge(size)
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
@@ -269,7 +274,16 @@ class AppMCPServer(GradioMCPServer):
         if not isinstance(value, str):
             return value  # the schema has refused it already
         if value.startswith("data:"):
-            path = data_url_file(value, field, getattr(self.blocks, "max_file_size", None))
+            client = scope_client(self.mcp_server.request_context.request.scope, policy_of(self.blocks))
+            budget = admission_of(self.blocks)
+
+            def charge(size: int) -> None:  # stored here, not through the upload route: the same budget
+                try:
+                    budget.charge_upload(client, size)
+                except InputError as err:
+                    raise ToolInputError(err.message) from None
+
+            path = data_url_file(value, field, getattr(self.blocks, "max_file_size", None), charge)
             self.blocks.upload_file_set.add(path)  # removed with the page's uploads (Gradio's delete_cache)
             value = f"http://127.0.0.1/gradio_api/file={quote(path)}"  # stored once: no loopback upload of it
         if value.startswith(("http://", "https://")):
