@@ -9,6 +9,7 @@ machine as a proxy, and each client sends its own ``X-Forwarded-For``.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import statistics
 import threading
@@ -46,6 +47,7 @@ def load_app(launch_app: Any, tiny_settings: Settings) -> Iterator[str]:
         t2i_client_megapixel_steps_per_hour=50.0,
         max_upload_mb=1,
         max_upload_mb_per_minute=2,
+        max_request_pixels=64 * 48 * 12,  # a batch of more photos: the rest not decoded (their rows say why)
     )
     with launch_app(settings) as url:
         yield url
@@ -78,11 +80,24 @@ def _p95(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=20)[-1]
 
 
+def _distinct_photos(url: str, folder: Path, count: int) -> list[dict[str, Any]]:
+    """``count`` different small photos, uploaded by the hostile client (the same photo named twice is one)."""
+    from PIL import Image
+
+    photos = []
+    for i in range(count):
+        path = folder / f"p{i}.png"
+        Image.new("RGB", (64, 48), (i * 5 % 256, 255 - i * 3 % 256, i * 11 % 256)).save(path)
+        photos.append(upload(url, str(path), headers=HOSTILE))
+    return photos
+
+
 @contextlib.contextmanager
-def _hostile(url: str) -> Iterator[dict[str, list[Any]]]:
-    """One client doing its worst until the block ends: flooding the image lane, asking for an oversized batch,
-    abandoning generations as soon as they start."""
-    seen: dict[str, list[Any]] = {"flood": [], "oversized": [], "abandoned": []}
+def _hostile(url: str, photos: list[dict[str, Any]]) -> Iterator[dict[str, list[Any]]]:
+    """One client doing its worst until the block ends: flooding the generation lane, asking for more work than
+    one request may have (a generation, and a batch of more photos than its pixel budget, which shares the
+    captioner with the honest clients), abandoning generations as soon as they start."""
+    seen: dict[str, list[Any]] = {"flood": [], "oversized": [], "batch": [], "abandoned": []}
     stop = threading.Event()
 
     def attack() -> None:
@@ -92,8 +107,10 @@ def _hostile(url: str) -> Iterator[dict[str, list[Any]]]:
                 url, "generate", generate_args("512x512", steps=30, images=4, guidance=7.5), headers=HOSTILE
             )
             seen["oversized"].append(oversized.message or oversized.event)
+            batch = call_raw(url, "caption_batch", [photos, False, ""], headers=HOSTILE, timeout=300)
+            seen["batch"].append(batch.data if batch.event == "complete" else batch.message or batch.event)
+            seen["abandoned"].append(abandoned_call(url, "generate", largest, headers=HOSTILE))
             seen["flood"] += queue_flood(url, "generate", largest, 24, headers=HOSTILE)
-            seen["abandoned"].append(abandoned_call(url, "generate", largest))
             stop.wait(0.5)
 
     thread = threading.Thread(target=attack, daemon=True)
@@ -105,14 +122,31 @@ def _hostile(url: str) -> Iterator[dict[str, list[Any]]]:
         thread.join(120)
 
 
-def test_honest_clients_keep_their_latency_while_one_client_attacks(load_app: str, photo: str) -> None:
+def _outcome(outcome: Any) -> str:
+    """One attack's outcome in a word (for the test's summary)."""
+    if isinstance(outcome, list):
+        return "ran"
+    text = str(outcome)
+    return next((word for word in ("Too much work", "requests waiting or running") if word in text), text[:40])
+
+
+def _drained(url: str, timeout: float = 300.0) -> None:
+    """Wait until nothing waits in the app's queue (the attack's jobs ran or were dropped)."""
+    deadline = time.monotonic() + timeout
+    while httpx.get(f"{url}/gradio_api/queue/status", timeout=30).json()["queue_size"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def test_honest_clients_keep_their_latency_while_one_client_attacks(load_app: str, photo: str, tmp_path: Path) -> None:
     images = [upload(load_app, photo, headers=_client(i)) for i in range(HONEST)]
+    photos = _distinct_photos(load_app, tmp_path, 20)
     for i in range(HONEST):  # warm: the captioner loaded, every client seen once
         assert _caption(load_app, images[i], _client(i))[1] == "complete"
     idle = _honest_round(load_app, images)
-    with _hostile(load_app) as attack:
+    with _hostile(load_app, photos) as attack:
         time.sleep(1.0)  # the flood is in
         loaded = _honest_round(load_app, images)
+    _drained(load_app)
     idle += _honest_round(load_app, images)  # idle before and after: a noisy moment of this shared machine is pooled
     refused = [outcome for _, outcome in idle + loaded if outcome != "complete"]
     assert refused == [], f"honest requests refused: {refused[:5]}"
@@ -123,8 +157,15 @@ def test_honest_clients_keep_their_latency_while_one_client_attacks(load_app: st
         for message in attack["oversized"]
     ), attack["oversized"][:2]
     assert any("Too much work" in str(message) for message in attack["oversized"]), attack["oversized"][:2]
+    batches = [b for b in attack["batch"] if isinstance(b, list)]  # ran (else refused by the job limit: a sentence)
+    assert batches, attack["batch"][:2]
+    for batch in batches:  # the first photos captioned, the rest refused by the request's pixel budget
+        rows = batch[0]["data"]
+        assert sum(1 for row in rows if row[1]) == 12 and all("pixels" in str(row) for row in rows[12:]), rows
     idle_p95, loaded_p95 = _p95([t for t, _ in idle]), _p95([t for t, _ in loaded])
-    print(f"honest p95: idle {idle_p95:.2f} s, under attack {loaded_p95:.2f} s; attack: {dict(attack)}")
+    kinds = {kind: collections.Counter(map(_outcome, outcomes)) for kind, outcomes in attack.items()}
+    print(f"honest p95: idle {idle_p95:.2f} s, under attack {loaded_p95:.2f} s; attack: {kinds}")
+    assert "abandoned" in kinds["abandoned"], kinds
     assert loaded_p95 <= 3 * idle_p95, f"p95 {loaded_p95:.2f} s under attack, {idle_p95:.2f} s idle"
 
 

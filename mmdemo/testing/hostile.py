@@ -403,15 +403,22 @@ def queue_flood(
 
 
 def abandoned_call(
-    base_url: str, api_name: str, args: list[Any], *, progress_events: int = 1, timeout: float = 600.0
+    base_url: str,
+    api_name: str,
+    args: list[Any],
+    *,
+    progress_events: int = 1,
+    timeout: float = 600.0,
+    headers: dict[str, str] | None = None,
 ) -> str:
-    """Start ``api_name`` as the browser does and close the connection once ``progress_events`` progress messages
-    came (the tab was closed): ``abandoned``; or how it ended before (``refused``, ``finished``)."""
+    """Start ``api_name`` as the browser does (with ``headers``) and close the connection once ``progress_events``
+    progress messages came (the tab was closed): ``abandoned``; or how it ended before (``refused``,
+    ``finished``)."""
     from .http import browser_call
 
     seen = 0
     try:
-        for message in browser_call(base_url, api_name, args, timeout=timeout):
+        for message in browser_call(base_url, api_name, args, timeout=timeout, headers=headers):
             if message.get("msg") == "progress":
                 seen += 1
                 if seen >= progress_events:

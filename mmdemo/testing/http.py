@@ -83,10 +83,12 @@ def fn_index(base_url: str, api_name: str) -> int:
     raise KeyError(api_name)
 
 
-def browser_call(base_url: str, api_name: str, data: Any, *, timeout: float = 120.0) -> Iterator[dict[str, Any]]:
-    """Call an endpoint as the browser does (``queue/join`` + the ``queue/data`` event stream) and yield each
-    message (``estimation``, ``process_starts``, ``progress``, ``process_completed`` …). Leaving the loop
-    early closes the connection: the client has gone away."""
+def browser_call(
+    base_url: str, api_name: str, data: Any, *, timeout: float = 120.0, headers: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Call an endpoint as the browser does (``queue/join`` + the ``queue/data`` event stream), with ``headers``,
+    and yield each message (``estimation``, ``process_starts``, ``progress``, ``process_completed`` …). Leaving the
+    loop early closes the connection: the client has gone away."""
     import secrets
 
     import httpx
@@ -94,7 +96,7 @@ def browser_call(base_url: str, api_name: str, data: Any, *, timeout: float = 12
     base = base_url.rstrip("/")
     session = secrets.token_hex(8)
     body = {"data": data, "fn_index": fn_index(base, api_name), "session_hash": session, "event_data": None}
-    with httpx.Client(timeout=timeout) as http:
+    with httpx.Client(timeout=timeout, headers=headers) as http:
         http.post(f"{base}/gradio_api/queue/join", json=body).raise_for_status()
         with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as stream:
             for line in stream.iter_lines():
