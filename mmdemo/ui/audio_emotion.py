@@ -27,7 +27,7 @@ from ..tasks.audio_emotion import (
     emotion_word,
     labels_note,
 )
-from .availability import AvailabilityView
+from .availability import FEATURES, AvailabilityView
 from .events import model_event, progress_to, run_controls
 from .i18n import request_locale, tr
 from .models_panel import model_name
@@ -303,9 +303,31 @@ def emotion_given(
     AnalysisOptions(window_seconds, hop_seconds, use_transcript, text_weight).validated()
 
 
+VOICE = Message("availability.without.voice_emotion")
+WORDS = Message("availability.without.text_emotion")
+TRANSCRIPT = (Message("availability.without.offline_asr"), Message("availability.without.no_transcript"))
+"""The emotion feature's optional roles as :data:`~mmdemo.ui.availability.FEATURES` names them, by what the feature
+lacks without each: the voice model, the words model, and the recognisers (either one gives the transcript)."""
+
+
+def fillable_boxes(manager: ModelManager) -> dict[str, bool]:
+    """Which emotion boxes a run can fill on this server (``voice``, ``words``, ``overall``: either), from the models
+    the emotion feature uses (files only, as the tab's notice): the words need their model and a transcript."""
+    (feature,) = (f for f in FEATURES["emotion"] if f.endpoint == "emotion")
+    usable: dict[Message, bool] = {}
+    for role, without in feature.optional:
+        usable[without] = role in manager.specs and manager.availability(role).usable
+    voice = usable[VOICE]
+    words = usable[WORDS] and any(usable[without] for without in TRANSCRIPT)
+    return {"voice": voice, "words": words, "overall": voice or words}
+
+
 def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], view: AvailabilityView) -> Ports:
     """Lay out the tab inside the current ``gr.Blocks``; ``after`` chains the status refresh."""
     seconds = manager.settings.max_audio_seconds
+    # An emotion box is drawn only where a run can fill it (no empty box before a run: the notice at the top says
+    # what is missing, once); the box of the overall emotion is shown for a run's progress (``reveal``).
+    fillable = fillable_boxes(manager)
     gr.Markdown(
         tr(
             "How does the speaker feel? From the voice over time and from the words (up to {minutes} minutes).",
@@ -336,7 +358,9 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
             button = gr.Button(tr("Analyse"), variant="primary", elem_id="emotion-button")
             controls = run_controls("emotion")
             # The headline result directly under the button (on a phone the columns stack).
-            fused = gr.Label(label=tr("Overall emotion"), num_top_classes=8, elem_id="emotion-overall")
+            fused = gr.Label(
+                label=tr("Overall emotion"), num_top_classes=8, visible=fillable["overall"], elem_id="emotion-overall"
+            )
             summary = gr.Markdown(label=tr("Summary and notes"), elem_id="emotion-notes")
         with gr.Column(scale=1, min_width=300):
             timeline = gr.LinePlot(
@@ -354,8 +378,8 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
             )
             to_prompt = gr.Button(tr("Use as a prompt"), size="sm", elem_id="emotion-to-prompt")
             with gr.Row():
-                text_label = gr.Label(label=tr("From the words"), elem_id="emotion-text")
-                voice_label = gr.Label(label=tr("From the voice"), elem_id="emotion-voice")
+                text_label = gr.Label(label=tr("From the words"), visible=fillable["words"], elem_id="emotion-text")
+                voice_label = gr.Label(label=tr("From the voice"), visible=fillable["voice"], elem_id="emotion-voice")
             with gr.Accordion(tr("Spectrogram, pitch and loudness"), open=False, elem_id="emotion-prosody"):
                 spectrogram = gr.Image(
                     label=tr("Spectrogram (mel scale)"),

@@ -199,7 +199,7 @@ def locale_of_headers(headers: Mapping[str, str]) -> str:
     )
 
 
-LOCALE_JS = """
+_LOCALE_JS = r"""
 <script>
 (() => {
   /* The server answers in the language the page shows: Gradio's Settings -> Language switches the page in the
@@ -227,10 +227,44 @@ LOCALE_JS = """
   document.addEventListener("visibilitychange", keep);
   addEventListener("pointerdown", keep, true);  // before a click sends anything
   addEventListener("keydown", keep, true);
+
+  /* Gradio's upload refuses a file of another type in English, listing MIME types ("Invalid file type: a.png.
+     Only audio/aac,audio/midi,… allowed.", text of its page, without a translation key): say it plainly in the
+     page's language instead, by the kind of file the input takes (audio, image, video; else the types). */
+  const REFUSALS = REFUSAL_TEXTS;  // locale -> kind -> sentence
+  const REFUSED = /^Invalid file types?: (.*)\. Only (.*) allowed\.$/s;
+  const kind = (types) => ["audio", "image", "video"].find(
+    (k) => types.split(",").every((t) => t.trim().startsWith(k + "/"))) || "other";
+  const plain = (el) => {
+    const refused = el.textContent.trim().match(REFUSED);
+    if (!refused) return;
+    const [, files, types] = refused;
+    el.textContent = REFUSALS[shown()][kind(types)].replace("{files}", files).replace("{types}", types);
+  };
+  new MutationObserver(() => document.querySelectorAll('[data-testid="toast-text"]').forEach(plain))
+    .observe(document.documentElement, { childList: true, subtree: true, characterData: true });
 })();
 </script>
-""".replace("SETTINGS", json.dumps({"locales": list(LOCALES), "cookie": LOCALE_COOKIE}))
-"""The page's part (``launch(head=…)``): it keeps the server told which language the page shows."""
+"""
+"""The page's part (``launch(head=…)``): it keeps the server told which language the page shows, and says Gradio's
+refusal of a file of the wrong type in it (:func:`upload_refusals`)."""
+
+
+def upload_refusals(locale: str) -> dict[str, str]:
+    """What the page says instead of Gradio's "Invalid file type: … Only audio/aac,audio/midi,… allowed." in
+    ``locale``, by the kind of file the input takes: the server's own sentence for a file that is not of that kind
+    (``other``: a template with the refused ``{files}`` and the accepted ``{types}``)."""
+    return {
+        "audio": Message("audio.not_audio", formats=Message("audio.formats")).text(locale),
+        "image": Message("image.not_image", formats=Message("image.formats")).text(locale),
+        "video": Message("video.not_video", formats=Message("video.formats")).text(locale),
+        "other": Message("upload.wrong_type", files="{files}", types="{types}").text(locale),
+    }
+
+
+LOCALE_JS = _LOCALE_JS.replace("SETTINGS", json.dumps({"locales": list(LOCALES), "cookie": LOCALE_COOKIE})).replace(
+    "REFUSAL_TEXTS", json.dumps({locale: upload_refusals(locale) for locale in LOCALES})
+)
 
 
 def request_locale(request: Any = None) -> str:
