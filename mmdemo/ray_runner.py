@@ -29,14 +29,14 @@ APP_NAME = "mmdemo"
 """The Serve application the deployments belong to (``serve status`` shows it)."""
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "captioning": ("caption", "describe", "vqa"),
+    "captioning": ("caption", "describe", "vqa", "caption_batch"),
     "ocr": ("ocr",),
     "text_to_image": ("generate", "round_trip"),
     "speech": ("emotion",),
     "video": ("summarize",),
 }
 """Deployment → the page's endpoints it runs (:data:`mmdemo.ui.availability.FEATURES` says which roles each
-endpoint uses; a replica's health is that of those roles)."""
+endpoint uses: a replica lists those in the Cluster panel, and any other model it loaded or failed to load)."""
 
 HEARTBEAT_SECONDS = 2.0
 """A running call says it is alive this often, so the page notices a client that left, or a silent replica."""

@@ -69,8 +69,8 @@ def current_runner() -> Runner | None:
 
 def task(group: str, files: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Mark a task entry point as run by ``group``'s deployment when a runner is configured. ``files``: its
-    parameters that take a file; a path given there travels as the file (an :class:`Upload`), so that a replica
-    on another machine gets its bytes."""
+    parameters that take a file, or a list of files; a path given there travels as the file (an :class:`Upload`,
+    :func:`as_files`), so that a replica on another machine gets its bytes."""
 
     def mark(fn: F) -> F:
         name = f"{fn.__module__}:{fn.__qualname__}"
@@ -84,10 +84,8 @@ def task(group: str, files: tuple[str, ...] = ()) -> Callable[[F], F]:
             if files:
                 bound = signature.bind_partial(*args, **kwargs)
                 for key in files:
-                    value = bound.arguments.get(key)
-                    is_path = isinstance(value, (str, os.PathLike)) and not isinstance(value, Upload)
-                    if is_path and Path(value).is_file():
-                        bound.arguments[key] = Upload(Path(value), Path(value).name)
+                    if key in bound.arguments:
+                        bound.arguments[key] = as_files(bound.arguments[key])
                 args, kwargs = bound.args, bound.kwargs
             callbacks = {k: v for k, v in kwargs.items() if callable(v) and k not in LOCAL_ONLY}
             rest = {k: v for k, v in kwargs.items() if k not in callbacks and k not in LOCAL_ONLY}
@@ -97,6 +95,17 @@ def task(group: str, files: tuple[str, ...] = ()) -> Callable[[F], F]:
         return call  # type: ignore[return-value]
 
     return mark
+
+
+def as_files(value: Any) -> Any:
+    """``value`` with each path to a file, alone or in a list or tuple, as an :class:`Upload` of it (named as the
+    file; an Upload, a folder or anything else stays as it is): what :func:`ship` sends as bytes."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(as_files(v) for v in value)
+    is_path = isinstance(value, (str, os.PathLike)) and not isinstance(value, Upload)
+    if is_path and Path(value).is_file():
+        return Upload(Path(value), Path(value).name)
+    return value
 
 
 def named(name: str) -> Any:

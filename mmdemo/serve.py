@@ -23,7 +23,9 @@ import collections
 import functools
 import inspect
 import logging
+import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -37,6 +39,7 @@ import ray
 from ray import serve
 
 from .errors import Cancelled
+from .models.types import ModelStatus
 from .ray_runner import GROUPS, HEARTBEAT_SECONDS, Failed, RayRunner
 from .runner import land, named, resolve
 from .settings import Settings
@@ -54,6 +57,32 @@ def roles_of(group: str) -> tuple[str, ...]:
 
 
 # --- the replicas -----------------------------------------------------------------------------------------------
+
+ELSEWHERE = ("missing", "Hub")
+"""How :meth:`~mmdemo.models.manager.ModelManager.source_of` begins for a model whose files are not on this machine:
+``missing …`` (not installed: offline, a missing folder or package) or ``Hub …`` (a download, which failed)."""
+
+
+def lasting(row: ModelStatus) -> bool:
+    """Whether ``row``'s problem would be a new replica's too: its files are not here (:data:`ELSEWHERE`), and a
+    new replica reads the same settings and reaches the same network. A failed load of files that are here (out of
+    memory, a device error, anything unexpected) may work in a new process. Either way the replica tries again at
+    the next request that needs the model."""
+    return bool(row.problem) and row.source.startswith(ELSEWHERE)
+
+
+def compute_as_a_process() -> None:
+    """Let a replica given less than a whole CPU (:data:`DEFAULT_OPTIONS`) compute with the machine's cores, as the
+    app's own process does. Ray pins such a worker to one thread (``OMP_NUM_THREADS=1``, read by torch and the
+    libraries it loads), which made a warm caption on a replica ~1.2× slower than in the page's process on two
+    cores. Called before the models' libraries load. Ray's choice stands for a whole number of CPUs (that many
+    threads: the operator's placement), and so does ``OMP_NUM_THREADS`` given in the ``runtime_env``."""
+    context = ray.get_runtime_context()
+    if context.get_assigned_resources().get("CPU", 0) >= 1:
+        return
+    if "OMP_NUM_THREADS" in (context.runtime_env.get("env_vars") or {}):
+        return
+    os.environ.pop("OMP_NUM_THREADS", None)
 
 
 @dataclass(frozen=True)
@@ -125,6 +154,7 @@ class TaskWorker:
             raise ValueError(f"unknown task group {group!r}; known: {', '.join(GROUPS)}")
         self.group = group
         self.roles = roles_of(group)
+        compute_as_a_process()
         self.manager = configure(settings or Settings.from_env())
         self.replica = serve.get_replica_context().replica_id.unique_id
         self.node = ray.get_runtime_context().get_node_id()
@@ -145,15 +175,18 @@ class TaskWorker:
             method.set_batch_wait_timeout_s(self.batching.batch_wait_timeout_s)
 
     def check_health(self) -> None:
-        """Unhealthy while a model this deployment uses failed to load here: the reason the Models panel shows."""
-        problems = [
-            f"{row.title}: {row.problem}" for row in self.manager.status() if row.role in self.roles and row.problem
-        ]
+        """Unhealthy while a model failed to load here for a reason a new replica may not have (not
+        :func:`lasting`: out of memory, a device error, anything unexpected), with the reason the Models panel
+        shows: Serve replaces the replica. A lasting problem (not installed, offline …) keeps it healthy: every
+        replacement would fail the same way, one after another; it is reported instead (:meth:`describe`, the
+        Cluster panel, and the request's own message)."""
+        problems = [f"{row.title}: {row.problem}" for row in self.manager.status() if row.problem and not lasting(row)]
         if problems:
             raise RuntimeError("; ".join(problems))
 
     async def describe(self) -> dict[str, Any]:
-        """Who this replica is, where it runs, what it is doing and which models it holds (the Cluster panel).
+        """Who this replica is, where it runs, what it is doing (``threads``: torch's, once a model is loaded) and
+        which models it holds (the Cluster panel).
         The models' states are read in a worker thread: a model being built must not stall this replica's loop."""
         rows = await asyncio.get_running_loop().run_in_executor(self.pool, self.manager.status)
         return {
@@ -161,11 +194,12 @@ class TaskWorker:
             "replica": self.replica,
             "node": self.node,
             "running": self.running,
+            "threads": torch.get_num_threads() if (torch := sys.modules.get("torch")) else None,
             "batches": {name: dict(sizes) for name, sizes in self.batches.items()},
             "models": [
-                {"role": r.role, "state": r.state, "device": r.device, "problem": r.problem}
+                {"role": r.role, "state": r.state, "device": r.device, "problem": r.problem, "lasting": lasting(r)}
                 for r in rows
-                if r.role in self.roles
+                if r.role in self.roles or r.state != "not loaded" or r.problem  # (OCR for a detailed caption …)
             ],
         }
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,12 +75,13 @@ def _page(address: str, settings: Settings) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def _predictions(url: str, photo: str) -> dict[str, object]:
+def _predictions(url: str, photo: str, batch: list[str]) -> dict[str, object]:
     from gradio_client import Client, handle_file
 
     client = Client(url, verbose=False)
     out: dict[str, object] = {
         "caption": client.predict(handle_file(photo), api_name="/caption"),
+        "caption_batch": client.predict([handle_file(f) for f in batch], True, "", api_name="/caption_batch")[0],
         "describe": client.predict(handle_file(photo), api_name="/describe"),
         "vqa": client.predict(handle_file(photo), "What is in the picture?", api_name="/vqa"),
         "ocr": client.predict(handle_file(str(ROOT / "assets/images/thanks-for-watching.jpg")), api_name="/ocr")[1],
@@ -101,13 +103,25 @@ def _predictions(url: str, photo: str) -> dict[str, object]:
     return out
 
 
-def test_endpoints_in_ray_mode_answer_as_local_mode(ray_cluster: str, app_url: str, app_settings: Settings) -> None:
+def _photos_and_a_zip(folder: Path) -> list[str]:
+    """Many photos: two photos, and a zip of two more (in a folder) and a file that is not a photo."""
+    archive = folder / "holiday.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for photo in PHOTOS[2:4]:
+            zf.write(photo, f"beach/{photo.name}")
+        zf.writestr("readme.txt", "not a photo")
+    return [str(PHOTOS[0]), str(PHOTOS[1]), str(archive)]
+
+
+def test_endpoints_in_ray_mode_answer_as_local_mode(
+    ray_cluster: str, app_url: str, app_settings: Settings, tmp_path: Path
+) -> None:
     """The page of ``python app.py --ray-address`` runs every task on the deployments: same answers as the app
     with the models in process, same error for a bad file."""
-    photo = str(ROOT / "assets/images/lion.jpg")
-    local = _predictions(app_url, photo)
+    photo, batch = str(ROOT / "assets/images/lion.jpg"), _photos_and_a_zip(tmp_path)
+    local = _predictions(app_url, photo, batch)
     with _page(ray_cluster, app_settings) as url:
-        remote = _predictions(url, photo)
+        remote = _predictions(url, photo, batch)
     assert remote == local
     rows = RayRunner().replicas()
     served = [row for row in rows if row.get("replica")]
@@ -198,6 +212,123 @@ def test_questions_of_different_visitors_are_batched_with_the_unbatched_answers(
     assert max(int(size) for size in sizes) > 1, row["batches"]
 
 
+def _batch_steps(steps: list[tuple[float, object]]) -> list[tuple[float, str]]:
+    """The batch's own progress steps (a model's loading steps differ: loaded already, or not)."""
+    return [(f, str(m)) for f, m in steps if getattr(m, "key", "").startswith("batch.")]
+
+
+def test_many_photos_run_on_the_captioning_deployment_with_the_local_rows(
+    ray_cluster: str, app_manager, app_settings: Settings, tmp_path: Path
+) -> None:
+    """Many photos in Ray mode (photos and a zip, the text in each and a question): the rows, notes and progress
+    of the local run; the page's own manager loads no model, the captioning replica holds the text reader and the
+    question answerer it ran for the batch, and computes with the threads a process has here."""
+    from mmdemo.models.manager import ModelManager
+    from mmdemo.tasks.batch_caption import caption_batch
+
+    files = [Upload(Path(f), Path(f).name) for f in _photos_and_a_zip(tmp_path)]
+    asked = {"read_text": True, "question": "What is in the picture?"}
+    local_steps: list[tuple[float, object]] = []
+    local = caption_batch(files, **asked, manager=app_manager, progress=lambda f, m: local_steps.append((f, m)))
+    page = ModelManager(app_settings)  # the page's manager in Ray mode
+    runner = RayRunner("mmdemo")
+    use_runner(runner)
+    steps: list[tuple[float, object]] = []
+    try:
+        remote = caption_batch(files, **asked, manager=page, progress=lambda f, m: steps.append((f, m)))
+        (row,) = [r for r in runner.replicas() if r["group"] == "captioning"]
+    finally:
+        use_runner(None)
+    assert remote.records() == local.records() and len(remote.rows) == 4 and all(r.caption for r in remote.rows)
+    assert (remote.notes, remote.model_ids) == (local.notes, local.model_ids)
+    assert _batch_steps(steps) == _batch_steps(local_steps) != []
+    assert sum(page.load_count.values()) == 0, page.load_count
+    assert sum(runner.served.values()) == 1
+    torch = pytest.importorskip("torch")
+    assert row["threads"] == torch.get_num_threads()  # a quarter of a CPU: the machine's cores, as in process
+    states = {m["role"]: m["state"] for m in row["models"]}
+    assert {states["captioner"], states["ocr"], states["vqa"]} == {"ready"}, row["models"]
+
+
+def test_the_speech_evaluation_set_runs_on_the_deployment(
+    ray_cluster: str, app_manager, app_settings: Settings, tmp_path: Path
+) -> None:
+    """Evaluate's transcription set in Ray mode: each recording transcribed by the ``speech`` deployment, with the
+    local run's transcripts and scores; the page's own manager loads no model."""
+    import json
+
+    from mmdemo.evaluation.datasets import read_dataset
+    from mmdemo.evaluation.runner import evaluate
+    from mmdemo.models.manager import ModelManager
+
+    rows = []
+    for name in ("recording1.wav", "heath_ledger.mp3"):
+        (tmp_path / name).write_bytes((ROOT / "assets/audio" / name).read_bytes())
+        rows.append(json.dumps({"file_name": name, "text": "i am so happy to see you"}))
+    (tmp_path / "metadata.jsonl").write_text("\n".join(rows) + "\n")
+    dataset = read_dataset(tmp_path, "asr")
+    local = evaluate(dataset, app_manager, progress=False)
+    page = ModelManager(app_settings)
+    runner = RayRunner("mmdemo")
+    use_runner(runner)
+    try:
+        remote = evaluate(dataset, page, progress=False)
+    finally:
+        use_runner(None)
+    assert [(r.prediction, r.error, r.scores) for r in remote.items] == [
+        (r.prediction, r.error, r.scores) for r in local.items
+    ]
+    assert all(r.ok for r in remote.items) and remote.aggregates == local.aggregates
+    assert sum(page.load_count.values()) == 0, page.load_count
+    assert sum(runner.served.values()) == 2
+
+
+def test_a_model_that_can_never_load_keeps_its_replica_and_a_failed_load_replaces_it(
+    ray_cluster: str, app_settings: Settings, tmp_path: Path
+) -> None:
+    """A model whose files are not there (a missing folder: a new replica would miss it too) gives the request its
+    message and leaves the replica healthy, with the problem in the Cluster panel's rows; a load of files that
+    are there that fails (a broken config here, out of memory on a GPU) makes the replica unhealthy: Serve
+    replaces it, and the new one starts clean."""
+    from mmdemo.errors import ModelUnavailableError
+    from mmdemo.ray_runner import _describe_all
+    from mmdemo.serve import Cluster, deployments
+    from mmdemo.tasks.ocr import read_text
+
+    broken = tmp_path / "broken-captioner"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    models = {**app_settings.models, "captioner": str(broken), "ocr": str(tmp_path / "no-such-ocr")}
+    bound = deployments(app_settings.replace(models=models), ["captioning", "ocr"], health_check_period_s=1)
+    entry = serve.deployment(Cluster).options(name="cluster", ray_actor_options={"num_cpus": 0})
+    serve.run(entry.bind(*bound.values()), name="faulty", route_prefix=None)
+    runner = RayRunner("faulty")
+    use_runner(runner)
+    photo = Upload(PHOTOS[0], PHOTOS[0].name)
+    try:
+        first = {group: _replica_actors("faulty", group) for group in ("captioning", "ocr")}
+        with pytest.raises(ModelUnavailableError):
+            read_text(photo)
+        with pytest.raises(ModelUnavailableError):
+            caption_image(photo)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _replica_actors("faulty", "captioning") in ([], first["captioning"]):
+            time.sleep(1)
+        replaced = _replica_actors("faulty", "captioning")
+        time.sleep(5)  # five more health checks of the OCR replica
+        (ocr,) = _describe_all(runner.handle("ocr"))
+        kept = _replica_actors("faulty", "ocr")
+        status = serve.status().applications["faulty"].deployments
+    finally:
+        use_runner(None)
+        serve.delete("faulty")
+    assert replaced and replaced != first["captioning"]  # the failed load: a new replica
+    assert kept == first["ocr"] and kept[0].endswith(f"#{ocr['replica']}")  # the missing model: the same replica,
+    assert status["ocr"].status == "HEALTHY"  # healthy
+    (problem,) = [m for m in ocr["models"] if m["problem"]]
+    assert problem["role"] == "ocr" and problem["lasting"] and "that folder does not exist" in problem["problem"]
+
+
 def test_a_visitor_who_leaves_cancels_the_ray_work(ray_cluster: str) -> None:
     """The page's stop check (its client gone) cancels the call on the replica: it stops at its next step."""
     from mmdemo.errors import Cancelled
@@ -228,6 +359,51 @@ def test_a_visitor_who_leaves_cancels_the_ray_work(ray_cluster: str) -> None:
             break
         time.sleep(0.5)
     assert row["running"] == 0  # the replica is free again
+
+
+@pytest.mark.parametrize(
+    ("source", "problem", "healthy"),
+    [
+        ("missing (offline)", "not in the local Hugging Face cache and offline mode is on", True),
+        ("missing folder", "that folder does not exist.", True),
+        ("missing package", "the Python package 'x' that carries it is not installed.", True),
+        ("Hub (downloads on first use)", "could not be downloaded from the Hugging Face Hub (timeout)", True),
+        ("local folder", "loading its files failed (OutOfMemoryError: CUDA out of memory)", False),
+        ("HF cache", "loading its files failed (RuntimeError: CUDA error: an illegal memory access)", False),
+        ("HF cache", "", True),
+    ],
+)
+def test_only_a_problem_a_new_replica_may_not_have_makes_a_replica_unhealthy(
+    source: str, problem: str, healthy: bool
+) -> None:
+    """A model that can never load here (not installed, offline, the Hub unreachable) leaves the replica healthy
+    (Serve would replace it again and again) and is reported in its rows; a failed load of files that are here
+    (out of memory, anything unexpected) makes it unhealthy, so that Serve replaces it. Whichever model it is: a
+    captioning replica loads the text reader for a batch too."""
+    import asyncio
+    import types
+
+    from mmdemo.models.types import ModelStatus
+    from mmdemo.serve import TaskWorker
+
+    rows = [
+        ModelStatus("captioner", "Image captioning", "m", "ready", "cpu", "float32", 1, None, 0, "local folder"),
+        ModelStatus("ocr", "Text reading", "m", "not loaded", None, None, 0, None, 0, source, problem),
+        ModelStatus("clip", "Image-text scoring", "m", "not loaded", None, None, 0, None, 0, "HF cache"),
+    ]
+    worker = object.__new__(TaskWorker)  # its health and rows, without a replica around it
+    vars(worker).update(
+        group="captioning", roles=("captioner", "vqa"), manager=types.SimpleNamespace(status=lambda: rows),
+        replica="r1", node="n1", running=0, batches={}, pool=concurrent.futures.ThreadPoolExecutor(1),
+    )  # fmt: skip
+    if healthy:
+        worker.check_health()
+    else:
+        with pytest.raises(RuntimeError, match=r"^Text reading: loading its files failed"):
+            worker.check_health()
+    described = asyncio.run(worker.describe())["models"]
+    shown = [(m["role"], m["problem"], m["lasting"]) for m in described]
+    assert shown == [("captioner", "", False), *([("ocr", problem, healthy)] if problem else [])]
 
 
 @pytest.mark.parametrize("path", ["deploy/ray/serve_config.yaml", "deploy/kuberay/rayservice.yaml"])

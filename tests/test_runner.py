@@ -11,7 +11,16 @@ import pytest
 
 from mmdemo.media.files import Upload
 from mmdemo.runner import Shipped, TaskCall, current_runner, group_of, land, resolve, ship, use_runner
-from mmdemo.tasks import audio_emotion, captioning, ocr, round_trip, text_to_image, video_summary
+from mmdemo.tasks import (
+    audio_emotion,
+    batch_caption,
+    captioning,
+    ocr,
+    round_trip,
+    text_to_image,
+    transcription,
+    video_summary,
+)
 
 
 class Recorder:
@@ -43,7 +52,9 @@ def test_every_task_the_page_runs_is_marked_with_its_deployment() -> None:
         text_to_image.generate_images: "text_to_image",
         round_trip.round_trip: "text_to_image",
         audio_emotion.analyze_emotion: "speech",
+        transcription.transcribe: "speech",  # Evaluate's transcription set
         video_summary.summarize_video: "video",
+        batch_caption.caption_photos: "captioning",  # Many photos: the models' part of caption_batch
     }
     assert {fn.__name__: group_of(fn) for fn in marked} == {fn.__name__: g for fn, g in marked.items()}
     assert group_of(captioning.caption_images) is None  # the replicas' own building blocks stay local
@@ -108,3 +119,66 @@ def test_uploads_travel_as_their_bytes(tmp_path: Path) -> None:
     assert escaped.name == "../../escape.jpg"  # shown as the visitor named it …
     assert escaped.path.parent.parent == tmp_path / "out"  # … but written inside the replica's folder only
     assert escaped.path.name == "escape.jpg"
+
+
+def test_a_list_of_paths_given_for_files_travels_as_the_files(
+    recorder: Recorder, real_photos: dict[str, str], tmp_path: Path
+) -> None:
+    """Many photos: each path of a list (or tuple) becomes its file; an Upload keeps its own name."""
+    lion, named = real_photos["lion.jpg"], Upload(Path(real_photos["bus.png"]), "holiday.zip/bus.png")
+    batch_caption.caption_photos(
+        [lion, named], read_text=False, question="", prefix="", options=captioning.DecodingOptions(),
+        batch_size=None, max_pixels=None,
+    )  # fmt: skip
+    (call,) = recorder.calls
+    assert call.args == ([Upload(Path(lion), "lion.jpg"), named],)
+    landed = land(ship(call.args), tmp_path)
+    assert [(u.name, u.path.read_bytes()) for u in landed[0]] == [
+        ("lion.jpg", Path(lion).read_bytes()),
+        ("holiday.zip/bus.png", named.path.read_bytes()),
+    ]
+
+
+def test_many_photos_are_checked_budgeted_and_unpacked_here_and_captioned_by_the_runner(
+    shared_manager, real_photos: dict[str, str], tmp_path: Path
+) -> None:
+    """``caption_batch`` with a runner: the options, the budgets, the zips' directories and the duplicates are
+    settled here (a refused request sends nothing); the photos go to the ``captioning`` deployment as files named
+    as the visitor sees them, and the notes made here stay in the result."""
+    import zipfile
+
+    from mmdemo.errors import InputError
+
+    photos = [Upload(Path(real_photos[n]), n) for n in ("lion.jpg", "bus.png")]
+    archive = tmp_path / "holiday.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(real_photos["lion.jpg"], "beach/lion.jpg")
+        zf.writestr("notes.txt", "not a photo")
+    rows = [batch_caption.PhotoRow(n, caption=f"caption {i}") for i, n in enumerate(["a", "b", "c"])]
+    shipped: list[Any] = []
+
+    class Shipping(Recorder):  # what a remote runner sends: the files' bytes, while the call runs
+        def run(self, call: TaskCall) -> Any:
+            shipped.append(ship(call.args))
+            return super().run(call)
+
+    runner = Shipping(batch_caption.Captioned(rows, 3, ["remote-model"]))
+    use_runner(runner)
+    try:
+        with pytest.raises(InputError):  # too many photos: refused before anything is sent
+            batch_caption.caption_batch([*photos, archive], max_photos=2, manager=shared_manager)
+        assert runner.calls == []
+        result = batch_caption.caption_batch(
+            [*photos, photos[0], Upload(archive, "holiday.zip")], question=" Who? ", manager=shared_manager
+        )
+    finally:
+        use_runner(None)
+    (call,) = runner.calls
+    assert (call.group, call.name) == ("captioning", "mmdemo.tasks.batch_caption:caption_photos")
+    (sent,) = call.args
+    assert [u.name for u in sent] == ["lion.jpg", "bus.png", "holiday.zip/beach/lion.jpg"]
+    assert shipped[0][0][2].data == Path(real_photos["lion.jpg"]).read_bytes()
+    assert call.kwargs["question"] == "Who?" and call.kwargs["max_pixels"] == shared_manager.settings.max_request_pixels
+    assert "manager" not in call.kwargs and list(call.callbacks) == []
+    assert (result.rows, result.batch_size, result.model_ids) == (tuple(rows), 3, ("remote-model",))
+    assert [n.key for n in result.notes] == ["batch.duplicates", "batch.skipped"]

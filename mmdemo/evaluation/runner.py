@@ -241,18 +241,25 @@ def _text_to_image(
 
 NEEDED_ROLES = {"emotion": {"voice": ("emotion",), "words": ("text_emotion",), "fused": ("emotion", "text_emotion")}}
 """Models whose absence the task would work around (it reports a note instead of failing): the evaluation
-loads them first, so a missing one stops the run with the usual error instead of skewing every item."""
+loads them first, so a missing one stops the run with the usual error instead of skewing every item. When the
+tasks run elsewhere (Ray Serve, :mod:`mmdemo.runner`) the models load there, not here: only their files are
+checked here."""
 
 
 def _check_models(task: str, manager: ModelManager, options: EvalOptions) -> None:
+    from ..runner import current_runner
+
     roles: Iterable[str] = ()
     if task == "emotion":
         roles = NEEDED_ROLES["emotion"][options.emotion_source]
     elif task == "t2i":
         roles = ("clip",)
     for role in roles:
-        with manager.use(role):
-            pass
+        if current_runner() is None:
+            with manager.use(role):
+                pass
+        elif not (availability := manager.availability(role)).usable:
+            raise ModelUnavailableError(role, manager.model_id(role), "it is not installed", title=availability.title)
 
 
 # ------------------------------------------------------------------------------------------ scoring

@@ -14,6 +14,10 @@ and only the photos of a zip are written. Photos are decoded lazily, one at a ti
 most ``max_image_pixels`` decoded pixels (the largest photo allowed, else one photo), and released after their
 batch; the decoded pixels of the whole request are limited too (``max_request_pixels``): photos past it are
 recorded as not read.
+
+In Ray mode (:mod:`mmdemo.serve`) the checks, the budgets, the zips' unpacking and the notes stay where the
+request arrives (:func:`caption_batch`); the photos travel to a ``captioning`` replica, which runs the models
+(:func:`caption_photos`) and reports the same progress.
 """
 
 from __future__ import annotations
@@ -35,12 +39,13 @@ from typing import Any
 
 from ..errors import InputError, MMDemoError, ModelUnavailableError
 from ..media.archive import ZipBudget, extract_zip, survey_zip
-from ..media.files import display_name
+from ..media.files import Upload, display_name
 from ..media.image import ImageLimits, load_image
 from ..messages import Message, text
 from ..models.manager import ModelManager
 from ..params import Flag, Number, Text
 from ..progress import ProgressFn
+from ..runner import task
 from ..runtime import get_manager
 from . import captioning
 from .captioning import PREFIX, DecodingOptions, answer_question, caption_images
@@ -375,22 +380,62 @@ def caption_batch(
     try:
         budget = ZipBudget.from_settings(manager.settings) if budgeted else None
         photos = expand_inputs(sources, workspace, notes, max_photos, budget)
-        max_pixels = manager.settings.max_request_pixels if budgeted else None
-        rows, size, models = _run(
-            photos, read_text, question, prefix, options, batch_size, manager, progress, max_pixels
+        done = caption_photos(
+            [Upload(source, name) if isinstance(source, Path) else source for name, source in photos],
+            read_text=read_text,
+            question=question,
+            prefix=prefix,
+            options=options,
+            batch_size=batch_size,
+            max_pixels=manager.settings.max_request_pixels if budgeted else None,
+            manager=manager,
+            progress=progress,
         )
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
-        give_back_memory()
     return BatchCaptionResult(
-        rows=tuple(rows),
+        rows=tuple(done.rows),
         read_text=read_text,
         question=question or None,
-        batch_size=size,
-        model_ids=tuple(dict.fromkeys(models)),
+        batch_size=done.batch_size,
+        model_ids=tuple(dict.fromkeys(done.model_ids)),
         notes=tuple(notes),
         seconds=time.perf_counter() - began,
     )
+
+
+@dataclass(frozen=True)
+class Captioned:
+    """What :func:`caption_photos` found: a row per photo, in order, the batch size used and the models that ran."""
+
+    rows: list[PhotoRow]
+    batch_size: int
+    model_ids: list[str]
+
+
+@task("captioning", files=("photos",))
+def caption_photos(
+    photos: Sequence[Any],
+    *,
+    read_text: bool,
+    question: str,
+    prefix: str,
+    options: DecodingOptions,
+    batch_size: int | None,
+    max_pixels: int | None,
+    manager: ModelManager | None = None,
+    progress: ProgressFn | None = None,
+) -> Captioned:
+    """The models' part of :func:`caption_batch`, on the photos it has checked, budgeted and unpacked (each an
+    :class:`~mmdemo.media.files.Upload` named as the visitor sees it, ``photos.zip/beach.jpg``): the part a
+    ``captioning`` replica runs in Ray mode, so that the page loads no model for it. ``max_pixels``: the decoded
+    pixels of the whole request at most (None: no limit)."""
+    manager = manager or get_manager()
+    try:
+        named = [_name_and_path(photo) for photo in photos]
+        return Captioned(*_run(named, read_text, question, prefix, options, batch_size, manager, progress, max_pixels))
+    finally:
+        give_back_memory()
 
 
 @dataclass

@@ -65,6 +65,7 @@ from ..models.ctranslate2 import TransformersFallback, max_decoding_length
 from ..models.hub import public_model_id
 from ..models.manager import ModelHandle, ModelManager, ProgressFn
 from ..params import Text
+from ..runner import task
 from ..runtime import get_manager
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,7 @@ def _last_timestamp(ids: Sequence[int], timestamp_begin: int, precision: float) 
     return times[-1]
 
 
+@task("speech", files=("audio",))
 def transcribe(
     audio: AudioSource | Audio | np.ndarray,
     sample_rate: int | None = None,
