@@ -58,6 +58,11 @@ class InputError(MMDemoError, ValueError):
     """The request itself is unusable: corrupt, empty, too large, wrong kind, out of range."""
 
 
+class BudgetError(InputError):
+    """The client's own budget (text-to-image work per hour) has no room for this request: it is refused, and a run
+    made of many such requests (an evaluation) stops there, keeping what it has done."""
+
+
 class ModelUnavailableError(MMDemoError, RuntimeError):
     """A model could not be loaded (not cached offline, missing folder, corrupt files …).
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MMDemoError, ModelUnavailableError
+from ..errors import BudgetError, MMDemoError, ModelUnavailableError
 from ..messages import Message
 from ..params import Choice, Number
 from ..tasks.text_to_image import MAX_SEED
@@ -133,6 +133,9 @@ class EvalOptions:
     """Text to image: denoising steps (None: the model's recommendation)."""
     image_sink: Callable[[ItemResult, Any], None] | None = None
     """Text to image: called with each generated image (the CLI saves them for the report)."""
+    charge: Callable[[float], None] | None = None
+    """Text to image: each image's work, charged to the client's budget as the Text to image tab charges it
+    (``generate_images``' ``charge``); a refusal (:class:`~mmdemo.errors.BudgetError`) ends the run there."""
 
     def validated(self) -> EvalOptions:
         """The options checked by their declarations; a limit of 0 is None (all items)."""
@@ -195,7 +198,7 @@ def _predict(
             _emotion(item, manager, options, result, notes)
         else:
             _text_to_image(item, manager, options, result, notes)
-    except ModelUnavailableError:
+    except (ModelUnavailableError, BudgetError):
         raise
     except Exception as err:  # a bad file or a model error: recorded, the run goes on
         result.prediction = None
@@ -228,7 +231,9 @@ def _text_to_image(
 ) -> None:
     from ..tasks.text_to_image import generate_images
 
-    out = generate_images(item.reference, seed=options.seed, steps=options.steps, manager=manager)
+    out = generate_images(
+        item.reference, seed=options.seed, steps=options.steps, manager=manager, charge=options.charge
+    )
     image = out.images[0]
     if image.clip_score is None:
         raise NoEstimateError(Message("eval.no_clip_score", why=" ".join(str(note) for note in out.notes)))
@@ -370,7 +375,13 @@ def evaluate(
             if step is not None:
                 message = Message("eval.progress.item", number=number, total=len(items), id=item.id)
                 step((number - 1) / len(items), message)
-            results.append(_predict(dataset.task, item, manager, options, notes))
+            try:
+                results.append(_predict(dataset.task, item, manager, options, notes))
+            except BudgetError as err:  # the client's budget is spent: what was scored is kept, with why it ended
+                if not results:
+                    raise
+                notes.append(Message("eval.stopped_by_budget", done=len(results), total=len(items), why=err.message))
+                break
             bar.set_postfix(failed=sum(not r.ok for r in results), refresh=False)
     finally:
         bar.close()

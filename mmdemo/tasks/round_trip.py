@@ -22,7 +22,7 @@ from ..progress import ProgressFn, sub_range
 from ..runner import task
 from ..runtime import get_manager
 from .captioning import CaptionResult, caption_images
-from .text_to_image import generate_images
+from .text_to_image import ChargeFn, generate_images
 
 
 @dataclass(frozen=True)
@@ -79,17 +79,25 @@ def round_trip(
     seed: int | None = None,
     manager: ModelManager | None = None,
     progress: ProgressFn | None = None,
+    charge: ChargeFn | None = None,
 ) -> RoundTripResult:
     """Caption ``image`` (a path — an uploaded file as the page hands it on —, its bytes or a picture), generate an
     image from that caption (``steps``/``seed`` as :func:`~mmdemo.tasks.text_to_image.generate_images` takes and
     checks them: None or 0 steps: the model's choice; None: a random seed), caption the generated image, and
-    measure with CLIP how close each step stayed."""
+    measure with CLIP how close each step stayed. ``charge``: the generated image's work, as
+    :func:`~mmdemo.tasks.text_to_image.generate_images` charges it (the client's budget)."""
     manager = manager or get_manager()
     began = time.perf_counter()
     photo = load_image(image, ImageLimits.from_settings(manager.settings))
     caption = caption_images([photo], manager=manager, progress=sub_range(progress, 0.0, 0.15))[0]
     generation = generate_images(
-        caption.text, steps=steps, seed=seed, clip_score=False, manager=manager, progress=sub_range(progress, 0.15, 0.8)
+        caption.text,
+        steps=steps,
+        seed=seed,
+        clip_score=False,
+        manager=manager,
+        progress=sub_range(progress, 0.15, 0.8),
+        charge=charge,
     )
     generated = generation.images[0]
     back = caption_images([generated.image], manager=manager, progress=sub_range(progress, 0.8, 0.9))[0]

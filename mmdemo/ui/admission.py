@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..errors import BudgetError, InputError
 from ..messages import Message, say
 from ..settings import Settings
 from .access import UNLIMITED, AccessPolicy, from_mcp_loopback, policy_of
@@ -138,13 +138,13 @@ class Admission:
             raise InputError(self.upload_message(wait))
 
     def charge_work(self, client: str, amount: float) -> None:
-        """Charge ``amount`` megapixel-steps to ``client``; :class:`~mmdemo.errors.InputError` when over budget."""
+        """Charge ``amount`` megapixel-steps to ``client``; :class:`~mmdemo.errors.BudgetError` when over budget."""
         if self.work_per_hour <= 0:
             return
         wait = self.work.take(client, amount, self.work_per_hour)
         if wait > 0:
             left = max(self.work_per_hour - self.work.used(client), 0.0)
-            raise InputError(
+            raise BudgetError(
                 Message(
                     "t2i.client_budget",
                     work=f"{amount:.3g}",

@@ -45,6 +45,7 @@ from ..messages import Message, Page, text
 from ..models.hub import public_model_id
 from ..models.manager import ModelManager
 from ..params import documented
+from .admission import work_charge
 from .audio_emotion import details_block
 from .availability import AvailabilityView
 from .events import model_event, output_folder, progress_to, run_controls
@@ -191,7 +192,8 @@ def evaluate(
     for emotion; "prompt" for t2i)."""
     locale = request_locale()
     step = progress_to(progress, locale)
-    options = EvalOptions(limit=limit, emotion_source=emotion_source, seed=seed)  # checked by the run
+    charge = work_charge()  # text to image: the client's budget, as on its tab
+    options = EvalOptions(limit=limit, emotion_source=emotion_source, seed=seed, charge=charge)  # checked by the run
     work = output_folder()
     try:
         step(0.0, Message("eval.progress.unpacking"))
@@ -226,7 +228,7 @@ def evaluate_example(
     locale = request_locale()
     task = BUILTIN[name].task
     require_models(manager, task, emotion_source)
-    options = EvalOptions(limit=limit, emotion_source=emotion_source, seed=seed)
+    options = EvalOptions(limit=limit, emotion_source=emotion_source, seed=seed, charge=work_charge())
     data: Dataset = resolve_dataset(task, name)
     shown = Message("eval.example.set", name=Page(EXAMPLES[name]))
     result = runner.evaluate(data, manager, options, progress=False, step=progress_to(progress, locale))

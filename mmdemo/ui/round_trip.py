@@ -22,6 +22,7 @@ from ..params import documented
 from ..tasks.round_trip import RoundTripResult
 from ..tasks.round_trip import round_trip as run_round_trip
 from ..tasks.text_to_image import SEED, STEPS, clip_words
+from .admission import work_charge
 from .availability import AvailabilityView
 from .events import model_event, progress_to, run_controls
 from .i18n import request_locale, tr
@@ -72,7 +73,10 @@ def round_trip(
     """Photo → caption → an image generated from the caption → its caption, with CLIP similarities
     (the cycle-consistency score is photo vs generated image)."""
     # ``image``: the uploaded file as the gate hands it on (a path-like Upload), passed on as it is.
-    result = run_round_trip(image, steps=steps, seed=seed, manager=manager, progress=progress_to(progress))
+    charge = work_charge()  # the generated image counts against the client's text-to-image budget
+    result = run_round_trip(
+        image, steps=steps, seed=seed, manager=manager, progress=progress_to(progress), charge=charge
+    )
     return result.caption.text, result.generated, result.caption_back.text, describe(result, request_locale())
 
 
