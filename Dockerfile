@@ -13,7 +13,10 @@ ARG TORCH_INDEX=https://pypi.org/simple
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH \
     NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860
-RUN python -m venv /opt/venv \
+# The Debian packages the app uses (mmdemo/deploy.py DEBIAN_PACKAGES): a font with Chinese glyphs for plots.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/* \
+    && python -m venv /opt/venv \
     && useradd --create-home --uid 1000 --shell /usr/sbin/nologin mmdemo
 
 WORKDIR /app

@@ -1,7 +1,7 @@
 """A ready-to-push Hugging Face Space folder (:func:`write_space`): the app, the package, the examples, a
-README with the Space front matter, and a requirements file with a torch that the hardware runs (ZeroGPU
-supports fewer torch versions than this project pins for local installs). The ZeroGPU decorator itself
-is in :mod:`mmdemo.zerogpu`.
+README with the Space front matter, the Debian packages it uses (``packages.txt``), and a requirements file with a
+torch that the hardware runs (ZeroGPU supports fewer torch versions than this project pins for local installs).
+The ZeroGPU decorator itself is in :mod:`mmdemo.zerogpu`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ HARDWARE = (
 ZEROGPU_TORCH = "torch>=2.8,<2.12"
 """torch versions ZeroGPU runs (its documentation listed 2.8–2.11 when this was written)."""
 ZEROGPU_PYTHON = "3.12"
+DEBIAN_PACKAGES = ("fonts-wqy-microhei",)
+"""Debian packages the app uses beyond Python's: a font with Chinese glyphs (the Evaluate tab's plots for a Chinese
+page). A Space installs them from ``packages.txt``; the Dockerfile installs the same."""
 
 
 def _device_type(hardware: str) -> str:
@@ -208,4 +211,5 @@ def write_space(out: str | os.PathLike[str], hardware: str = "cpu-basic", title:
     )
     (out / "requirements.txt").write_text(space_requirements(hardware, requirements, dev), encoding="utf-8")
     (out / "README.md").write_text(space_readme(hardware, title), encoding="utf-8")
+    (out / "packages.txt").write_text("".join(f"{name}\n" for name in DEBIAN_PACKAGES), encoding="utf-8")
     return out

@@ -14,6 +14,7 @@ import yaml
 from mmdemo.cli import main as cli_main
 from mmdemo.deploy import (
     CPU_TORCH_INDEX,
+    DEBIAN_PACKAGES,
     PIPELINE_COMPONENTS,
     ROOT,
     ZEROGPU_TORCH,
@@ -148,6 +149,7 @@ def test_space_folder(tmp_path: Path, hardware: str) -> None:
     meta = _front_matter((out / "README.md").read_text())
     assert meta["sdk"] == "gradio" and meta["sdk_version"] == gradio.__version__
     assert (out / meta["app_file"]).is_file() and (out / "mmdemo" / "models" / "specs.py").is_file()
+    assert (out / "packages.txt").read_text().split() == list(DEBIAN_PACKAGES) == ["fonts-wqy-microhei"]
     assert meta["suggested_hardware"] == hardware
     device = "cpu" if hardware.startswith("cpu") else "cuda"
     expected = {s.default_for(device) for s in SPECS.values() if not s.default_for(device).startswith("pip:")}
@@ -271,6 +273,8 @@ def test_dockerfile_agrees_with_what_is_tested() -> None:
     assert compiled and compiled.group(1).split() == sources, sources  # bytecode the user could not write
     assert re.search(r"^USER mmdemo$", text, re.M) and "useradd --create-home --uid 1000" in text
     assert "GRADIO_SERVER_NAME=0.0.0.0" in text and "GRADIO_SERVER_PORT=7860" in text
+    installed = re.search(r"apt-get install -y --no-install-recommends ([^\\&]+)", text)
+    assert installed and installed.group(1).split() == list(DEBIAN_PACKAGES)  # what a Space gets (packages.txt)
     assert "http://127.0.0.1:7860/" in text.split("HEALTHCHECK", 1)[1]
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"tests", "benchmarks", "mmdemo/testing"} <= set(ignored)

@@ -21,7 +21,7 @@ from mmdemo.evaluation.metrics import (
     vqa_normalize,
     word_edits,
 )
-from mmdemo.evaluation.plots import BAR, bin_counts, confusion_image, histogram
+from mmdemo.evaluation.plots import BAR, bin_counts, cjk_font_path, confusion_image, histogram
 
 # ------------------------------------------------------------------------------------------ tokens
 
@@ -250,3 +250,137 @@ def test_confusion_image_cells() -> None:
     image = confusion_image(["neutral", "happy"], [[3, 1], [0, 2]], title="t")
     assert isinstance(image, Image.Image) and image.width >= 360
     assert image.getpixel((image.width // 2, image.height // 2)) != (255, 255, 255)
+
+
+# ------------------------------------------------------------------------------------------ plots' words
+
+ZH = "zh-CN"
+INF = float("inf")
+
+
+def _result(task: str, pairs: list[tuple[str, str]]):
+    from mmdemo.evaluation.runner import EvalResult, ItemResult, score
+
+    items = [ItemResult(f"item-{n}", n, reference, prediction) for n, (reference, prediction) in enumerate(pairs, 1)]
+    return EvalResult(task, "set", "set", items, score(task, items), ["m"], [], 1.0)
+
+
+ASR = [("hello world", "hello world"), ("a b c d", "a b x d"), ("one two", "three")]
+EMOTION = [("neu", "neutral"), ("sad", "sad"), ("ang", "happy"), ("hap", "happy")]
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list[tuple[str, tuple, dict]]:
+    """The words each plot of ``write_report`` is drawn with: (function, positional, keyword arguments)."""
+    from mmdemo.evaluation import plots
+
+    calls: list[tuple[str, tuple, dict]] = []
+    for name in ("histogram", "confusion_image"):
+        original = getattr(plots, name)
+
+        def record(*args, _name=name, _original=original, **kwargs):
+            calls.append((_name, args, kwargs))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(plots, name, record)
+    return calls
+
+
+def _report(tmp_path, task: str, pairs: list[tuple[str, str]], **kwargs) -> tuple[str, Image.Image]:
+    from mmdemo.evaluation.report import write_report
+
+    folder = tmp_path / f"{task}-{kwargs.get('locale', 'default')}"
+    report = write_report(_result(task, pairs), folder, **kwargs).read_text(encoding="utf-8")
+    (png,) = folder.glob("*.png")
+    return report, Image.open(png).convert("RGB")
+
+
+def test_the_report_plots_are_in_the_visitors_language(tmp_path, drawn) -> None:
+    """Issue 23: the Evaluate tab's plots said the app's own words in English on a Chinese page."""
+    report, _ = _report(tmp_path, "asr", ASR, locale=ZH)
+    _report(tmp_path, "emotion", EMOTION, locale=ZH)
+    (_, _, hist), (_, (labels, matrix), confusion) = drawn
+    assert hist["title"] == "语音识别：3 条" and hist["xlabel"] == "每条的词错误率（%）"
+    assert hist["labels"][0] == "0" and hist["labels"][-1] == ">=100"  # numbers: the same in every language
+    assert labels == ["中性", "开心", "悲伤", "愤怒"]  # the app's emotion words, as the Emotion tab says them
+    assert confusion == {"title": "语音情绪：混淆矩阵", "predicted": "预测", "reference": "行：参考答案"}
+    assert matrix == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]]
+    # report.md stays English
+    assert "## Plots" in report and "![Distribution of the word error rate per item (%)](wer-histogram.png)" in report
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in report)
+
+
+def test_the_report_plots_in_english_are_unchanged(tmp_path, drawn) -> None:
+    _, hist_image = _report(tmp_path, "asr", ASR)
+    _, confusion_png = _report(tmp_path, "emotion", EMOTION, locale="en")
+    (_, hist_args, hist), (_, confusion_args, confusion) = drawn
+    assert hist["title"] == "Speech recognition: 3 items" and hist["xlabel"] == "word error rate per item (%)"
+    assert confusion_args[0] == ["neutral", "happy", "sad", "angry"]
+    assert confusion == {
+        "title": "Speech emotion: confusion matrix",
+        "predicted": "predicted",
+        "reference": "rows: reference",
+    }
+    # the same pixels as the plots drawn with the English words the report always used (and the defaults)
+    same = histogram(
+        *hist_args, title="Speech recognition: 3 items", xlabel="word error rate per item (%)", labels=hist["labels"]
+    )
+    assert hist_image.tobytes() == same.convert("RGB").tobytes()
+    before = confusion_image(*confusion_args, title="Speech emotion: confusion matrix")
+    assert confusion_png.tobytes() == before.convert("RGB").tobytes()
+
+
+def _ink(image: Image.Image, box: tuple[int, int, int, int]) -> bytes:
+    """The pixels of ``box`` as ink (1) or paper (0)."""
+    return image.crop(box).convert("L").point(lambda v: 1 if v < 160 else 0).tobytes()
+
+
+@pytest.mark.skipif(
+    cjk_font_path() is None,
+    reason="no font with Chinese glyphs here (scripts/test.sh installs fonts-wqy-microhei)",
+)
+def test_chinese_plots_are_drawn_with_chinese_glyphs(tmp_path, monkeypatch) -> None:
+    from mmdemo.evaluation import plots
+
+    font = plots.font_for("语音识别", 20)
+    assert font.path == plots.cjk_font_path() and plots.font_for("WER", 20).path != font.path  # Latin: bundled
+    # a font with the glyphs draws each character differently (a font without draws one box for all of them)
+    masks = {bytes(font.getmask(ch)) for ch in "语音识别混淆矩阵"}
+    assert len(masks) == 8 and all(any(mask) for mask in masks)
+
+    _, hist_en = _report(tmp_path, "asr", ASR, locale="en")
+    _, hist_zh = _report(tmp_path, "asr", ASR, locale=ZH)
+    _, confusion_en = _report(tmp_path, "emotion", EMOTION, locale="en")
+    _, confusion_zh = _report(tmp_path, "emotion", EMOTION, locale=ZH)
+    title_band = (0, 0, hist_zh.width, 45)
+    assert _ink(hist_zh, title_band) != _ink(hist_en, title_band) and any(_ink(hist_zh, title_band))
+    assert confusion_zh.tobytes() != confusion_en.tobytes()
+    # the Chinese words drawn in Pillow's bundled font (boxes) are other pixels than in the Chinese font
+    monkeypatch.setattr(plots, "cjk_font_path", lambda: None)
+    edges = [0, 1e-9, 5, 10, 20, 30, 50, 100, INF]
+    boxes = plots.histogram([0, 12, 100], edges, title="语音识别：3 条", xlabel="每条的词错误率（%）")
+    assert _ink(boxes, title_band) != _ink(hist_zh, title_band)
+
+
+def test_without_a_chinese_font_the_plots_are_english(tmp_path, drawn, monkeypatch, caplog) -> None:
+    from mmdemo.evaluation import plots
+
+    monkeypatch.setattr(plots, "cjk_font_path", lambda: None)
+    assert not plots.can_draw("语音识别") and plots.can_draw("Speech recognition", "0-25")
+    with caplog.at_level("WARNING", logger="mmdemo.evaluation.report"):
+        _, image = _report(tmp_path, "emotion", EMOTION, locale=ZH)
+    (_, (labels, _), confusion) = drawn[0]
+    assert labels == ["neutral", "happy", "sad", "angry"] and confusion["title"] == "Speech emotion: confusion matrix"
+    assert "No font with Chinese glyphs" in caplog.text and image.width >= 360
+    # given Chinese words anyway, a plot is still drawn (boxes for the missing glyphs), not an error
+    assert plots.confusion_image(["中性"], [[1]], title="语音情绪", predicted="预测", reference="行").width >= 360
+
+
+def test_the_evaluate_tab_draws_its_plots_in_the_visitors_language(tmp_path, drawn, monkeypatch) -> None:
+    from mmdemo.ui.evaluate import _shown
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    _, _, (plot,), _, _ = _shown(_result("asr", ASR), "asr", "set", ZH)
+    assert plot.endswith("wer-histogram.png")
+    ((_, _, hist),) = drawn
+    assert hist["title"] == "语音识别：3 条" and hist["xlabel"] == "每条的词错误率（%）"

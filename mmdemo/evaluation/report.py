@@ -2,17 +2,23 @@
 
 The words of the tables (titles, metric names, headers, definitions) are keyed (:mod:`mmdemo.messages`): the
 Evaluate tab shows them in the visitor's language (:func:`item_table`, :func:`metric_rows` rendered there); the
-terminal, the JSON and ``report.md`` with its plots are English (Pillow's bundled font draws no Chinese)."""
+terminal, the JSON and ``report.md`` are English. The plots' words (titles, axis labels, emotion words) follow
+:func:`write_report`'s ``locale``: drawn in a font with Chinese glyphs where this machine has one, else in English
+(:func:`mmdemo.evaluation.plots.can_draw`)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from ..messages import Message, text
+from ..tasks.emotion_labels import emotion_word
 from .runner import EvalResult, ItemResult
+
+log = logging.getLogger(__name__)
 
 TASK_KEYS = ("caption", "vqa", "ocr", "asr", "emotion", "t2i")
 TITLES: dict[str, Message] = {task: Message(f"eval.title.{task}") for task in TASK_KEYS}
@@ -143,35 +149,36 @@ def write_json(result: EvalResult, path: str | Path, command: str = "") -> Path:
 # ------------------------------------------------------------------------------------------ report
 
 INF = float("inf")
-HISTOGRAMS: dict[str, tuple[str, str, list[float], list[str]]] = {
-    # task → (per-item score, x label, bin edges, bin labels); plain ASCII: Pillow's bundled font has no – or ≥
+HISTOGRAMS: dict[str, tuple[str, Message, list[float], list[str]]] = {
+    # task → (per-item score, x label, bin edges, bin labels); the bin labels are numbers, the same in every
+    # language, in plain ASCII: Pillow's bundled font has no – or ≥
     "asr": (
         "wer",
-        "word error rate per item (%)",
+        Message("eval.plot.xlabel.asr"),
         [0, 1e-9, 5, 10, 20, 30, 50, 100, INF],
         ["0", "<5", "5-10", "10-20", "20-30", "30-50", "50-100", ">=100"],
     ),
     "ocr": (
         "cer",
-        "character error rate per item (%)",
+        Message("eval.plot.xlabel.ocr"),
         [0, 1e-9, 2, 5, 10, 20, 50, 100, INF],
         ["0", "<2", "2-5", "5-10", "10-20", "20-50", "50-100", ">=100"],
     ),
     "caption": (
         "cider_d",
-        "CIDEr-D per item (x100)",
+        Message("eval.plot.xlabel.caption"),
         [0, 25, 50, 75, 100, 150, 200, 300, INF],
         ["0-25", "25-50", "50-75", "75-100", "100-150", "150-200", "200-300", ">=300"],
     ),
     "vqa": (
         "accuracy",
-        "VQA accuracy per question (%)",
+        Message("eval.plot.xlabel.vqa"),
         [0, 1e-9, 30, 60, 90, 100, INF],
         ["0", "<30", "30-60", "60-90", "90-<100", "100"],
     ),
     "t2i": (
         "clip_score",
-        "CLIP score per prompt",
+        Message("eval.plot.xlabel.t2i"),
         [0, 15, 20, 25, 30, 35, INF],
         ["<15", "15-20", "20-25", "25-30", "30-35", ">=35"],
     ),
@@ -231,8 +238,24 @@ def item_table(result: EvalResult, locale: str = "en") -> tuple[list[str], list[
     return [text(name, locale) for name, _ in columns], [[plain(get(r)) for _, get in columns] for r in result.items]
 
 
-def write_report(result: EvalResult, folder: str | Path, command: str = "") -> Path:
-    """``folder/report.md`` with the results, definitions, plots (PNG, drawn with Pillow) and every item."""
+def _plot_locale(locale: str, words: list[Message | str]) -> str:
+    """``locale`` if the plots' ``words`` in it can be drawn here (Chinese needs a font with its glyphs), else
+    "en" (logged: the plots are in English then)."""
+    from .plots import can_draw
+
+    if locale == "en" or can_draw(*(text(word, locale) for word in words)):
+        return locale
+    log.warning(
+        "No font with Chinese glyphs on this machine (install fonts-wqy-microhei, or any font fontconfig lists "
+        "for :lang=zh): the evaluation plots are drawn in English instead of %s.",
+        locale,
+    )
+    return "en"
+
+
+def write_report(result: EvalResult, folder: str | Path, command: str = "", locale: str = "en") -> Path:
+    """``folder/report.md`` with the results, definitions, plots (PNG, drawn with Pillow) and every item.
+    report.md is English; the plots' words are in ``locale`` (English where this machine cannot draw them)."""
     from .plots import confusion_image, histogram
 
     folder = Path(folder)
@@ -258,7 +281,16 @@ def write_report(result: EvalResult, folder: str | Path, command: str = "") -> P
         lines += ["## Notes", ""] + [f"- {note}" for note in result.notes] + [""]
     plots: list[tuple[str, str]] = []
     if result.task == "emotion" and agg.get("labels"):
-        confusion_image(agg["labels"], agg["confusion"], title="Speech emotion: confusion matrix").save(
+        words: list[Message | str] = [
+            Message("eval.plot.confusion_title", title=TITLES[result.task]),
+            *(emotion_word(label) for label in agg["labels"]),  # the app's emotion words (a model's own: as is)
+            Message("eval.plot.predicted"),
+            Message("eval.plot.rows_reference"),
+        ]
+        drawn_in = _plot_locale(locale, words)
+        shown = [text(word, drawn_in) for word in words]
+        title, labels, predicted, reference = shown[0], shown[1:-2], shown[-2], shown[-1]
+        confusion_image(labels, agg["confusion"], title=title, predicted=predicted, reference=reference).save(
             folder / "confusion.png"
         )
         plots.append(("Confusion matrix (rows: reference, columns: predicted)", "confusion.png"))
@@ -267,9 +299,10 @@ def write_report(result: EvalResult, folder: str | Path, command: str = "") -> P
         values = [r.scores[key] for r in result.items if r.scores.get(key) is not None]
         if values:
             name = f"{key.replace('_', '-')}-histogram.png"
-            histogram(
-                values, edges, title=f"{TITLES[result.task]}: {len(values)} items", xlabel=xlabel, labels=labels
-            ).save(folder / name)
+            words = [Message("eval.plot.histogram_title", title=TITLES[result.task], count=len(values)), xlabel]
+            drawn_in = _plot_locale(locale, words)
+            title, shown_xlabel = (text(word, drawn_in) for word in words)
+            histogram(values, edges, title=title, xlabel=shown_xlabel, labels=labels).save(folder / name)
             plots.append((f"Distribution of the {xlabel}", name))
     if plots:
         lines += ["## Plots", ""]

@@ -8,7 +8,8 @@ queue lane (``evaluate``): a long evaluation never holds up the other tabs' requ
 
 The options are the evaluation's declarations (:data:`~mmdemo.evaluation.datasets.TASK`,
 :data:`~mmdemo.evaluation.runner.LIMIT` …). The tables, the summary and the messages are in the visitor's
-language; the plots and the JSON are English (data, and Pillow's bundled font draws no Chinese).
+language, the plots too where the machine has a font with Chinese glyphs (else English, with a warning in the log);
+the JSON is English (data).
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def _shown(result: EvalResult, task: str, stem: str, locale: str) -> Outputs:
     """The page's outputs of a finished run: metrics, summary, plots, items and the JSON file."""
     out = output_folder()
     json_path = write_json(result, out / f"{stem}.{task}.json")
-    write_report(result, out)
+    write_report(result, out, locale=locale)
     plots = [str(p) for p in sorted(out.glob("*.png"))]
     headers, rows = item_table(result, locale)
     metrics = {
