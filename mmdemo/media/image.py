@@ -8,6 +8,9 @@ touched); transparency is composited over white.
 Slow decoders get a smaller pixel budget (:attr:`ImageLimits.max_slow_pixels`): JPEG 2000 (whose decoder holds
 Python's GIL, so a large one stalls every thread of the app) is decoded at a reduced resolution that fits, and
 formats Pillow decodes in Python (QOI, uncompressed DDS, RLE BMP, plain and 16-bit PPM) are refused above it.
+The slow decodes that remain run in a worker process (:mod:`~mmdemo.media.decode_worker`), so the app's other threads
+keep running meanwhile, within a time budget (:data:`~mmdemo.media.decode_worker.TIME_BUDGET_S`); fast formats are
+decoded in the calling thread.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
 from ..messages import Message
+from . import decode_worker
 from .files import check_file_size, display_name, location, looks_like, read_limited, sniff, what_it_is
 
 __all__ = ["ImageLimits", "load_image"]
@@ -248,12 +252,50 @@ def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
         try:
             _check_size(*im.size, limits)  # from the header: nothing decoded yet
             _limit_slow_decode(im, limits)
+            if _is_slow(im):
+                decoded = _decode_in_worker(data, im, limits)
+                if decoded is not None:
+                    im.close()
+                    return decoded
             _load(im, limits)  # the full decode of the first frame; a truncated file fails here
         except BaseException:
             im.close()
             raise
     with im:
         return _to_rgb(_exif_transpose(im))
+
+
+def _decode_in_worker(data: bytes, im: Image.Image, limits: ImageLimits) -> Image.Image | None:
+    """The slow decode of ``im`` (opened from ``data``, checked, its reduction set) in a worker process, as
+    :func:`_decode` would do it here: the RGB image; None where no worker can run (decode it here then)."""
+    try:
+        mode, size, pixels = decode_worker.run(_decode_slow, data, im.format or "", getattr(im, "_reduce", 0), limits)
+    except decode_worker.Unavailable:
+        return None
+    except decode_worker.TimedOut as exc:
+        raise InputError(Message("image.decode_too_slow", format=im.format or "?", seconds=f"{exc.seconds:g}")) from exc
+    except decode_worker.WorkerDied as exc:
+        raise InputError(_DAMAGED) from exc
+    return Image.frombytes(mode, size, pixels)
+
+
+def _decode_slow(data: bytes, format: str, reduce: int, limits: ImageLimits) -> tuple[str, tuple[int, int], bytes]:
+    """In a decode worker: what :func:`_decode` does with ``data`` once it is checked (``format``: what it was
+    identified as; ``reduce``: the reduction :func:`_limit_slow_decode` set), as the RGB image's mode, size and
+    pixels."""
+    with _bomb_guard(limits):
+        try:
+            im = Image.open(io.BytesIO(data), formats=[format] if format in _formats() else _formats())
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise
+        except Exception as exc:  # it opened in the app's process: not expected
+            raise InputError(_DAMAGED) from exc
+        with im:
+            if reduce:
+                im.reduce = reduce  # type: ignore[assignment,method-assign]  # the plugin's setter
+            _load(im, limits)
+            rgb = _to_rgb(_exif_transpose(im))
+    return rgb.mode, rgb.size, rgb.tobytes()
 
 
 def _formats() -> list[str]:
