@@ -160,6 +160,11 @@ def test_a_clip_of_one_window_shows_no_timeline(page, tmp_path: Path) -> None:
 TITLES_JS = """(selector) => [...document.querySelectorAll(
   selector + ' svg .role-axis-title, ' + selector + ' svg .role-legend-title')].map((t) => t.textContent)"""
 """The axis and legend titles a plot draws (Vega's SVG)."""
+WATCH_TITLES_JS = """() => { window.__plotTitles = new Set(); const seen = () => document.querySelectorAll(
+  '[id^=emotion-] svg .role-axis-title, [id^=emotion-] svg .role-legend-title').forEach(
+  (t) => window.__plotTitles.add(t.textContent));
+  new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true}); seen(); }"""
+"""Records every axis and legend title the Emotion tab's plots ever draw (``window.__plotTitles``)."""
 PLOT_TITLES = {
     "en": {
         "#emotion-timeline": ["time (s, window centre)", "probability", "Emotion"],
@@ -177,7 +182,8 @@ PLOT_TITLES = {
 @pytest.mark.parametrize("locale", ["en", "zh-CN"])
 def test_the_plots_titles_are_in_the_visitors_language(browser, app_url: str, locale: str) -> None:
     """The timeline's, pitch and loudness plots' axis and legend titles read as text in the visitor's language
-    after a run (not as a translation key, ``__i18n__{…}``, which Gradio left in a plot shown after the load)."""
+    after a run, and are never drawn as a translation key (``__i18n__{…}``, which Gradio leaves in a plot shown
+    after the load), not even for a moment before the run's last update."""
     chinese = locale == "zh-CN"
     page = open_page(browser, app_url, DESKTOP, chinese=chinese)
     try:
@@ -187,6 +193,7 @@ def test_the_plots_titles_are_in_the_visitors_language(browser, app_url: str, lo
         page.locator("#emotion-prosody").get_by_text(
             "频谱图、音高与响度" if chinese else "Spectrogram, pitch and loudness"
         ).click()
+        page.evaluate(WATCH_TITLES_JS)
         page.locator("#emotion-button").click()
         for plot in PLOT_TITLES[locale]:
             page.locator(f"{plot} svg .role-axis-title").first.wait_for(timeout=300_000)
@@ -197,6 +204,9 @@ def test_the_plots_titles_are_in_the_visitors_language(browser, app_url: str, lo
                 break
             page.wait_for_timeout(250)
         assert shown == PLOT_TITLES[locale]
+        drawn = page.evaluate("() => [...window.__plotTitles]")
+        assert set(drawn) >= {title for titles in PLOT_TITLES[locale].values() for title in titles}
+        assert not [title for title in drawn if "__i18n__" in title], drawn
     finally:
         page.close()
 

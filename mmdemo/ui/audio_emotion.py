@@ -416,6 +416,16 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
         controls=controls,
         reveal=[fused],  # its progress is drawn there (the first output), also when the last run left it hidden
     )
+    # The plots' titles as text in the visitor's language from the click on, before the run's plots arrive (a plot
+    # drawn first with the titles it was built with would show their keys until the update below came).
+    button.click(
+        axis_titles,
+        None,
+        [timeline, pitch_plot, loudness_plot],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
     # Every plot's time axis from 0 to the end of the recording (a 3-second clip has one window: the plot
     # would otherwise zoom onto that one point; the loudness curve spans the whole decoded recording), and its
     # titles in the visitor's language (Gradio leaves them untranslated in a plot shown after the load).
