@@ -40,13 +40,18 @@ LOADED = {
     "round-trip": "#trip-image img",
 }
 """What shows once a tab's example has filled its input (Run before that would run on nothing)."""
+WAVEFORM = "#emotion-audio [data-testid=waveform-controls]"
+"""The Emotion tab's recording, loaded and drawn (Gradio shows a bare 0:00 player while it cannot draw it)."""
+TITLED_JS = """() => [...document.querySelectorAll('#emotion-timeline svg, #emotion-timeline .vega-embed')]
+  .every((el) => !el.textContent.includes('__i18n__'))"""
+"""Whether the Emotion timeline's titles are drawn as text (an SVG plot; a canvas one has no text to read)."""
 BUTTONS = {
     "image": "#caption-button",  # the selected task's (offline: Read text's): see run_examples
     "text-to-image": "#t2i-button",
     "emotion": "#emotion-button",
     "video": "#video-button",
     "round-trip": "#trip-button",
-    "evaluate": "[id^=eval-example-]",  # a built-in data set, run with one click
+    "evaluate": "#eval-example-text-images",  # the first built-in data set, run with one click
 }
 
 
@@ -57,8 +62,16 @@ def run_examples(page, tab: str) -> None:
     if tab == "text-to-image":
         page.locator("#t2i-prompt textarea").fill("a lighthouse on a cliff at sunset")
     elif tab != "evaluate":
-        page.locator(".gallery-item:visible").first.click()  # only the open tab's examples are visible
-        page.locator(LOADED[tab]).first.wait_for(state="attached")
+        for attempt in range(3):
+            page.locator(".gallery-item:visible").first.click()  # only the open tab's examples are visible
+            page.locator(LOADED[tab]).first.wait_for(state="attached")
+            if tab != "emotion":
+                break
+            try:  # the recording's waveform drawn: Analyse before that (a busy machine) may never start a run
+                page.locator(WAVEFORM).first.wait_for(state="visible", timeout=30_000)
+                break
+            except Exception:
+                print(f"emotion: the example's waveform did not show (try {attempt + 1})")
     button = BUTTONS[tab]
     if tab == "image":  # one Run button per task, the selected one's shown
         runs = "#caption-right button[id$=-button]"
@@ -66,6 +79,29 @@ def run_examples(page, tab: str) -> None:
         button = f"#{page.evaluate(shown)}"
     run_to_the_end(page, button)
     page.wait_for_timeout(1000)  # the follow-up updates (plots, send buttons) after the run
+    if tab == "emotion":  # the plots' titles come in a follow-up after the run (their __i18n__ keys until then)
+        try:
+            page.wait_for_function(TITLED_JS, timeout=30_000)
+        except Exception:  # the run is done: the screenshot shows what a visitor sees
+            print("emotion: the timeline still shows an __i18n__ key 30 s after the run")
+        page.wait_for_timeout(2000)
+
+
+SELECTED_JS = "(i) => document.querySelectorAll('button[role=tab]')[i].getAttribute('aria-selected') === 'true'"
+
+
+def _open_tab(page, i: int, slug: str) -> None:
+    """Open the ``i``-th tab and check that it opened (tried again if not): a screenshot of the wrong tab under the
+    right tab's name is worse than a warning."""
+    for attempt in range(3):
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator("button[role=tab]").nth(i).click(force=True)
+        try:
+            page.wait_for_function(SELECTED_JS, arg=i, timeout=10_000)
+            break
+        except Exception:
+            print(f"{slug}: its tab did not open (try {attempt + 1})")
+    page.wait_for_timeout(800)
 
 
 def main() -> None:
@@ -95,12 +131,12 @@ def main() -> None:
             page.set_default_timeout(60_000)
             page.goto(url)
             page.locator(".gradio-container").first.wait_for()
+            page.locator("button[role=tab]").first.wait_for()  # a busy machine drew them after 2 s: no tab was opened
             page.wait_for_timeout(2000)
             names = _tab_names(page)
             for i, (_, slug) in enumerate(TABS):
                 if i < len(names):
-                    page.locator("button[role=tab]").nth(i).click(force=True)
-                    page.wait_for_timeout(800)
+                    _open_tab(page, i, slug)
                 if args.models == "tiny" or slug == "image":  # offline: Read text works (a model in a wheel)
                     try:
                         run_examples(page, slug)
