@@ -20,6 +20,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+UNET_WEIGHTS = ("float", "int8", "hybrid")
+"""The CPU fast path's forms of the text-to-image UNet (``cpu_unet_weights``; ``mmdemo/models/openvino.py``)."""
 
 
 def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -132,6 +134,10 @@ class Settings:
     cpu_int8: bool = False
     """With the CPU fast path: the captioner's linear layers in int8 (dynamic quantization; faster, a small
     change in numerics, see ``mmdemo/models/blip.py``). Off by default; ``MMDEMO_CPU_INT8=1`` turns it on."""
+    cpu_unet_weights: str = "float"
+    """With the CPU fast path: the text-to-image UNet's weights in OpenVINO, one of :data:`UNET_WEIGHTS`: ``float``
+    (bf16/f32 as the CPU computes), ``int8`` (8-bit weights), ``hybrid`` (8-bit weights, 8-bit convolution and
+    attention activations). Each converted once and cached (``MMDEMO_CPU_UNET_WEIGHTS``)."""
     memory_budget_gb: float | None = None
     """Models kept on the compute device at once (GPU memory on CUDA, RAM on CPU). None = auto."""
     offload_budget_gb: float | None = None
@@ -252,6 +258,7 @@ class Settings:
             mcp_server=_env_bool(env, "MMDEMO_MCP", False),
             cpu_fast_path=_env_bool(env, "MMDEMO_CPU_FAST_PATH", True),
             cpu_int8=_env_bool(env, "MMDEMO_CPU_INT8", defaults.cpu_int8),
+            cpu_unet_weights=env.get("MMDEMO_CPU_UNET_WEIGHTS", "").strip().lower() or defaults.cpu_unet_weights,
         )
         name = (profile or env.get("MMDEMO_PROFILE", "").strip().lower() or "auto").lower()
         name = detect_profile(env) if name == "auto" else name
@@ -278,6 +285,8 @@ class Settings:
             raise InputError(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)} or cuda:N.")
         if self.dtype not in DTYPES:
             raise InputError(f"Unknown dtype {self.dtype!r}: use one of {', '.join(DTYPES)}.")
+        if self.cpu_unet_weights not in UNET_WEIGHTS:
+            raise InputError(f"Unknown UNet weights {self.cpu_unet_weights!r}: use one of {', '.join(UNET_WEIGHTS)}.")
         if self.max_upload_mb <= 0 or self.max_image_pixels <= 0:
             raise InputError("Upload limits must be positive.")
         if self.max_generated_side < 64 or self.max_generated_side % 8:

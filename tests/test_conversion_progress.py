@@ -56,7 +56,7 @@ def convert_reporting(folder: Path, key: str) -> list[tuple[float, Any]]:
     """Convert ``key`` of ``folder`` as a load with a progress callback does; the callback's calls."""
     calls: list[tuple[float, Any]] = []
     with conversion.reporting(lambda fraction, message: calls.append((fraction, message)), "Text to image"):
-        target, converted = CACHE.get(folder, key, slow_convert, parameters=PARAMETERS)
+        target, converted = CACHE.get(folder, key, slow_convert, parameters=lambda: PARAMETERS)
     assert converted and (target / "done").read_text() == "ok"
     return calls
 
@@ -119,10 +119,37 @@ def test_without_a_callback_nothing_ticks(folder: Path) -> None:
         (out / "done").write_text("ok")
 
     with conversion.reporting(None, "Text to image"):  # what a load without a callback sets
-        CACHE.get(folder, "k1", convert, parameters=PARAMETERS)
-    CACHE.get(folder, "k2", convert, parameters=PARAMETERS)  # nothing set: the CLI, a preload
+        CACHE.get(folder, "k1", convert, parameters=lambda: PARAMETERS)
+    CACHE.get(folder, "k2", convert, parameters=lambda: PARAMETERS)  # nothing set: the CLI, a preload
     assert seen == [[], []]
     assert len(recorded(folder)) == 2  # still measured for the next estimate
+
+
+def test_the_count_and_the_estimate_are_worked_out_only_when_needed(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached conversion asks nothing (no parameter count: the UNet's headers are not read); a conversion
+    without a waiting bar counts the parameters (for the record) but reads no estimate."""
+    counted: list[int] = []
+    estimated: list[float] = []
+    real_estimate = conversion.estimate_seconds
+
+    def count() -> int:
+        counted.append(PARAMETERS)
+        return PARAMETERS
+
+    def estimate(root: Path, parameters: int) -> float:
+        estimated.append(parameters)
+        return real_estimate(root, parameters)
+
+    monkeypatch.setattr(conversion, "estimate_seconds", estimate)
+    CACHE.get(folder, "k1", slow_convert, parameters=count)  # no bar waiting
+    assert counted == [PARAMETERS] and estimated == [] and len(recorded(folder)) == 1
+    with conversion.reporting(lambda fraction, message: None, "Text to image"):
+        _, converted = CACHE.get(folder, "k1", slow_convert, parameters=count)  # cached
+        assert not converted and counted == [PARAMETERS] and estimated == []
+        CACHE.get(folder, "k2", slow_convert, parameters=count)  # a bar waits: now the estimate
+    assert counted == [PARAMETERS] * 2 and estimated == [PARAMETERS]
 
 
 def test_a_visitor_who_left_stops_the_ticker_not_the_conversion(folder: Path) -> None:
@@ -133,7 +160,7 @@ def test_a_visitor_who_left_stops_the_ticker_not_the_conversion(folder: Path) ->
         raise Cancelled
 
     with conversion.reporting(gone, "Text to image"):
-        target, converted = CACHE.get(folder, "k1", slow_convert, parameters=PARAMETERS)
+        target, converted = CACHE.get(folder, "k1", slow_convert, parameters=lambda: PARAMETERS)
     assert converted and (target / "done").is_file()
     assert calls == [0.0] and not tickers()  # the first tick raised
 
@@ -146,6 +173,6 @@ def test_a_failed_conversion_leaves_no_ticker_and_no_record(folder: Path) -> Non
     calls: list[float] = []
     with conversion.reporting(lambda fraction, message: calls.append(fraction), "Text to image"):
         with pytest.raises(RuntimeError, match="killed"):
-            CACHE.get(folder, "k1", broken, parameters=PARAMETERS)
+            CACHE.get(folder, "k1", broken, parameters=lambda: PARAMETERS)
     assert calls[0] == 0.0 and not tickers()  # it ticked, and stopped with the failure
     assert not (CACHE.root(folder) / conversion.TIMES_FILE).exists()

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import mmdemo.models.device as manager_module
-from mmdemo.models import conversion
+from mmdemo.models import conversion, sizes
 from mmdemo.models import openvino as ov_path
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
@@ -79,6 +79,20 @@ def counting_convert(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return calls
 
 
+def counting_parameters(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Spy on the parameter count read from the UNet's safetensors headers: one entry per count."""
+    counted: list[Path] = []
+    real = sizes.estimate_weight_bytes
+
+    def spy(folder: Path, bytes_per_param: int, *args: Any, **kwargs: Any) -> int:
+        if bytes_per_param == 1:  # the conversion's count (the manager sizes models in bytes per dtype)
+            counted.append(Path(folder))
+        return real(folder, bytes_per_param, *args, **kwargs)
+
+    monkeypatch.setattr(sizes, "estimate_weight_bytes", spy)
+    return counted
+
+
 def failing_convert(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("conversion exploded (test)")
@@ -93,11 +107,12 @@ def test_converts_once_then_loads_from_the_cache(
     fast_settings: Settings, ov_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = counting_convert(monkeypatch)
+    counted = counting_parameters(monkeypatch)
     first = ModelManager(fast_settings)
     with first.use("text_to_image") as handle:
         assert isinstance(handle.model.unet, ov_path.OpenVINOUNet)
         assert handle.dtype == torch.bfloat16
-    assert len(calls) == 1
+    assert len(calls) == 1 and [p.name for p in counted] == ["unet"]  # counted once, for the conversion
     (folder,) = [p for p in ov_cache.rglob("unet-*") if p.is_dir()]
     assert "-w16-" in folder.name and "dynamic" in folder.name  # bf16: fp16 weights on disk, every shape
     assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "unet.bin", "unet.xml"]
@@ -105,11 +120,12 @@ def test_converts_once_then_loads_from_the_cache(
 
     failing_convert(monkeypatch)  # a second load must not convert
     second = ModelManager(fast_settings)
-    with second.use("text_to_image") as handle:
+    with second.use("text_to_image", lambda fraction, message: None) as handle:  # a bar waits, yet nothing to do
         assert isinstance(handle.model.unet, ov_path.OpenVINOUNet)
     (row,) = [s for s in second.status() if s.role == "text_to_image"]
     assert row.dtype == "bfloat16 (OpenVINO UNet)"
     assert len(calls) == 1
+    assert len(counted) == 1  # the UNet's headers are read for the estimate only when it converts
 
 
 def test_first_load_moves_the_bar_while_converting(fast_settings: Settings, ov_cache: Path) -> None:

@@ -115,10 +115,13 @@ class ConversionCache:
     def complete(self, target: Path) -> bool:
         return all((target / name).is_file() for name in self.required)
 
-    def get(self, folder: Path, key: str, convert: Callable[[Path], None], parameters: int = 0) -> tuple[Path, bool]:
+    def get(
+        self, folder: Path, key: str, convert: Callable[[Path], None], parameters: Callable[[], int] | None = None
+    ) -> tuple[Path, bool]:
         """The conversion ``key`` of ``folder``, made first by ``convert(scratch_folder)`` when it is not
-        cached; returns (its folder, whether it was converted now). With the model's ``parameters`` count, the
-        conversion reports its progress (:func:`reporting`) and its time is recorded for the next estimate."""
+        cached; returns (its folder, whether it was converted now). With ``parameters`` (the model's parameter
+        count, asked only when it converts), the conversion reports its progress (:func:`reporting`) and its
+        time is recorded for the next estimate."""
         root = self.root(folder)
         target = root / key
         if self.complete(target):
@@ -129,17 +132,39 @@ class ConversionCache:
             scratch = root / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
             scratch.mkdir(parents=True)
             try:
+                count = parameters() if parameters is not None else 0
                 began = time.monotonic()
-                with _ticking(estimate_seconds(root, parameters) if parameters > 0 else None):
+                with _ticking(root, count):
                     convert(scratch)
                 seconds = time.monotonic() - began
                 shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
                 os.replace(scratch, target)
-                if parameters > 0:
-                    _record_time(root, parameters, seconds)
+                if count > 0:
+                    _record_time(root, count, seconds)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
         return target, True
+
+
+# ------------------------------------------------------------------------------ the form
+
+_UNET_WEIGHTS: contextvars.ContextVar[str] = contextvars.ContextVar("mmdemo_unet_weights", default="float")
+
+
+@contextlib.contextmanager
+def unet_weights(form: str) -> Iterator[None]:
+    """Loads inside this block convert a diffusion UNet to ``form`` (``Settings.cpu_unet_weights``): the model
+    manager sets it around a load, as it sets :func:`reporting`; :func:`chosen_unet_weights` reads it."""
+    token = _UNET_WEIGHTS.set(form)
+    try:
+        yield
+    finally:
+        _UNET_WEIGHTS.reset(token)
+
+
+def chosen_unet_weights() -> str:
+    """The UNet form the load in progress was asked for (``float`` outside :func:`unet_weights`)."""
+    return _UNET_WEIGHTS.get()
 
 
 # --------------------------------------------------------------------------------- progress
@@ -205,13 +230,15 @@ def _record_time(root: Path, parameters: int, seconds: float) -> None:
 
 
 @contextlib.contextmanager
-def _ticking(estimate: float | None) -> Iterator[None]:
-    """Report a conversion's progress (:func:`reporting`) while the block runs; the thread is gone afterwards."""
+def _ticking(root: Path, parameters: int) -> Iterator[None]:
+    """Report the progress of a conversion of a model of ``parameters`` whose times ``root`` records
+    (:func:`reporting`) while the block runs; the thread is gone afterwards. Nothing is read without a bar."""
     report = _REPORT.get()
-    if report is None or estimate is None:
+    if report is None or parameters <= 0:
         yield
         return
     progress, title = report
+    estimate = estimate_seconds(root, parameters)
     stop = threading.Event()
     began = time.monotonic()
 

@@ -38,7 +38,7 @@ from ..progress import ProgressFn, sub_range
 from ..settings import Settings
 from . import progress_lines as lines
 from .cache import Entry, ModelCache
-from .conversion import reporting
+from .conversion import reporting, unet_weights
 from .device import (
     Accelerator,
     compute_budgets,
@@ -389,8 +389,10 @@ class ModelManager:
             else:
                 _notify(progress, 0.3, lines.reading(spec.title))
             # One model built at a time in the whole process (see locks.LOADING); a conversion it starts (OpenVINO)
-            # moves this request's bar between "reading" and "ready" (conversion.reporting).
-            with LOADING, reporting(sub_range(progress, 0.3, 0.8), spec.title):
+            # moves this request's bar between "reading" and "ready" (conversion.reporting); a diffusion UNet's is
+            # made in the form the settings ask for (conversion.unet_weights).
+            bar = reporting(sub_range(progress, 0.3, 0.8), spec.title)
+            with LOADING, bar, unet_weights(self.settings.cpu_unet_weights):
                 loaded = loader(folder, self.dtype)
             if tier == "cpu":
                 self._cache.resize(entry, module_bytes(loaded.model) or size)  # not torch (ONNX …): its files' size

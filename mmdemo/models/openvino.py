@@ -25,6 +25,12 @@ the manager's dtype: for a 1-step image they are a small part next to the UNet a
 * **Precision** follows the manager's dtype: bfloat16 → OpenVINO's ``bf16`` inference precision with
   fp16-compressed weights on disk (half the size; fp16 holds more mantissa than bf16), float32 →
   ``f32`` with float32 weights (OpenVINO's CPU default would otherwise be bf16 where the CPU has it).
+* **8-bit forms** (``Settings.cpu_unet_weights``, ``MMDEMO_CPU_UNET_WEIGHTS``): ``int8`` (NNCF's weight-only
+  compression, every weight 8-bit) and ``hybrid`` (optimum-intel's recipe for diffusion UNets: the linear layers'
+  weights 8-bit, the convolutions' and attention's weights and activations 8-bit on the ranges recorded while the
+  pipeline runs :data:`CALIBRATION_PROMPTS` through the float UNet), each made once from the float IR into its
+  own cache folder (the float key, the form, NNCF's version). NNCF missing or failing: the float form, with a note
+  in the precision text and a warning in the log. What each costs and gains: benchmarks/openvino_int8.py.
 * **Fallback**: OpenVINO missing, a UNet kind not supported (SDXL's added conditions, ControlNet …), or a
   failed conversion or compilation load the plain PyTorch pipeline, say why in ``LoadedModel.precision``
   and log a warning with the detail.
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -48,7 +55,7 @@ from typing import Any
 
 import torch
 
-from .conversion import ConversionCache, dtype_name, revision
+from .conversion import ConversionCache, chosen_unet_weights, dtype_name, revision
 from .types import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -188,7 +195,7 @@ def converted_unet(folder: Path, precision: str, convert: Callable[[Path], None]
 
     folder = Path(folder)
     make = convert or (lambda out: _convert_from_folder(folder, out, precision))
-    parameters = estimate_weight_bytes(folder / "unet", 1)  # one byte per float: its parameter count
+    parameters = functools.partial(estimate_weight_bytes, folder / "unet", 1)  # 1 byte a float: the count
     return CACHE.get(folder, cache_key(folder, precision), make, parameters=parameters)
 
 
@@ -203,6 +210,125 @@ def _convert_from_folder(folder: Path, target: Path, precision: str) -> None:
     finally:
         del unet
     log.info("converted the UNet to OpenVINO in %.1f s: %s", time.perf_counter() - began, target)
+
+
+# ------------------------------------------------------------------------------ 8-bit forms
+
+QUANTIZE_COST = {"int8": 0.5, "hybrid": 3.0}
+"""Making each form, in conversions of the same UNet (its progress bar's estimate, rough: one run on the SD-Turbo
+replica under load measured int8 0.1× and hybrid 1.6×, its calibration included; benchmarks/README.md)."""
+CALIBRATION_PROMPTS = (
+    "a lighthouse on a cliff at sunset",
+    "a portrait photo of an old fisherman, detailed face",
+    "a bowl of fruit on a wooden table, oil painting",
+    "",  # the unconditional embedding classifier-free guidance feeds
+)
+"""What the hybrid form's activation ranges are measured on (module doc)."""
+CALIBRATION_STEPS = (1, 2)
+"""Each prompt run with these step counts: the inputs of a 1- and a 2-step schedule (few-step models)."""
+
+
+def weight_ops(model: Any) -> list[str]:
+    """Names of the MatMuls with a constant operand (linear layers) and embedding Gathers of ``model``: the
+    layers whose weights the hybrid form compresses and whose activations it leaves in float (as
+    optimum-intel's ``_collect_ops_with_weights``)."""
+    names = []
+    for op in model.get_ops():
+        kind = op.get_type_name()
+        ports = (0, 1) if kind == "MatMul" else (0,) if kind == "Gather" else ()
+        for port in ports:
+            node = op.input_value(port).get_node()
+            while node.get_type_name() in ("Convert", "FakeQuantize", "Reshape") and node.inputs():
+                node = node.input_value(0).get_node()
+            if node.get_type_name() == "Constant" and (kind == "MatMul" or node.get_element_type().is_real()):
+                names.append(op.get_friendly_name())
+                break
+    return names
+
+
+def quantize_unet(model: Any, form: str, calibration: Callable[[], list[dict[str, Any]]] | None = None) -> Any:
+    """``model`` (the float IR, read) in the 8-bit ``form``: ``int8`` compresses every weight to 8 bits
+    (NNCF's weight-only INT8_ASYM), ``hybrid`` as optimum-intel quantizes diffusion UNets: the linear
+    layers' weights compressed, the convolutions' and attention's weights *and* activations quantized
+    on the ranges ``calibration()`` inputs reach."""
+    import nncf
+
+    if form == "int8":
+        return nncf.compress_weights(model)
+    if form != "hybrid":
+        raise ValueError(f"unknown UNet form {form!r}")
+    assert calibration is not None
+    names = weight_ops(model)
+    compressed = nncf.compress_weights(model, ignored_scope=nncf.IgnoredScope(types=["Convolution"]))
+    samples = calibration()
+    return nncf.quantize(
+        compressed,
+        nncf.Dataset(samples),
+        subset_size=len(samples),
+        model_type=nncf.ModelType.TRANSFORMER,
+        ignored_scope=nncf.IgnoredScope(names=names),
+        advanced_parameters=nncf.AdvancedQuantizationParameters(
+            smooth_quant_alphas=nncf.AdvancedSmoothQuantParameters(matmul=-1)
+        ),
+    )
+
+
+def quantized_key(float_key: str, form: str) -> str:
+    """Folder name of the ``form`` made from the float IR ``float_key``: that key, the form, NNCF's version."""
+    import nncf
+
+    return f"{float_key}-{form}-nncf{nncf.__version__}"
+
+
+def quantized_unet(
+    folder: Path, precision: str, form: str, float_ir: Path, pipe: Any, config: Any, dtype: Any
+) -> tuple[Path, bool]:
+    """The folder of ``folder``'s UNet in the 8-bit ``form``, made once from its float IR in ``float_ir`` (the
+    calibration runs ``pipe`` with that float UNet); returns (folder, whether it was made now). Its progress
+    bar is estimated as :data:`QUANTIZE_COST` conversions of the UNet."""
+    from .sizes import estimate_weight_bytes
+
+    def make(out: Path) -> None:
+        import openvino
+
+        log.info("quantizing the UNet of %s to its %s form; this takes a while, once", folder, form)
+        began = time.perf_counter()
+        model = openvino.Core().read_model(float_ir / f"{IR_NAME}.xml")
+        calibration = functools.partial(calibration_inputs, pipe, compile_unet(float_ir, config, dtype, prepare=False))
+        quantized = quantize_unet(model, form, calibration)
+        openvino.save_model(quantized, out / f"{IR_NAME}.xml", compress_to_fp16=precision == "bf16")
+        meta = json.loads((float_ir / "meta.json").read_text())
+        meta.update(form=form, quantize_seconds=round(time.perf_counter() - began, 1))
+        (out / "meta.json").write_text(json.dumps(meta, default=str, indent=1))
+        log.info("quantized the UNet in %.1f s: %s", time.perf_counter() - began, out)
+
+    key = quantized_key(cache_key(folder, precision), form)
+    cost = QUANTIZE_COST[form]
+    return CACHE.get(folder, key, make, parameters=lambda: int(cost * estimate_weight_bytes(folder / "unet", 1)))
+
+
+def calibration_inputs(pipe: Any, unet: OpenVINOUNet) -> list[dict[str, Any]]:
+    """The float ``unet``'s inputs while ``pipe`` makes latents for :data:`CALIBRATION_PROMPTS` with
+    :data:`CALIBRATION_STEPS` at the model's native size, without guidance (no image is decoded)."""
+    recorded: list[dict[str, Any]] = []
+    infer = unet._infer
+
+    def record(arrays: list[Any]) -> Any:
+        recorded.append({name: a.copy() for name, a in zip(unet._names, arrays, strict=True)})
+        return infer(arrays)
+
+    side = int(unet.config.get("sample_size") or 64) * int(pipe.vae_scale_factor)
+    saved = pipe.unet
+    pipe.unet, unet._infer = unet, record  # type: ignore[method-assign]
+    try:
+        for index, prompt in enumerate(CALIBRATION_PROMPTS):
+            for steps in CALIBRATION_STEPS:
+                generator = torch.Generator().manual_seed(index)
+                pipe(prompt, num_inference_steps=steps, guidance_scale=0.0, height=side, width=side,
+                     output_type="latent", generator=generator)  # fmt: skip
+    finally:
+        pipe.unet, unet._infer = saved, infer  # type: ignore[method-assign]
+    return recorded
 
 
 # ------------------------------------------------------------------------------- the wrapper
@@ -305,22 +431,27 @@ class OpenVINOUNet(torch.nn.Module):
                 raise ValueError("this UNet needs timestep_cond (guidance embedding)")
             inputs.append(timestep_cond)
         arrays = [t.detach().to("cpu", torch.float32).contiguous().numpy() for t in inputs]
-        with self._lock:
-            request = self._request(tuple(a.shape for a in arrays))
-            out = torch.from_numpy(request.infer(arrays)[0].copy())
-        out = out.to(sample.dtype)
+        out = self._infer(arrays).to(sample.dtype)
         return UNet2DConditionOutput(sample=out) if return_dict else (out,)
 
+    def _infer(self, arrays: list[Any]) -> Any:
+        """The noise prediction for float32 ``arrays`` (the IR's inputs, in order), as a float32 tensor."""
+        with self._lock:
+            request = self._request(tuple(a.shape for a in arrays))
+            return torch.from_numpy(request.infer(arrays)[0].copy())
 
-def compile_unet(target: Path, config: Any, dtype: Any) -> OpenVINOUNet:
-    """Read the IR in ``target`` and compile it for the model's native size at the precision of ``dtype``."""
+
+def compile_unet(target: Path, config: Any, dtype: Any, prepare: bool = True) -> OpenVINOUNet:
+    """Read the IR in ``target`` and compile it for the model's native size (unless not ``prepare``: on first
+    use) at the precision of ``dtype``."""
     import openvino
 
     model = openvino.Core().read_model(target / f"{IR_NAME}.xml")
     weight_bytes = (target / f"{IR_NAME}.bin").stat().st_size  # fp16 on disk for bf16, float32 for f32: as in RAM
     unet = OpenVINOUNet(model, config, dtype, weight_bytes)
     side = int(config.get("sample_size") or 64)
-    unet.prepare(1, side, side)
+    if prepare:
+        unet.prepare(1, side, side)
     return unet
 
 
@@ -338,21 +469,30 @@ def load_with_openvino_unet(folder: Path, dtype: Any, fallback: Callable[[Path, 
     try:
         config = _unet_config(folder)
         check_supported(config)
-        target, converted = converted_unet(folder, inference_precision(dtype))
-        began = time.perf_counter()
-        unet = compile_unet(target, config, dtype)
-        how = "converted now" if converted else "cached"
-        log.info("OpenVINO UNet (%s: %s) compiled in %.1f s", how, target, time.perf_counter() - began)
+        precision = inference_precision(dtype)
+        target, converted = converted_unet(folder, precision)
         from diffusers import AutoPipelineForText2Image
 
         pipe = AutoPipelineForText2Image.from_pretrained(folder, unet=None, dtype=dtype)  # every part but the UNet
-        pipe.unet = unet
+        pipe.set_progress_bar_config(disable=True)  # the task reports per-step progress itself
+        form, note = chosen_unet_weights(), ""
+        if form != "float":
+            try:
+                target, converted = quantized_unet(folder, precision, form, target, pipe, config, dtype)
+            except Exception as err:  # NNCF missing or failing: the float form, said where the precision is
+                why = "NNCF is not installed" if isinstance(err, ImportError) else f"{form} quantization failed"
+                log.warning("%s for %s: %s: %s; the float UNet", why, folder, type(err).__name__, err, exc_info=err)
+                form, note = "float", f"; {why}: float"
+        began = time.perf_counter()
+        pipe.unet = compile_unet(target, config, dtype)
+        how = "converted now" if converted else "cached"
+        log.info("OpenVINO UNet (%s: %s) compiled in %.1f s", how, target, time.perf_counter() - began)
     except UnsupportedUNet as err:
         return _fall_back(folder, dtype, fallback, "OpenVINO runs SD 1/2 UNets only", err)
     except Exception as err:
         return _fall_back(folder, dtype, fallback, "OpenVINO conversion failed", err)
-    pipe.set_progress_bar_config(disable=True)  # the task reports per-step progress itself
-    return LoadedModel(model=pipe, precision=f"{dtype_name(dtype)} (OpenVINO UNet)")
+    weights = {"int8": ", 8-bit weights", "hybrid": ", hybrid 8-bit"}.get(form, "")
+    return LoadedModel(model=pipe, precision=f"{dtype_name(dtype)} (OpenVINO UNet{weights}{note})")
 
 
 def _unet_config(folder: Path) -> Any:
