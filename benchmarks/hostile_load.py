@@ -19,11 +19,18 @@ Per attack:
 * **disk**: the most the app's folders grew, and what was still there once it recovered;
 * **recover**: from the end of the attack (its requests sent, refused, or abandoned) until an honest client's quick
   request on the attacked lane (a one-step 64² picture, or a caption) is answered within 3× its idle time;
+* **CPU**: the server's CPU seconds (user + system, ``/proc/<pid>/stat``) while the attack ran + from its end
+  until the server recovered (the honest client's requests included: ~0.2 s each on a loaded machine);
 * **answer**: how the attack's own requests ended (queued / refused …).
 
 An attack that needs what a checkout lacks (a route, a flag) is reported as ``n/a (why)`` for that checkout. The
-``mcpfill`` attack runs against a second app of each checkout, started with sign-in and MCP (``--auth --mcp``); its
-honest client is signed in.
+``mcpfill`` and ``signin`` attacks run against a second app of each checkout, started with sign-in and MCP (``--auth
+--mcp``; its honest client is signed in), ``mcpabandon`` against a third, with MCP and no sign-in (``--mcp``).
+
+The attacks (``--only``; :data:`ATTACKS`, issue 26's points): flood (#7), abandoned (#9), oversized (#11), uploads
+(#14), flac (#2), png and pngs (#3), zips (#1), metadata (#8), mcpfill (#5), signin (#4, #13: a burst of wrong
+passwords for one name, then its owner), mcpabandon (#6: an MCP client that leaves), keyframe (#10: a video with one
+keyframe), jp2 and jp2wide (#15: a slow image decode beside another user's question).
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ HERE = Path(__file__).resolve().parents[1]
 RECOVERY_LIMIT_S = 300.0
 ACCOUNT = ("bench", "bench-password")
 """The one account of the app started with sign-in (``mcpfill``); the honest client signs in with it."""
-APPS = {"plain": [], "auth-mcp": ["--auth", ":".join(ACCOUNT), "--mcp"]}
+APPS = {"plain": [], "auth-mcp": ["--auth", ":".join(ACCOUNT), "--mcp"], "mcp": ["--mcp"]}
 """The apps the attacks run against (``Attack.app``): their flags beyond the models'."""
 
 
@@ -77,6 +84,14 @@ class Server:
         except OSError:
             pass
         return 0
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the server process has used, its waited-for children included."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return sum(int(n) for n in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
     def disk(self) -> int:
         total = 0
@@ -369,6 +384,136 @@ def _mcp_fill(url: str, headers: dict[str, str], work: Path) -> str:
     return "HTTP " + ", ".join(f"{code} × {n}" for code, n in counts.items())
 
 
+SIGN_IN_BURST = 50
+
+
+def _sign_in(url: str, headers: dict[str, str], work: Path) -> str:
+    """Issue 26 #4 and #13: 50 wrong passwords for the app's one user name, sent at once from one client (the
+    throttle checked its count before each answer was counted: all 50 were tried), then one more try from there
+    (how long it is told to wait), then the name's owner with the right password from another address and from the
+    same one."""
+    from mmdemo.testing.hostile import sign_in, sign_in_burst
+
+    statuses = sign_in_burst(url, ACCOUNT[0], SIGN_IN_BURST, headers)
+    status, wait = sign_in(url, ACCOUNT[0], "one-more-guess", headers)
+    elsewhere = {"x-forwarded-for": headers["x-forwarded-for"].replace("10.66.", "10.77.")}
+    owner_elsewhere, _ = sign_in(url, *ACCOUNT, elsewhere)
+    owner_here, owner_wait = sign_in(url, *ACCOUNT, headers)
+    counts = ", ".join(f"{code} × {statuses.count(code)}" for code in sorted(set(statuses)))
+    return (
+        f"burst: {counts}; one more: {status}, wait {wait or '-'} s; owner: {owner_elsewhere} from another address, "
+        f"{owner_here} from the same" + (f" (wait {owner_wait} s)" if owner_wait else "")
+    )
+
+
+MCP_GENERATE = {"prompt": "a bus", "steps": 20, "size": "512x512", "num_images": 1, "clip_score": False}
+"""A long MCP ``generate`` within the caps (512²: the smallest size the older app's MCP tool takes)."""
+
+
+def _mcp_abandon(url: str, headers: dict[str, str], work: Path) -> str:
+    """Issue 26 #6: an MCP ``generate`` whose client leaves at its first progress report (a killed MCP client)."""
+    import httpx
+
+    from mmdemo.testing.hostile import mcp_tool_call
+
+    if httpx.get(f"{url}/gradio_api/mcp/", timeout=30).status_code == 404:
+        raise NotAvailable("no MCP server")
+    began = time.monotonic()
+    ended = mcp_tool_call(url, "generate", MCP_GENERATE, headers=headers, leave_after_progress=True)
+    seconds = time.monotonic() - began
+    if ended == "abandoned":
+        return f"left at its first step, {seconds:.1f} s in"
+    return f"HTTP {ended} after {seconds:.1f} s, no progress report to leave at"
+
+
+KEYFRAME_SECONDS = 600.0
+
+
+def _keyframe(url: str, headers: dict[str, str], work: Path) -> str:
+    """Issue 26 #10: a ten-minute 720p video at 30 fps with a single keyframe (2.3 MB) to ``/summarize`` (the
+    issue's: 225 s of CPU; 0.3 s with regular keyframes)."""
+    from mmdemo.testing.hostile import ENDPOINTS, single_keyframe_video
+    from mmdemo.testing.http import upload
+
+    video = _payload(f"keyframe-{KEYFRAME_SECONDS:g}s.mp4", lambda path: single_keyframe_video(path, KEYFRAME_SECONDS))
+    args = [upload(url, str(video), headers=headers), *next(e for e in ENDPOINTS if e.name == "summarize").valid[1:]]
+    began = time.monotonic()
+    answer = _call_within(url, "summarize", args, headers)
+    return f"{answer} in {time.monotonic() - began:.1f} s"
+
+
+JP2_SIDE = 2000
+JP2_WIDE_SIDE = 7000
+
+
+def _jp2(url: str, headers: dict[str, str], work: Path) -> str:
+    """Issue 26 #15: a 4 MP lossless JPEG 2000 of noise (13 MB; 4 MP is the most a slow decoder is given in full)
+    to ``/caption`` while an honest client asks ``/vqa`` about a small photo (the issue's: 0.08 s → 3.96 s)."""
+    from mmdemo.testing.hostile import noisy_jpeg2000
+
+    return _decode_beside_vqa(url, headers, work, f"noise-{JP2_SIDE}.jp2", lambda p: noisy_jpeg2000(p, JP2_SIDE))
+
+
+def _jp2_wide(url: str, headers: dict[str, str], work: Path) -> str:
+    """Issue 26 #15 with the issue's kind of file: a 49 MP JPEG 2000 of one colour (4 KB), as :func:`_jp2`."""
+    from mmdemo.testing.hostile import slow_jpeg2000
+
+    name = f"plain-{JP2_WIDE_SIDE}.jp2"
+    return _decode_beside_vqa(url, headers, work, name, lambda p: slow_jpeg2000(p, JP2_WIDE_SIDE))
+
+
+def _decode_beside_vqa(url: str, headers: dict[str, str], work: Path, name: str, make: Callable[[Path], Path]) -> str:
+    """The image ``make`` writes to ``/caption`` while an honest client asks ``/vqa`` about a small photo, one
+    question after another: how long its answers took during that call, against idle."""
+    from PIL import Image
+
+    from mmdemo.testing.http import call_raw, upload
+
+    photo = work / "honest.png"
+    Image.new("RGB", (64, 48), (40, 160, 90)).save(photo)
+    honest = {"x-forwarded-for": "10.2.0.2"}
+    image = upload(url, str(photo), headers=honest)
+
+    def ask() -> float:
+        began = time.perf_counter()
+        result = call_raw(url, "vqa", [image, "What?", 1], headers=honest, timeout=RECOVERY_LIMIT_S)
+        if result.event != "complete":
+            raise RuntimeError(f"the honest /vqa failed: {str(result.message)[:60]}")
+        return time.perf_counter() - began
+
+    ask()  # warm: the model loaded
+    idle = min(ask() for _ in range(3))
+    slow = upload(url, str(_payload(name, make)), headers=headers)
+    ended: list[str] = []
+    began = time.monotonic()
+    caller = threading.Thread(
+        target=lambda: ended.append(_call_within(url, "caption", [slow, *_caption_rest()], headers)), daemon=True
+    )
+    caller.start()
+    during = []
+    while caller.is_alive():
+        during.append(ask())
+    took = time.monotonic() - began
+    during.sort()
+    return (
+        f"honest /vqa: {idle:.2f} s idle, {during[len(during) // 2]:.2f} s median, {during[-1]:.2f} s worst of "
+        f"{len(during)} during; the image: {ended[0]} in {took:.1f} s"
+    )
+
+
+_PAYLOADS: list[Path] = []
+
+
+def _payload(name: str, make: Callable[[Path], Path]) -> Path:
+    """A payload made once per run (both checkouts get the same file): ``make(path)`` the first time."""
+    if not _PAYLOADS:
+        _PAYLOADS.append(Path(tempfile.mkdtemp(prefix="mmdemo-hostile-payloads-")))
+    path = _PAYLOADS[0] / name
+    if not path.exists():
+        make(path)
+    return path
+
+
 ATTACKS = {
     "flood": Attack("queue flood: 80 jobs, then more for 20 s, one client", "caption", _flood),
     "abandoned": Attack("abandoned generation: 384² × 2, guidance", "generate", _abandoned),
@@ -380,7 +525,14 @@ ATTACKS = {
     "pngs": Attack(f"16 MP PNG × {PNG_REFERENCES} in a batch", "caption", _png_many),
     "metadata": Attack("Evaluate metadata.jsonl: 1 M lines, one photo", "caption", _long_metadata),
     "mcpfill": Attack(f"MCP data: URLs, no sign-in: {MCP_CALLS} × 2.9 MB", "caption", _mcp_fill, app="auth-mcp"),
-}
+    "signin": Attack(f"sign-in: {SIGN_IN_BURST} wrong at once, one name, then its owner", "caption", _sign_in,
+                     app="auth-mcp"),
+    "mcpabandon": Attack("abandoned MCP generate: 512² × 20 steps", "generate", _mcp_abandon, app="mcp"),
+    "keyframe": Attack(f"720p video, one keyframe, {KEYFRAME_SECONDS / 60:g} min, to /summarize", "caption",
+                       _keyframe),
+    "jp2": Attack(f"{JP2_SIDE}² JPEG 2000 of noise to /caption; honest /vqa", "caption", _jp2),
+    "jp2wide": Attack(f"{JP2_WIDE_SIDE}² JPEG 2000, one colour, to /caption; honest /vqa", "caption", _jp2_wide),
+}  # fmt: skip
 
 
 @dataclass
@@ -389,6 +541,8 @@ class Figures:
     disk_peak: int = 0
     disk_left: int = 0
     recover_s: float | None = None
+    cpu_attack_s: float = 0.0
+    cpu_recover_s: float = 0.0
     answer: str = ""
     unavailable: str | None = None
     """Why the attack could not run against this checkout (:class:`NotAvailable`), else None."""
@@ -408,7 +562,7 @@ def settle(server: Server, image: dict[str, Any], idle: dict[str, float]) -> Non
 def measure(server: Server, attack: Attack, number: int, image: dict[str, Any], idle: dict[str, float]) -> Figures:
     settle(server, image, idle)
     figures = Figures()
-    rss0, disk0 = server.rss(), server.disk()
+    rss0, disk0, cpu0 = server.rss(), server.disk(), server.cpu()
     stop = threading.Event()
 
     def watch() -> None:
@@ -429,7 +583,8 @@ def measure(server: Server, attack: Attack, number: int, image: dict[str, Any], 
         figures.unavailable = str(missing)
     except Exception as err:  # the attack itself failed
         figures.answer = f"error: {type(err).__name__}: {str(err)[:60]}"
-    ended = time.monotonic()
+    ended, cpu1 = time.monotonic(), server.cpu()
+    figures.cpu_attack_s = cpu1 - cpu0
     honest = f"10.1.0.{number}"
     while figures.unavailable is None and time.monotonic() - ended < RECOVERY_LIMIT_S:
         ok, seconds = (
@@ -439,6 +594,7 @@ def measure(server: Server, attack: Attack, number: int, image: dict[str, Any], 
             figures.recover_s = time.monotonic() - ended
             break
         time.sleep(0.2)
+    figures.cpu_recover_s = server.cpu() - cpu1
     stop.set()
     watcher.join()
     figures.disk_peak = max(figures.disk_peak, server.disk() - disk0)
@@ -477,6 +633,7 @@ def run_checkout(checkout: Path, models: dict[str, Path], names: list[str], port
                 honest = {**server.headers, "x-forwarded-for": "10.1.0.250"}
                 image = upload(server.url, str(photo), headers=honest)
                 idle = idle_times(server, image)
+                print(f"  {checkout.name}: {app} app, idle: {idle}", file=sys.stderr)
                 for number, name in attacks:
                     results[name] = measure(server, ATTACKS[name], number, image, idle)
                     print(f"  {checkout.name}: {name}: {results[name]}", file=sys.stderr)
@@ -514,7 +671,10 @@ def main() -> int:
     if args.before:
         runs = {"before": run_checkout(args.before.resolve(), models, names, args.port + 1), **runs}
 
-    print(f"{'attack':<52} {'run':<7} {'peak RSS':>10} {'disk peak':>10} {'disk left':>10} {'recover':>9}  answer")
+    print(
+        f"{'attack':<52} {'run':<7} {'peak RSS':>10} {'disk peak':>10} {'disk left':>10} {'recover':>9} {'CPU s':>11}"
+        "  answer"
+    )
     for name in names:
         for run, results in runs.items():
             f = results[name]
@@ -522,9 +682,10 @@ def main() -> int:
                 print(f"{ATTACKS[name].name:<52} {run:<7} n/a ({f.unavailable})")
                 continue
             recover = f"{f.recover_s:.1f} s" if f.recover_s is not None else f">{RECOVERY_LIMIT_S:.0f} s"
+            cpu = f"{f.cpu_attack_s:.1f} + {f.cpu_recover_s:.1f}"
             print(
                 f"{ATTACKS[name].name:<52} {run:<7} {'+' + _mb(f.peak_rss):>10} {_mb(f.disk_peak):>10} "
-                f"{_mb(f.disk_left):>10} {recover:>9}  {f.answer}"
+                f"{_mb(f.disk_left):>10} {recover:>9} {cpu:>11}  {f.answer}"
             )
     return 0
 

@@ -499,3 +499,53 @@ def password_guesses(
             statuses.append(http.post(url, data={"username": victim, "password": f"guess-{n}"}).status_code)
             http.post(url, data={"username": own[0], "password": own[1]})
     return statuses
+
+
+# --- bursts, abandoned MCP calls and slow decodes, for benchmarks/hostile_load.py (issue 26: #4, #6, #13, #15) ----
+
+
+def sign_in_burst(
+    base_url: str, username: str, tries: int, headers: dict[str, str] | None = None, *, seed: int = 0
+) -> list[int]:
+    """``tries`` wrong passwords for ``username`` sent all at once from one client (each on its own connection, none
+    waiting for another's answer); the HTTP status of each (400: the password was checked; 429: held back)."""
+    import asyncio
+
+    import httpx
+
+    url = f"{base_url.rstrip('/')}/login"
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=tries, max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=120, headers=headers or {}, limits=limits) as http:
+            answers = await asyncio.gather(
+                *(http.post(url, data={"username": username, "password": f"guess-{seed}-{n}"}) for n in range(tries))
+            )
+        return [answer.status_code for answer in answers]
+
+    return asyncio.run(burst())
+
+
+def sign_in(base_url: str, username: str, password: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """One ``POST /login``: its HTTP status and its ``Retry-After`` header (``""`` when it has none)."""
+    import httpx
+
+    answer = httpx.post(
+        f"{base_url.rstrip('/')}/login",
+        data={"username": username, "password": password},
+        headers=headers or {},
+        timeout=120,
+    )
+    return answer.status_code, answer.headers.get("retry-after", "")
+
+
+def noisy_jpeg2000(path: Path, side: int = 2000, *, seed: int = 0) -> Path:
+    """A lossless JPEG 2000 at ``path`` of ``side`` × ``side`` pixels of noise (2000: 4 MP, 13 MB, ~3 s to decode
+    here): the most a decode of this format costs per pixel, as slow as :func:`slow_jpeg2000` at a twelfth of its
+    pixels."""
+    import numpy as np
+    from PIL import Image
+
+    noise = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, "JPEG2000")
+    return path
