@@ -418,25 +418,12 @@ def build_audio_emotion_tab(manager: ModelManager, after: Callable[[Any], Any], 
     )
     # The plots' titles as text in the visitor's language from the click on, before the run's plots arrive (a plot
     # drawn first with the titles it was built with would show their keys until the update below came).
-    button.click(
-        axis_titles,
-        None,
-        [timeline, pitch_plot, loudness_plot],
-        queue=False,
-        show_progress="hidden",
-        api_visibility="private",
-    )
+    plots, quiet = [timeline, pitch_plot, loudness_plot], {"queue": False, "show_progress": "hidden"}
+    button.click(axis_titles, None, plots, api_visibility="private", **quiet)
     # Every plot's time axis from 0 to the end of the recording (a 3-second clip has one window: the plot
     # would otherwise zoom onto that one point; the loudness curve spans the whole decoded recording), and its
     # titles in the visitor's language (Gradio leaves them untranslated in a plot shown after the load).
-    event.success(
-        plots_after_run,
-        loudness_plot,
-        [timeline, pitch_plot, loudness_plot],
-        queue=False,
-        show_progress="hidden",
-        api_visibility="private",
-    )
+    event.success(plots_after_run, loudness_plot, plots, api_visibility="private", **quiet)
     # Only the results there are: no empty emotion box (a model missing here), no timeline of one window; after a
     # run (.success), or an error or a Stop (.failure: the results kept), the box shown for the progress included.
     # (Gradio's page runs .failure after either, and .then after a Stop as well: it would run this twice.)
