@@ -52,6 +52,7 @@ def test_a_visitor_tries_an_example_with_one_click(page) -> None:
     assert not page.locator("#eval-metrics").is_visible() and not page.locator("#eval-items").is_visible()
     page.locator("#eval-options").get_by_text("Options", exact=True).click()
     page.locator("#eval-limit input").fill("3")  # three of the set's images: the run stays short
+    page.locator("#eval-limit input").press("Tab")  # committed (its change event) before the example's click
     page.locator("#eval-example-text-images").click()
     page.wait_for_function(
         "() => (document.querySelector('#eval-metrics') || {}).innerText?.includes('items scored')", timeout=180_000

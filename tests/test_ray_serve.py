@@ -316,7 +316,8 @@ def test_a_model_that_can_never_load_keeps_its_replica_and_a_failed_load_replace
             time.sleep(1)
         replaced = _replica_actors("faulty", "captioning")
         time.sleep(5)  # five more health checks of the OCR replica
-        (ocr,) = _describe_all(runner.handle("ocr"))
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # no sync Ray wait in a running loop (Playwright's)
+            (ocr,) = pool.submit(_describe_all, runner.handle("ocr")).result()
         kept = _replica_actors("faulty", "ocr")
         status = serve.status().applications["faulty"].deployments
     finally:
@@ -401,7 +402,8 @@ def test_only_a_problem_a_new_replica_may_not_have_makes_a_replica_unhealthy(
     else:
         with pytest.raises(RuntimeError, match=r"^Text reading: loading its files failed"):
             worker.check_health()
-    described = asyncio.run(worker.describe())["models"]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its own loop: the browser tests' may be running here
+        described = pool.submit(asyncio.run, worker.describe()).result()["models"]
     shown = [(m["role"], m["problem"], m["lasting"]) for m in described]
     assert shown == [("captioner", "", False), *([("ocr", problem, healthy)] if problem else [])]
 
