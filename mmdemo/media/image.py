@@ -172,19 +172,20 @@ def _is_slow(im: Image.Image) -> bool:
     return any(tile[0] in SLOW_DECODERS or tile[0] in Image.DECODERS for tile in getattr(im, "tile", None) or ())
 
 
-def _limit_slow_decode(im: Image.Image, limits: ImageLimits) -> None:
+def _limit_slow_decode(im: Image.Image, limits: ImageLimits) -> int:
     """Keep a slow decoder within :attr:`ImageLimits.max_slow_pixels`: a large JPEG 2000 is set to decode at the
-    largest reduced resolution that fits (its wavelet levels make that cheap), anything else is refused."""
+    largest reduced resolution that fits (its wavelet levels make that cheap), anything else is refused. Returns
+    the reduction set (0: none)."""
     width, height = im.size
     limit = min(limits.max_slow_pixels, _max_pixels(limits))
     if width * height <= limit or not _is_slow(im):
-        return
+        return 0
     if im.format == "JPEG2000":
         reduce = 1
         while math.ceil(width / 2**reduce) * math.ceil(height / 2**reduce) > limit:
             reduce += 1
         im.reduce = reduce  # type: ignore[assignment,method-assign]  # the plugin's setter
-        return
+        return reduce
     raise _slow_error(im, limit)
 
 
@@ -251,9 +252,9 @@ def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
             raise InputError(_DAMAGED) from exc
         try:
             _check_size(*im.size, limits)  # from the header: nothing decoded yet
-            _limit_slow_decode(im, limits)
+            reduce = _limit_slow_decode(im, limits)
             if _is_slow(im):
-                decoded = _decode_in_worker(data, im, limits)
+                decoded = _decode_in_worker(data, im, reduce, limits)
                 if decoded is not None:
                     im.close()
                     return decoded
@@ -265,11 +266,11 @@ def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
         return _to_rgb(_exif_transpose(im))
 
 
-def _decode_in_worker(data: bytes, im: Image.Image, limits: ImageLimits) -> Image.Image | None:
-    """The slow decode of ``im`` (opened from ``data``, checked, its reduction set) in a worker process, as
+def _decode_in_worker(data: bytes, im: Image.Image, reduce: int, limits: ImageLimits) -> Image.Image | None:
+    """The slow decode of ``im`` (opened from ``data``, checked, set to ``reduce``) in a worker process, as
     :func:`_decode` would do it here: the RGB image; None where no worker can run (decode it here then)."""
     try:
-        mode, size, pixels = decode_worker.run(_decode_slow, data, im.format or "", getattr(im, "_reduce", 0), limits)
+        mode, size, pixels = decode_worker.run(_decode_slow, data, im.format or "", reduce, limits)
     except decode_worker.Unavailable:
         return None
     except decode_worker.TimedOut as exc:
