@@ -168,10 +168,18 @@ def test_without_a_worker_the_decode_runs_in_process(
     monkeypatch.setattr(decode_worker, "_Worker", refuse)
     with caplog.at_level(logging.WARNING, logger=decode_worker.__name__):
         assert _same(load_image(noise), _in_process(noise))
-        assert load_image(noise).size == (300, 300)  # not tried again
+        assert load_image(noise).size == (300, 300)  # not tried again within the period
     assert [r.getMessage() for r in caplog.records] == [
         "Slow image decodes run in the app's process: no decode worker could start (OSError: no subprocesses here)"
     ]
+    # A passing shortage: once the period is over the pool is tried again, and workers run the decodes once more.
+    monkeypatch.undo()
+    monkeypatch.setattr(decode_worker, "_pool", None)
+    monkeypatch.setattr(decode_worker, "_unavailable", "OSError: no subprocesses here")
+    monkeypatch.setattr(decode_worker, "_unavailable_since", time.monotonic() - decode_worker.RETRY_AFTER_S - 1)
+    assert _same(load_image(noise), _in_process(noise))
+    assert decode_worker._unavailable is None and decode_worker._get_pool().idle
+    decode_worker.shutdown()  # this test's pool: the one before it comes back when the patches are undone
 
 
 def test_a_worker_that_ended_while_idle_is_replaced(noise: Path, in_worker: list[Any]) -> None:

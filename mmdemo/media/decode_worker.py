@@ -25,6 +25,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -207,14 +208,18 @@ class _Pool:
 _pool: _Pool | None = None
 _pool_lock = threading.Lock()
 _unavailable: str | None = None
-"""Why no worker could be started (the pool is not tried again), else None."""
+"""Why no worker could be started, else None: decodes run in process until :data:`RETRY_AFTER_S` have passed."""
+_unavailable_since = 0.0
+RETRY_AFTER_S = 300.0
+"""How long after a failed start the pool is tried again (a passing shortage of processes or files must not keep
+slow decodes in the app's process for good; a sandbox without subprocesses costs one failed start per period)."""
 
 
 def _get_pool() -> _Pool:
     global _pool
     if not ENABLED:
         raise Unavailable("slow decodes run in this process (decode_worker.ENABLED is off)")
-    if _unavailable is not None:
+    if _unavailable is not None and time.monotonic() - _unavailable_since < RETRY_AFTER_S:
         raise Unavailable(_unavailable)
     with _pool_lock:
         if _pool is None or _pool.pid != os.getpid():  # a forked copy of the app must not share its parent's pipes
@@ -231,15 +236,16 @@ def run(function: Callable[..., T], *args: Any, budget: float | None = None) -> 
     worker ended during the call, :class:`Unavailable` when no worker can run here (call ``function`` in this
     process then).
     """
-    global _unavailable
+    global _unavailable, _unavailable_since
     budget = TIME_BUDGET_S if budget is None else budget
     pool = _get_pool()
     try:
         worker = pool.acquire()
     except Exception as exc:  # no subprocess allowed (a sandbox), or a worker that never said ready
-        _unavailable = f"{type(exc).__name__}: {exc}"
+        _unavailable, _unavailable_since = f"{type(exc).__name__}: {exc}", time.monotonic()
         log.warning("Slow image decodes run in the app's process: no decode worker could start (%s)", _unavailable)
         raise Unavailable(_unavailable) from exc
+    _unavailable = None
     reuse = False
     try:
         try:

@@ -172,13 +172,13 @@ def _is_slow(im: Image.Image) -> bool:
     return any(tile[0] in SLOW_DECODERS or tile[0] in Image.DECODERS for tile in getattr(im, "tile", None) or ())
 
 
-def _limit_slow_decode(im: Image.Image, limits: ImageLimits) -> int:
+def _limit_slow_decode(im: Image.Image, limits: ImageLimits, slow: bool) -> int:
     """Keep a slow decoder within :attr:`ImageLimits.max_slow_pixels`: a large JPEG 2000 is set to decode at the
     largest reduced resolution that fits (its wavelet levels make that cheap), anything else is refused. Returns
-    the reduction set (0: none)."""
+    the reduction set (0: none). ``slow``: :func:`_is_slow` of ``im``."""
     width, height = im.size
     limit = min(limits.max_slow_pixels, _max_pixels(limits))
-    if width * height <= limit or not _is_slow(im):
+    if width * height <= limit or not slow:
         return 0
     if im.format == "JPEG2000":
         reduce = 1
@@ -252,8 +252,9 @@ def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
             raise InputError(_DAMAGED) from exc
         try:
             _check_size(*im.size, limits)  # from the header: nothing decoded yet
-            reduce = _limit_slow_decode(im, limits)
-            if _is_slow(im):
+            slow = _is_slow(im)
+            reduce = _limit_slow_decode(im, limits, slow)
+            if slow:
                 decoded = _decode_in_worker(data, im, reduce, limits)
                 if decoded is not None:
                     im.close()
@@ -319,7 +320,7 @@ def _load(im: Image.Image, limits: ImageLimits) -> None:
 def _from_pil(im: Image.Image, limits: ImageLimits) -> Image.Image:
     _check_size(*im.size, limits)
     with _bomb_guard(limits):
-        _limit_slow_decode(im, limits)
+        _limit_slow_decode(im, limits, _is_slow(im))
         _load(im, limits)
     return _to_rgb(_exif_transpose(im))
 
