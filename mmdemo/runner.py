@@ -9,6 +9,11 @@ configured (``python app.py --ray-address …``, ``serve run mmdemo.serve:app``)
 ``on_text``, ``on_preview``, ``charge``) kept here, where the runner calls them with what the remote run
 reports. The caller sees the same result, the same exceptions and the same progress either way.
 
+A task may also offer one model pass to be shared with other requests (:func:`shared_pass`): the voice windows
+of :func:`~mmdemo.tasks.audio_emotion.analyze_emotion` go through the voice model together with other visitors'
+windows of the same length on a Ray Serve replica (its batcher is installed around each request with
+:func:`sharing`; :func:`run_parts` combines them), and alone, in a plain call, everywhere else.
+
 This module imports nothing of Ray: the runner is configured from outside (:func:`use_runner`).
 """
 
@@ -19,7 +24,9 @@ import importlib
 import inspect
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -163,3 +170,104 @@ def land(value: Any, folder: Path) -> Any:
     if isinstance(value, dict):
         return {k: land(v, folder) for k, v in value.items()}
     return value
+
+
+# --- model passes shared with other requests ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One request's items for a model pass that other requests may share (:func:`shared_pass`)."""
+
+    fn: Callable[..., list[Any]]
+    """The pass: ``fn(items, **common)`` → one result per item, in order (a module-level function)."""
+    items: list[Any]
+    key: Hashable
+    """What must match for items of different requests to share a pass and each get the result it gets alone (the
+    model id and the window length …)."""
+    common: dict[str, Any]
+    """Keyword arguments of the pass (the replica's model manager …): parts share a pass only with the same ones."""
+
+    @property
+    def name(self) -> str:
+        """``module:qualname`` of the pass (what a replica counts its shared passes under)."""
+        return f"{self.fn.__module__}:{self.fn.__qualname__}"
+
+    @property
+    def group(self) -> tuple[Any, ...]:
+        """Parts of one group may share a pass: the same pass, key and common arguments (the same objects)."""
+        return self.name, self.key, tuple(sorted((k, id(v)) for k, v in self.common.items()))
+
+
+Sharer = Callable[[Part], list[Any]]
+"""Runs a :class:`Part`, together with other requests' parts when it can, and returns its results (or raises its
+own exception)."""
+
+_sharer: ContextVar[Sharer | None] = ContextVar("mmdemo_sharer", default=None)
+
+
+def shared_pass(fn: Callable[..., list[Any]], items: list[Any], *, key: Hashable, **common: Any) -> list[Any]:
+    """``fn(items, **common)``: one model pass over ``items`` (one result each, in order), shared with other
+    requests when the runner can (a Ray Serve replica: their items of the same ``fn``, ``key`` and ``common`` in
+    one call of ``fn``, see :func:`run_parts`). ``key`` holds what must match for every item to get the result it
+    gets alone. Without a sharer (every local run) it is the plain call. The request waits here, so it must not
+    hold a model (``manager.use``) meanwhile: ``fn`` takes it."""
+    sharer = _sharer.get()
+    if sharer is None or not items:
+        return fn(items, **common)
+    return sharer(Part(fn, list(items), key, common))
+
+
+@contextmanager
+def sharing(sharer: Sharer | None) -> Iterator[None]:
+    """Within the block, :func:`shared_pass` in this thread goes to ``sharer`` (None: plain calls)."""
+    token = _sharer.set(sharer)
+    try:
+        yield
+    finally:
+        _sharer.reset(token)
+
+
+def run_parts(
+    parts: list[Part], cap: int, on_pass: Callable[[str, int], None] | None = None
+) -> list[list[Any] | BaseException]:
+    """Parts of several requests in as few passes as can be: the parts of a :attr:`Part.group`, in order, in one
+    call of their ``fn`` on their items put together, at most ``cap`` items a call (a larger part alone), its
+    results split back. A call that fails runs each of its parts alone, so that one request's error stays its own:
+    each part's results, or its exception in its place. ``on_pass(name, parts)`` is told of each call."""
+    results: list[list[Any] | BaseException] = [[] for _ in parts]
+    groups: dict[tuple[Any, ...], list[list[int]]] = {}
+    for i, part in enumerate(parts):
+        passes = groups.setdefault(part.group, [[]])
+        if passes[-1] and sum(len(parts[j].items) for j in passes[-1]) + len(part.items) > cap:
+            passes.append([])
+        passes[-1].append(i)
+    for members in (m for passes in groups.values() for m in passes):
+        first = parts[members[0]]
+        items = [item for i in members for item in parts[i].items]
+        try:
+            values = list(first.fn(items, **first.common))
+            if len(values) != len(items):
+                raise RuntimeError(f"{first.name} gave {len(values)} results for {len(items)} items")
+        except Exception as err:  # one request's bad items must not fail the others: each alone
+            for i in members:
+                results[i] = err if len(members) == 1 else _alone(parts[i], on_pass)
+            continue
+        if on_pass:
+            on_pass(first.name, len(members))
+        at = 0
+        for i in members:
+            results[i] = values[at : at + len(parts[i].items)]
+            at += len(parts[i].items)
+    return results
+
+
+def _alone(part: Part, on_pass: Callable[[str, int], None] | None) -> list[Any] | BaseException:
+    """One part in a call of its own: its results, or its exception."""
+    try:
+        values = list(part.fn(part.items, **part.common))
+    except Exception as err:
+        return err
+    if on_pass:
+        on_pass(part.name, 1)
+    return values

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import functools
 import inspect
 import logging
@@ -41,8 +42,9 @@ from ray import serve
 from .errors import Cancelled
 from .models.types import ModelStatus
 from .ray_runner import GROUPS, HEARTBEAT_SECONDS, Failed, RayRunner
-from .runner import land, named, resolve
+from .runner import Part, land, named, resolve, run_parts, sharing
 from .settings import Settings
+from .tasks.audio_emotion import MAX_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ class Batching:
     max_batch_size: int = 8
     batch_wait_timeout_s: float = 0.05
     batching: bool = True
-    """Off: every call runs on its own (and captions and answers stream word by word)."""
+    """Off: every call runs on its own (captions and answers stream word by word; voice windows pass alone)."""
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> Batching:
@@ -132,12 +134,26 @@ BATCHED: dict[str, Batched] = {
         "_answers", "mmdemo.tasks.captioning:answer_questions", ("image", "question"), ("options",)
     ),
 }
-"""The tasks whose calls from different visitors are batched when batching is on (each batch function gives every
-call the result it gets alone: tested). Voice emotion and transcription are not: a call is a pipeline of its own
-(decoding, speech windows, the voice model, Whisper with per-file language detection and re-decoding, the text
-model, prosody) with progress all along, not one forward pass; the voice model already takes a clip's windows
-in batches, and a window padded to a longer one in its batch (no attention mask in wav2vec2-base) gets other
-probabilities, so other visitors' windows in its batch would change a visitor's result."""
+"""The tasks whose calls from different visitors are batched whole when batching is on (each batch function gives
+every call the result it gets alone: tested).
+
+Voice emotion is a pipeline of its own per call (decoding, speech windows, the voice model, Whisper, the text model,
+prosody, with progress all along), so the call is not batched whole: its voice windows are. Each batch of a call's
+windows is a :func:`~mmdemo.runner.shared_pass`, which a replica runs in :meth:`TaskWorker._passes` with the
+windows of other visitors' calls that have the same voice model and window lengths (every full window of a clip
+has the same number of samples): one forward pass, no window padded to another's length (wav2vec2-base has no
+attention mask, a padded window would get other probabilities), each call its own rows (tested).
+
+Transcription is not batched across visitors: its language is detected once per file (an encoder pass on the
+file's window with the most speech) and decodes the file's windows in that language, and on the CPU fast path
+(CTranslate2) it decodes a file long-form, each window after the last complete segment and conditioned on the
+previous window's text (with re-decoding of repetition loops and of text where no speech is likely); the
+transformers path re-decodes a window whose text ends before its speech does, from there. Each window depends
+on its own file's language and text: there is no one pass to share."""
+
+MAX_SHARED_ITEMS = MAX_BATCH_SIZE
+"""The most items (voice windows) in one shared pass of several visitors: as many as one call may put in a pass of
+its own (:data:`mmdemo.tasks.audio_emotion.MAX_BATCH_SIZE`), which bounds its memory."""
 
 
 Call = tuple[str, tuple[Any, ...], dict[str, Any]]
@@ -164,13 +180,16 @@ class TaskWorker:
         """Where tasks run: a thread per ongoing request (Serve's ``max_ongoing_requests`` bounds them)."""
         self.running = 0
         self.batches: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
-        """Task → batch size → how many batches of that size ran (calls of different visitors sharing a pass)."""
+        """Task (or shared pass: ``mmdemo.tasks.audio_emotion:voice_rows``, voice windows) → batch size (calls of
+        different visitors sharing a pass) → how many batches of that size ran."""
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The replica's event loop (where its ``@serve.batch`` methods run), once a request came."""
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """``user_config`` of the deployment: batch size and wait (see :class:`Batching`)."""
         self.batching = Batching.from_config(config)
-        for batched in BATCHED.values():
-            method = getattr(self, batched.method)
+        for name in [batched.method for batched in BATCHED.values()] + ["_passes"]:
+            method = getattr(self, name)
             method.set_max_batch_size(self.batching.max_batch_size)
             method.set_batch_wait_timeout_s(self.batching.batch_wait_timeout_s)
 
@@ -209,7 +228,7 @@ class TaskWorker:
         """Run the task ``name`` and stream its events: ``("call", callback, args)`` for each callback call,
         ``("tick",)`` every :data:`HEARTBEAT_SECONDS`, then ``("result", value, replica)`` or ``("error", exc,
         replica)``."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         events: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         stop = threading.Event()
         folder = Path(tempfile.mkdtemp(dir=self.workdir))
@@ -230,7 +249,8 @@ class TaskWorker:
                 fn = resolve(name)
                 landed_args, landed_kwargs = land(args, folder), land(kwargs, folder)
                 relays = {c: relay(c) for c in callbacks}
-                emit("result", fn(*landed_args, manager=self.manager, **landed_kwargs, **relays), self.replica)
+                with sharing(partial(self._share, stop) if self.batching.batching else None):
+                    emit("result", fn(*landed_args, manager=self.manager, **landed_kwargs, **relays), self.replica)
             except BaseException as err:  # handed to the page, raised there as it is
                 emit("error", err, self.replica)
             finally:
@@ -276,6 +296,39 @@ class TaskWorker:
     async def _together(self, calls: list[Call]) -> list[Any]:
         self.batches[calls[0][0]][len(calls)] += 1
         return await run_together(calls, self.manager, self.pool)
+
+    def _share(self, stop: threading.Event, part: Part) -> list[Any]:
+        """A request's :func:`~mmdemo.runner.shared_pass`, in its thread: ``part`` handed to :meth:`_passes` in the
+        replica's loop, and its results waited for; a visitor who left stops waiting (and takes the part out of a
+        batch not yet run)."""
+        if stop.is_set():
+            raise Cancelled
+        assert self.loop is not None  # (set by the request that runs this)
+        future = asyncio.run_coroutine_threadsafe(self._passes(part), self.loop)
+        while True:
+            try:
+                value = future.result(timeout=0.2)
+            except concurrent.futures.TimeoutError:
+                if stop.is_set():
+                    future.cancel()
+                    raise Cancelled from None
+                continue
+            if isinstance(value, Failed):
+                raise value.error
+            return value
+
+    @serve.batch(max_batch_size=Batching.max_batch_size, batch_wait_timeout_s=Batching.batch_wait_timeout_s)
+    async def _passes(self, parts: list[Part]) -> list[Any]:
+        """Shared passes of several visitors' requests (voice windows): one call of the pass per group of parts that
+        may share it, at most :data:`MAX_SHARED_ITEMS` items each (:func:`~mmdemo.runner.run_parts`, in the pool);
+        a part whose pass failed gets its own exception (as :class:`Failed`)."""
+        sizes: list[tuple[str, int]] = []
+        results = await asyncio.get_running_loop().run_in_executor(
+            self.pool, run_parts, parts, MAX_SHARED_ITEMS, lambda name, size: sizes.append((name, size))
+        )
+        for name, size in sizes:
+            self.batches[name][size] += 1
+        return [Failed(value) if isinstance(value, BaseException) else value for value in results]
 
 
 async def run_together(calls: list[Call], manager: Any, pool: Executor) -> list[Any]:

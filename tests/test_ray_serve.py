@@ -212,6 +212,72 @@ def test_questions_of_different_visitors_are_batched_with_the_unbatched_answers(
     assert max(int(size) for size in sizes) > 1, row["batches"]
 
 
+def test_voice_windows_of_different_visitors_share_passes_with_the_unbatched_results(
+    ray_cluster: str, app_manager
+) -> None:
+    """Concurrent voice emotion analyses on the ``speech`` deployment: their windows of the same length share passes
+    of the voice model (each analysis still its own pipeline: progress, transcription, the words), and each visitor
+    gets the result they get alone."""
+    from mmdemo.tasks.audio_emotion import AnalysisOptions, analyze_emotion
+
+    clips = [Upload(ROOT / "assets/audio" / name, name) for name in ("heath_ledger.mp3", "recording1.wav")] * 3
+    options = AnalysisOptions(window_seconds=1.0, hop_seconds=0.5, batch_size=2)
+    runner = RayRunner("mmdemo")
+    use_runner(runner)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(clips)) as pool:
+            results = list(pool.map(lambda clip: analyze_emotion(clip, options=options), clips, timeout=300))
+        (row,) = [r for r in runner.replicas() if r["group"] == "speech"]
+    finally:
+        use_runner(None)
+    tolerance = 1e-6 if str(app_manager.dtype) == "torch.float32" else 1e-2  # (bf16 sums in another order)
+    for clip, result in zip(clips, results, strict=True):
+        alone = analyze_emotion(clip, options=options, manager=app_manager)
+        assert result.acoustic == pytest.approx(alone.acoustic, abs=tolerance)
+        assert [w.probabilities for w in result.windows] == [
+            pytest.approx(w.probabilities, abs=tolerance) for w in alone.windows
+        ]
+        assert (result.top, result.text, result.notes) == (alone.top, alone.text, alone.notes)
+        assert result.transcript.segments == alone.transcript.segments
+    sizes = row["batches"]["mmdemo.tasks.audio_emotion:voice_rows"]
+    assert max(int(size) for size in sizes) > 1, row["batches"]
+
+
+def test_a_visitor_who_leaves_stops_waiting_for_a_shared_pass() -> None:
+    """A request waiting in a replica for its shared pass (voice windows) stops when its visitor leaves: Cancelled
+    in its thread at once, and its part taken out of the batch (the waiting coroutine cancelled)."""
+    import asyncio
+    import threading
+
+    from mmdemo.errors import Cancelled
+    from mmdemo.runner import Part
+    from mmdemo.serve import TaskWorker
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    cancelled = threading.Event()
+
+    async def never(part: Part) -> list[object]:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return []
+
+    worker = object.__new__(TaskWorker)  # its sharing alone, without a replica around it
+    vars(worker).update(loop=loop, _passes=never)
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(Cancelled):
+            worker._share(stop, Part(len, [1, 2], "key", {}))
+        assert time.monotonic() - began < 2 and cancelled.wait(5)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+
+
 def _batch_steps(steps: list[tuple[float, object]]) -> list[tuple[float, str]]:
     """The batch's own progress steps (a model's loading steps differ: loaded already, or not)."""
     return [(f, str(m)) for f, m in steps if getattr(m, "key", "").startswith("batch.")]

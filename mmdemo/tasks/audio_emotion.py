@@ -44,7 +44,7 @@ from ..messages import Message
 from ..models.manager import ModelManager
 from ..params import Flag, Number
 from ..progress import ProgressFn, sub_range
-from ..runner import task
+from ..runner import shared_pass, task
 from ..runtime import get_manager
 from . import prosody, transcription
 from .emotion_labels import (  # noqa: F401 (the labels' words are named from here too)
@@ -347,48 +347,63 @@ def _acoustic(
     notes: list[Message],
 ) -> tuple[dict[str, float], tuple[WindowEmotion, ...], str, float, list[str]]:
     """The voice on the windows ``speech`` found speech in: (overall, timeline, model id, model seconds, the
-    model's own labels)."""
+    model's own labels). The windows go through the model ``options.batch_size`` at a time, each batch a
+    :func:`~mmdemo.runner.shared_pass` of :func:`voice_rows` (on a Ray Serve replica, with other visitors' windows
+    of the same length): the model is taken here only to read what the windows need, and not held while a batch
+    waits for its pass."""
     with manager.use("emotion", progress) as handle:
-        extractor = handle.processor
-        rate = int(extractor.sampling_rate)
-        samples = audio.at_rate(rate).samples
+        rate = int(handle.processor.sampling_rate)
         labels = model_labels(handle.model.config.id2label)
-        if len(speech.windows) > MAX_WINDOWS:
-            raise InputError(Message("emotion.too_many_windows", count=len(speech.windows), limit=MAX_WINDOWS))
-        bounds = speech.windows_at(rate, len(samples))
-        todo = [i for i, v in enumerate(speech.voiced) if v]  # not empty: a clip without speech was refused
         minimum = min_input_samples(handle.model.config)
-        began = time.perf_counter()
-        probabilities: dict[int, np.ndarray] = {}
-        for first in range(0, len(todo), options.batch_size):
-            batch = todo[first : first + options.batch_size]
-            if progress and len(todo) > options.batch_size:
-                progress(first / len(todo), f"Voice emotion: windows {first + 1}–{first + len(batch)} of {len(todo)}")
-            arrays = []
-            for i in batch:
-                a, b = bounds[i]
-                piece = samples[a:b]
-                if len(piece) < minimum:
-                    pad = minimum - len(piece)
-                    piece = np.pad(piece, (pad // 2, pad - pad // 2))
-                    notes.append(Message("emotion.padded"))
-                arrays.append(piece)
-            inputs = extractor(arrays, sampling_rate=rate, return_tensors="pt", padding=True)
-            logits = handle.model(**handle.prepare(inputs)).logits
-            for i, row in zip(batch, _distribution(logits, handle.model.config), strict=True):
-                probabilities[i] = row
-        seconds = time.perf_counter() - began
-        windows = tuple(
-            WindowEmotion(
-                round(a / rate, 3),
-                round(b / rate, 3),
-                in_plain_words(zip(labels, map(float, probabilities[i]), strict=True)) if i in probabilities else None,
-            )
-            for i, (a, b) in enumerate(bounds)
+        model_id = handle.model_id
+    samples = audio.at_rate(rate).samples
+    if len(speech.windows) > MAX_WINDOWS:
+        raise InputError(Message("emotion.too_many_windows", count=len(speech.windows), limit=MAX_WINDOWS))
+    bounds = speech.windows_at(rate, len(samples))
+    todo = [i for i, v in enumerate(speech.voiced) if v]  # not empty: a clip without speech was refused
+    began = time.perf_counter()
+    probabilities: dict[int, np.ndarray] = {}
+    for first in range(0, len(todo), options.batch_size):
+        batch = todo[first : first + options.batch_size]
+        if progress and len(todo) > options.batch_size:
+            progress(first / len(todo), f"Voice emotion: windows {first + 1}–{first + len(batch)} of {len(todo)}")
+        arrays = []
+        for i in batch:
+            a, b = bounds[i]
+            piece = samples[a:b]
+            if len(piece) < minimum:
+                pad = minimum - len(piece)
+                piece = np.pad(piece, (pad // 2, pad - pad // 2))
+                notes.append(Message("emotion.padded"))
+            arrays.append(piece)
+        # Windows of other requests share the pass only with the same model and window lengths: no window is
+        # padded to another's length (wav2vec2-base has no attention mask: padding changes its probabilities).
+        key = (model_id, tuple(sorted({len(piece) for piece in arrays})))
+        rows = shared_pass(voice_rows, arrays, key=key, manager=manager)
+        for i, row in zip(batch, rows, strict=True):
+            probabilities[i] = row
+    seconds = time.perf_counter() - began
+    windows = tuple(
+        WindowEmotion(
+            round(a / rate, 3),
+            round(b / rate, 3),
+            in_plain_words(zip(labels, map(float, probabilities[i]), strict=True)) if i in probabilities else None,
         )
-        mean = np.mean([probabilities[i] for i in todo], axis=0)
-        overall = in_plain_words(zip(labels, map(float, mean / mean.sum()), strict=True))
-        return overall, windows, handle.model_id, seconds, labels
+        for i, (a, b) in enumerate(bounds)
+    )
+    mean = np.mean([probabilities[i] for i in todo], axis=0)
+    overall = in_plain_words(zip(labels, map(float, mean / mean.sum()), strict=True))
+    return overall, windows, model_id, seconds, labels
+
+
+def voice_rows(pieces: list[np.ndarray], *, manager: ModelManager) -> list[np.ndarray]:
+    """The voice model's probabilities (in its own labels' order) for each window in ``pieces`` (samples at its
+    rate, at least its minimum input), in one forward pass; pieces of different lengths are padded to the longest."""
+    with manager.use("emotion") as handle:
+        extractor = handle.processor
+        inputs = extractor(pieces, sampling_rate=int(extractor.sampling_rate), return_tensors="pt", padding=True)
+        logits = handle.model(**handle.prepare(inputs)).logits
+        return list(_distribution(logits, handle.model.config))
 
 
 def _text_emotion(
