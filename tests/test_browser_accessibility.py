@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gradio.media import get_audio
 
-from mmdemo.testing.browser import CONTRAST_JS, PHONE, open_page
+from mmdemo.testing.browser import CONTRAST_JS, DESKTOP, PHONE, open_page
 from mmdemo.testing.server import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +71,70 @@ def test_labels_placeholders_and_footer_are_readable(page) -> None:
     ratios = {selector: page.evaluate(CONTRAST_JS, selector) for selector in selectors}
     assert all(r is not None and r >= 4.5 for r in ratios.values()), ratios
     page.locator("#caption-task").get_by_text("Caption", exact=True).click()
+
+
+def _unreadable(page, selectors: tuple[str, ...]) -> dict[str, float | None]:
+    """The contrast of each of ``selectors`` measured at rest (not under the pointer) that is under 4.5:1 or missing."""
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    ratios = {selector: page.evaluate(CONTRAST_JS, selector) for selector in selectors}
+    return {selector: r for selector, r in ratios.items() if r is None or r < 4.5}
+
+
+def test_in_the_dark_theme_labels_hints_and_lines_are_readable(
+    browser, app_url: str, bare_url: str, odd_images: dict[str, Path]
+) -> None:
+    """The same texts as in the light theme (above, and tests/test_browser_ux_image.py) at 4.5:1 or more in Gradio's
+    dark theme, on the Image and Emotion tabs: block and media labels, the upload zone's "- or -" and hint, info
+    lines, placeholders, the selected tab and choice, the footer, the error line; and a fresh install's notice."""
+    page = open_page(browser, f"{app_url}/?__theme=dark", DESKTOP)
+    try:
+        assert page.evaluate("() => !!document.querySelector('.dark .gradio-container')")
+        page.locator("#caption-image .or").wait_for()  # the photo input empty: its upload zone shows
+        page.locator("#caption-task").get_by_text("Ask a question", exact=True).click()
+        page.locator("#vqa-question").wait_for()
+        unreadable = _unreadable(
+            page,
+            (
+                "#caption-task [data-testid=block-info]",
+                '#caption-image [data-testid="block-label"]',
+                "#caption-image .or",
+                "#caption-image .wrap",
+                "#vqa-question .info-text",
+                "#vqa-question input::placeholder",
+                "#caption-task label.selected",
+                "button[role=tab].selected",
+                "footer a",
+            ),
+        )
+        page.locator("#caption-task").get_by_text("Caption", exact=True).click()
+        page.locator("#caption-image input[type=file]").set_input_files(str(odd_images["truncated.jpg"]))
+        page.locator("#caption-button").click()  # a damaged photo: the error line
+        page.locator("#caption-message .mmdemo-message").wait_for()
+        unreadable |= _unreadable(page, ("#caption-message .mmdemo-message",))
+        page.get_by_role("tab", name="Emotion", exact=True).click()
+        page.locator("#emotion-audio .or").wait_for()
+        unreadable |= _unreadable(
+            page,
+            (
+                '#emotion-audio [data-testid="block-label"]',
+                "#emotion-audio .or",
+                "#emotion-audio .wrap",
+                "#emotion-transcript [data-testid=block-info]",
+                "button[role=tab].selected",
+            ),
+        )
+    finally:
+        page.close()
+    page = open_page(browser, f"{bare_url}/?__theme=dark", DESKTOP)
+    try:
+        notice = page.locator("#caption-availability")
+        notice.locator("summary").first.click()  # unfolded: what is missing, and the operator's fix
+        notice.locator("li").first.wait_for()
+        unreadable |= _unreadable(page, ("#caption-availability summary", "#caption-availability li"))
+    finally:
+        page.close()
+    assert not unreadable, unreadable
 
 
 def test_the_image_tab_works_from_the_keyboard(page) -> None:

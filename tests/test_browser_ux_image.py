@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mmdemo.testing.browser import CONTRAST_JS, DESKTOP, PHONE, open_page
+from mmdemo.testing.browser import BUTTON_JS, CONTRAST_JS, DESKTOP, IN_VIEW_JS, PHONE, open_page
 from mmdemo.testing.server import app_settings
 
-IN_VIEW_JS = """(selector) => { const el = document.querySelector(selector); if (!el) return false;
-  const r = el.getBoundingClientRect(); return r.height > 0 && r.bottom > 0 && r.top < innerHeight; }"""
-BUTTON_JS = """([selector, label, busy]) => { const b = document.querySelector(selector);
-  return b && b.disabled === busy && b.innerText === label; }"""
 VISIBLE_ERROR_BADGES_JS = """() => [...document.querySelectorAll('[data-testid="status-tracker"] .error')]
   .filter((e) => e.getBoundingClientRect().width > 0).length"""
 

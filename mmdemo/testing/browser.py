@@ -121,6 +121,9 @@ PROGRESS_SHOWN_JS = """() => [...document.querySelectorAll('[data-testid="status
 BUTTON_JS = """([selector, label, busy]) => { const b = document.querySelector(selector);
   return b && b.disabled === busy && b.innerText === label; }"""
 """Whether the button ``selector`` reads ``label`` and is disabled (``busy``) or not."""
+IN_VIEW_JS = """(selector) => { const el = document.querySelector(selector); if (!el) return false;
+  const r = el.getBoundingClientRect(); return r.height > 0 && r.bottom > 0 && r.top < innerHeight; }"""
+"""Whether some of the element ``selector`` is inside the viewport (drawn, neither above nor below it)."""
 
 
 STOP_WHEN_RUNNING_JS = f"""(id) => {{
