@@ -28,6 +28,7 @@ from mmdemo.runner import use_runner  # noqa: E402
 from mmdemo.settings import Settings  # noqa: E402
 from mmdemo.tasks.captioning import answer_question, caption_image  # noqa: E402
 from mmdemo.testing.server import free_port  # noqa: E402
+from mmdemo.ui.cluster_panel import cluster_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = sorted((ROOT / "assets" / "images").glob("*.jp*g"))
@@ -192,6 +193,10 @@ def test_captions_of_different_visitors_are_batched_with_the_unbatched_results(r
     assert texts == [caption_image(p, manager=app_manager).text for p in photos]
     sizes = row["batches"]["mmdemo.tasks.captioning:caption_image"]
     assert max(int(size) for size in sizes) > 1, row["batches"]
+    # The Cluster panel says so: the passes visitors shared, and the most visitors in one.
+    shared = {int(size): n for size, n in sizes.items() if int(size) > 1}
+    (cells,) = [cells for cells in cluster_rows([row]) if cells[0] == "captioning"]
+    assert f"caption_image: {sum(shared.values())} × up to {max(shared)} visitors" in cells[5], cells
 
 
 def test_questions_of_different_visitors_are_batched_with_the_unbatched_answers(ray_cluster: str, app_manager) -> None:

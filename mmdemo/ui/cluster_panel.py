@@ -1,6 +1,7 @@
 """The "Cluster" panel, shown when the tasks run on Ray Serve (README, Scaling out): each deployment's replicas,
-the node each runs on, what each is running, the calls this page is waiting for, and the state of the models each
-replica holds (with why one could not load). Ray's own dashboard (port 8265 of the head node) has the rest.
+the node each runs on, what each is running, the calls this page is waiting for, the passes that visitors shared
+(batching), and the state of the models each replica holds (with why one could not load). Ray's own dashboard
+(port 8265 of the head node) has the rest.
 
 The runner is duck-typed (anything with ``replicas()``): this module imports nothing of Ray."""
 
@@ -21,9 +22,22 @@ COLUMNS = [
     Message("cluster.column.node"),
     Message("cluster.column.running"),
     Message("cluster.column.waiting"),
+    Message("cluster.column.batched"),
     Message("cluster.column.models"),
     Message("cluster.column.problem"),
 ]
+
+
+def shared_passes(batches: dict[str, dict[Any, int]], locale: str = "en") -> str:
+    """What a replica's ``batches`` (task or pass → batch size → how many ran) say about sharing: per task, the
+    passes that several visitors shared and the most visitors in one (a pass of one visitor is not sharing)."""
+    cells = []
+    for name, sizes in sorted(batches.items()):
+        shared = {int(size): count for size, count in sizes.items() if int(size) > 1}
+        if shared:
+            task = name.rsplit(":", 1)[-1]
+            cells.append(Message("cluster.batched", task=task, passes=sum(shared.values()), largest=max(shared)))
+    return ", ".join(cell.text(locale) for cell in cells)
 
 
 def cluster_rows(replicas: list[dict[str, Any]], locale: str = "en") -> list[list[Any]]:
@@ -36,7 +50,7 @@ def cluster_rows(replicas: list[dict[str, Any]], locale: str = "en") -> list[lis
         problems = "; ".join(m["problem"] for m in models if m.get("problem")) or r.get("error", "")
         rows.append(
             [r["group"], r.get("replica", ""), str(r.get("node", ""))[:12], r.get("running", 0), r.get("waiting", 0),
-             states, problems]
+             shared_passes(r.get("batches", {}), locale), states, problems]
         )  # fmt: skip
     return rows
 
