@@ -76,6 +76,27 @@ footer, footer a, footer button { color: #4b5563 !important; opacity: 1 !importa
 #video-files .label-clear-button, #batch-downloads .label-clear-button,
 #eval-json .label-clear-button { display: none; }
 #model-status th { word-break: normal !important; overflow-wrap: normal !important; white-space: nowrap; }
+/* Evaluate: each plot whole at the gallery's width, the gallery as tall as its plots (nothing to scroll to); the
+   keyframes gallery as tall as its rows. */
+#eval-plots .grid-wrap, #video-gallery .grid-wrap { height: auto !important; min-height: 0 !important;
+  max-height: none !important; overflow-y: visible !important; }
+#eval-plots .thumbnail-lg { aspect-ratio: auto; height: auto; }
+#eval-plots .thumbnail-lg > img { flex: none; width: 100%; height: auto; }
+/* Evaluate on a phone: every column of the tables on screen, long text wrapped. */
+@media (max-width: 640px) {
+  #eval-metrics table, #eval-items table { table-layout: auto !important; width: 100% !important; }
+  #eval-metrics th, #eval-metrics td, #eval-items th, #eval-items td { width: auto !important;
+    min-width: 3.5em !important; max-width: none !important; white-space: normal !important; overflow-wrap: anywhere;
+    padding: 0 !important; font-size: 12px; }  /* (3.5em: a score such as "0.00" on one line) */
+  #eval-metrics :is(th, td) *, #eval-items :is(th, td) * { white-space: normal !important;
+    overflow-wrap: anywhere; text-overflow: clip !important; min-width: 0 !important; }
+  #eval-metrics .cell-wrap, #eval-items .cell-wrap { padding: 4px 3px !important; }
+}
+/* An output picture's label wraps clear of its icon buttons (a phone: "Text found …" under the icons). */
+#ocr-image [data-testid="block-label"] { max-width: calc(100% - 7.5rem); white-space: normal; }
+/* The round trip's picture scaled to its box (the tiny model's 64 px one too, its pixels kept sharp). */
+#trip-generated .image-frame { width: 100%; }
+#trip-generated .image-frame img { object-fit: contain !important; image-rendering: pixelated; }
 """
 
 RUN_CSS = """

@@ -342,12 +342,13 @@ def build_evaluate_tab(manager: ModelManager, after: Callable[[Any], Any], view:
             )
             plots = gr.Gallery(
                 label=tr("Plots"),
-                columns=2,
-                height=300,
+                columns=1,  # each plot at the column's width, drawn whole (the gallery as tall as its plots: app.py)
+                height="auto",
                 object_fit="contain",
                 interactive=False,  # a result, never a drop zone
                 visible=False,
                 elem_id="eval-plots",
+                elem_classes="mmdemo-gallery",
             )
             results = gr.File(label=tr("Results (JSON)"), interactive=False, visible=False, elem_id="eval-json")
     items = gr.Dataframe(label=tr("Items"), interactive=False, wrap=True, visible=False, elem_id="eval-items")

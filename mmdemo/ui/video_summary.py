@@ -165,7 +165,7 @@ def build_video_summary_tab(manager: ModelManager, after: Callable[[Any], Any], 
             gallery = gr.Gallery(
                 label=tr("Keyframes"),
                 columns=4,
-                height=360,
+                height="auto",  # as tall as its rows: every keyframe and caption without scrolling (app.py)
                 object_fit="contain",
                 interactive=False,
                 elem_id="video-gallery",
