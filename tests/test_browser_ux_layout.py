@@ -253,3 +253,19 @@ def test_a_small_generated_picture_fills_its_box(request: pytest.FixtureRequest,
     assert max(drawn["natural"]) <= 128, drawn  # the tiny model's picture: smaller than its box
     assert min(drawn["drawn"]) >= 0.8 * min(drawn["box"]), drawn
     assert drawn["drawn"][0] <= drawn["box"][0] + 1 and drawn["drawn"][1] <= drawn["box"][1] + 1, drawn
+
+
+# --- Text to image on a phone: Generate is a button under the prompt, not a tall block beside it ------------------
+
+
+def test_on_a_phone_generate_is_a_full_width_button_under_the_prompt(browser, app_url: str) -> None:
+    page = open_page(browser, app_url, PHONE)
+    try:
+        page.get_by_role("tab", name="Text to image", exact=True).click()
+        button, prompt = page.locator("#t2i-button"), page.locator("#t2i-prompt")
+        button.wait_for()
+        b, p = button.bounding_box(), prompt.bounding_box()
+        assert b["y"] >= p["y"] + p["height"] - 1, (b, p)  # under the prompt
+        assert b["width"] >= 0.8 * PHONE["width"] and b["height"] <= 60, b
+    finally:
+        page.close()

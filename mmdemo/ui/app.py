@@ -97,6 +97,11 @@ footer, footer a, footer button { color: #4b5563 !important; opacity: 1 !importa
 /* The round trip's picture scaled to its box (the tiny model's 64 px one too, its pixels kept sharp). */
 #trip-generated .image-frame { width: 100%; }
 #trip-generated .image-frame img { object-fit: contain !important; image-rendering: pixelated; }
+/* Text to image on a phone: the prompt across the screen, Generate a full-width button under it (beside it, the
+   button was stretched to the wrapped prompt's height: 120 × 118 px). */
+@media (max-width: 640px) {
+  #t2i-prompt, #t2i-button { flex: 1 1 100% !important; }
+}
 """
 
 RUN_CSS = """
