@@ -109,6 +109,9 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--models", choices=["tiny", "none"], default="tiny")
     parser.add_argument("--locale", default="en", help="the browser's language (the page follows it)")
+    slugs = [slug for _, slug in TABS]
+    parser.add_argument("--tabs", nargs="+", choices=slugs, default=slugs, help="only these tabs' screenshots")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="only these sizes")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -126,7 +129,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with launched_app(settings) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
-        for size, viewport in SIZES.items():
+        for size, viewport in ((size, SIZES[size]) for size in args.sizes):
             page = browser.new_page(viewport=viewport, locale=args.locale)
             page.set_default_timeout(60_000)
             page.goto(url)
@@ -135,6 +138,8 @@ def main() -> None:
             page.wait_for_timeout(2000)
             names = _tab_names(page)
             for i, (_, slug) in enumerate(TABS):
+                if slug not in args.tabs:
+                    continue
                 if i < len(names):
                     _open_tab(page, i, slug)
                 if args.models == "tiny" or slug == "image":  # offline: Read text works (a model in a wheel)
