@@ -62,8 +62,8 @@ def main() -> int:
     configs = {
         "float32 (reference)": ModelManager(reference),
         "fast path before": ModelManager(fast, specs=before),
-        "+ no image key/value copies in beam search": ModelManager(fast.replace(cpu_int8=False)),
-        "+ int8 linear layers (fast path now)": ModelManager(fast),
+        "+ no image key/value copies in beam search (fast path now)": ModelManager(fast.replace(cpu_int8=False)),
+        "+ int8 linear layers (MMDEMO_CPU_INT8=1, opt-in)": ModelManager(fast.replace(cpu_int8=True)),
     }
     isa = " ".join(
         f"{k}={os.environ[k]}" for k in ("ONEDNN_MAX_CPU_ISA", "FBGEMM_ENABLE_INSTRUCTIONS") if k in os.environ
