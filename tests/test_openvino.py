@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +23,14 @@ import torch
 import mmdemo.models.device as manager_module
 from mmdemo.models import conversion, sizes
 from mmdemo.models import openvino as ov_path
+from mmdemo.models import openvino_parts as ov_parts
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
 from mmdemo.tasks.text_to_image import generate_images
 from mmdemo.ui.models_panel import status_rows
 
+PARTS = "text encoder and VAE decoder"
+"""The pipeline's parts beside the UNet that the fast path runs in OpenVINO (the precision text names them)."""
 FLOAT32_TOLERANCE = 1e-4
 """OpenVINO f32 against PyTorch float32, relative L2 difference of the noise prediction: summation order only."""
 BF16_TOLERANCE = 0.06
@@ -112,10 +116,17 @@ def test_converts_once_then_loads_from_the_cache(
     with first.use("text_to_image") as handle:
         assert isinstance(handle.model.unet, ov_path.OpenVINOUNet)
         assert handle.dtype == torch.bfloat16
-    assert len(calls) == 1 and [p.name for p in counted] == ["unet"]  # counted once, for the conversion
+        assert isinstance(handle.model.text_encoder, ov_parts.OpenVINOTextEncoder)
+        assert isinstance(handle.model.vae.decoder, ov_parts.OpenVINODecoder)
+    assert len(calls) == 3  # the UNet, the text encoder, the VAE decoder
+    assert [p.name for p in counted] == ["unet", "text_encoder", "vae"]  # counted once each, for the conversion
     (folder,) = [p for p in ov_cache.rglob("unet-*") if p.is_dir()]
     assert "-w16-" in folder.name and "dynamic" in folder.name  # bf16: fp16 weights on disk, every shape
     assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "unet.bin", "unet.xml"]
+    parts = sorted(p.name.rsplit("-", 4)[0] for p in folder.parent.iterdir() if p.is_dir() and p != folder)
+    assert parts == ["text-encoder", "vae-decoder"]
+    for part in folder.parent.glob("[tv]*-*"):
+        assert sorted(p.name for p in part.iterdir()) == ["meta.json", "model.bin", "model.xml"]
     assert not [p for p in ov_cache.rglob("*.tmp")]  # the scratch folder was renamed into place
 
     failing_convert(monkeypatch)  # a second load must not convert
@@ -123,9 +134,9 @@ def test_converts_once_then_loads_from_the_cache(
     with second.use("text_to_image", lambda fraction, message: None) as handle:  # a bar waits, yet nothing to do
         assert isinstance(handle.model.unet, ov_path.OpenVINOUNet)
     (row,) = [s for s in second.status() if s.role == "text_to_image"]
-    assert row.dtype == "bfloat16 (OpenVINO UNet)"
-    assert len(calls) == 1
-    assert len(counted) == 1  # the UNet's headers are read for the estimate only when it converts
+    assert row.dtype == f"bfloat16 (OpenVINO UNet; {PARTS} in OpenVINO)"
+    assert len(calls) == 3
+    assert len(counted) == 3  # the headers are read for the estimate only when a part converts
 
 
 def test_first_load_moves_the_bar_while_converting(fast_settings: Settings, ov_cache: Path) -> None:
@@ -142,8 +153,9 @@ def test_first_load_moves_the_bar_while_converting(fast_settings: Settings, ov_c
     assert fractions == sorted(fractions) and calls[-1] == (1.0, "Text to image model ready")
     assert not [t for t in threading.enumerate() if t.name == "mmdemo-conversion-progress"]
     (times,) = ov_cache.rglob(conversion.TIMES_FILE)
-    (run,) = json.loads(times.read_text())["runs"]
-    assert run["parameters"] == 253_364  # the tiny UNet's, from its safetensors header
+    runs = json.loads(times.read_text())["runs"]
+    assert runs[0]["parameters"] == 253_364  # the tiny UNet's, from its safetensors header
+    assert len(runs) == 3  # then the text encoder's and the VAE decoder's
 
 
 def test_cache_key_follows_the_revision(tmp_path: Path, tiny_model_dirs: dict[str, Path]) -> None:
@@ -300,7 +312,7 @@ def test_image_end_to_end_and_the_models_panel(fast_settings: Settings, ov_share
     assert np.abs(np.asarray(again.images[0].image).astype(int) - pixels[0]).max() <= 2  # same seed, same image
     rows = {row[0]: row for row in status_rows(manager)}
     title = manager.spec("text_to_image").title
-    assert rows[title][4].split(" · ")[1] == "bfloat16 (OpenVINO UNet)"  # where · precision · size
+    assert rows[title][4].split(" · ")[1] == f"bfloat16 (OpenVINO UNet; {PARTS} in OpenVINO)"  # where · precision
     (status,) = [s for s in manager.status() if s.role == "text_to_image"]
     ir = next(p for p in ov_shared_cache.rglob("unet.bin") if "-w16-" in p.parent.name)  # this manager's: bf16
     assert status.bytes >= ir.stat().st_size  # the compiled UNet counts against the memory budget
@@ -313,3 +325,89 @@ def test_fast_path_off_never_touches_openvino(tiny_settings: Settings, monkeypat
         assert not isinstance(handle.model.unet, ov_path.OpenVINOUNet)
     (row,) = [s for s in manager.status() if s.role == "text_to_image"]
     assert row.dtype == "float32"
+
+
+# ------------------------------------------------------------- the text encoder and the decoders
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [("float32", FLOAT32_TOLERANCE), ("bfloat16", BF16_TOLERANCE)])
+def test_the_other_parts_match_pytorch(
+    tiny_settings: Settings, tiny_model_dirs: dict[str, Path], ov_shared_cache: Path, dtype: str, tolerance: float
+) -> None:
+    """The text encoder's states and both decoders' images against the float32 PyTorch modules, at batches and
+    sizes the traces never saw."""
+    from diffusers import AutoencoderKL, AutoencoderTiny
+    from transformers import CLIPTextModel
+
+    folder = tiny_model_dirs["text_to_image"]
+    manager = ModelManager(tiny_settings.replace(cpu_fast_path=True, dtype=dtype))
+    generator = torch.Generator().manual_seed(1)
+    with manager.use("text_to_image") as handle, manager.use("tiny_vae") as tiny, torch.no_grad():
+        pipe = handle.model
+        encoder = CLIPTextModel.from_pretrained(folder / "text_encoder").eval()
+        ids = torch.randint(0, encoder.config.vocab_size, (2, 77), generator=generator)
+        got = pipe.text_encoder(ids)[0]
+        assert got.dtype == handle.dtype  # what the pipeline's prompt embeddings are cast to anyway
+        assert relative_difference(got, encoder(ids).last_hidden_state) < tolerance
+        vae = AutoencoderKL.from_pretrained(folder / "vae").eval()
+        taesd = AutoencoderTiny.from_pretrained(tiny_model_dirs["tiny_vae"]).eval()
+        assert isinstance(tiny.model.decoder, ov_parts.OpenVINODecoder)
+        for batch, height, width in [(1, 8, 8), (2, 9, 7)]:
+            latents = torch.randn(batch, 4, height, width, generator=generator)
+            decoded = pipe.vae.decode(latents.to(handle.dtype), return_dict=False)[0]
+            assert decoded.shape[0] == batch and decoded.dtype == handle.dtype
+            assert relative_difference(decoded, vae.decode(latents, return_dict=False)[0]) < tolerance
+            fast = tiny.model.decode(latents.to(tiny.dtype), return_dict=False)[0]
+            assert relative_difference(fast, taesd.decode(latents, return_dict=False)[0]) < tolerance
+    rows = {s.role: s.dtype for s in manager.status()}
+    assert rows["tiny_vae"] == f"{dtype} (OpenVINO decoder)"
+
+
+def test_a_part_that_fails_stays_in_pytorch(
+    fast_settings: Settings, ov_cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The VAE decoder's conversion fails: the image is still made (its decoder in PyTorch), the precision text
+    says which part is where, the log has the detail, and nothing half-written is left."""
+    from diffusers.models.autoencoders.vae import Decoder
+
+    real = ov_parts.convert_part
+
+    def fail_the_decoder(part: ov_parts.Part, *args: Any) -> None:
+        if part is ov_parts.VAE_DECODER:
+            raise RuntimeError("decoder conversion exploded (test)")
+        real(part, *args)
+
+    monkeypatch.setattr(ov_parts, "convert_part", fail_the_decoder)
+    manager = ModelManager(fast_settings)
+    with caplog.at_level(logging.WARNING, logger="mmdemo.models.openvino_parts"):
+        result = generate_images("a red bus", steps=1, seed=3, decoder="full", clip_score=False, manager=manager)
+    assert result.images[0].image.size == (64, 64) and result.decoder == "full"
+    with manager.use("text_to_image") as handle:
+        assert isinstance(handle.model.vae.decoder, Decoder)
+        assert isinstance(handle.model.text_encoder, ov_parts.OpenVINOTextEncoder)
+    (row,) = [s for s in manager.status() if s.role == "text_to_image"]
+    assert row.dtype == "bfloat16 (OpenVINO UNet; text encoder in OpenVINO; VAE decoder in PyTorch)"
+    assert "decoder conversion exploded (test)" in caplog.text
+    assert not list(ov_cache.rglob("vae-decoder-*"))
+
+
+def test_the_tiny_decoder_converts_once_and_falls_back(
+    fast_settings: Settings, ov_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = counting_convert(monkeypatch)
+    with ModelManager(fast_settings).use("tiny_vae") as tiny:
+        assert isinstance(tiny.model.decoder, ov_parts.OpenVINODecoder)
+    assert len(calls) == 1
+    (folder,) = [p for p in ov_cache.rglob("taesd-*") if p.parent.parent == ov_cache]  # <model tag>/<key>
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.bin", "model.xml"]
+    failing_convert(monkeypatch)
+    restarted = ModelManager(fast_settings)  # a restart reads the cached IR
+    with restarted.use("tiny_vae") as tiny:
+        assert isinstance(tiny.model.decoder, ov_parts.OpenVINODecoder)
+    assert len(calls) == 1
+    shutil.rmtree(folder)
+    failed = ModelManager(fast_settings)  # no cache and a failing conversion: PyTorch, said in the panel
+    with failed.use("tiny_vae") as tiny:
+        assert not isinstance(tiny.model.decoder, ov_parts.OpenVINODecoder)
+    (row,) = [s for s in failed.status() if s.role == "tiny_vae"]
+    assert row.dtype == "bfloat16 (PyTorch: OpenVINO conversion failed)"

@@ -27,7 +27,11 @@ TOLERANCE = {"int8": 0.08, "hybrid": 0.10}
 """Each form's noise prediction against PyTorch float32 (relative L2) on the tiny UNet with bf16 inference
 precision: the float form's bf16 rounding (``BF16_TOLERANCE`` of test_openvino.py, 6 %) plus 8-bit weights
 (int8), plus 8-bit activation ranges measured on 12 calibration inputs (hybrid)."""
-PRECISION = {"int8": "bfloat16 (OpenVINO UNet, 8-bit weights)", "hybrid": "bfloat16 (OpenVINO UNet, hybrid 8-bit)"}
+PARTS = "; text encoder and VAE decoder in OpenVINO"
+PRECISION = {
+    "int8": f"bfloat16 (OpenVINO UNet, 8-bit weights{PARTS})",
+    "hybrid": f"bfloat16 (OpenVINO UNet, hybrid 8-bit{PARTS})",
+}
 """What the Models panel's precision column says for each form."""
 FORMS = pytest.mark.parametrize("form", ["int8", "hybrid"])
 
@@ -111,7 +115,7 @@ def test_missing_nncf_falls_back_to_the_float_form_with_a_note(
     manager = ModelManager(fast_settings.replace(cpu_unet_weights=form))
     with caplog.at_level(logging.WARNING, logger="mmdemo.models.openvino"), manager.use("text_to_image") as handle:
         assert isinstance(handle.model.unet, ov_path.OpenVINOUNet)
-    assert precision_note(manager) == "bfloat16 (OpenVINO UNet; NNCF is not installed: float)"
+    assert precision_note(manager) == f"bfloat16 (OpenVINO UNet; NNCF is not installed: float{PARTS})"
     assert "NNCF is not installed" in caplog.text
     assert [p.name for p in ov_cache.rglob("unet-*") if p.is_dir()] == [ov_path.cache_key(Path(
         fast_settings.models["text_to_image"]), "bf16")]  # fmt: skip
@@ -136,7 +140,7 @@ def test_failed_quantization_falls_back_and_leaves_nothing_half_made(
         assert isinstance(unet, ov_path.OpenVINOUNet)
         out = unet(torch.randn(1, 4, 32, 32), torch.tensor(999.0), torch.randn(1, 77, 32)).sample
         assert out.shape == (1, 4, 32, 32)  # the float form works
-    assert precision_note(manager) == f"bfloat16 (OpenVINO UNet; {form} quantization failed: float)"
+    assert precision_note(manager) == f"bfloat16 (OpenVINO UNet; {form} quantization failed: float{PARTS})"
     assert "quantization exploded (test)" in caplog.text
     assert not [p for p in ov_cache.rglob(f"*{form}*") if p.is_dir()]  # no half-made form to be read later
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled
-from ..progress import ProgressFn
+from ..progress import ProgressFn, sub_range
 from . import progress_lines as lines
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,19 @@ def reporting(progress: ProgressFn | None, title: str) -> Iterator[None]:
         yield
     finally:
         _REPORT.reset(token)
+
+
+@contextlib.contextmanager
+def reporting_share(low: float, high: float) -> Iterator[None]:
+    """Conversions inside this block move ``low``–``high`` of the bar :func:`reporting` set: one load that makes
+    several conversions (a UNet, then the pipeline's other parts) moves the bar through each in turn."""
+    report = _REPORT.get()
+    if report is None:
+        yield
+        return
+    progress, title = report
+    with reporting(sub_range(progress, low, high), title):
+        yield
 
 
 def conversion_fraction(elapsed: float, estimate: float) -> float:

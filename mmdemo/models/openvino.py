@@ -2,8 +2,8 @@
 
 Measured on 2 cores of an AMD EPYC with AVX-512 BF16/AMX, one step of the SD-Turbo UNet (866 M parameters)
 at 512²: PyTorch float32 5.2 s, PyTorch bfloat16 3.0 s, OpenVINO bf16 inference precision 2.2 s (see
-``benchmarks/openvino_unet.py``). The text encoder (one 77-token pass), TAESD and CLIP stay in PyTorch, in
-the manager's dtype: for a 1-step image they are a small part next to the UNet and not worth a conversion.
+``benchmarks/openvino_unet.py``). Once the UNet is in, the load swaps the text encoder and the VAE decoder for
+their OpenVINO forms too (:mod:`.openvino_parts`, which also does TAESD's decoder); CLIP stays in PyTorch.
 
 * **Conversion once.** ``openvino.convert_model`` traces the float32 UNet once (30 s–2 min for SD-Turbo) and the
   IR (``unet.xml``/``unet.bin``) is saved beside the model by :class:`~.conversion.ConversionCache`
@@ -41,33 +41,27 @@ with its telemetry stubbed out (an offline-first demo should not phone home).
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import functools
 import json
 import logging
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .conversion import ConversionCache, chosen_unet_weights, dtype_name, revision
+from .conversion import ConversionCache, chosen_unet_weights, dtype_name, reporting_share, revision
+from .openvino_ir import CACHE_ENV, TEXT_LENGTH, CompiledIR, inference_precision, telemetry_off
 from .types import LoadedModel
 
 log = logging.getLogger(__name__)
 
 IR_NAME = "unet"
-CACHE = ConversionCache("openvino", "MMDEMO_OPENVINO_CACHE", (f"{IR_NAME}.xml", f"{IR_NAME}.bin", "meta.json"))
-CACHE_ENV = CACHE.env
-"""When set: the root of every model's OpenVINO cache (tests point it at a temporary folder)."""
+CACHE = ConversionCache("openvino", CACHE_ENV, (f"{IR_NAME}.xml", f"{IR_NAME}.bin", "meta.json"))
 FORMAT = 1
 """Bump when what is saved changes (names, inputs): old caches are then ignored, not misread."""
-TEXT_LENGTH = 77
-"""CLIP's token count: the text encoder always pads to it in SD 1/2 pipelines."""
 COMPILED_SHAPES = 1
 """Static compilations kept per UNet (each holds the weights, ~1.7 GB for SD-Turbo in bf16): another
 image size or count recompiles (seconds; no new conversion)."""
@@ -75,11 +69,6 @@ image size or count recompiles (seconds; no new conversion)."""
 
 class UnsupportedUNet(RuntimeError):
     """The UNet needs inputs the OpenVINO path does not feed (SDXL's added conditions, class labels …)."""
-
-
-def inference_precision(dtype: Any) -> str:
-    """OpenVINO's inference precision for the manager's ``dtype``: ``bf16`` for bfloat16, else ``f32``."""
-    return "bf16" if dtype == torch.bfloat16 else "f32"
 
 
 # ------------------------------------------------------------------------------------ the cache
@@ -154,7 +143,7 @@ def convert_unet(unet: Any, target: Path, precision: str) -> None:
         example.append(torch.randn(1, int(config["time_cond_proj_dim"])))
         shapes.append([-1, int(config["time_cond_proj_dim"])])
     began = time.perf_counter()
-    with torch.no_grad(), _telemetry_off(), warnings.catch_warnings():
+    with torch.no_grad(), telemetry_off(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # diffusers' shape checks, expected in a trace
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace: OpenVINO's converter uses it
         model = openvino.convert_model(
@@ -166,25 +155,6 @@ def convert_unet(unet: Any, target: Path, precision: str) -> None:
     meta = {"format": FORMAT, "precision": precision, "timestep_cond": has_cond, "config": dict(config)}
     meta["convert_seconds"] = round(time.perf_counter() - began, 1)
     (target / "meta.json").write_text(json.dumps(meta, default=str, indent=1))
-
-
-@contextlib.contextmanager
-def _telemetry_off() -> Iterator[None]:
-    """OpenVINO's converter with its telemetry replaced by the package's own no-op stub (module doc)."""
-    try:
-        from openvino.tools.ovc import convert_impl, telemetry_stub, telemetry_utils
-    except ImportError:  # another layout: convert as is
-        yield
-        return
-    modules = [m for m in (convert_impl, telemetry_utils) if hasattr(m, "tm")]
-    saved = [m.tm for m in modules]
-    for module in modules:
-        module.tm = telemetry_stub
-    try:
-        yield
-    finally:
-        for module, tm in zip(modules, saved, strict=True):
-            module.tm = tm
 
 
 def converted_unet(folder: Path, precision: str, convert: Callable[[Path], None] | None = None) -> tuple[Path, bool]:
@@ -334,74 +304,25 @@ def calibration_inputs(pipe: Any, unet: OpenVINOUNet) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------- the wrapper
 
 
-class OpenVINOUNet(torch.nn.Module):
+class OpenVINOUNet(CompiledIR):
     """The converted UNet, which diffusers calls in place of ``pipe.unet``.
 
     It keeps what the pipelines read (``config``, ``dtype``, ``device``) and returns a
-    ``UNet2DConditionOutput`` (a tuple with ``return_dict=False``). The IR takes any batch and size; each
-    shape a call brings is compiled static (faster per step than a dynamic compilation, see the module
-    doc) and the last :data:`COMPILED_SHAPES` compilations are kept, each holding its own copy of the
-    weights. A torch module without parameters, so the pipeline counts it among its components; a ``meta``
-    buffer the size of the compiled weights lets the model manager count the memory it takes. Moving it is a
-    no-op: it lives on the CPU.
+    ``UNet2DConditionOutput`` (a tuple with ``return_dict=False``). The IR takes any batch and size; the last
+    :data:`COMPILED_SHAPES` static compilations are kept (:class:`CompiledIR`).
     """
 
     def __init__(self, model: Any, config: Any, dtype: Any, weight_bytes: int) -> None:
-        super().__init__()
-        self.model = model
+        super().__init__(model, dtype, weight_bytes, COMPILED_SHAPES, "UNet")
         self.config = config
-        self.precision = inference_precision(dtype)
-        self.properties = {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": "LATENCY"}
-        self._dtype = dtype
-        self._requests: collections.OrderedDict[tuple[tuple[int, ...], ...], Any] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self._names = [port.any_name for port in model.inputs]
-        self.compile_seconds: dict[tuple[tuple[int, ...], ...], float] = {}
-        """How long each shape took to compile (for the benchmark and the log)."""
-        self.register_buffer(
-            "openvino_weights", torch.empty(weight_bytes * COMPILED_SHAPES, dtype=torch.uint8, device="meta"), False
-        )
-
-    @property
-    def dtype(self) -> Any:
-        return self._dtype
-
-    @property
-    def device(self) -> Any:
-        return torch.device("cpu")
-
-    def _apply(self, fn: Any, recurse: bool = True) -> OpenVINOUNet:
-        return self  # .to()/.float()/.cpu(): the compiled model stays as it is
 
     def prepare(self, batch: int, height: int, width: int) -> None:
-        """Compile the shape of a call with ``batch`` latents of ``height`` × ``width`` now (the load does
-        it for the model's native size, so the first request does not wait for it)."""
+        """Compile the shape of a call with ``batch`` latents of ``height`` × ``width`` now."""
         shapes = [(batch, int(self.config["in_channels"]), height, width), (batch,)]
         shapes.append((batch, TEXT_LENGTH, int(self.config["cross_attention_dim"])))
         if len(self._names) > 3:
             shapes.append((batch, int(self.config["time_cond_proj_dim"])))
-        with self._lock:
-            self._request(tuple(shapes))
-
-    def _request(self, shapes: tuple[tuple[int, ...], ...]) -> Any:
-        """The infer request compiled for ``shapes`` (the lock is held)."""
-        import openvino
-
-        if shapes in self._requests:
-            self._requests.move_to_end(shapes)
-            return self._requests[shapes]
-        while len(self._requests) >= COMPILED_SHAPES:
-            self._requests.popitem(last=False)  # free the oldest before compiling: memory stays bounded
-        began = time.perf_counter()
-        model = self.model.clone()
-        model.reshape(
-            {name: openvino.PartialShape(list(shape)) for name, shape in zip(self._names, shapes, strict=True)}
-        )
-        compiled = openvino.Core().compile_model(model, "CPU", self.properties)
-        self._requests[shapes] = compiled.create_infer_request()
-        self.compile_seconds[shapes] = time.perf_counter() - began
-        log.info("compiled the OpenVINO UNet for %s in %.1f s", shapes[0], self.compile_seconds[shapes])
-        return self._requests[shapes]
+        self.compile_for(tuple(shapes))
 
     def forward(
         self,
@@ -434,12 +355,6 @@ class OpenVINOUNet(torch.nn.Module):
         out = self._infer(arrays).to(sample.dtype)
         return UNet2DConditionOutput(sample=out) if return_dict else (out,)
 
-    def _infer(self, arrays: list[Any]) -> Any:
-        """The noise prediction for float32 ``arrays`` (the IR's inputs, in order), as a float32 tensor."""
-        with self._lock:
-            request = self._request(tuple(a.shape for a in arrays))
-            return torch.from_numpy(request.infer(arrays)[0].copy())
-
 
 def compile_unet(target: Path, config: Any, dtype: Any, prepare: bool = True) -> OpenVINOUNet:
     """Read the IR in ``target`` and compile it for the model's native size (unless not ``prepare``: on first
@@ -470,15 +385,17 @@ def load_with_openvino_unet(folder: Path, dtype: Any, fallback: Callable[[Path, 
         config = _unet_config(folder)
         check_supported(config)
         precision = inference_precision(dtype)
-        target, converted = converted_unet(folder, precision)
+        form, note = chosen_unet_weights(), ""
+        with reporting_share(0.0, 0.8 if form == "float" else 0.4):
+            target, converted = converted_unet(folder, precision)
         from diffusers import AutoPipelineForText2Image
 
         pipe = AutoPipelineForText2Image.from_pretrained(folder, unet=None, dtype=dtype)  # every part but the UNet
         pipe.set_progress_bar_config(disable=True)  # the task reports per-step progress itself
-        form, note = chosen_unet_weights(), ""
         if form != "float":
             try:
-                target, converted = quantized_unet(folder, precision, form, target, pipe, config, dtype)
+                with reporting_share(0.4, 0.8):
+                    target, converted = quantized_unet(folder, precision, form, target, pipe, config, dtype)
             except Exception as err:  # NNCF missing or failing: the float form, said where the precision is
                 why = "NNCF is not installed" if isinstance(err, ImportError) else f"{form} quantization failed"
                 log.warning("%s for %s: %s: %s; the float UNet", why, folder, type(err).__name__, err, exc_info=err)
@@ -487,12 +404,19 @@ def load_with_openvino_unet(folder: Path, dtype: Any, fallback: Callable[[Path, 
         pipe.unet = compile_unet(target, config, dtype)
         how = "converted now" if converted else "cached"
         log.info("OpenVINO UNet (%s: %s) compiled in %.1f s", how, target, time.perf_counter() - began)
+        from .openvino_parts import pipeline_parts_in_openvino
+
+        with reporting_share(0.8, 1.0):
+            swapped, kept = pipeline_parts_in_openvino(pipe, folder, dtype, int(config.get("sample_size") or 64))
     except UnsupportedUNet as err:
         return _fall_back(folder, dtype, fallback, "OpenVINO runs SD 1/2 UNets only", err)
     except Exception as err:
         return _fall_back(folder, dtype, fallback, "OpenVINO conversion failed", err)
     weights = {"int8": ", 8-bit weights", "hybrid": ", hybrid 8-bit"}.get(form, "")
-    return LoadedModel(model=pipe, precision=f"{dtype_name(dtype)} (OpenVINO UNet{weights}{note})")
+    parts = "".join(
+        f"; {' and '.join(names)} in {where}" for names, where in ((swapped, "OpenVINO"), (kept, "PyTorch")) if names
+    )
+    return LoadedModel(model=pipe, precision=f"{dtype_name(dtype)} (OpenVINO UNet{weights}{note}{parts})")
 
 
 def _unet_config(folder: Path) -> Any:

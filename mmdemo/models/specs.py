@@ -182,6 +182,13 @@ def _load_tiny_autoencoder(folder: Path, dtype: Any) -> LoadedModel:
     return LoadedModel(model=model)
 
 
+def _load_tiny_autoencoder_openvino(folder: Path, dtype: Any) -> LoadedModel:
+    """The CPU fast path of ``tiny_vae``: its decoder run by OpenVINO, else PyTorch (:mod:`.openvino_parts`)."""
+    from .openvino_parts import load_tiny_autoencoder_openvino
+
+    return load_tiny_autoencoder_openvino(folder, dtype, fallback=_load_tiny_autoencoder)
+
+
 TEXT_TO_IMAGE = ModelSpec(
     role="text_to_image",
     title="Text to image",
@@ -201,6 +208,7 @@ TINY_VAE = ModelSpec(
     title="Fast image decoder (TAESD)",
     defaults={"cuda": "madebyollin/taesdxl", "*": "madebyollin/taesd"},  # must match text_to_image's latents
     loader=_load_tiny_autoencoder,
+    cpu_fast_loader=_load_tiny_autoencoder_openvino,
     license="MIT",
     imports=("diffusers:AutoencoderTiny",),
 )
