@@ -23,17 +23,6 @@ def screenshot_dir() -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def phone(browser, app_url: str):
-    page = browser.new_page()
-    page.set_viewport_size(PHONE)
-    page.set_default_timeout(60_000)
-    page.goto(app_url)
-    page.locator(".gradio-container").first.wait_for()
-    yield page
-    page.close()
-
-
 @pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
 def bare_url(launch_app) -> Iterator[str]:
     """A fresh offline install as `python app.py` starts it: only the models that ship in wheels (text reading,

@@ -36,14 +36,6 @@ def desktop(browser, app_url: str):
     page.close()
 
 
-@pytest.fixture(scope="module")
-def phone(browser, app_url: str):
-    page = open_page(browser, app_url, PHONE)
-    page.locator("#caption-button").wait_for()
-    yield page
-    page.close()
-
-
 @pytest.fixture(scope="session")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Twelve different small photos (distinct content: a batch keeps each one)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from mmdemo.testing.browser import BUTTON_JS, IN_VIEW_JS, PHONE, open_page
+from mmdemo.testing.browser import BUTTON_JS, IN_VIEW_JS, PHONE
 
 
 @dataclass(frozen=True)
@@ -76,14 +76,6 @@ BUTTON_AT_THE_BOTTOM_JS = """(selector) => { const b = document.querySelector(se
   return r.top >= 0 && r.bottom <= innerHeight; }"""
 """The visitor scrolls so that the button ``selector`` sits at the bottom edge of the screen (as near as the page
 allows: one on the first screen stays where it is); whether the button is on the screen."""
-
-
-@pytest.fixture(scope="module")
-def phone(browser, app_url: str):
-    page = open_page(browser, app_url, PHONE)
-    page.locator("#caption-button").wait_for()
-    yield page
-    page.close()
 
 
 @pytest.mark.parametrize("tab", TABS, ids=[t.name for t in TABS])
