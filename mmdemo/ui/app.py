@@ -75,7 +75,11 @@ footer, footer a, footer button { color: #4b5563 !important; opacity: 1 !importa
 /* Gradio 6.31 draws a "Remove this file" button on any list of two files or more, results included: not on results. */
 #video-files .label-clear-button, #batch-downloads .label-clear-button,
 #eval-json .label-clear-button { display: none; }
-#model-status th { word-break: normal !important; overflow-wrap: normal !important; white-space: nowrap; }
+/* The Models panel: headers on one line, cells wrapped between words only (Gradio breaks both anywhere: one letter a
+   line on a phone); a table wider than the screen scrolls sideways. */
+#model-status th, #model-status th * { word-break: normal !important; overflow-wrap: normal !important;
+  white-space: nowrap !important; }
+#model-status td, #model-status td * { word-break: normal !important; overflow-wrap: break-word !important; }
 /* Evaluate: each plot whole at the gallery's width, the gallery as tall as its plots (nothing to scroll to); the
    keyframes gallery as tall as its rows. */
 #eval-plots .grid-wrap, #video-gallery .grid-wrap { height: auto !important; min-height: 0 !important;
