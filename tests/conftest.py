@@ -166,6 +166,17 @@ def app_url(app_settings: Settings) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
+def offline_url(launch_app) -> Iterator[str]:
+    """A fresh offline install as ``python app.py --offline`` starts it, launched once for every test that needs
+    it: only the models that ship in wheels (text reading, offline speech recognition, sentence embeddings), so no
+    captioner, emotion or text-to-image model."""
+    from mmdemo.testing.server import app_settings as settings_from_args
+
+    with launch_app(settings_from_args(["--offline"])) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def launch_app() -> Callable[..., contextlib.AbstractContextManager[str]]:
     """Another app in this process, as ``python app.py`` starts it: ``with launch_app(settings, auth=…) as url``

@@ -5,14 +5,12 @@ Hub models. Screenshots go to ``$MMDEMO_SCREENSHOTS`` (default ``test-artifacts/
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gradio.media import get_audio
 
 from mmdemo.testing.browser import CONTRAST_JS, DESKTOP, PHONE, open_page
-from mmdemo.testing.server import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,19 +21,11 @@ def screenshot_dir() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
-def bare_url(launch_app) -> Iterator[str]:
-    """A fresh offline install as `python app.py` starts it: only the models that ship in wheels (text reading,
-    offline speech recognition, sentence embeddings)."""
-    with launch_app(app_settings(["--offline"])) as url:
-        yield url
-
-
 @pytest.fixture(scope="module")
-def bare(browser, bare_url: str):
+def bare(browser, offline_url: str):
     page = browser.new_page()
     page.set_default_timeout(60_000)
-    page.goto(bare_url)
+    page.goto(offline_url)
     page.locator(".gradio-container").first.wait_for()
     yield page
     page.close()
@@ -71,7 +61,7 @@ def _unreadable(page, selectors: tuple[str, ...]) -> dict[str, float | None]:
 
 
 def test_in_the_dark_theme_labels_hints_and_lines_are_readable(
-    browser, app_url: str, bare_url: str, odd_images: dict[str, Path]
+    browser, app_url: str, offline_url: str, odd_images: dict[str, Path]
 ) -> None:
     """The same texts as in the light theme (above, and tests/test_browser_ux_image.py) at 4.5:1 or more in Gradio's
     dark theme, on the Image and Emotion tabs: block and media labels, the upload zone's "- or -" and hint, info
@@ -115,7 +105,7 @@ def test_in_the_dark_theme_labels_hints_and_lines_are_readable(
         )
     finally:
         page.close()
-    page = open_page(browser, f"{bare_url}/?__theme=dark", DESKTOP)
+    page = open_page(browser, f"{offline_url}/?__theme=dark", DESKTOP)
     try:
         notice = page.locator("#caption-availability")
         notice.locator("summary").first.click()  # unfolded: what is missing, and the operator's fix

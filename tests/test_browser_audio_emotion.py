@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,9 @@ from gradio.media import get_audio
 
 from mmdemo.testing.browser import BUTTON_JS, DESKTOP, PHONE, open_page, stop_the_run
 from mmdemo.testing.odd_audio import make_odd_audio
-from mmdemo.testing.server import app_settings
 
 LABELS = ("neutral", "happy", "angry", "sad")
 EMOTION_BOXES = ("#emotion-overall", "#emotion-text", "#emotion-voice", "#emotion-timeline")
-
-
-@pytest.fixture(scope="session")  # closed with the session: closing a second app mid-run stalls the first's later runs
-def offline_url(launch_app) -> Iterator[str]:
-    """A fresh offline install as `python app.py --offline` starts it: no emotion model, the packaged recogniser."""
-    with launch_app(app_settings(["--offline"])) as url:
-        yield url
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -4,14 +4,12 @@ a generated image or a video keyframe goes to the image tab."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from mmdemo.models.manager import ModelManager
 from mmdemo.settings import Settings
 from mmdemo.testing.browser import DESKTOP, PHONE
-from mmdemo.testing.server import app_settings
 from mmdemo.ui.send_to import gallery_item, sendable
 
 SENDERS = {
@@ -21,13 +19,6 @@ SENDERS = {
     "Video": ("#video-input", ["#video-to-image", "#video-to-prompt"]),
 }
 """Each tab with send buttons: an element that shows it is laid out, and its send buttons."""
-
-
-@pytest.fixture(scope="session")  # closed with the session (as tests/test_browser_accessibility.py's own)
-def offline_url(launch_app) -> Iterator[str]:
-    """A fresh offline install: no text-to-image model, so nothing can be sent to that tab."""
-    with launch_app(app_settings(["--offline"])) as url:
-        yield url
 
 
 def _selected_tab(page) -> str:

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mmdemo.testing.browser import BUTTON_JS, CONTRAST_JS, DESKTOP, IN_VIEW_JS, PHONE, open_page
-from mmdemo.testing.server import app_settings
 
 VISIBLE_ERROR_BADGES_JS = """() => [...document.querySelectorAll('[data-testid="status-tracker"] .error')]
   .filter((e) => e.getBoundingClientRect().width > 0).length"""
-
-
-@pytest.fixture(scope="session")
-def offline_url(launch_app) -> Iterator[str]:
-    """A fresh offline install: only the models that ship in wheels (text reading among them)."""
-    with launch_app(app_settings(["--offline"])) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
