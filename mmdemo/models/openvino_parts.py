@@ -57,13 +57,13 @@ class Part:
     """Shown in the precision text and the log."""
     subfolder: str
     """Its folder in the pipeline folder (``""``: the role's folder is the part's model)."""
-    module: str
-    """The submodule of the loaded model that is converted and replaced (``""``: the model itself)."""
+    attribute: str
+    """Where its owner (the pipeline, or an autoencoder) holds it: the module converted and replaced."""
     inputs: tuple[str, ...]
     """The IR's input names, in order."""
 
 
-TEXT_ENCODER = Part("text encoder", "text_encoder", "", ("input_ids",))
+TEXT_ENCODER = Part("text encoder", "text_encoder", "text_encoder", ("input_ids",))
 VAE_DECODER = Part("VAE decoder", "vae", "decoder", ("latent_sample",))
 TINY_DECODER = Part("TAESD", "", "decoder", ("latent_sample",))
 
@@ -196,14 +196,13 @@ def compile_part(
 def swap_in(folder: Path, part: Part, owner: Any, dtype: Any, load: Callable[[], Any], side: int = LATENT_SIDE) -> bool:
     """Replace ``part`` of ``owner`` (the pipeline, or an autoencoder) by its OpenVINO form, converted once from
     ``load()``'s float32 model; on any failure leave it in PyTorch and log why. Returns whether it was swapped."""
-    attribute = "text_encoder" if part is TEXT_ENCODER else part.module
-    current = getattr(owner, attribute)
+    current = getattr(owner, part.attribute)
     try:
         target, converted = converted_part(folder, part, inference_precision(dtype), load)
         began = time.perf_counter()
         config = getattr(current, "config", None)
         channels = 0 if part is TEXT_ENCODER else _latent_channels(current)
-        setattr(owner, attribute, compile_part(part, target, dtype, config, channels, side))
+        setattr(owner, part.attribute, compile_part(part, target, dtype, config, channels, side))
         how = "converted now" if converted else "cached"
         log.info("OpenVINO %s (%s: %s) compiled in %.1f s", part.name, how, target, time.perf_counter() - began)
         return True
@@ -224,9 +223,9 @@ def pipeline_parts_in_openvino(
     vae = getattr(pipe, "vae", None)
     parts = []
     if type(encoder).__name__ == "CLIPTextModel":  # SD 1/2's (SDXL's second encoder projects: not this path)
-        parts.append((TEXT_ENCODER, pipe, lambda: _float_model(type(encoder), Path(folder, "text_encoder"))))
+        parts.append((TEXT_ENCODER, pipe, lambda: _float_model(type(encoder), Path(folder, TEXT_ENCODER.subfolder))))
     if vae is not None and isinstance(getattr(vae, "decoder", None), torch.nn.Module):
-        parts.append((VAE_DECODER, vae, lambda: _float_model(type(vae), Path(folder, "vae")).decoder))
+        parts.append((VAE_DECODER, vae, lambda: _float_model(type(vae), Path(folder, VAE_DECODER.subfolder)).decoder))
     for index, (part, owner, load) in enumerate(parts):
         with reporting_share(index / len(parts), (index + 1) / len(parts)):
             done = swap_in(folder, part, owner, dtype, load, side)
