@@ -150,7 +150,9 @@ RUN_JS = """
   document.addEventListener("click", note, true);
   document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") note(); }, true);
   const shown = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
-  const onScreen = (el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; };
+  // On screen: the whole block, or 120 px of a taller one (a block's top edge peeking in at the bottom is not seen).
+  const onScreen = (el) => { const r = el.getBoundingClientRect();
+    return Math.min(r.bottom, innerHeight) - Math.max(r.top, 0) >= Math.min(r.height, 120); };
   new MutationObserver((records) => {
     if (!acted || Date.now() - acted > 4000) return;
     const started = records.map((r) => r.target).filter((t) => t instanceof Element
