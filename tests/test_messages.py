@@ -537,3 +537,20 @@ def test_every_declared_parameter_and_model_title_has_chinese() -> None:
     assert [t for t in texts if t and t not in page] == []
     for english in page:
         assert page[english].strip() and placeholders(english) == placeholders(page[english]), english
+
+
+def test_every_bold_span_renders_bold_in_every_locale() -> None:
+    """``**…**`` closes only where CommonMark's flanking rules allow (as the browser's Markdown renders it): before
+    a full-width colon a closing ``**`` followed by a Chinese character stays literal asterisks on the page."""
+    from markdown_it import MarkdownIt  # gradio's dependency rich needs it: installed with the app
+
+    def render(text: str) -> str:  # each placeholder filled with a word, as the app fills it
+        return MarkdownIt("commonmark").render(re.sub(r"\{[a-z_]+\}", "word", text))
+
+    literal = {
+        (locale, key): text
+        for locale in LOCALES
+        for key, text in catalogue(locale).items()
+        if "**" in text and "**" in render(text)
+    }
+    assert literal == {}
