@@ -12,7 +12,11 @@ and in a Chinese browser (zh-CN, phone size; tests/test_browser_i18n.py has zh-C
   now writes "Seen:"/"Read:"), no pictograph in buttons, tabs and labels (the Chinese page at desktop size too);
 - point 12: Stop shows while a long job runs and its progress is drawn once (Video, Evaluate);
 - point 14: the Models panel's headers are not drawn a letter per line, its Problem column can be seen;
-- point 15: labels, "- or -", hints at 4.5:1 or more; a photo given as a recording refused in plain words.
+- point 15: labels, "- or -", hints at 4.5:1 or more; a photo given as a recording refused in plain words; the same
+  in the dark theme (phone, and the Chinese phone);
+- the points the other suites check in an English browser only, on the Chinese phone: 1 (every generated image
+  whole), 4 (a tap on the main button: busy, its progress on the screen), 8 (offline, the missing emotion model said
+  once in place), 10 (Many photos: every column and the failed row), 13 (send buttons only after a result).
 
 Each page (module-scoped, one per screen) runs each tab's example once (:func:`_ran`); the tests read what the
 browser drew.
@@ -25,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gradio.media import get_audio
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import mmdemo.ui.captioning
 from mmdemo.messages import Message, Page
@@ -33,12 +39,19 @@ from mmdemo.testing.browser import (
     BUTTON_JS,
     CONTRAST_JS,
     DESKTOP,
+    IN_VIEW_JS,
     PHONE,
     STOP_WHEN_RUNNING_JS,
     open_page,
+    pictures,
     run_to_the_end,
 )
 from mmdemo.testing.odd_videos import long_talk
+from tests.test_browser_audio_emotion import EMOTION_BOXES
+from tests.test_browser_send_to import SENDERS
+from tests.test_browser_text_to_image import _set_size, _set_slider
+from tests.test_browser_ux_tabs import BUTTON_AT_THE_BOTTOM_JS, Tab
+from tests.test_browser_ux_tabs import TABS as TAP_TABS
 
 SCREENS = ["page", "phone", "zh_page"]
 """Desktop and phone in an English browser, and a phone in a Chinese one."""
@@ -652,3 +665,328 @@ def test_stop_shows_while_a_long_job_runs_and_its_progress_is_drawn_once(
     assert not stop.is_visible()
     if tab == "eval":
         _eval_limit(page, "2")
+
+
+# --- the points the other suites check in English only, in the Chinese browser (and the dark theme on a phone) -------
+
+SCREEN_OPTIONS = {"page": (DESKTOP, False), "phone": (PHONE, False), "zh_page": (PHONE, True)}
+"""How each screen of :data:`SCREENS` is opened (its size, whether Chinese): for a test that needs its own page (an
+app before any run, the dark theme, the offline install)."""
+
+
+def _fresh(browser: Any, url: str, screen: str) -> Any:
+    """A new page of the app at ``url`` as ``screen`` is opened (its tab not yet used: no run made in it)."""
+    size, chinese = SCREEN_OPTIONS[screen]
+    page = open_page(browser, url, size, chinese=chinese, timeout_ms=60_000)
+    page.mmdemo_chinese = chinese
+    page.mmdemo_size = size
+    return page
+
+
+# --- point 1: text to image draws every generated image whole ----------------------------------------------------
+
+T2I_CASES = {
+    # as tests/test_browser_text_to_image.py::test_every_image_is_shown_whole: count, size, natural size
+    "one-square": (1, "256x256", (256, 256)),
+    "four-square": (4, "192x192", (192, 192)),
+    "two-landscape": (2, "320x192", (320, 192)),
+    "one-portrait": (1, "192x320", (192, 320)),
+}
+
+
+@pytest.mark.parametrize("case", list(T2I_CASES))
+@pytest.mark.parametrize("screen", ["zh_page"])
+def test_every_generated_image_is_shown_whole(request: pytest.FixtureRequest, screen: str, case: str) -> None:
+    """Each generated image drawn whole inside the part of the gallery that shows, apart from its caption and the
+    gallery's label, not a thumbnail (desktop and phone in English: tests/test_browser_text_to_image.py)."""
+    count, size, natural = T2I_CASES[case]
+    page = _screen(request, screen)
+    _tab(page, "t2i")
+    if not page.locator("#t2i-steps").is_visible():
+        page.locator("#t2i-advanced").get_by_text(Page("Advanced").text(_locale(page)), exact=True).click()
+        page.locator("#t2i-steps").wait_for()
+    _set_slider(page, "t2i-steps", "2")
+    _set_slider(page, "t2i-count", str(count))
+    _set_size(page, size)
+    page.locator("#t2i-prompt textarea").fill("a lighthouse on a cliff at sunset")
+    seed = "种子" if page.mmdemo_chinese else "seed "  # each image's caption (its alt): "seed 42", "种子 42"
+    run_to_the_end(page, "#t2i-button")
+    page.wait_for_function(
+        "([n, seed]) => { const s = [...document.querySelectorAll('#t2i-gallery .grid-container img')];"
+        " return s.length === n && s.every(i => i.alt.startsWith(seed)); }",
+        arg=[count, seed],
+    )
+    shown = pictures(page, "#t2i-gallery")
+    assert len(shown) == count
+    for picture in shown:
+        assert tuple(picture["natural"]) == natural, picture
+        assert picture["whole"] and picture["in_cell"] and picture["in_view"], picture
+        assert picture["caption_apart"] and picture["label_apart"], picture
+        assert picture["drawn"][2] >= 100 and picture["drawn"][3] >= 100, picture  # not a thumbnail
+    page.mmdemo_ran.add("t2i")
+
+
+# --- point 4: on a phone a tap on the main button shows it busy and the progress -----------------------------------
+
+IMAGE_TAB = Tab(
+    # as tests/test_browser_ux_image.py::test_on_a_phone_run_is_under_the_photo_and_a_tap_shows_progress
+    "Image",
+    "#caption-button",
+    "Run",
+    "#caption-output textarea",  # (its label sits at the screen's bottom edge with the button)
+    "caption",
+    "#caption-examples .gallery-item",
+    "() => !!document.querySelector('#caption-image img')",
+)
+WHERE_JS = """(selectors) => ({scrollY, innerHeight, height: document.documentElement.scrollHeight,
+  boxes: selectors.map((s) => { const r = document.querySelector(s).getBoundingClientRect();
+    return [r.top, r.bottom]; })})"""
+"""Where the page is scrolled to and where the elements ``selectors`` are drawn (for a failure's message)."""
+PROGRESS_WATCH_JS = """([selector, stop]) => {
+  // Each frame while a run's progress is drawn over the output ``selector``: whether its texts (time, percentage)
+  // lie wholly inside the screen (an output whose top edge peeks onto the screen leaves them below it).
+  const seen = window.__mmdemoProgress = {frames: 0, inView: 0, last: null, stop: false, done: false};
+  const frame = () => {
+    if (seen.done) return;
+    if (document.querySelector(stop)?.checkVisibility()) seen.stop = true;
+    const block = document.querySelector(selector)?.closest('.block');
+    const tracker = block && [...block.querySelectorAll('[data-testid="status-tracker"]')]
+      .find((t) => !t.classList.contains('hide') && t.getBoundingClientRect().height > 0);
+    const texts = tracker ? [...tracker.querySelectorAll('*')].filter((e) => !e.children.length
+      && e.textContent.trim() && e.getBoundingClientRect().height > 0) : [];
+    if (texts.length) {
+      seen.frames += 1;
+      const boxes = texts.map((e) => e.getBoundingClientRect());
+      seen.last = boxes.map((r) => [Math.round(r.top), Math.round(r.bottom)]).concat([[innerHeight]]);
+      if (boxes.every((r) => r.top >= 0 && r.bottom <= innerHeight)) seen.inView += 1;
+    }
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}"""
+"""Watches, frame by frame, whether the progress drawn over the output ``selector`` is inside the screen:
+``window.__mmdemoProgress`` counts the frames it is drawn and those it is wholly in view, and notes whether Stop
+(``stop``) showed."""
+TAPS = {"image": IMAGE_TAB, **{tab.controls: tab for tab in TAP_TABS}}
+"""Each tab's main button (tests/test_browser_ux_tabs.py's table, and the Image tab's)."""
+
+
+@pytest.mark.parametrize("tab", ["image", "t2i", "emotion", "video", "trip"])
+@pytest.mark.parametrize("screen", ["zh_page"])
+def test_on_a_phone_a_tap_shows_the_button_busy_and_the_progress(
+    request: pytest.FixtureRequest, screen: str, tab: str
+) -> None:
+    """As tests/test_browser_ux_tabs.py checks it on an English phone: the visitor scrolls the button to the bottom
+    edge and taps it; it reads "Working…" (处理中…) and is disabled, the output that carries the progress is brought
+    into view, Stop shows; then the button is given back and the run has not failed. The Chinese page is shorter: an
+    output that starts below the fold in English may peek onto the first screen by its top edge, so the progress
+    drawn over it is watched frame by frame: some frame draws it wholly inside the screen."""
+    page = _screen(request, screen)
+    locale = _locale(page)
+    spec = TAPS[tab]
+    _tab(page, tab)
+    button = page.locator(spec.button)
+    if spec.example is not None:
+        page.locator(spec.example).first.click()
+        page.wait_for_function(spec.filled)
+    page.wait_for_timeout(500)  # the tab's layout settles
+    assert page.evaluate(BUTTON_AT_THE_BOTTOM_JS, spec.button), button.bounding_box()
+    where = page.evaluate(WHERE_JS, [spec.button, spec.progress])
+    if not page.mmdemo_chinese:  # (the Chinese page is shorter: its outputs' top edge can peek onto the first screen)
+        assert page.evaluate(IN_VIEW_JS, spec.progress) is not spec.below, (spec.progress, spec.below, where)
+    page.evaluate(PROGRESS_WATCH_JS, [spec.progress, f"#{spec.controls}-stop"])
+    button.click()
+    page.wait_for_function(BUTTON_JS, arg=[spec.button, Page("Working…").text(locale), True])
+    try:
+        page.wait_for_function(IN_VIEW_JS, arg=spec.progress)  # brought into view when the run started
+    except PlaywrightTimeout:
+        pytest.fail(f"{spec.progress} stays out of view after the tap: {page.locator(spec.progress).bounding_box()}")
+    page.wait_for_function(BUTTON_JS, arg=[spec.button, Page(spec.label).text(locale), False], timeout=240_000)
+    assert not page.locator(f"#{spec.controls}-stop").is_visible()
+    assert not page.locator(f"#{spec.controls}-message").get_by_role("alert").count()  # the run did not fail
+    seen = page.evaluate("() => { window.__mmdemoProgress.done = true; return window.__mmdemoProgress; }")
+    assert seen["stop"], (spec.controls, "Stop never showed while the run worked")  # (a fast run: seen per frame)
+    if spec.below:  # an output that started below the fold, or peeked onto the screen by its top edge only
+        assert seen["inView"] > 0, (spec.progress, "its progress never drawn inside the screen", seen, where)
+    page.mmdemo_ran.add(tab)
+
+
+# --- point 10: Many photos shows every column and the failed row ----------------------------------------------------
+
+
+BATCH_HEADERS = {
+    "en": ["file", "caption", "text", "question", "answer", "error"],
+    "zh-CN": ["文件", "描述", "文字", "问题", "回答", "错误"],
+}
+
+
+@pytest.mark.parametrize("screen", ["zh_page"])
+def test_many_photos_shows_every_column_and_the_failed_row(
+    request: pytest.FixtureRequest, screen: str, photos: list[Path], odd_images: dict[str, Path]
+) -> None:
+    """Two photos and a damaged one, with text reading and a question: every column of the table and the failed
+    row inside the table's box without scrolling, the notes one sentence (desktop and phone in English:
+    tests/test_browser_ux_image.py)."""
+    page = _screen(request, screen)
+    locale = _locale(page)
+    _tab(page, "image")
+    if not page.locator("#batch-files").is_visible():
+        page.locator("#batch-section .label-wrap").first.click()
+    files = [str(photos[0]), str(photos[1]), str(odd_images["truncated.jpg"])]
+    page.locator("#batch-files input[type=file]").set_input_files(files)
+    read = page.get_by_label(Page("Also read the text in each photo").text(locale))
+    question = page.locator("#batch-question input, #batch-question textarea").first
+    read.check()
+    question.fill("What colour is it?")
+    try:
+        run_to_the_end(page, "#batch-button")
+        said = Message("batch.result", count=3, captioned=2, failed=1).text(locale)
+        page.locator("#batch-notes").get_by_text(said, exact=False).wait_for()
+        headers = [h.strip() for h in page.locator("#batch-table thead th").all_inner_texts()]
+        assert [h for h in headers if h] == BATCH_HEADERS[locale], headers
+        table = page.locator("#batch-table").bounding_box()
+        damaged = Message("image.damaged").text(locale)
+        failed = page.locator("#batch-table .body-cell").filter(has_text=re.split("[:：]", damaged)[0]).first
+        for cell in [*page.locator("#batch-table thead th").all(), failed]:  # every column on screen, no scrolling
+            box = cell.bounding_box()
+            assert box is not None and table is not None
+            assert box["x"] >= table["x"] - 1 and box["x"] + box["width"] <= table["x"] + table["width"] + 1, box
+        assert failed.is_visible()
+        notes = page.locator("#batch-notes").inner_text()
+        assert notes.startswith(said), notes
+        assert not ENGINEERING_RE.search(notes), notes  # batches, model time … folded under Details
+        assert page.locator("#batch-downloads input[type=file]").count() == 0  # a result, never a drop zone
+    finally:
+        read.uncheck()
+        question.fill("")
+
+
+# --- point 13: no send button before a result, the send buttons after one -------------------------------------------
+
+SENDING_TABS = {name: tab for tab, (name, _, _) in TABS.items() if name in SENDERS}
+"""The tabs with send buttons (tests/test_browser_send_to.py's :data:`SENDERS`, by their English names)."""
+
+
+def _unfold_transcript(page: Any) -> None:
+    """The Video tab's Transcript section (folded by default) unfolded: its "Use as a prompt" can be seen."""
+    if page.locator("#video-input").is_visible() and not page.locator("#video-transcript").is_visible():
+        page.locator(".label-wrap:visible").filter(has_text=Page("Transcript").text(_locale(page))).first.click()
+        page.locator("#video-transcript").wait_for()
+
+
+@pytest.mark.parametrize("screen", ["zh_page"])
+def test_no_send_button_before_a_result_and_each_after_one(
+    request: pytest.FixtureRequest, browser: Any, app_url: str, screen: str, photos: list[Path]
+) -> None:
+    """On a page before any run every send button waits for a result (desktop and phone in English:
+    tests/test_browser_send_to.py); after each tab's example run its send buttons show."""
+    assert len(SENDING_TABS) == len(SENDERS) == 4
+    fresh = _fresh(browser, app_url, screen)
+    try:
+        for name, (_, buttons) in SENDERS.items():
+            _tab(fresh, SENDING_TABS[name])
+            _unfold_transcript(fresh)
+            fresh.wait_for_timeout(300)
+            assert not [b for b in buttons if fresh.locator(b).is_visible()], name
+    finally:
+        fresh.close()
+    page = _screen(request, screen)
+    for name, (_, buttons) in SENDERS.items():
+        _ran(page, SENDING_TABS[name], photos)
+        _unfold_transcript(page)
+        page.wait_for_timeout(300)
+        transcript = page.locator("#video-transcript textarea").input_value().strip() if name == "Video" else ""
+        expected = [b for b in buttons if b != "#video-to-prompt" or transcript]  # (nothing said: nothing to send)
+        hidden = [b for b in expected if not page.locator(b).is_visible()]
+        assert expected and not hidden, (name, hidden)
+
+
+# --- point 15: the dark theme's labels, hints and lines readable ------------------------------------------------------
+
+
+def _unreadable(page: Any, selectors: tuple[str, ...]) -> dict[str, float | None]:
+    return {selector: r for selector, r in _contrasts(page, selectors).items() if r is None or r < 4.5}
+
+
+@pytest.mark.parametrize("screen", ["phone", "zh_page"])
+def test_in_the_dark_theme_labels_hints_and_lines_are_readable(
+    browser: Any, app_url: str, offline_url: str, screen: str, odd_images: dict[str, Path]
+) -> None:
+    """What tests/test_browser_accessibility.py measures in Gradio's dark theme at desktop size in English (the
+    light theme's texts of :data:`READABLE`, the error line, a fresh install's notice), at 4.5:1 or more."""
+    page = _fresh(browser, f"{app_url}/?__theme=dark", screen)
+    try:
+        assert page.evaluate("() => !!document.querySelector('.dark .gradio-container')")
+        page.locator("#caption-image .or").wait_for()  # the photo input empty: its upload zone shows
+        page.locator("#caption-task label").nth(2).click()  # Ask a question
+        page.locator("#vqa-question").wait_for()
+        unreadable = _unreadable(page, READABLE["image"])
+        page.locator("#caption-task label").nth(0).click()  # Caption
+        page.locator("#caption-image input[type=file]").set_input_files(str(odd_images["truncated.jpg"]))
+        page.locator("#caption-button").click()  # a damaged photo: the error line
+        page.locator("#caption-message .mmdemo-message").wait_for()
+        unreadable |= _unreadable(page, ("#caption-message .mmdemo-message",))
+        _tab(page, "emotion")
+        page.locator("#emotion-audio .or").wait_for()
+        unreadable |= _unreadable(page, READABLE["emotion"])
+    finally:
+        page.close()
+    page = _fresh(browser, f"{offline_url}/?__theme=dark", screen)
+    try:
+        notice = page.locator("#caption-availability")
+        notice.locator("summary").first.click()  # unfolded: what is missing, and the operator's fix
+        notice.locator("li").first.wait_for()
+        unreadable |= _unreadable(page, ("#caption-availability summary", "#caption-availability li"))
+    finally:
+        page.close()
+    assert not unreadable, unreadable
+
+
+# --- point 8: offline, the missing emotion model said once, in place ----------------------------------------------
+
+
+@pytest.mark.parametrize("screen", ["zh_page"])
+def test_offline_the_missing_emotion_is_said_once_in_place(browser: Any, offline_url: str, screen: str) -> None:
+    """No emotion model: no empty emotion box and no collapsed timeline, before a run or after it; one sentence
+    right under the button says what is missing (once on the page), which models in Details (desktop and phone in
+    English: tests/test_browser_audio_emotion.py)."""
+    page = _fresh(browser, offline_url, screen)
+    locale = _locale(page)
+    try:
+        _tab(page, "emotion")
+        page.locator("#emotion-button").wait_for()  # the tab is drawn: its boxes are there or left out
+        for box in EMOTION_BOXES:
+            assert page.locator(box).is_hidden(), box  # no box is drawn empty before a run either
+        page.locator("#emotion-audio input[type=file]").set_input_files(get_audio("cate_blanch.mp3"))
+        page.locator("#emotion-audio a[data-testid='download-link']").wait_for(state="attached")
+        page.locator("#emotion-button").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#emotion-transcript textarea') || {}).value?.includes('dagger')",
+            timeout=120_000,
+        )
+        head = re.match(r"\*\*(.+?)\*\*", Message("emotion.summary.no_estimate").text(locale))
+        assert head is not None
+        page.wait_for_function(
+            "(h) => document.querySelector('#emotion-notes')?.innerText.includes(h)", arg=head.group(1)
+        )
+        page.wait_for_timeout(500)  # the boxes' visibility follows the results
+        headline = page.locator("#emotion-notes strong").first
+        assert headline.count() and headline.inner_text() == head.group(1), page.locator("#emotion-notes").inner_text()
+        for box in EMOTION_BOXES:
+            assert page.locator(box).is_hidden(), box
+        text = page.locator(".gradio-container").first.inner_text()
+        heads = {head.group(1).rstrip(":："), re.split("[:：]", Message("emotion.no_estimate").text(locale))[0]}
+        assert sum(text.count(h) for h in heads) == 1, (heads, text)  # said once ("No emotion estimate", twice)
+        unavailable = Message("model.not_installed", title="").text(locale)
+        assert unavailable[: unavailable.index("：" if page.mmdemo_chinese else ":")] not in text, text
+        notes = page.locator("#emotion-notes").inner_text()
+        assert "superb/wav2vec2-base-superb-er" not in notes and "pip:" not in notes, notes
+        button = page.locator("#emotion-button").bounding_box()
+        said = page.locator("#emotion-notes").bounding_box()
+        assert button and said and 0 <= said["y"] - (button["y"] + button["height"]) < 80, (button, said)
+        page.locator("#emotion-notes summary").first.click()
+        details = page.locator("#emotion-notes details").inner_text()
+        pitch = Message("emotion.summary.median_pitch", hz=0).text(locale).split("0")[0].strip()
+        assert "superb/wav2vec2-base-superb-er" in details and pitch in details, details
+    finally:
+        page.close()
