@@ -48,6 +48,9 @@ from mmdemo.testing.browser import (
 )
 from mmdemo.testing.odd_videos import long_talk
 from tests.test_browser_audio_emotion import EMOTION_BOXES
+from tests.test_browser_i18n import ENGLISH_WORDS_JS
+from tests.test_browser_i18n import NAMES as I18N_NAMES
+from tests.test_browser_i18n import SKIPPED as I18N_SKIPPED
 from tests.test_browser_send_to import SENDERS
 from tests.test_browser_text_to_image import _set_size, _set_slider
 from tests.test_browser_ux_tabs import BUTTON_AT_THE_BOTTOM_JS, Tab
@@ -990,3 +993,33 @@ def test_offline_the_missing_emotion_is_said_once_in_place(browser: Any, offline
         assert "superb/wav2vec2-base-superb-er" in details and pitch in details, details
     finally:
         page.close()
+
+
+# --- point 5 on a phone: after each tab's example run, no English of the app's own ----------------------------------
+
+DATA = ", ".join(
+    [
+        I18N_SKIPPED,  # tests/test_browser_i18n.py's: code, text boxes, the Evaluate data, file names …
+        "#batch-table :is(td, [role=gridcell]), #batch-files, #batch-downloads, [id$=examples]",  # captions, files
+        "#video-gallery .caption-label, #video-files, #video-input",  # what the models saw; the files
+    ]
+)
+"""What is data on the page after the example runs: model output, file names, example prompts, model ids."""
+CHAPTER_DATA = ("#video-gallery .caption-label", "#video-chapters strong")
+"""The video's chapters quote what the models saw in a line of the app's: those words are data wherever shown."""
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_on_a_chinese_phone_each_example_run_leaves_no_english_of_the_apps(
+    request: pytest.FixtureRequest, run: str, photos: list[Path]
+) -> None:
+    """Point 5 at phone size (tests/test_browser_i18n.py and the tabs' own modules check a Chinese desktop): the
+    words of tests/test_browser_i18n.py's check, outside data; words the app quotes (“…”: the end of a prompt cut
+    off) and the keyframes' captions, which the chapters quote, are data too."""
+    page = _ran(_screen(request, "zh_page"), run, photos)
+    data = [*re.findall(r"“(.*?)”", page.inner_text("body"))]
+    for selector in CHAPTER_DATA:
+        data += page.locator(selector).all_inner_texts()
+    words = set(re.findall(r"[A-Za-z][A-Za-z'-]*", " ".join(data)))
+    left = {word for word in page.evaluate(ENGLISH_WORDS_JS, DATA) if word not in I18N_NAMES | words}
+    assert left == set(), (run, left)
