@@ -1,6 +1,7 @@
 """BLIP-base captioning on the CPU, one run: float32 (the reference path), the CPU fast path before (bf16 where
-native, plain transformers), the fast path with beam search not copying the image's keys and values (exact),
-and the fast path with int8 linear layers too (opt-in: MMDEMO_CPU_INT8=1), on a full-size replica of
+native, plain transformers), the fast path with beam search not copying the image's keys and values, computing
+them once per image rather than once per beam and with fused attention projections (all exact), and the fast
+path with int8 linear layers too (opt-in: MMDEMO_CPU_INT8=1), on a full-size replica of
 Salesforce/blip-image-captioning-base (real configs, random weights: the real compute):
 
     PYTHONPATH=. python benchmarks/blip_cpu.py [--runs 5]
@@ -62,7 +63,9 @@ def main() -> int:
     configs = {
         "float32 (reference)": ModelManager(reference),
         "fast path before": ModelManager(fast, specs=before),
-        "+ no image key/value copies in beam search (fast path now)": ModelManager(fast.replace(cpu_int8=False)),
+        "+ image keys/values once per image, fused projections (fast path now)": ModelManager(
+            fast.replace(cpu_int8=False)
+        ),
         "+ int8 linear layers (MMDEMO_CPU_INT8=1, opt-in)": ModelManager(fast.replace(cpu_int8=True)),
     }
     isa = " ".join(

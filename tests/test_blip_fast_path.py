@@ -40,6 +40,12 @@ def _row(manager: ModelManager) -> Any:
     return row
 
 
+def _text_layers(manager: ModelManager) -> int:
+    from transformers.models.blip.modeling_blip_text import BlipTextLayer
+
+    return len(_modules(manager, BlipTextLayer))
+
+
 def _fast(settings: Settings, **changes: Any) -> ModelManager:
     """The CPU fast path with int8 on (opt-in) unless ``changes`` say otherwise."""
     return ModelManager(settings.replace(**{"cpu_fast_path": True, "dtype": "float32", "cpu_int8": True, **changes}))
@@ -65,7 +71,8 @@ def test_beam_search_without_copying_image_keys_is_exact(
 
 def test_int8_linear_layers_are_used_when_on(tiny_settings: Settings, real_photos: dict[str, str]) -> None:
     reference = ModelManager(tiny_settings)
-    linears = len(_modules(reference, torch.nn.Linear))
+    linears = len(_modules(_fast(tiny_settings, cpu_int8=False), torch.nn.Linear))  # the fused projections …
+    assert linears == len(_modules(reference, torch.nn.Linear)) - 3 * _text_layers(reference)  # … 5 → 2 a layer
     fast = _fast(tiny_settings, cpu_int8=True)  # opt-in
     assert fast.settings.cpu_int8 is True
     assert len(_modules(fast, blip.Int8Linear)) == linears  # every one: vision encoder, text decoder, LM head
@@ -137,3 +144,79 @@ def test_int8_setting_from_the_environment() -> None:
     assert Settings().cpu_int8 is False  # opt-in: it changes the seeded captions (int8 drift)
     assert Settings.from_env({}).cpu_int8 is False
     assert Settings.from_env({"MMDEMO_CPU_INT8": "1"}).cpu_int8 is True
+
+
+def _unchanged_fast_path(monkeypatch: pytest.MonkeyPatch, settings: Settings, int8: bool) -> ModelManager:
+    """The fast path as it was before the fused projections and the one image row per image (loaded now)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(blip, "fuse_attention_projections", lambda decoder: 0)
+        patch.setattr(blip, "one_image_row_per_image", lambda model: None)
+        manager = _fast(settings, cpu_int8=int8)
+        with manager.use("captioner") as handle:
+            assert not hasattr(handle.model.text_decoder.bert.encoder.layer[0].attention.self, "qkv")
+    return manager
+
+
+@pytest.mark.parametrize("prefix", ["", "a photo of"])
+@pytest.mark.parametrize("int8", [False, True], ids=["float32", "int8"])
+def test_fused_projections_and_one_image_row_per_image_are_exact(
+    monkeypatch: pytest.MonkeyPatch, tiny_settings: Settings, real_photos: dict[str, str], prefix: str, int8: bool
+) -> None:
+    """Two images, 3 beams, with and without a prefix: the fused query/key/value layers and the image's keys and
+    values kept once per image give the same tokens, scores and logits as the fast path without them (int8: the
+    same activation scale for the fused layer's input, weights per output channel) and, in float32, as the plain
+    model (the first step's logits within 1e-5 relative: in practice to the bit)."""
+    images = _images(real_photos)
+    kwargs = {"max_new_tokens": 30, "num_beams": 3, "output_scores": True, "output_logits": True}
+    before = _generate(_unchanged_fast_path(monkeypatch, tiny_settings, int8), images, prefix, **kwargs)
+    fast = _fast(tiny_settings, cpu_int8=int8)
+    ours = _generate(fast, images, prefix, **kwargs)
+    with fast.use("captioner") as handle:
+        layers = [m for m in handle.model.text_decoder.modules() if hasattr(m, "crossattention")]
+        assert layers and all(
+            hasattr(layer.attention.self, "qkv") and hasattr(layer.crossattention.self, "kv") for layer in layers
+        )
+        assert isinstance(layers[0].attention.self.qkv, blip.Int8Linear if int8 else torch.nn.Linear)
+        # the image's keys and values: one row per image in the cache, not one per beam
+        out = handle.model.generate(
+            **handle.prepare(handle.processor(images=images, return_tensors="pt")),
+            max_new_tokens=2,
+            num_beams=3,
+            return_dict_in_generate=True,
+        )
+        assert out.cache.cross_attention_cache.layers[0].keys.shape[0] == len(images)
+        assert out.cache.self_attention_cache.layers[0].keys.shape[0] == 3 * len(images)
+    assert torch.equal(ours.sequences, before.sequences)
+    assert torch.equal(ours.sequences_scores, before.sequences_scores)
+    assert all(torch.equal(a, b) for a, b in zip(ours.logits, before.logits, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(ours.scores, before.scores, strict=True))
+    first = {"max_new_tokens": 1, "output_logits": True}
+    if not int8:
+        plain = _generate(ModelManager(tiny_settings), images, prefix, **kwargs)
+        assert torch.equal(ours.sequences, plain.sequences)
+        reference = _generate(ModelManager(tiny_settings), images, prefix, **first).logits[0]
+        logits = _generate(fast, images, prefix, **first).logits[0]
+        assert float((logits - reference).norm() / reference.norm()) < 1e-5
+        assert torch.equal(logits, reference)
+    text = [
+        caption_image(p, options=OPTIONS, manager=fast).text
+        for p in (real_photos["lion.jpg"], real_photos["tower.jpg"])
+    ]
+    reference_manager = _unchanged_fast_path(monkeypatch, tiny_settings, int8)
+    assert text == [
+        caption_image(p, options=OPTIONS, manager=reference_manager).text
+        for p in (real_photos["lion.jpg"], real_photos["tower.jpg"])
+    ]
+
+
+def test_one_row_per_beam_still_works(tiny_settings: Settings, real_photos: dict[str, str]) -> None:
+    """The patched cross-attention with the image given once per text row (a caller's own ``forward``, no beams):
+    the same logits as the plain model's."""
+    images = _images(real_photos)
+    outputs = []
+    for manager in (ModelManager(tiny_settings), _fast(tiny_settings, cpu_int8=False)):
+        with manager.use("captioner") as handle:
+            inputs = handle.prepare(handle.processor(images=images, text=["a photo of"] * 2, return_tensors="pt"))
+            with torch.inference_mode():
+                outputs.append(handle.model(**inputs).logits)
+    assert torch.equal(outputs[0], outputs[1])
