@@ -15,9 +15,9 @@ AMX flags) and ``ONEDNN_MAX_CPU_ISA``; each section prints the load average befo
 * **plain diffusers float32**: ``StableDiffusionPipeline`` from the replica folder, nothing of the app; TAESD
   as diffusers documents it (``pipe.vae = AutoencoderTiny``).
 * **the app in process**: ``generate_images`` through a ``ModelManager`` with the app's CPU defaults (the fast
-  path: UNet, text encoder and decoders in OpenVINO, bf16 where the CPU has it), CLIP score off to do the same work as the others, plus the
-  app's defaults (TAESD + CLIP score) for reference; OpenVINO IRs cached under the system temp folder as
-  benchmarks/openvino_unet.py caches them (a first conversion shows in the load column).
+  path: UNet, text encoder and decoders in OpenVINO, bf16 where the CPU has it), CLIP score off to do the same
+  work as the others, plus the app's defaults (TAESD + CLIP score) for reference; OpenVINO IRs cached under the
+  system temp folder as benchmarks/openvino_unet.py caches them (a first conversion shows in the load column).
 * **the app over HTTP**: ``/generate`` through ``gradio_client`` on the app started in this process.
 * **optimum-intel**: exported once from the same replica folder (kept in the system temp folder), reshaped to
   static 512² shapes as FastSD CPU uses it (batch 1 for the UNet: ``reshape`` assumes classifier-free
