@@ -779,27 +779,14 @@ TAPS = {"image": IMAGE_TAB, **{tab.controls: tab for tab in TAP_TABS}}
 @pytest.mark.parametrize("tab", ["image", "t2i", "emotion", "video", "trip"])
 @pytest.mark.parametrize("screen", ["zh_page"])
 def test_on_a_phone_a_tap_shows_the_button_busy_and_the_progress(
-    request: pytest.FixtureRequest, browser: Any, app_url: str, screen: str, tab: str
+    request: pytest.FixtureRequest, screen: str, tab: str
 ) -> None:
     """As tests/test_browser_ux_tabs.py checks it on an English phone: the visitor scrolls the button to the bottom
     edge and taps it; it reads "Working…" (处理中…) and is disabled, the output that carries the progress is brought
     into view, Stop shows; then the button is given back and the run has not failed. The Chinese page is shorter: an
     output that starts below the fold in English may peek onto the first screen by its top edge, so the progress
     drawn over it is watched frame by frame: some frame draws it wholly inside the screen."""
-    # The Image tab on a fresh page, as a first visitor taps: on the shared page, after its earlier Image runs, the
-    # progress stays below the screen (a known gap: RUN_JS sees another of the run's blocks on screen; closing note).
-    fresh = _fresh(browser, app_url, screen) if tab == "image" else None
-    if fresh is not None:
-        fresh.mmdemo_ran = set()
-    page = fresh or _screen(request, screen)
-    try:
-        _tap_and_watch(page, tab)
-    finally:
-        if fresh is not None:
-            fresh.close()
-
-
-def _tap_and_watch(page: Any, tab: str) -> None:
+    page = _screen(request, screen)
     locale = _locale(page)
     spec = TAPS[tab]
     _tab(page, tab)

@@ -153,16 +153,20 @@ RUN_JS = """
   // On screen: the whole block, or 120 px of a taller one (a block's top edge peeking in at the bottom is not seen).
   const onScreen = (el) => { const r = el.getBoundingClientRect();
     return Math.min(r.bottom, innerHeight) - Math.max(r.top, 0) >= Math.min(r.height, 120); };
-  new MutationObserver((records) => {
+  // After the click, the first tracker that shows (not hidden, drawn): its class changes for a first run, while
+  // Gradio fills an already visible, empty tracker for a later one, so the trackers' state is read on any change.
+  const TRACKER = '[data-testid="status-tracker"]';
+  new MutationObserver(() => {
     if (!acted || Date.now() - acted > 4000) return;
-    const started = records.map((r) => r.target).filter((t) => t instanceof Element
-      && t.matches('[data-testid="status-tracker"]') && !t.classList.contains("hide") && !t.querySelector(".error"));
-    const blocks = started.map((t) => t.closest(".block") || t.parentElement).filter((b) => b && shown(b));
+    const blocks = [...document.querySelectorAll(TRACKER)].filter((t) => !t.classList.contains("hide")
+      && !t.querySelector(".error") && t.getBoundingClientRect().height > 0)
+      .map((t) => t.closest(".block") || t.parentElement).filter((b) => b && shown(b));
     if (!blocks.length) return;
     acted = 0;
     document.querySelectorAll('[data-testid="toast-close"]').forEach((b) => b.click());
     if (!blocks.some(onScreen)) blocks[0].scrollIntoView({ block: "center" });
-  }).observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ["class"] });
+  }).observe(document.documentElement,
+    { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
 })();
 </script>
 """
