@@ -239,19 +239,39 @@ def page(browser, app_url: str):
 
 
 @pytest.fixture(scope="module")
-def phone(browser, app_url: str):
-    """The app in a 390×844 phone-sized tab, one per test module, once its first tab's button is drawn (modules
-    that start on another tab define their own)."""
-    from mmdemo.testing.browser import PHONE, open_page
+def desktop(browser, app_url: str):
+    """The app in a 1440×900 tab, one per test module, once its first tab's button is drawn."""
+    from mmdemo.testing.browser import screen_page
 
-    page = open_page(browser, app_url, PHONE)
-    page.locator("#caption-button").wait_for()
+    page = screen_page(browser, app_url, "desktop")
     yield page
     page.close()
 
 
-BROWSER_PAGES = ("page", "phone", "zh_page")
-"""The page fixtures of the browser tests (``zh_page`` and some ``phone``: their modules' own)."""
+@pytest.fixture(scope="module")
+def phone(browser, app_url: str):
+    """The app in a 390×844 phone-sized tab, one per test module, once its first tab's button is drawn (modules
+    that start on another tab define their own)."""
+    from mmdemo.testing.browser import screen_page
+
+    page = screen_page(browser, app_url, "phone")
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def zh_page(browser, app_url: str):
+    """The app on a phone in a Chinese browser (zh-CN), one per test module (some modules define their own)."""
+    from mmdemo.testing.browser import screen_page
+
+    page = screen_page(browser, app_url, "zh_page")
+    assert page.evaluate("navigator.language") == "zh-CN"
+    yield page
+    page.close()
+
+
+BROWSER_PAGES = ("page", "desktop", "phone", "zh_page")
+"""The page fixtures of the browser tests (some modules define their own ``phone`` or ``zh_page``)."""
 
 
 @pytest.fixture(autouse=True)

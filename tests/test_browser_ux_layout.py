@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mmdemo.testing.browser import DESKTOP, PHONE, open_page, pictures
+from mmdemo.testing.browser import SCREENS as BROWSER_SCREENS
 
 TABS = {
     "image": ("Image", "图像"),
@@ -99,36 +100,6 @@ GENERATED_JS = """(selector) => {
 of the box it is drawn in."""
 
 
-def _open(browser: Any, url: str, size: dict[str, int], *, chinese: bool = False) -> Any:
-    page = open_page(browser, url, size, chinese=chinese, timeout_ms=180_000)
-    page.locator("#caption-button").wait_for()
-    page.mmdemo_ran = set()  # the tabs whose example this page has run
-    page.mmdemo_chinese = chinese
-    return page
-
-
-@pytest.fixture(scope="module")
-def page(browser, app_url: str):
-    page = _open(browser, app_url, DESKTOP)
-    yield page
-    page.close()
-
-
-@pytest.fixture(scope="module")
-def phone(browser, app_url: str):
-    page = _open(browser, app_url, PHONE)
-    yield page
-    page.close()
-
-
-@pytest.fixture(scope="module")
-def zh_page(browser, app_url: str):
-    """A phone in a Chinese browser."""
-    page = _open(browser, app_url, PHONE, chinese=True)
-    yield page
-    page.close()
-
-
 def _tab(page: Any, tab: str) -> None:
     page.get_by_role("tab", name=TABS[tab][page.mmdemo_chinese], exact=True).click()
 
@@ -177,8 +148,8 @@ def _pages(request: pytest.FixtureRequest, screen: str) -> Any:
     return page
 
 
-SCREENS = ["page", "phone", "zh_page"]
-"""Desktop, phone, and a phone in a Chinese browser."""
+SCREENS = list(BROWSER_SCREENS)
+"""Desktop, phone, and a phone in a Chinese browser (tests/conftest.py's page fixtures)."""
 
 
 # --- item 1 (Evaluate): the plot drawn whole inside its gallery ----------------------------------------------------
@@ -194,7 +165,7 @@ def test_the_evaluate_plot_is_drawn_whole_in_its_box(request: pytest.FixtureRequ
     try:
         shown = pictures(page, "#eval-plots")
     finally:
-        page.set_viewport_size(PHONE if screen != "page" else DESKTOP)
+        page.set_viewport_size(page.mmdemo_size)
     assert shown
     for plot in shown:
         assert plot["whole"] and plot["in_cell"] and plot["in_view"], plot
@@ -245,7 +216,7 @@ def test_every_keyframe_and_caption_shows_without_scrolling(request: pytest.Fixt
 # --- item 1 (Round trip): a small generated picture scaled up to its box -------------------------------------------
 
 
-@pytest.mark.parametrize("screen", ["page", "phone"])
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
 def test_a_small_generated_picture_fills_its_box(request: pytest.FixtureRequest, screen: str) -> None:
     page = _ran(_pages(request, screen), "trip")
     page.locator("#trip-generated").scroll_into_view_if_needed()

@@ -42,10 +42,11 @@ from mmdemo.testing.browser import (
     IN_VIEW_JS,
     PHONE,
     STOP_WHEN_RUNNING_JS,
-    open_page,
     pictures,
     run_to_the_end,
+    screen_page,
 )
+from mmdemo.testing.browser import SCREENS as BROWSER_SCREENS
 from mmdemo.testing.odd_videos import long_talk
 from tests.test_browser_audio_emotion import EMOTION_BOXES
 from tests.test_browser_i18n import ENGLISH_WORDS_JS
@@ -56,8 +57,8 @@ from tests.test_browser_text_to_image import _set_size, _set_slider
 from tests.test_browser_ux_tabs import BUTTON_AT_THE_BOTTOM_JS, Tab
 from tests.test_browser_ux_tabs import TABS as TAP_TABS
 
-SCREENS = ["page", "phone", "zh_page"]
-"""Desktop and phone in an English browser, and a phone in a Chinese one."""
+SCREENS = list(BROWSER_SCREENS)
+"""Desktop and phone in an English browser, and a phone in a Chinese one (tests/conftest.py's page fixtures)."""
 
 TABS = {
     # tab: its name in English and in Chinese, an element that shows it has been laid out
@@ -76,38 +77,6 @@ UPLOADS = {"caption-image", "batch-files", "emotion-audio", "video-input", "trip
 
 def _locale(page: Any) -> str:
     return "zh-CN" if page.mmdemo_chinese else "en"
-
-
-def _open(browser: Any, url: str, size: dict[str, int], *, chinese: bool = False) -> Any:
-    page = open_page(browser, url, size, chinese=chinese, timeout_ms=60_000)
-    page.locator("#caption-button").wait_for()
-    page.mmdemo_ran = set()  # the example runs this page has made
-    page.mmdemo_chinese = chinese
-    page.mmdemo_size = size
-    return page
-
-
-@pytest.fixture(scope="module")
-def page(browser, app_url: str):
-    page = _open(browser, app_url, DESKTOP)
-    yield page
-    page.close()
-
-
-@pytest.fixture(scope="module")
-def phone(browser, app_url: str):
-    page = _open(browser, app_url, PHONE)
-    yield page
-    page.close()
-
-
-@pytest.fixture(scope="module")
-def zh_page(browser, app_url: str):
-    """A phone in a Chinese browser."""
-    page = _open(browser, app_url, PHONE, chinese=True)
-    assert page.evaluate("navigator.language") == "zh-CN"
-    yield page
-    page.close()
 
 
 @pytest.fixture(scope="module")
@@ -672,18 +641,10 @@ def test_stop_shows_while_a_long_job_runs_and_its_progress_is_drawn_once(
 
 # --- the points the other suites check in English only, in the Chinese browser (and the dark theme on a phone) -------
 
-SCREEN_OPTIONS = {"page": (DESKTOP, False), "phone": (PHONE, False), "zh_page": (PHONE, True)}
-"""How each screen of :data:`SCREENS` is opened (its size, whether Chinese): for a test that needs its own page (an
-app before any run, the dark theme, the offline install)."""
-
 
 def _fresh(browser: Any, url: str, screen: str) -> Any:
     """A new page of the app at ``url`` as ``screen`` is opened (its tab not yet used: no run made in it)."""
-    size, chinese = SCREEN_OPTIONS[screen]
-    page = open_page(browser, url, size, chinese=chinese, timeout_ms=60_000)
-    page.mmdemo_chinese = chinese
-    page.mmdemo_size = size
-    return page
+    return screen_page(browser, url, screen, ready=False, timeout_ms=60_000)
 
 
 # --- point 1: text to image draws every generated image whole ----------------------------------------------------

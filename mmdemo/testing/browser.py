@@ -11,6 +11,8 @@ from typing import Any
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
+SCREENS = {"desktop": (DESKTOP, False), "phone": (PHONE, False), "zh_page": (PHONE, True)}
+"""The screens the UX tests look at (tests/conftest.py's page fixtures of those names): size, whether Chinese."""
 CONTRAST_JS = """(selector) => {
   const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
   const lum = (rgb) => { const [r, g, b] = rgb.slice(0, 3).map(v => { v /= 255;
@@ -111,6 +113,18 @@ def open_page(browser: Any, url: str, size: dict[str, int] | None = None, *, chi
         devtools.send("Emulation.setLocaleOverride", {"locale": "zh-CN"})
     page.goto(url)
     page.locator(".gradio-container").first.wait_for()
+    return page
+
+
+def screen_page(browser: Any, url: str, screen: str, *, ready: bool = True, timeout_ms: int = 180_000) -> Any:
+    """A new page of the app at ``url`` as ``screen`` (:data:`SCREENS`) opens it; with ``ready``, once its first
+    tab's button is drawn. It notes for the tests what they read back: ``mmdemo_size``, ``mmdemo_chinese`` and
+    ``mmdemo_ran`` (the example runs made in it: a module's tests share its pages)."""
+    size, chinese = SCREENS[screen]
+    page = open_page(browser, url, size, chinese=chinese, timeout_ms=timeout_ms)
+    if ready:
+        page.locator("#caption-button").wait_for()
+    page.mmdemo_size, page.mmdemo_chinese, page.mmdemo_ran = size, chinese, set()
     return page
 
 
