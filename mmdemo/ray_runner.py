@@ -144,11 +144,11 @@ class RayRunner:
                     continue
                 heard = time.monotonic()
                 kind = event[0]
-                if kind == "tick":
+                if kind in ("tick", "call"):  # a visitor who left is noticed at the next progress, not heartbeat
+                    if kind == "call":
+                        call.callbacks[event[1]](*event[2])
                     if self.stop_check():
                         raise Cancelled
-                elif kind == "call":
-                    call.callbacks[event[1]](*event[2])
                 elif kind == "result":
                     self.served[event[2]] += 1
                     value = event[1]

@@ -1,5 +1,6 @@
 """The captioner's CPU fast path (``mmdemo/models/blip.py``): beam search that leaves the image's keys and values
-in place (exact: the same tokens and scores as transformers' own), and int8 linear layers (``Settings.cpu_int8``:
+in place (exact: the same tokens as transformers' own, the same scores up to float32 rounding), and int8 linear
+layers (``Settings.cpu_int8``:
 used when on, a bounded drift from float32, a clean fall-back when int8 is unavailable or fails)."""
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ def _generate(manager: ModelManager, images: list[Image.Image], prefix: str = ""
         return handle.model.generate(**inputs, return_dict_in_generate=True, **kwargs)
 
 
+ROUNDING = 1e-5
+"""How far (relative, over the whole tensor) scores and logits of the exact changes may differ: float32 rounding.
+They are bit-identical on the AVX2 kernels; on an AVX-512/AMX Xeon they differed by up to 7e-7, because its matrix
+kernels sum in an order that depends on a product's shape, which the fused layers and the one image row change."""
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same shape and non-finite entries (beam search's -inf), the rest within :data:`ROUNDING`."""
+    finite = b.isfinite()
+    if a.shape != b.shape or not torch.equal(a.isfinite(), finite) or not torch.equal(a[~finite], b[~finite]):
+        return False
+    return float((a[finite].double() - b[finite].double()).norm()) <= ROUNDING * float(b[finite].double().norm())
+
+
 def _modules(manager: ModelManager, kind: type) -> list[Any]:
     with manager.use("captioner") as handle:
         return [m for m in handle.model.modules() if isinstance(m, kind)]
@@ -56,14 +71,14 @@ def test_beam_search_without_copying_image_keys_is_exact(
     tiny_settings: Settings, real_photos: dict[str, str], prefix: str
 ) -> None:
     """Two different images in one batch (beams of one image never see the other's keys), with and without a
-    prefix: the same tokens and the same scores, to the bit, as transformers' beam search in float32."""
+    prefix: the same tokens as transformers' beam search in float32, and the same scores (:func:`_same`)."""
     images = _images(real_photos)
     plain = _generate(ModelManager(tiny_settings), images, prefix, max_new_tokens=30, num_beams=3, output_scores=True)
     fast = _fast(tiny_settings, cpu_int8=False)
     ours = _generate(fast, images, prefix, max_new_tokens=30, num_beams=3, output_scores=True)
     assert torch.equal(ours.sequences, plain.sequences)
-    assert torch.equal(ours.sequences_scores, plain.sequences_scores)
-    assert all(torch.equal(a, b) for a, b in zip(ours.scores, plain.scores, strict=True))
+    assert _same(ours.sequences_scores, plain.sequences_scores)
+    assert all(_same(a, b) for a, b in zip(ours.scores, plain.scores, strict=True))
     with fast.use("captioner") as handle:
         assert hasattr(handle.model.text_decoder, "_reorder_cache")  # the path under test is the one taken
     assert _row(fast).dtype == "float32" and not _modules(fast, blip.Int8Linear)
@@ -163,9 +178,9 @@ def test_fused_projections_and_one_image_row_per_image_are_exact(
     monkeypatch: pytest.MonkeyPatch, tiny_settings: Settings, real_photos: dict[str, str], prefix: str, int8: bool
 ) -> None:
     """Two images, 3 beams, with and without a prefix: the fused query/key/value layers and the image's keys and
-    values kept once per image give the same tokens, scores and logits as the fast path without them (int8: the
-    same activation scale for the fused layer's input, weights per output channel) and, in float32, as the plain
-    model (the first step's logits within 1e-5 relative: in practice to the bit)."""
+    values kept once per image give the same tokens as the fast path without them, and the same scores and logits
+    (:func:`_same`; int8: the same activation scale for the fused layer's input, weights per output channel) and,
+    in float32, the same tokens as the plain model (the first step's logits within :data:`ROUNDING`)."""
     images = _images(real_photos)
     kwargs = {"max_new_tokens": 30, "num_beams": 3, "output_scores": True, "output_logits": True}
     before = _generate(_unchanged_fast_path(monkeypatch, tiny_settings, int8), images, prefix, **kwargs)
@@ -187,17 +202,16 @@ def test_fused_projections_and_one_image_row_per_image_are_exact(
         assert out.cache.cross_attention_cache.layers[0].keys.shape[0] == len(images)
         assert out.cache.self_attention_cache.layers[0].keys.shape[0] == 3 * len(images)
     assert torch.equal(ours.sequences, before.sequences)
-    assert torch.equal(ours.sequences_scores, before.sequences_scores)
-    assert all(torch.equal(a, b) for a, b in zip(ours.logits, before.logits, strict=True))
-    assert all(torch.equal(a, b) for a, b in zip(ours.scores, before.scores, strict=True))
+    assert _same(ours.sequences_scores, before.sequences_scores)
+    assert all(_same(a, b) for a, b in zip(ours.logits, before.logits, strict=True))
+    assert all(_same(a, b) for a, b in zip(ours.scores, before.scores, strict=True))
     first = {"max_new_tokens": 1, "output_logits": True}
     if not int8:
         plain = _generate(ModelManager(tiny_settings), images, prefix, **kwargs)
         assert torch.equal(ours.sequences, plain.sequences)
         reference = _generate(ModelManager(tiny_settings), images, prefix, **first).logits[0]
         logits = _generate(fast, images, prefix, **first).logits[0]
-        assert float((logits - reference).norm() / reference.norm()) < 1e-5
-        assert torch.equal(logits, reference)
+        assert _same(logits, reference)
     text = [
         caption_image(p, options=OPTIONS, manager=fast).text
         for p in (real_photos["lion.jpg"], real_photos["tower.jpg"])

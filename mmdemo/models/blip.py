@@ -1,4 +1,6 @@
-"""BLIP captioning on the CPU fast path: the same model, beam search and processor, with these changes.
+"""BLIP captioning on the CPU fast path: the same model, beam search and processor, with these changes. "Exact"
+below: the same tokens, and scores and logits equal up to float32 rounding (bit-identical on AVX2 kernels; an
+AVX-512/AMX CPU's matrix kernels sum in an order that depends on a product's shape: up to 7e-7 relative there).
 
 * **No copying of the image's keys and values in beam search** (exact, always on in the fast path). At every
   step transformers reorders the whole cache to follow the surviving beams, the cross-attention part too:
@@ -16,8 +18,8 @@
 * **Fused projections** (exact): in each decoder layer one ``Linear`` computes the self-attention's query, key
   and value (``qkv``) and one the cross-attention's key and value (``kv``), split afterwards
   (:func:`fuse_attention_projections`): 2 calls fewer a layer and step, which at 3 rows cost their call overhead,
-  not their weights. In int8 the fused layer's results are the separate ones' to the bit too: the activations get
-  one scale per call (the same input), the weights one per output channel.
+  not their weights. In int8 the fused layer's results are the separate ones' too: the activations get one scale
+  per call (the same input), the weights one per output channel.
 * **int8 linear layers** (``Settings.cpu_int8``, off by default, ``MMDEMO_CPU_INT8=1``; it changes numerics).
   Every ``nn.Linear`` of
   the vision encoder and the text decoder (LM head included) gets int8 weights, one scale per output
