@@ -11,8 +11,10 @@ reports. The caller sees the same result, the same exceptions and the same progr
 
 A task may also offer one model pass to be shared with other requests (:func:`shared_pass`): the voice windows
 of :func:`~mmdemo.tasks.audio_emotion.analyze_emotion` go through the voice model together with other visitors'
-windows of the same length on a Ray Serve replica (its batcher is installed around each request with
-:func:`sharing`; :func:`run_parts` combines them), and alone, in a plain call, everywhere else.
+windows of the same length, and the Whisper windows of :func:`~mmdemo.tasks.transcription.transcribe` (on
+transformers) with other visitors' windows in the same language, on a Ray Serve replica (its batcher is installed
+around each request with :func:`sharing`; :func:`run_parts` combines them), and alone, in a plain call, everywhere
+else.
 
 This module imports nothing of Ray: the runner is configured from outside (:func:`use_runner`).
 """
@@ -187,6 +189,8 @@ class Part:
     model id and the window length …)."""
     common: dict[str, Any]
     """Keyword arguments of the pass (the replica's model manager …): parts share a pass only with the same ones."""
+    limit: int | None = None
+    """The most items in one call of ``fn`` (its task's own batch limit, which bounds a pass's memory); None: any."""
 
     @property
     def name(self) -> str:
@@ -206,16 +210,19 @@ own exception)."""
 _sharer: ContextVar[Sharer | None] = ContextVar("mmdemo_sharer", default=None)
 
 
-def shared_pass(fn: Callable[..., list[Any]], items: list[Any], *, key: Hashable, **common: Any) -> list[Any]:
+def shared_pass(
+    fn: Callable[..., list[Any]], items: list[Any], *, key: Hashable, limit: int, **common: Any
+) -> list[Any]:
     """``fn(items, **common)``: one model pass over ``items`` (one result each, in order), shared with other
     requests when the runner can (a Ray Serve replica: their items of the same ``fn``, ``key`` and ``common`` in
-    one call of ``fn``, see :func:`run_parts`). ``key`` holds what must match for every item to get the result it
-    gets alone. Without a sharer (every local run) it is the plain call. The request waits here, so it must not
-    hold a model (``manager.use``) meanwhile: ``fn`` takes it."""
+    one call of ``fn``, at most ``limit`` items, see :func:`run_parts`). ``key`` holds what must match for every
+    item to get the result it gets alone; ``limit`` is the task's own batch limit (a request's ``items`` are never
+    more). Without a sharer (every local run) it is the plain call. The request waits here, so it must not hold a
+    model (``manager.use``) meanwhile: ``fn`` takes it."""
     sharer = _sharer.get()
     if sharer is None or not items:
         return fn(items, **common)
-    return sharer(Part(fn, list(items), key, common))
+    return sharer(Part(fn, list(items), key, common, limit))
 
 
 @contextmanager
@@ -229,17 +236,19 @@ def sharing(sharer: Sharer | None) -> Iterator[None]:
 
 
 def run_parts(
-    parts: list[Part], cap: int, on_pass: Callable[[str, int], None] | None = None
+    parts: list[Part], cap: int | None = None, on_pass: Callable[[str, int], None] | None = None
 ) -> list[list[Any] | BaseException]:
     """Parts of several requests in as few passes as can be: the parts of a :attr:`Part.group`, in order, in one
-    call of their ``fn`` on their items put together, at most ``cap`` items a call (a larger part alone), its
-    results split back. A call that fails runs each of its parts alone, so that one request's error stays its own:
-    each part's results, or its exception in its place. ``on_pass(name, parts)`` is told of each call."""
+    call of their ``fn`` on their items put together, at most ``cap`` items a call and the parts' own
+    :attr:`~Part.limit` (a larger part alone), its results split back. A call that fails runs each of its parts
+    alone, so that one request's error stays its own: each part's results, or its exception in its place.
+    ``on_pass(name, parts)`` is told of each call."""
     results: list[list[Any] | BaseException] = [[] for _ in parts]
     groups: dict[tuple[Any, ...], list[list[int]]] = {}
     for i, part in enumerate(parts):
         passes = groups.setdefault(part.group, [[]])
-        if passes[-1] and sum(len(parts[j].items) for j in passes[-1]) + len(part.items) > cap:
+        most = min((c for c in (cap, part.limit) if c is not None), default=None)
+        if passes[-1] and most is not None and sum(len(parts[j].items) for j in passes[-1]) + len(part.items) > most:
             passes.append([])
         passes[-1].append(i)
     for members in (m for passes in groups.values() for m in passes):

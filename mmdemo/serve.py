@@ -44,7 +44,6 @@ from .models.types import ModelStatus
 from .ray_runner import GROUPS, HEARTBEAT_SECONDS, Failed, RayRunner
 from .runner import Part, land, named, resolve, run_parts, sharing
 from .settings import Settings
-from .tasks.audio_emotion import MAX_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -144,17 +143,12 @@ windows of other visitors' calls that have the same voice model and window lengt
 has the same number of samples): one forward pass, no window padded to another's length (wav2vec2-base has no
 attention mask, a padded window would get other probabilities), each call its own rows (tested).
 
-Transcription is not batched across visitors: its language is detected once per file (an encoder pass on the
-file's window with the most speech) and decodes the file's windows in that language, and on the CPU fast path
-(CTranslate2) it decodes a file long-form, each window after the last complete segment and conditioned on the
-previous window's text (with re-decoding of repetition loops and of text where no speech is likely); the
-transformers path re-decodes a window whose text ends before its speech does, from there. Each window depends
-on its own file's language and text: there is no one pass to share."""
-
-MAX_SHARED_ITEMS = MAX_BATCH_SIZE
-"""The most items (voice windows) in one shared pass of several visitors: as many as one call may put in a pass of
-its own (:data:`mmdemo.tasks.audio_emotion.MAX_BATCH_SIZE`), which bounds its memory."""
-
+Transcription on transformers (a GPU replica; the CPU fast path off) shares passes the same way: each batch of a
+file's windows is a shared pass of :func:`~mmdemo.tasks.transcription.whisper_tokens` (windows of other visitors'
+files in the same language join it: each is padded to Whisper's 30 s and decoded on its own row), and the file's
+language detection one of :func:`~mmdemo.tasks.transcription.whisper_languages` (tested). On CTranslate2 (a CPU
+replica with the fast path on) Whisper decodes each file long-form, each window after the last complete segment
+and conditioned on the previous window's text: no window can join another file's pass."""
 
 Call = tuple[str, tuple[Any, ...], dict[str, Any]]
 """A batched call as :meth:`TaskWorker.run` queues it: the task's name, its arguments, its keyword arguments."""
@@ -320,11 +314,12 @@ class TaskWorker:
     @serve.batch(max_batch_size=Batching.max_batch_size, batch_wait_timeout_s=Batching.batch_wait_timeout_s)
     async def _passes(self, parts: list[Part]) -> list[Any]:
         """Shared passes of several visitors' requests (voice windows): one call of the pass per group of parts that
-        may share it, at most :data:`MAX_SHARED_ITEMS` items each (:func:`~mmdemo.runner.run_parts`, in the pool);
+        may share it, at most as many items as one request may put in a pass (:attr:`~mmdemo.runner.Part.limit`:
+        the task's own batch limit, which bounds its memory; :func:`~mmdemo.runner.run_parts`, in the pool);
         a part whose pass failed gets its own exception (as :class:`Failed`)."""
         sizes: list[tuple[str, int]] = []
         results = await asyncio.get_running_loop().run_in_executor(
-            self.pool, run_parts, parts, MAX_SHARED_ITEMS, lambda name, size: sizes.append((name, size))
+            self.pool, run_parts, parts, None, lambda name, size: sizes.append((name, size))
         )
         for name, size in sizes:
             self.batches[name][size] += 1

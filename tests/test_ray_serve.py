@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -95,10 +96,10 @@ def _predictions(url: str, photo: str, batch: list[str]) -> dict[str, object]:
     took = re.compile(r" · \d+\.\d s · ")  # how long it took (round_trip.run) is the one thing that differs
     out["round_trip"] = trip[0], Path(trip[1]).read_bytes(), trip[2], took.sub(" · ", trip[3])
     assert took.search(trip[3])
-    emotion = client.predict(handle_file(str(ROOT / "assets/audio/recording1.wav")), api_name="/emotion")
-    out["emotion"] = emotion[0]
+    emotion = client.predict(handle_file(str(ROOT / "assets/audio/heath_ledger.mp3")), api_name="/emotion")
+    out["emotion"] = emotion[0], emotion[2]  # the estimate, the transcript
     summary = client.predict(handle_file(str(ROOT / "assets/videos/thanks-for-watching.mp4")), api_name="/summarize")
-    out["summarize"] = summary[0]
+    out["summarize"] = summary[0], summary[3]  # the summary, the transcript
     with pytest.raises(Exception, match=r"(?i)image"):
         client.predict(handle_file(str(ROOT / "README.md")), api_name="/caption")
     return out
@@ -124,6 +125,7 @@ def test_endpoints_in_ray_mode_answer_as_local_mode(
     with _page(ray_cluster, app_settings) as url:
         remote = _predictions(url, photo, batch)
     assert remote == local
+    assert re.match(r"\[0:0\d\.\d–0:0\d\.\d\] \w", local["emotion"][1]), local["emotion"]  # (a transcript to compare)
     rows = RayRunner().replicas()
     served = [row for row in rows if row.get("replica")]
     assert {row["group"] for row in served} == {"captioning", "ocr", "text_to_image", "speech", "video"}, rows
@@ -246,6 +248,43 @@ def test_voice_windows_of_different_visitors_share_passes_with_the_unbatched_res
         assert result.transcript.segments == alone.transcript.segments
     sizes = row["batches"]["mmdemo.tasks.audio_emotion:voice_rows"]
     assert max(int(size) for size in sizes) > 1, row["batches"]
+
+
+def test_whisper_windows_of_different_visitors_share_passes_on_a_gpu_style_replica(
+    ray_cluster: str, app_settings: Settings
+) -> None:
+    """The ``speech`` deployment as a GPU replica runs it (transformers Whisper: the CPU fast path off): concurrent
+    transcriptions of different visitors share Whisper passes (the windows' decoding and the files' language
+    detection), and each visitor gets the transcript they get alone. (A CPU replica's CTranslate2 decodes each file
+    long-form, conditioned on its own text: nothing to share; the deployment ``mmdemo`` shows it.)"""
+    from mmdemo.models.manager import ModelManager
+    from mmdemo.serve import deployments
+    from mmdemo.tasks.transcription import transcribe
+
+    settings = app_settings.replace(cpu_fast_path=False)
+    serve.run(deployments(settings, ["speech"])["speech"], name="gpu_speech", route_prefix=None)
+    from gradio.media import get_audio
+
+    names = ("cate_blanch.mp3", "cate_blanch_2.mp3", "heath_ledger.mp3")
+    clips = [Upload(Path(get_audio(name)), name) for name in names] * 2
+    local = ModelManager(settings)
+    runner = RayRunner("gpu_speech")
+    use_runner(runner)
+    try:
+        for language in ("en", None):  # given, then detected once per file
+            with concurrent.futures.ThreadPoolExecutor(len(clips)) as pool:
+                results = list(pool.map(functools.partial(transcribe, language=language, chunk_seconds=2.0), clips))
+            for clip, result in zip(clips, results, strict=True):
+                alone = transcribe(clip, language=language, chunk_seconds=2.0, manager=local)
+                assert (result.segments, result.language) == (alone.segments, alone.language)
+                assert result.chunks == alone.chunks > 0
+        (row,) = [r for r in runner.replicas() if r["group"] == "speech"]
+    finally:
+        use_runner(None)
+        serve.delete("gpu_speech")
+    for name in ("whisper_tokens", "whisper_languages"):
+        sizes = row["batches"][f"mmdemo.tasks.transcription:{name}"]
+        assert max(int(size) for size in sizes) > 1, row["batches"]
 
 
 def test_a_visitor_who_leaves_stops_waiting_for_a_shared_pass() -> None:

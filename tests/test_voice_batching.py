@@ -6,10 +6,9 @@ request gets the rows it gets alone. Ray Serve's side: tests/test_ray_serve.py."
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from mmdemo.tasks.audio_emotion import (
     voice_rows,
 )
 from mmdemo.testing.odd_audio import speech
+from mmdemo.testing.sharing import Batcher
 
 VOICE_ONLY = AnalysisOptions(use_transcript=False)
 
@@ -194,47 +194,6 @@ def test_a_failing_pass_runs_each_request_alone(shared_manager: ModelManager) ->
     np.testing.assert_allclose(np.stack(last), np.stack(voice_rows(good[1], manager=shared_manager)), atol=1e-6)
 
 
-class _Batcher:
-    """A sharer for the tests: parts that arrive within ``wait`` seconds run together (:func:`run_parts`), in a
-    thread of its own, as a replica's ``@serve.batch`` runs them."""
-
-    def __init__(self, wait: float = 0.2) -> None:
-        self.wait = wait
-        self.queue: queue.SimpleQueue[tuple[Part, Future[Any]] | None] = queue.SimpleQueue()
-        self.sizes: list[int] = []
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def __call__(self, part: Part) -> list[Any]:
-        future: Future[Any] = Future()
-        self.queue.put((part, future))
-        value = future.result(timeout=120)
-        if isinstance(value, BaseException):
-            raise value
-        return value
-
-    def _loop(self) -> None:
-        while (first := self.queue.get()) is not None:
-            batch = [first]
-            deadline = time.monotonic() + self.wait
-            while (left := deadline - time.monotonic()) > 0:
-                try:
-                    item = self.queue.get(timeout=left)
-                except queue.Empty:
-                    break
-                if item is None:
-                    self.queue.put(None)
-                    break
-                batch.append(item)
-            results = run_parts([part for part, _ in batch], 64, lambda name, size: self.sizes.append(size))
-            for (_, future), value in zip(batch, results, strict=True):
-                future.set_result(value)
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join(timeout=10)
-
-
 def test_concurrent_requests_sharing_passes_get_their_own_results(
     shared_manager: ModelManager, real_speech: dict[str, str]
 ) -> None:
@@ -243,7 +202,7 @@ def test_concurrent_requests_sharing_passes_get_their_own_results(
     options = AnalysisOptions(window_seconds=1.0, hop_seconds=0.5, use_transcript=False, batch_size=2)
     clips = list(real_speech.values())
     alone = [_run(clip, options, shared_manager) for clip in clips]
-    batcher = _Batcher()
+    batcher = Batcher()
 
     def shared(clip: str) -> tuple[EmotionResult, list[tuple[float, str]]]:
         with sharing(batcher):
@@ -271,5 +230,5 @@ def test_without_a_sharer_a_pass_is_the_plain_call() -> None:
         seen.append(threading.current_thread().name + tag)
         return [2 * i for i in items]
 
-    assert shared_pass(double, [1, 2], key="k", tag="!") == [2, 4]
+    assert shared_pass(double, [1, 2], key="k", limit=2, tag="!") == [2, 4]
     assert seen == [threading.current_thread().name + "!"]

@@ -379,7 +379,7 @@ def _acoustic(
         # Windows of other requests share the pass only with the same model and window lengths: no window is
         # padded to another's length (wav2vec2-base has no attention mask: padding changes its probabilities).
         key = (model_id, tuple(sorted({len(piece) for piece in arrays})))
-        rows = shared_pass(voice_rows, arrays, key=key, manager=manager)
+        rows = shared_pass(voice_rows, arrays, key=key, limit=MAX_BATCH_SIZE, manager=manager)
         for i, row in zip(batch, rows, strict=True):
             probabilities[i] = row
     seconds = time.perf_counter() - began

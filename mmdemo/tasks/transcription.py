@@ -31,7 +31,8 @@ path on, converted once by :mod:`mmdemo.models.ctranslate2`). Both share the Sil
 count, skipping silent files and language detection), the language rules, progress, cancellation and the
 :class:`Transcript`; only decoding differs (:class:`_Runtime`):
 
-* transformers decodes the windows in batches, greedily; a window whose output ends before its speech does
+* transformers decodes the windows in batches, greedily (each batch a shared pass, :func:`whisper_tokens`, which
+  other visitors' windows join on a Ray Serve replica); a window whose output ends before its speech does
   (tiny.en writes end-of-text after the first of two sentences; moving the window's start by 0.05–0.2 s
   flips it) is decoded again from the end of its last complete segment, Whisper's long-form "seek";
 * faster-whisper decodes the speech long-form as :data:`CT2_DECODING` says (see :func:`_ctranslate2_runtime`);
@@ -65,7 +66,7 @@ from ..models.ctranslate2 import TransformersFallback, max_decoding_length
 from ..models.hub import public_model_id
 from ..models.manager import ModelHandle, ModelManager, ProgressFn
 from ..params import Text
-from ..runner import task
+from ..runner import shared_pass, task
 from ..runtime import get_manager
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,10 @@ def _transcribe_role(
                 handle = _transformers_instead(handle, err)
                 result = run(handle, _transformers_runtime(handle))
                 return dataclasses.replace(result, notes=(*result.notes, RUNTIME_FALLBACK_NOTE))
-        return run(handle, _transformers_runtime(handle))
+        runtime = _transformers_runtime(handle, shared=(manager, role))
+    # The model is not held while the windows are decoded: each pass takes it (a shared pass, which other
+    # visitors' windows may join on a Ray Serve replica, must not wait while this request holds the model).
+    return run(handle, runtime)
 
 
 def _transformers_instead(handle: ModelHandle, err: Exception) -> ModelHandle:
@@ -444,30 +448,95 @@ def _check_language(language: str | None, languages: tuple[str, ...], shown: str
     return language
 
 
-def _transformers_runtime(handle: ModelHandle) -> _Runtime:
-    """Whisper through transformers: ``generate`` on a batch of windows (at most the model's own number of tokens),
-    timestamps read by :func:`_parse`. A window whose timestamps end at least :data:`SEEK_MIN_SECONDS` before it
-    does, with speech after them (Silero), is decoded again from there, batched with the others still going;
-    not when the timestamps go back in time (:func:`_last_timestamp`), where the end is not known."""
+def whisper_tokens(pieces: list[tuple[np.ndarray, str | None]], *, manager: ModelManager, role: str) -> list[list[int]]:
+    """The transformers runtime's pass: Whisper's tokens, timestamps included, for each ``(window, language)`` in
+    ``pieces`` (samples at the model's rate; one language for all, the pass's key) in one ``generate``. A
+    :func:`~mmdemo.runner.shared_pass`: on a Ray Serve replica, windows of other visitors' files in the same language
+    join it. Each window is padded to Whisper's 30 s and decoded on its own row, so the others change nothing in
+    its tokens."""
+    languages = {language for _, language in pieces}
+    if len(languages) > 1:
+        raise ValueError(f"one Whisper pass decodes one language, not {sorted(map(str, languages))}")
+    with manager.use(role) as handle:
+        return _generate(handle, [piece for piece, _ in pieces], pieces[0][1])
+
+
+def whisper_languages(speeches: list[np.ndarray], *, manager: ModelManager, role: str) -> list[str]:
+    """The transformers runtime's language detection for each stretch of speech in ``speeches``, in one pass (a
+    :func:`~mmdemo.runner.shared_pass`, as :func:`whisper_tokens`)."""
+    with manager.use(role) as handle:
+        return _detect(handle, speeches)
+
+
+def _generate(handle: ModelHandle, pieces: list[np.ndarray], language: str | None) -> list[list[int]]:
+    """Whisper's tokens for each window of ``pieces``: one ``generate``, at most the model's own number of tokens."""
+    extractor = handle.processor.feature_extractor
+    generation = handle.model.generation_config
+    inputs = extractor(pieces, sampling_rate=int(extractor.sampling_rate), return_tensors="pt")
+    kwargs: dict[str, Any] = {
+        "input_features": handle.prepare(inputs)["input_features"],
+        "return_timestamps": True,
+        "max_length": max_decoding_length(
+            getattr(handle.model.config, "max_target_positions", None), getattr(generation, "max_length", None)
+        ),
+    }
+    if _multilingual(generation):
+        kwargs["task"] = "transcribe"
+        kwargs["language"] = language
+    output = handle.model.generate(**kwargs)
+    sequences = output if not hasattr(output, "sequences") else output.sequences
+    return sequences.tolist()
+
+
+def _detect(handle: ModelHandle, speeches: list[np.ndarray]) -> list[str]:
+    extractor = handle.processor.feature_extractor
+    generation = handle.model.generation_config
+    features = handle.prepare(extractor(speeches, sampling_rate=int(extractor.sampling_rate), return_tensors="pt"))
+    detected = handle.model.detect_language(input_features=features["input_features"])
+    id_to_language = {i: t.strip("<|>") for t, i in getattr(generation, "lang_to_id", {}).items()}
+    return [id_to_language.get(int(i), "en") for i in detected.reshape(-1).tolist()]
+
+
+def _multilingual(generation: Any) -> bool:
+    return bool(getattr(generation, "is_multilingual", False)) and hasattr(generation, "lang_to_id")
+
+
+def _transformers_runtime(handle: ModelHandle, shared: tuple[ModelManager, str] | None = None) -> _Runtime:
+    """Whisper through transformers: ``generate`` on a batch of windows (:func:`whisper_tokens`), timestamps read
+    by :func:`_parse`. A window whose timestamps end at least :data:`SEEK_MIN_SECONDS` before it does, with speech
+    after them (Silero), is decoded again from there, batched with the others still going; not when the timestamps
+    go back in time (:func:`_last_timestamp`), where the end is not known.
+
+    ``shared``: the manager and role whose model ``handle`` is: each pass then takes the model itself, as a
+    :func:`~mmdemo.runner.shared_pass` (windows of other visitors may join it on a Ray Serve replica). None (the
+    transformers model behind a failed CTranslate2 one, which the manager does not hold as the role's): the passes
+    run on ``handle``, which the caller holds."""
     extractor = handle.processor.feature_extractor
     tokenizer = handle.processor.tokenizer
     rate = int(extractor.sampling_rate)
     generation = handle.model.generation_config
-    multilingual = bool(getattr(generation, "is_multilingual", False)) and hasattr(generation, "lang_to_id")
-    id_to_language = {i: t.strip("<|>") for t, i in getattr(generation, "lang_to_id", {}).items()}
+    multilingual = _multilingual(generation)
     timestamp_begin = int(generation.no_timestamps_token_id) + 1
     hop = getattr(extractor, "hop_length", 160)
     precision = 2 * hop / rate if hop else DEFAULT_TIME_PRECISION  # Whisper's encoder halves the frame rate
     window = float(getattr(extractor, "chunk_length", 30) or 30)
 
     def detect(speech: np.ndarray) -> str:
-        features = handle.prepare(extractor([speech], sampling_rate=rate, return_tensors="pt"))
-        detected = handle.model.detect_language(input_features=features["input_features"])
-        return id_to_language.get(int(detected[0]), "en")
+        if shared is None:
+            return _detect(handle, [speech])[0]
+        manager, role = shared
+        return shared_pass(
+            whisper_languages, [speech], key=(handle.model_id,), limit=MAX_BATCH_SIZE, manager=manager, role=role
+        )[0]
 
-    max_length = max_decoding_length(
-        getattr(handle.model.config, "max_target_positions", None), getattr(generation, "max_length", None)
-    )
+    def tokens(pieces: list[np.ndarray], language: str | None) -> list[list[int]]:
+        if shared is None:
+            return _generate(handle, pieces, language)
+        manager, role = shared
+        items = [(piece, language) for piece in pieces]
+        key = (handle.model_id, language)
+        return shared_pass(whisper_tokens, items, key=key, limit=MAX_BATCH_SIZE, manager=manager, role=role)
+
     seek_min = int(SEEK_MIN_SECONDS * rate)
 
     def decode(
@@ -475,19 +544,9 @@ def _transformers_runtime(handle: ModelHandle) -> _Runtime:
     ) -> list[TranscriptSegment]:
         found: list[TranscriptSegment] = []
         while batch:
-            inputs = extractor([samples[a:b] for a, b in batch], sampling_rate=rate, return_tensors="pt")
-            kwargs: dict[str, Any] = {
-                "input_features": handle.prepare(inputs)["input_features"],
-                "return_timestamps": True,
-                "max_length": max_length,
-            }
-            if multilingual:
-                kwargs["task"] = "transcribe"
-                kwargs["language"] = language
-            output = handle.model.generate(**kwargs)
-            sequences = output if not hasattr(output, "sequences") else output.sequences
+            sequences = tokens([samples[a:b] for a, b in batch], language if multilingual else None)
             unfinished: list[tuple[int, int]] = []
-            for (a, b), ids in zip(batch, sequences.tolist(), strict=True):
+            for (a, b), ids in zip(batch, sequences, strict=True):
                 parsed = _parse(ids, tokenizer, timestamp_begin, generation.eos_token_id, (b - a) / rate, precision)
                 found.extend(_shift(x, a / rate) for x in parsed)
                 end = _last_timestamp(ids, timestamp_begin, precision) if parsed else None
@@ -497,7 +556,7 @@ def _transformers_runtime(handle: ModelHandle) -> _Runtime:
             batch = unfinished
         return found
 
-    languages = tuple(id_to_language.values()) if multilingual else ()
+    languages = tuple(t.strip("<|>") for t in getattr(generation, "lang_to_id", {})) if multilingual else ()
     return _Runtime(rate, window, languages, detect, decode)
 
 
