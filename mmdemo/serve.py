@@ -313,10 +313,11 @@ class TaskWorker:
 
     @serve.batch(max_batch_size=Batching.max_batch_size, batch_wait_timeout_s=Batching.batch_wait_timeout_s)
     async def _passes(self, parts: list[Part]) -> list[Any]:
-        """Shared passes of several visitors' requests (voice windows): one call of the pass per group of parts that
-        may share it, at most as many items as one request may put in a pass (:attr:`~mmdemo.runner.Part.limit`:
-        the task's own batch limit, which bounds its memory; :func:`~mmdemo.runner.run_parts`, in the pool);
-        a part whose pass failed gets its own exception (as :class:`Failed`)."""
+        """Shared passes of several visitors' requests (voice windows, Whisper windows): one call of the pass per
+        group of parts that may share it, at most as many items as one request may put in a pass
+        (:attr:`~mmdemo.runner.Part.limit`: the task's own batch limit, which bounds its memory;
+        :func:`~mmdemo.runner.run_parts`, in the pool); a part whose pass failed gets its own exception (as
+        :class:`Failed`)."""
         sizes: list[tuple[str, int]] = []
         results = await asyncio.get_running_loop().run_in_executor(
             self.pool, run_parts, parts, None, lambda name, size: sizes.append((name, size))

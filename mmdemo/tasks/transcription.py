@@ -493,12 +493,17 @@ def _detect(handle: ModelHandle, speeches: list[np.ndarray]) -> list[str]:
     generation = handle.model.generation_config
     features = handle.prepare(extractor(speeches, sampling_rate=int(extractor.sampling_rate), return_tensors="pt"))
     detected = handle.model.detect_language(input_features=features["input_features"])
-    id_to_language = {i: t.strip("<|>") for t, i in getattr(generation, "lang_to_id", {}).items()}
-    return [id_to_language.get(int(i), "en") for i in detected.reshape(-1).tolist()]
+    codes = _language_codes(generation)
+    return [codes.get(int(i), "en") for i in detected.reshape(-1).tolist()]
 
 
 def _multilingual(generation: Any) -> bool:
     return bool(getattr(generation, "is_multilingual", False)) and hasattr(generation, "lang_to_id")
+
+
+def _language_codes(generation: Any) -> dict[int, str]:
+    """Whisper's language token id → its code (``<|de|>`` → ``de``)."""
+    return {i: t.strip("<|>") for t, i in getattr(generation, "lang_to_id", {}).items()}
 
 
 def _transformers_runtime(handle: ModelHandle, shared: tuple[ModelManager, str] | None = None) -> _Runtime:
@@ -556,7 +561,7 @@ def _transformers_runtime(handle: ModelHandle, shared: tuple[ModelManager, str] 
             batch = unfinished
         return found
 
-    languages = tuple(t.strip("<|>") for t in getattr(generation, "lang_to_id", {})) if multilingual else ()
+    languages = tuple(_language_codes(generation).values()) if multilingual else ()
     return _Runtime(rate, window, languages, detect, decode)
 
 

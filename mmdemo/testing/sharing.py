@@ -15,12 +15,11 @@ from ..runner import Part, run_parts
 class Batcher:
     """A sharer (:func:`~mmdemo.runner.sharing`) for tests: parts that arrive within ``wait`` seconds run together
     (:func:`~mmdemo.runner.run_parts`), in a thread of its own, as a Ray Serve replica's ``@serve.batch`` runs them;
-    ``sizes`` holds how many parts each pass took, ``passes`` the pass's name too."""
+    ``passes`` holds each pass's name and how many parts it took (``sizes``: those numbers)."""
 
     def __init__(self, wait: float = 0.2) -> None:
         self.wait = wait
         self.queue: queue.SimpleQueue[tuple[Part, Future[Any]] | None] = queue.SimpleQueue()
-        self.sizes: list[int] = []
         self.passes: list[tuple[str, int]] = []
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -46,13 +45,13 @@ class Batcher:
                     self.queue.put(None)
                     break
                 batch.append(item)
-            results = run_parts([part for part, _ in batch], None, self._ran)
+            results = run_parts([part for part, _ in batch], None, lambda name, size: self.passes.append((name, size)))
             for (_, future), value in zip(batch, results, strict=True):
                 future.set_result(value)
 
-    def _ran(self, name: str, size: int) -> None:
-        self.sizes.append(size)
-        self.passes.append((name, size))
+    @property
+    def sizes(self) -> list[int]:
+        return [size for _, size in self.passes]
 
     def close(self) -> None:
         self.queue.put(None)
